@@ -1,0 +1,27 @@
+"""Ports and paths fixed by Ray, KubeRay and the images: facts, not settings."""
+
+# Ray (ray start --metrics-export-port=8080, as KubeRay sets it and the aws stack passes it).
+RAY_METRICS_PORT = 8080
+RAY_AUTOSCALER_METRICS_PORT = 44217
+RAY_DASHBOARD_METRICS_PORT = 44227
+RAY_DASHBOARD_PORT = 8265
+RAY_GCS_PORT = 6379
+# Ray rewrites this file every few seconds; it lists every node's metrics endpoints.
+RAY_SD_FILE = "/tmp/ray/prom_metrics_service_discovery.json"
+# Ray replaces the file inside its session dir, so Prometheus' file watch misses changes: poll.
+RAY_SD_REFRESH = "5s"
+
+PROMETHEUS_PORT = 9090
+GRAFANA_PORT = 3000
+NODE_EXPORTER_PORT = 9100
+
+PROMETHEUS_UID = 65534  # "nobody" in the prom/prometheus image
+GRAFANA_UID = 472  # "grafana" in the grafana/grafana image
+
+GRAFANA_DATASOURCE_UID = "ray-prometheus"
+GRAFANA_DASHBOARD_FOLDER = "Ray"
+# Grafana reads the admin password from this file ($__file{} in grafana.ini) on both stacks.
+GRAFANA_SECRETS_DIR = "/etc/grafana/secrets"
+GRAFANA_ADMIN_PASSWORD_FILE = f"{GRAFANA_SECRETS_DIR}/admin-password"
+GRAFANA_DASHBOARDS_DIR = "/etc/grafana/dashboards"
+GRAFANA_PROVISIONING_DIR = "/etc/grafana/provisioning"

@@ -1,0 +1,169 @@
+"""Grafana on Kubernetes: generated admin password, config, provisioning, dashboards, Service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import kubernetes_common as kc
+from components.constants import (
+    GRAFANA_DASHBOARDS_DIR,
+    GRAFANA_PORT,
+    GRAFANA_PROVISIONING_DIR,
+    GRAFANA_SECRETS_DIR,
+    GRAFANA_UID,
+)
+from components.grafana_config import Dashboard, checksum
+from components.versions import GRAFANA_IMAGE
+from stacks.settings import Resources, Storage
+
+
+@dataclass(frozen=True)
+class GrafanaArgs:
+    namespace: str
+    grafana_ini: str
+    datasources_yaml: str
+    dashboard_providers_yaml: str
+    dashboards: tuple[Dashboard, ...]
+    resources: Resources
+    storage: Storage
+    service_type: str  # ClusterIP | NodePort | LoadBalancer
+    service_port: int
+    node_port: int | None
+
+
+class Grafana(pulumi.ComponentResource):
+    service_name: pulumi.Output[str]
+    url: str  # in-cluster URL with the port
+    admin_password: pulumi.Output[str]  # a Pulumi secret
+
+    def __init__(self, name: str, args: GrafanaArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ray-monitoring:kubernetes:Grafana", name, None, opts)
+        child = kc.child_options(self, opts)
+        labels = kc.labels("grafana", name, "dashboards", kc.image_version(GRAFANA_IMAGE))
+        selector = kc.selector_labels("grafana", name)
+
+        def metadata(suffix: str) -> dict:
+            return {"name": f"{name}-{suffix}", "namespace": args.namespace, "labels": labels}
+
+        password = random.RandomPassword(
+            f"{name}-admin-password", length=32, special=False,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(additional_secret_outputs=["result"])),
+        )
+        admin_password = pulumi.Output.secret(password.result)
+        secret = k8s.core.v1.Secret(
+            f"{name}-admin",
+            metadata=metadata("admin"),
+            type="Opaque",
+            string_data={"admin-password": admin_password},
+            opts=child,
+        )
+        config = k8s.core.v1.ConfigMap(
+            f"{name}-config", metadata=metadata("config"), data={"grafana.ini": args.grafana_ini}, opts=child
+        )
+        provisioning = k8s.core.v1.ConfigMap(
+            f"{name}-provisioning",
+            metadata=metadata("provisioning"),
+            data={"datasources.yaml": args.datasources_yaml, "dashboards.yaml": args.dashboard_providers_yaml},
+            opts=child,
+        )
+        # One ConfigMap per dashboard: Ray's largest is ~370 KB and a ConfigMap holds at most 1 MiB.
+        dashboard_maps = [
+            k8s.core.v1.ConfigMap(
+                f"{name}-dashboard-{dashboard.slug}",
+                metadata={**metadata(f"dashboard-{dashboard.slug}"),
+                          "annotations": {"ray-monitoring/dashboard-uid": dashboard.uid}},
+                data={dashboard.file_name: dashboard.content},
+                opts=child,
+            )
+            for dashboard in args.dashboards
+        ]
+        if args.storage.persistent:
+            k8s.core.v1.PersistentVolumeClaim(
+                f"{name}-data", metadata=metadata("data"), spec=kc.claim_spec(args.storage), opts=child
+            )
+
+        health = {"httpGet": {"path": "/api/health", "port": "http"}}
+        container = {
+            "name": "grafana",
+            "image": GRAFANA_IMAGE,
+            "ports": [{"name": "http", "containerPort": GRAFANA_PORT}],
+            "env": [{"name": "GF_PATHS_PROVISIONING", "value": GRAFANA_PROVISIONING_DIR}],
+            "readinessProbe": {**health, "initialDelaySeconds": 5, "periodSeconds": 10},
+            "livenessProbe": {**health, "initialDelaySeconds": 60, "periodSeconds": 15, "failureThreshold": 4},
+            "resources": kc.resources(args.resources),
+            "securityContext": kc.container_security_context(GRAFANA_UID),
+            "volumeMounts": [
+                {"name": "config", "mountPath": "/etc/grafana/grafana.ini", "subPath": "grafana.ini",
+                 "readOnly": True},
+                {"name": "provisioning", "mountPath": GRAFANA_PROVISIONING_DIR, "readOnly": True},
+                {"name": "dashboards", "mountPath": GRAFANA_DASHBOARDS_DIR, "readOnly": True},
+                {"name": "admin", "mountPath": GRAFANA_SECRETS_DIR, "readOnly": True},
+                {"name": "data", "mountPath": "/var/lib/grafana"},
+                {"name": "tmp", "mountPath": "/tmp"},
+            ],
+        }
+        volumes = [
+            {"name": "config", "configMap": {"name": config.metadata.name}},
+            {
+                "name": "provisioning",
+                "configMap": {
+                    "name": provisioning.metadata.name,
+                    "items": [
+                        {"key": "datasources.yaml", "path": "datasources/datasources.yaml"},
+                        {"key": "dashboards.yaml", "path": "dashboards/dashboards.yaml"},
+                    ],
+                },
+            },
+            {
+                "name": "dashboards",
+                "projected": {"sources": [{"configMap": {"name": m.metadata.name}} for m in dashboard_maps]},
+            },
+            {"name": "admin", "secret": {"secretName": secret.metadata.name, "defaultMode": 0o440}},
+            kc.storage_volume("data", args.storage, f"{name}-data"),
+            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+        ]
+        rendered = checksum(
+            args.grafana_ini, args.datasources_yaml, args.dashboard_providers_yaml,
+            *[d.content for d in args.dashboards],
+        )
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata={"name": name, "namespace": args.namespace, "labels": labels},
+            spec={
+                "replicas": 1,
+                # SQLite on a ReadWriteOnce volume: the old pod must stop before the new one starts.
+                "strategy": {"type": "Recreate"},
+                "selector": {"matchLabels": selector},
+                "template": {
+                    "metadata": {"labels": labels, "annotations": {"checksum/config": rendered}},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "securityContext": kc.pod_security_context(GRAFANA_UID),
+                        "containers": [container],
+                        "volumes": volumes,
+                    },
+                },
+            },
+            opts=child,
+        )
+        port: dict = {"name": "http", "port": args.service_port, "targetPort": "http"}
+        if args.node_port is not None:
+            port["nodePort"] = args.node_port
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": name, "namespace": args.namespace, "labels": labels},
+            spec={"type": args.service_type, "selector": selector, "ports": [port]},
+            opts=child,
+        )
+
+        self.service_name = service.metadata.name
+        self.url = kc.service_url(name, args.namespace, args.service_port)
+        self.admin_password = admin_password
+        self.deployment = deployment
+        self.register_outputs(
+            {"service_name": self.service_name, "url": self.url, "admin_password": self.admin_password}
+        )

@@ -1,0 +1,140 @@
+"""grafana.ini, provisioning files and the dashboard catalogue: plain data in, text out.
+
+Both stacks deploy exactly these files, so the Ray Dashboard finds the same datasource name,
+dashboard uids and embedding settings on Kubernetes and on EC2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from components.constants import (
+    GRAFANA_ADMIN_PASSWORD_FILE,
+    GRAFANA_DASHBOARD_FOLDER,
+    GRAFANA_DATASOURCE_UID,
+    GRAFANA_PORT,
+)
+
+DASHBOARDS_ROOT = Path(__file__).resolve().parent.parent / "dashboards"
+
+
+def grafana_ini(admin_password_file: str = GRAFANA_ADMIN_PASSWORD_FILE) -> str:
+    sections = {
+        "server": {"http_port": str(GRAFANA_PORT)},
+        "security": {
+            "admin_user": "admin",
+            # Read from a mounted secret file; the password never appears in this file.
+            "admin_password": f"$__file{{{admin_password_file}}}",
+            # The Ray Dashboard embeds Grafana panels in iframes.
+            "allow_embedding": "true",
+        },
+        # Ray Dashboard users see charts without a login, read-only.
+        "auth.anonymous": {"enabled": "true", "org_name": "Main Org.", "org_role": "Viewer"},
+        "users": {"allow_sign_up": "false", "allow_org_create": "false"},
+        # No phoning home.
+        "analytics": {
+            "reporting_enabled": "false",
+            "check_for_updates": "false",
+            "check_for_plugin_updates": "false",
+            "feedback_links_enabled": "false",
+        },
+        "news": {"news_feed_enabled": "false"},
+        "log": {"mode": "console"},
+    }
+    lines: list[str] = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {value}" for key, value in values.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def datasource_provisioning(name: str, url: str) -> str:
+    """The datasource Ray's panels select by name (RAY_PROMETHEUS_NAME), with a fixed uid."""
+    return yaml.safe_dump(
+        {
+            "apiVersion": 1,
+            "datasources": [
+                {
+                    "name": name,
+                    "uid": GRAFANA_DATASOURCE_UID,
+                    "type": "prometheus",
+                    "access": "proxy",
+                    "url": url,
+                    "isDefault": True,
+                    "editable": False,
+                }
+            ],
+        },
+        sort_keys=False,
+    )
+
+
+def dashboard_provisioning(path: str) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": 1,
+            "providers": [
+                {
+                    "name": "ray",
+                    "folder": GRAFANA_DASHBOARD_FOLDER,
+                    "type": "file",
+                    "disableDeletion": True,
+                    "allowUiUpdates": False,
+                    "updateIntervalSeconds": 30,
+                    "options": {"path": path, "foldersFromFilesStructure": False},
+                }
+            ],
+        },
+        sort_keys=False,
+    )
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """One dashboard JSON file from dashboards/, named for where it is deployed."""
+
+    relative_path: str  # e.g. "ray/default_grafana_dashboard.json"
+    file_name: str  # flat, unique name used as ConfigMap key and file name on disk
+    slug: str  # DNS-safe, for Kubernetes object names
+    uid: str
+    content: str
+
+
+def _slug(relative_path: str) -> str:
+    stem = relative_path.removesuffix(".json").replace("_grafana_dashboard", "")
+    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
+
+
+def load_dashboards(root: Path = DASHBOARDS_ROOT) -> tuple[Dashboard, ...]:
+    """Every *.json under `root`, recursively, sorted so deploys are stable."""
+    dashboards = []
+    for path in sorted(root.rglob("*.json")):
+        relative = path.relative_to(root).as_posix()
+        content = path.read_text(encoding="utf-8")
+        try:
+            uid = json.loads(content)["uid"]
+        except (ValueError, KeyError) as error:
+            raise ValueError(f"dashboards/{relative}: not a Grafana dashboard with a uid ({error})")
+        slug = _slug(relative)
+        dashboards.append(Dashboard(relative, f"{slug}.json", slug, uid, content))
+    names = [d.slug for d in dashboards]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"dashboards/: file names collide after flattening: {duplicates}")
+    return tuple(dashboards)
+
+
+def checksum(*texts: str) -> str:
+    """Stable digest of rendered files, for pod-template annotations that roll pods on change."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()

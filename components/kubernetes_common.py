@@ -1,0 +1,90 @@
+"""Labels, security contexts, resources and storage shared by the Kubernetes components."""
+
+from __future__ import annotations
+
+import pulumi
+
+from stacks.settings import Resources, Storage
+
+PART_OF = "ray-monitoring"
+
+
+def selector_labels(app: str, instance: str) -> dict[str, str]:
+    """Labels a selector may use: never the version, since selectors are immutable."""
+    return {"app.kubernetes.io/name": app, "app.kubernetes.io/instance": instance}
+
+
+def labels(app: str, instance: str, component: str, version: str | None = None) -> dict[str, str]:
+    result = {
+        **selector_labels(app, instance),
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": "pulumi",
+    }
+    if version is not None:
+        # Label values allow [-._a-zA-Z0-9] only: "v3.13.2" from "prom/prometheus:v3.13.2".
+        result["app.kubernetes.io/version"] = version
+    return result
+
+
+def image_version(image: str) -> str:
+    return image.rsplit(":", 1)[1]
+
+
+def pod_security_context(uid: int) -> dict:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "fsGroup": uid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security_context(uid: int) -> dict:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def resources(spec: Resources) -> dict:
+    return {
+        "requests": {"cpu": spec.cpu_request, "memory": spec.memory_request},
+        "limits": {"cpu": spec.cpu_limit, "memory": spec.memory_limit},
+    }
+
+
+def storage_volume(volume_name: str, storage: Storage, claim_name: str | None) -> dict:
+    """A pod volume: the PersistentVolumeClaim `claim_name` or an emptyDir capped at the size."""
+    if storage.persistent:
+        return {"name": volume_name, "persistentVolumeClaim": {"claimName": claim_name}}
+    return {"name": volume_name, "emptyDir": {"sizeLimit": storage.size}}
+
+
+def claim_spec(storage: Storage) -> dict:
+    spec: dict = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": storage.size}},
+    }
+    if storage.storage_class:
+        spec["storageClassName"] = storage.storage_class
+    return spec
+
+
+
+def service_url(service: str, namespace: str, port: int) -> str:
+    """In-cluster URL of a Service whose name is fixed, so it is known before deploy."""
+    return f"http://{service}.{namespace}.svc:{port}"
+
+
+def child_options(parent: pulumi.Resource, opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
+    """Children are parented to the component and wait for what the component waits for
+    (the namespace, when the stack creates it); no other caller option leaks into them."""
+    return pulumi.ResourceOptions(parent=parent, depends_on=opts.depends_on if opts else None)

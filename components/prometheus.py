@@ -1,0 +1,131 @@
+"""Prometheus on Kubernetes: scrape configuration, RBAC, Deployment and a ClusterIP Service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import kubernetes_common as kc
+from components.constants import PROMETHEUS_PORT, PROMETHEUS_UID
+from components.grafana_config import checksum
+from components.rbac import PrometheusRbac, PrometheusRbacArgs
+from components.versions import PROMETHEUS_IMAGE
+from stacks.settings import Resources, Storage
+
+CONFIG_DIR = "/etc/prometheus"
+RULES_DIR = f"{CONFIG_DIR}/rules"
+DATA_DIR = "/prometheus"
+
+
+@dataclass(frozen=True)
+class PrometheusArgs:
+    namespace: str
+    prometheus_yml: str  # rendered by components.prometheus_config
+    watch_namespaces: tuple[str, ...] | None
+    retention_time: str
+    retention_size: str
+    resources: Resources
+    storage: Storage
+    rule_files: dict[str, str] = field(default_factory=dict)  # file name -> rule file text
+
+
+class Prometheus(pulumi.ComponentResource):
+    service_name: pulumi.Output[str]
+    url: str  # in-cluster URL with the port; known before deploy (the Service name is fixed)
+
+    def __init__(self, name: str, args: PrometheusArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ray-monitoring:kubernetes:Prometheus", name, None, opts)
+        child = kc.child_options(self, opts)
+        labels = kc.labels("prometheus", name, "metrics", kc.image_version(PROMETHEUS_IMAGE))
+        selector = kc.selector_labels("prometheus", name)
+
+        rbac = PrometheusRbac(
+            f"{name}-rbac",
+            PrometheusRbacArgs(args.namespace, args.watch_namespaces, labels),
+            opts=child,
+        )
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata={"name": f"{name}-config", "namespace": args.namespace, "labels": labels},
+            data={"prometheus.yml": args.prometheus_yml, **args.rule_files},
+            opts=child,
+        )
+        volumes = [
+            {"name": "config", "configMap": {"name": config_map.metadata.name}},
+            kc.storage_volume("data", args.storage, f"{name}-data"),
+        ]
+        if args.storage.persistent:
+            k8s.core.v1.PersistentVolumeClaim(
+                f"{name}-data",
+                metadata={"name": f"{name}-data", "namespace": args.namespace, "labels": labels},
+                spec=kc.claim_spec(args.storage),
+                opts=child,
+            )
+
+        probe = {"httpGet": {"path": "/-/ready", "port": "http"}, "periodSeconds": 10}
+        container = {
+            "name": "prometheus",
+            "image": PROMETHEUS_IMAGE,
+            "args": [
+                f"--config.file={CONFIG_DIR}/prometheus.yml",
+                f"--storage.tsdb.path={DATA_DIR}",
+                f"--storage.tsdb.retention.time={args.retention_time}",
+                f"--storage.tsdb.retention.size={args.retention_size}",
+                f"--web.listen-address=:{PROMETHEUS_PORT}",
+            ],
+            "ports": [{"name": "http", "containerPort": PROMETHEUS_PORT}],
+            "readinessProbe": {**probe, "initialDelaySeconds": 5, "failureThreshold": 3},
+            "livenessProbe": {"httpGet": {"path": "/-/healthy", "port": "http"}, "periodSeconds": 15,
+                              "initialDelaySeconds": 30, "failureThreshold": 4},
+            "resources": kc.resources(args.resources),
+            "securityContext": kc.container_security_context(PROMETHEUS_UID),
+            "volumeMounts": [
+                {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+                {"name": "data", "mountPath": DATA_DIR},
+            ],
+        }
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata={"name": name, "namespace": args.namespace, "labels": labels},
+            spec={
+                "replicas": 1,
+                # One TSDB, one writer: never run two pods on the same volume.
+                "strategy": {"type": "Recreate"},
+                "selector": {"matchLabels": selector},
+                "template": {
+                    "metadata": {
+                        "labels": labels,
+                        # A new scrape config or rule file rolls the pod, so `pulumi up` applies it.
+                        "annotations": {"checksum/config": checksum(
+                            args.prometheus_yml, *[f"{k}\n{v}" for k, v in sorted(args.rule_files.items())]
+                        )},
+                    },
+                    "spec": {
+                        "serviceAccountName": rbac.service_account_name,
+                        # Discovery talks to the API server with this token.
+                        "automountServiceAccountToken": True,
+                        "securityContext": kc.pod_security_context(PROMETHEUS_UID),
+                        "containers": [container],
+                        "volumes": volumes,
+                    },
+                },
+            },
+            opts=child,
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": name, "namespace": args.namespace, "labels": labels},
+            spec={
+                "type": "ClusterIP",
+                "selector": selector,
+                "ports": [{"name": "http", "port": PROMETHEUS_PORT, "targetPort": "http"}],
+            },
+            opts=child,
+        )
+
+        self.service_name = service.metadata.name
+        self.url = kc.service_url(name, args.namespace, PROMETHEUS_PORT)
+        self.deployment = deployment
+        self.register_outputs({"service_name": self.service_name, "url": self.url})

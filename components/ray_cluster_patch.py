@@ -1,0 +1,41 @@
+"""Server-side-apply patch of an existing KubeRay RayCluster: Grafana/Prometheus env on the head."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import kubernetes_common as kc
+
+from components.ray_head_env import raycluster_patch_spec
+
+
+@dataclass(frozen=True)
+class RayClusterPatchArgs:
+    cluster_name: str
+    namespace: str
+    head_container: str
+    env: list[dict]  # from components.ray_head_env.ray_head_env
+    head_restart: str  # "upgradeStrategy" | "none"
+
+
+class RayClusterPatch(pulumi.ComponentResource):
+    def __init__(self, name: str, args: RayClusterPatchArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ray-monitoring:kubernetes:RayClusterPatch", name, None, opts)
+        self.patch = k8s.apiextensions.CustomResourcePatch(
+            f"{name}-head-env",
+            api_version="ray.io/v1",
+            kind="RayCluster",
+            metadata={
+                "name": args.cluster_name,
+                "namespace": args.namespace,
+                # These four env entries are ours: take them over from whoever set them before
+                # (a Helm release or kubectl apply) instead of failing on the conflict.
+                "annotations": {"pulumi.com/patchForce": "true"},
+            },
+            spec=raycluster_patch_spec(args.head_container, args.env, args.head_restart),
+            opts=kc.child_options(self, opts),
+        )
+        self.register_outputs({})

@@ -1,0 +1,39 @@
+"""The environment that wires a Ray head's dashboard to Grafana and Prometheus (no Pulumi here).
+
+Ray's dashboard reads these before `ray start`: RAY_GRAFANA_HOST and RAY_PROMETHEUS_HOST are
+reached from the head (server side); RAY_GRAFANA_IFRAME_HOST is what the user's browser opens.
+"""
+
+from __future__ import annotations
+
+RECREATE = "upgradeStrategy"
+
+
+def ray_head_env(grafana_host: str, prometheus_host: str, datasource_name: str, iframe_host: str) -> list[dict]:
+    return [
+        {"name": "RAY_GRAFANA_HOST", "value": grafana_host},
+        {"name": "RAY_PROMETHEUS_HOST", "value": prometheus_host},
+        {"name": "RAY_PROMETHEUS_NAME", "value": datasource_name},
+        {"name": "RAY_GRAFANA_IFRAME_HOST", "value": iframe_host},
+    ]
+
+
+def raycluster_patch_spec(head_container: str, env: list[dict], head_restart: str) -> dict:
+    """A server-side-apply body for a RayCluster: only the head container's env entries.
+
+    KubeRay >= 1.2 declares `containers` and `env` as list-maps keyed by name, so applying this
+    merges with the container's other fields and env entries instead of replacing them.
+    """
+    spec: dict = {
+        "headGroupSpec": {"template": {"spec": {"containers": [{"name": head_container, "env": env}]}}}
+    }
+    if head_restart == RECREATE:
+        # KubeRay >= 1.6 recreates the pods when the template changes; otherwise the running head
+        # keeps its old environment.
+        spec["upgradeStrategy"] = {"type": "Recreate"}
+    return spec
+
+
+def head_restart_command(cluster: str, namespace: str) -> str:
+    """Recreates the head pod by hand (KubeRay starts a new one from the patched template)."""
+    return f"kubectl delete pod -n {namespace} -l ray.io/cluster={cluster},ray.io/node-type=head"

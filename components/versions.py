@@ -1,0 +1,14 @@
+"""Every pinned version in one place. Bump here; the README says how."""
+
+# Ray: the dashboards in dashboards/ray/, the rayproject/ray image the aws stack runs and the
+# `ray` package the tests install are all this version (tests/test_versions.py holds them together).
+RAY_VERSION = "2.60.0"
+RAY_IMAGE = f"rayproject/ray:{RAY_VERSION}"
+
+PROMETHEUS_IMAGE = "prom/prometheus:v3.13.2"
+GRAFANA_IMAGE = "grafana/grafana:12.5.0"
+NODE_EXPORTER_IMAGE = "prom/node-exporter:v1.10.2"
+
+# Ubuntu 24.04 LTS (Noble) from Canonical, found by AMI lookup on the aws stack.
+UBUNTU_AMI_OWNER = "099720109477"
+UBUNTU_AMI_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"

@@ -1,0 +1,100 @@
+"""The minikube stack (any Kubernetes with KubeRay): Prometheus, Grafana, the RayCluster env patch."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import grafana_config, prometheus_config
+from components import kubernetes_common as kc
+from components.constants import GRAFANA_DASHBOARDS_DIR, PROMETHEUS_PORT, RAY_DASHBOARD_PORT
+from components.grafana import Grafana, GrafanaArgs
+from components.prometheus import Prometheus, PrometheusArgs
+from components.ray_cluster_patch import RayClusterPatch, RayClusterPatchArgs
+from components.ray_dashboard_service import RayDashboardService, RayDashboardServiceArgs
+from components.ray_head_env import RECREATE, head_restart_command, ray_head_env
+from stacks.settings import KubernetesSettings
+
+
+def port_forward(namespace: str, service: str, local: int, remote: int) -> str:
+    return f"kubectl port-forward -n {namespace} svc/{service} {local}:{remote}"
+
+
+def build(settings: KubernetesSettings) -> None:
+    s, m = settings, settings.monitoring
+    opts = None
+    if s.create_namespace:
+        namespace = k8s.core.v1.Namespace(
+            "monitoring-namespace",
+            metadata={"name": s.namespace, "labels": {"app.kubernetes.io/part-of": kc.PART_OF}},
+        )
+        opts = pulumi.ResourceOptions(depends_on=[namespace])
+
+    prometheus = Prometheus(
+        "prometheus",
+        PrometheusArgs(
+            namespace=s.namespace,
+            prometheus_yml=prometheus_config.render(
+                prometheus_config.kubernetes_config(
+                    prometheus_config.ScrapeSettings(m.scrape_interval), s.watch_namespaces
+                )
+            ),
+            watch_namespaces=s.watch_namespaces,
+            retention_time=m.retention_time,
+            retention_size=m.retention_size,
+            resources=s.prometheus_resources,
+            storage=s.prometheus_storage,
+        ),
+        opts,
+    )
+    grafana = Grafana(
+        "grafana",
+        GrafanaArgs(
+            namespace=s.namespace,
+            grafana_ini=grafana_config.grafana_ini(),
+            datasources_yaml=grafana_config.datasource_provisioning(m.datasource_name, prometheus.url),
+            dashboard_providers_yaml=grafana_config.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
+            dashboards=grafana_config.load_dashboards(),
+            resources=s.grafana_resources,
+            storage=s.grafana_storage,
+            service_type=s.grafana_service_type,
+            service_port=s.grafana_service_port,
+            node_port=s.grafana_node_port,
+        ),
+        opts,
+    )
+
+    # The browser reaches Grafana through the port-forward printed below unless told otherwise:
+    # that works on every minikube driver and on any cloud cluster.
+    grafana_forward = port_forward(s.namespace, "grafana", 3000, s.grafana_service_port)
+    iframe_host = m.grafana_iframe_host or "http://localhost:3000"
+    RayClusterPatch(
+        "ray-cluster",
+        RayClusterPatchArgs(
+            cluster_name=s.ray_cluster_name,
+            namespace=s.ray_cluster_namespace,
+            head_container=s.ray_head_container,
+            env=ray_head_env(grafana.url, prometheus.url, m.datasource_name, iframe_host),
+            head_restart=s.head_restart,
+        ),
+        # The head must find both ready when it starts with the new environment.
+        pulumi.ResourceOptions(depends_on=[prometheus.deployment, grafana.deployment]),
+    )
+    if s.ray_dashboard_node_port is not None:
+        RayDashboardService(
+            "ray-dashboard",
+            RayDashboardServiceArgs(s.ray_cluster_name, s.ray_cluster_namespace, s.ray_dashboard_node_port),
+        )
+
+    head_service = f"{s.ray_cluster_name}-head-svc"  # created by KubeRay
+    pulumi.export("grafanaUrl", iframe_host)
+    pulumi.export("grafanaPortForward", grafana_forward)
+    pulumi.export("grafanaAdminPassword", grafana.admin_password)
+    pulumi.export("prometheusUrl", f"http://localhost:{PROMETHEUS_PORT}")
+    pulumi.export("prometheusPortForward", port_forward(s.namespace, "prometheus", PROMETHEUS_PORT, PROMETHEUS_PORT))
+    pulumi.export("rayDashboardUrl", f"http://localhost:{RAY_DASHBOARD_PORT}")
+    pulumi.export("rayDashboardPortForward",
+                  port_forward(s.ray_cluster_namespace, head_service, RAY_DASHBOARD_PORT, RAY_DASHBOARD_PORT))
+    pulumi.export("rayHeadRestart",
+                  "automatic (RayCluster upgradeStrategy Recreate)" if s.head_restart == RECREATE
+                  else head_restart_command(s.ray_cluster_name, s.ray_cluster_namespace))

@@ -1,0 +1,219 @@
+"""Pulumi mocks for the cloud (Kubernetes API, AWS) and a runner for whole stacks.
+
+Only the providers are mocked: settings, builders and components run for real.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pulumi
+import pytest
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings as runtime_settings
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED = PROJECT_ROOT.parent / "shared"
+SECRET_SIG = rpc._special_sig_key  # "4dabf18193072939515e22adb298388d"
+SECRET_VALUE = rpc._special_secret_sig
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE
+
+
+def reveal(value: Any) -> Any:
+    """The plain value inside secret wrappers, recursively."""
+    if is_secret(value):
+        return reveal(value["value"])
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+@dataclass
+class Registered:
+    type: str
+    name: str
+    parent: str  # parent URN
+    urn: str
+    inputs: dict  # with secret wrappers kept
+
+    @property
+    def plain(self) -> dict:
+        return reveal(self.inputs)
+
+
+UBUNTU_AMI = {
+    "id": "ami-0abcdef1234567890",
+    "imageId": "ami-0abcdef1234567890",
+    "name": "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20261101",
+    "rootDeviceName": "/dev/sda1",
+    "blockDeviceMappings": [{"deviceName": "/dev/sda1", "ebs": {"volumeSize": 8}}],
+}
+
+
+class CloudMocks(pulumi.runtime.Mocks):
+    """Stands in for the providers only: fills what the cloud would compute (ids, names, IPs)."""
+
+    def __init__(self) -> None:
+        self.invokes: list[tuple[str, dict]] = []
+        self._lock = threading.Lock()
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        state = dict(args.inputs)
+        if args.typ.startswith("kubernetes:"):
+            metadata = dict(state.get("metadata") or {})
+            metadata.setdefault("name", f"{args.name}-generated")
+            state["metadata"] = metadata
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            state["result"] = "mock-password-" + "x" * 18
+        if args.typ == "aws:ec2/instance:Instance":
+            state.update(privateIp="10.0.1.10", publicIp="203.0.113.10",
+                         publicDns="ec2-203-0-113-10.us-west-2.compute.amazonaws.com",
+                         arn=f"arn:aws:ec2:us-west-2:123456789012:instance/i-{args.name}")
+        if args.typ == "aws:ssm/parameter:Parameter":
+            state["arn"] = f"arn:aws:ssm:us-west-2:123456789012:parameter{state.get('name', '/x')}"
+        if args.typ == "aws:s3/bucketV2:BucketV2" or args.typ == "aws:s3/bucket:Bucket":
+            state.setdefault("bucket", f"{args.name}-bucket")
+            state["arn"] = f"arn:aws:s3:::{state['bucket']}"
+        if args.typ == "aws:iam/role:Role":
+            state["arn"] = f"arn:aws:iam::123456789012:role/{args.name}"
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        with self._lock:
+            self.invokes.append((args.token, dict(args.args)))
+        if args.token == "aws:ec2/getAmi:getAmi":
+            return UBUNTU_AMI
+        if args.token == "aws:ec2/getVpc:getVpc":
+            return {"id": "vpc-0123456789abcdef0", "cidrBlock": "172.31.0.0/16"}
+        if args.token == "aws:ec2/getSubnets:getSubnets":
+            return {"ids": ["subnet-0bbbbbbbbbbbbbbbb", "subnet-0aaaaaaaaaaaaaaaa"]}
+        if args.token == "aws:ec2/getSubnet:getSubnet":
+            return {"id": args.args.get("id", "subnet-0aaaaaaaaaaaaaaaa"), "vpcId": "vpc-0123456789abcdef0",
+                    "availabilityZone": "us-west-2a"}
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/ci", "userId": "x"}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}
+        raise NotImplementedError(f"un-mocked invoke {args.token}")
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """Records every registration with its parent and every stack output, thread-safely."""
+
+    def __init__(self, mocks: CloudMocks):
+        super().__init__(mocks)
+        self.registered: list[Registered] = []
+        self.outputs: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = json_format.MessageToDict(request.object)
+            with self._lock:
+                self.registered.append(
+                    Registered(request.type, request.name, request.parent, response.urn, inputs)
+                )
+        return response
+
+    def RegisterResourceOutputs(self, request):
+        if request.urn.endswith("pulumi:pulumi:Stack::" + request.urn.split("::")[-1]):
+            with self._lock:
+                self.outputs = json_format.MessageToDict(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+
+@dataclass
+class Run:
+    monitor: RecordingMonitor
+    mocks: CloudMocks
+    error: BaseException | None = None
+    logs: list[str] = field(default_factory=list)
+
+    @property
+    def resources(self) -> list[Registered]:
+        return list(self.monitor.registered)
+
+    @property
+    def outputs(self) -> dict:
+        return self.monitor.outputs
+
+    def of_type(self, type_: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str) -> Registered:
+        found = [r for r in self.resources if r.type == type_ and r.name == name]
+        assert len(found) == 1, f"expected one {type_} named {name}, found {[r.name for r in found]}"
+        return found[0]
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The stack's config as the CLI passes it: `project:key` -> string (JSON for lists)."""
+    data = yaml.safe_load((PROJECT_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text()) or {}
+    config = {}
+    for key, value in (data.get("config") or {}).items():
+        config[key] = value if isinstance(value, str) else json.dumps(value)
+    return config
+
+
+def run(stack: str, config: dict[str, str], program: Callable[[], None] | None = None) -> Run:
+    """Run `program` (default: __main__.py) as `pulumi up --stack <stack>` would, under mocks."""
+    mocks = CloudMocks()
+    monitor = RecordingMonitor(mocks)
+    result = Run(monitor, mocks)
+    runtime_settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project="ray-monitoring", stack=stack, preview=False, monitor=monitor)
+    runtime_settings.ROOT.set(None)  # set_mocks made a finished root stack; run_in_stack makes ours
+    pulumi.runtime.set_all_config(dict(config))
+
+    def main() -> None:
+        if program is not None:
+            program()
+        else:
+            runpy.run_path(str(PROJECT_ROOT / "__main__.py"), run_name="__main__")
+
+    try:
+        _sync_await(run_in_stack(main))
+    except BaseException as error:  # noqa: BLE001 handed to the test
+        result.error = error
+    finally:
+        runtime_settings.ROOT.set(None)
+    return result
+
+
+def run_stack(stack: str, **overrides: Any) -> Run:
+    """The stack exactly as stacks/Pulumi.<stack>.yaml configures it, plus `overrides`."""
+    config = stack_config(stack)
+    for key, value in overrides.items():
+        full = key if ":" in key else f"ray-monitoring:{key}"
+        config[full] = value if isinstance(value, str) else json.dumps(value)
+    result = run(stack, config)
+    return result
+
+
+@pytest.fixture(scope="session")
+def minikube() -> Run:
+    result = run_stack("minikube")
+    assert result.error is None, f"minikube stack failed: {result.error!r}"
+    return result
+
+
+@pytest.fixture(scope="session")
+def aws() -> Run:
+    result = run_stack("aws")
+    assert result.error is None, f"aws stack failed: {result.error!r}"
+    return result
