@@ -43,7 +43,7 @@ class Prometheus(pulumi.ComponentResource):
 
         rbac = PrometheusRbac(
             f"{name}-rbac",
-            PrometheusRbacArgs(args.namespace, args.watch_namespaces, labels),
+            PrometheusRbacArgs(name, args.namespace, args.watch_namespaces, labels),
             opts=child,
         )
         config_map = k8s.core.v1.ConfigMap(

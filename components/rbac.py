@@ -15,6 +15,7 @@ DISCOVERY_RULES = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "
 
 @dataclass(frozen=True)
 class PrometheusRbacArgs:
+    account_name: str  # the ServiceAccount Prometheus runs as
     namespace: str  # where the ServiceAccount lives
     watch_namespaces: tuple[str, ...] | None  # None: every namespace, through a ClusterRole
     labels: dict[str, str]
@@ -29,23 +30,25 @@ class PrometheusRbac(pulumi.ComponentResource):
 
         account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
-            metadata={"name": name, "namespace": args.namespace, "labels": args.labels},
+            metadata={"name": args.account_name, "namespace": args.namespace, "labels": args.labels},
             # The token is mounted only into the Prometheus pod, which needs it.
             automount_service_account_token=False,
             opts=child,
         )
+        # Named after the namespace too: Roles in a shared namespace must not collide.
+        role_name = f"{args.namespace}-{args.account_name}"
         subject = {"kind": "ServiceAccount", "name": account.metadata.name, "namespace": args.namespace}
 
         if args.watch_namespaces is None:
             role = k8s.rbac.v1.ClusterRole(
                 f"{name}-cluster-role",
-                metadata={"name": f"{args.namespace}-{name}", "labels": args.labels},
+                metadata={"name": role_name, "labels": args.labels},
                 rules=DISCOVERY_RULES,
                 opts=child,
             )
             k8s.rbac.v1.ClusterRoleBinding(
                 f"{name}-cluster-role-binding",
-                metadata={"name": f"{args.namespace}-{name}", "labels": args.labels},
+                metadata={"name": role_name, "labels": args.labels},
                 role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
                           "name": role.metadata.name},
                 subjects=[subject],
@@ -55,13 +58,13 @@ class PrometheusRbac(pulumi.ComponentResource):
             for namespace in args.watch_namespaces:
                 role = k8s.rbac.v1.Role(
                     f"{name}-role-{namespace}",
-                    metadata={"name": f"{args.namespace}-{name}", "namespace": namespace, "labels": args.labels},
+                    metadata={"name": role_name, "namespace": namespace, "labels": args.labels},
                     rules=DISCOVERY_RULES,
                     opts=child,
                 )
                 k8s.rbac.v1.RoleBinding(
                     f"{name}-role-binding-{namespace}",
-                    metadata={"name": f"{args.namespace}-{name}", "namespace": namespace, "labels": args.labels},
+                    metadata={"name": role_name, "namespace": namespace, "labels": args.labels},
                     role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role.metadata.name},
                     subjects=[subject],
                     opts=child,

@@ -165,7 +165,7 @@ class _Reader:
         return number
 
     def string_list(self, key: str) -> list[str] | None:
-        value = self._raw(key, [])
+        raw = value = self._raw(key, [])
         if value is None:
             return None
         if isinstance(value, str):
@@ -174,7 +174,7 @@ class _Reader:
             except ValueError:
                 value = None
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.problem(key, value, "must be a list of strings",
+            self.problem(key, raw, "must be a list of strings",
                          f"pulumi config set --path '{key}[0]' VALUE")
             return None
         return value

@@ -27,6 +27,17 @@ SECRET_SIG = rpc._special_sig_key  # "4dabf18193072939515e22adb298388d"
 SECRET_VALUE = rpc._special_secret_sig
 
 
+def _integers(value: Any) -> Any:
+    """Protobuf Structs carry every number as a double; Kubernetes and AWS fields are integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integers(v) for v in value]
+    return value
+
+
 def is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE
 
@@ -49,6 +60,7 @@ class Registered:
     parent: str  # parent URN
     urn: str
     inputs: dict  # with secret wrappers kept
+    dependencies: set[str]  # URNs it waits for
 
     @property
     def plain(self) -> dict:
@@ -123,17 +135,18 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            inputs = json_format.MessageToDict(request.object)
+            inputs = _integers(json_format.MessageToDict(request.object))
             with self._lock:
                 self.registered.append(
-                    Registered(request.type, request.name, request.parent, response.urn, inputs)
+                    Registered(request.type, request.name, request.parent, response.urn, inputs,
+                               set(request.dependencies))
                 )
         return response
 
     def RegisterResourceOutputs(self, request):
         if request.urn.endswith("pulumi:pulumi:Stack::" + request.urn.split("::")[-1]):
             with self._lock:
-                self.outputs = json_format.MessageToDict(request.outputs)
+                self.outputs = _integers(json_format.MessageToDict(request.outputs))
         return super().RegisterResourceOutputs(request)
 
 
@@ -151,6 +164,10 @@ class Run:
     @property
     def outputs(self) -> dict:
         return self.monitor.outputs
+
+    @property
+    def dependencies(self) -> dict[str, set[str]]:
+        return {r.name: r.dependencies for r in self.resources}
 
     def of_type(self, type_: str) -> list[Registered]:
         return [r for r in self.resources if r.type == type_]

@@ -1,0 +1,145 @@
+"""Every Kubernetes object the minikube stack registers, checked by the tools that consume them."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from conftest import SHARED, Run
+from components import prometheus_config
+
+# The oldest Kubernetes the manifests must be valid for (minikube's default is newer).
+KUBERNETES_VERSION = "1.30.0"
+CRD = SHARED / "schemas" / "ray.io_rayclusters.v1.7.0.yaml"
+FIXTURES = sorted((SHARED / "fixtures").glob("raycluster.*.yaml"))
+
+
+def manifest(resource) -> dict:
+    body = copy.deepcopy(resource.plain)
+    body.pop("__defaults", None)
+    return body
+
+
+def kubernetes_objects(result: Run) -> list:
+    return [r for r in result.resources
+            if r.type.startswith("kubernetes:") and not r.type.endswith("RayClusterPatch")]
+
+
+def test_every_object_passes_kubernetes_validate_strict(minikube):
+    objects = kubernetes_objects(minikube)
+    assert len(objects) >= 15
+    for resource in objects:
+        body = manifest(resource)
+        try:
+            kubernetes_validate.validate(body, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{resource.type} {resource.name}: {error.message} at {list(error.path)}")
+
+
+def test_validator_rejects_a_broken_object(minikube):
+    """The check above can fail: an unknown field in a Deployment is refused in strict mode."""
+    deployment = manifest(minikube.one("kubernetes:apps/v1:Deployment", "grafana-deployment"))
+    deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
+def crd_schema() -> dict:
+    crd = yaml.safe_load(CRD.read_text())
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    return version["schema"]["openAPIV3Schema"]
+
+
+def merge_list_map(existing: list, patch: list) -> list:
+    """Server-side apply of a list-map keyed by name, as the API server does for these fields."""
+    merged = {item["name"]: dict(item) for item in existing}
+    for item in patch:
+        merged[item["name"]] = {**merged.get(item["name"], {}), **item}
+    return list(merged.values())
+
+
+def test_patch_validates_against_kuberay_crd(minikube):
+    patch = manifest(minikube.one("kubernetes:ray.io/v1:RayClusterPatch", "ray-cluster-head-env"))
+    patch["metadata"].pop("annotations")
+    jsonschema.validate(patch, crd_schema())
+
+
+def test_crd_merges_containers_and_env_by_name():
+    """The patch relies on these markers to merge, not replace, the head's containers and env."""
+    pod = crd_schema()["properties"]["spec"]["properties"]["headGroupSpec"]["properties"]["template"][
+        "properties"]["spec"]["properties"]
+    for field in (pod["containers"], pod["containers"]["items"]["properties"]["env"]):
+        assert field["x-kubernetes-list-type"] == "map" and field["x-kubernetes-list-map-keys"] == ["name"]
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[f.name for f in FIXTURES])
+def test_patched_fixture_keeps_its_env_and_stays_valid(fixture):
+    from conftest import run_stack
+
+    cluster = yaml.safe_load(fixture.read_text())
+    head = cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+    result = run_stack("minikube", rayClusterName=cluster["metadata"]["name"], rayHeadContainer=head["name"])
+    assert result.error is None, result.error
+    spec = result.one("kubernetes:ray.io/v1:RayClusterPatch", "ray-cluster-head-env").plain["spec"]
+    containers = spec["headGroupSpec"]["template"]["spec"]["containers"]
+    before = {e["name"]: e for e in head.get("env", [])}
+    merged = copy.deepcopy(cluster)
+    merged["spec"]["upgradeStrategy"] = spec["upgradeStrategy"]
+    merged_pod = merged["spec"]["headGroupSpec"]["template"]["spec"]
+    merged_pod["containers"] = merge_list_map(merged_pod["containers"], [
+        {**c, "env": merge_list_map(next(x for x in merged_pod["containers"] if x["name"] == c["name"])
+                                    .get("env", []), c["env"])} for c in containers])
+    jsonschema.validate(merged, crd_schema())
+    (merged_head,) = [c for c in merged_pod["containers"] if c["name"] == head["name"]]
+    assert merged_head["image"] == head["image"] and merged_head["ports"] == head["ports"]
+    env = {e["name"]: e["value"] for e in merged_head["env"]}
+    assert env["RAY_GRAFANA_HOST"] == "http://grafana.monitoring.svc:3000"
+    assert set(before) | {"RAY_GRAFANA_HOST", "RAY_PROMETHEUS_HOST", "RAY_PROMETHEUS_NAME",
+                          "RAY_GRAFANA_IFRAME_HOST"} == set(env)
+
+
+def promtool() -> str:
+    path = shutil.which("promtool")
+    assert path, "promtool is missing: apt-get install prometheus (tests/run does)"
+    return path
+
+
+def file_sd_instead_of_kubernetes(config: dict, sd_file: str) -> dict:
+    """Debian's promtool has no kubernetes_sd: swap only the discovery block, keep the relabeling."""
+    swapped = copy.deepcopy(config)
+    for job in swapped["scrape_configs"]:
+        if job.pop("kubernetes_sd_configs", None) is not None:
+            job["file_sd_configs"] = [{"files": [sd_file], "refresh_interval": "5s"}]
+    return swapped
+
+
+def test_deployed_prometheus_config_passes_promtool(minikube, tmp_path):
+    text = minikube.one("kubernetes:core/v1:ConfigMap", "prometheus-config").plain["data"]["prometheus.yml"]
+    config = yaml.safe_load(text)
+    # The discovery block itself is what Prometheus 2.x/3.x documents for role pod.
+    for job in config["scrape_configs"][1:]:
+        (sd,) = job["kubernetes_sd_configs"]
+        assert sd["role"] == "pod" and sd["namespaces"] == {"names": ["ray-system"]}
+        assert {s["role"] for s in sd["selectors"]} == {"pod"}
+    path = tmp_path / "prometheus.yml"
+    path.write_text(prometheus_config.render(file_sd_instead_of_kubernetes(config, str(tmp_path / "sd.json"))))
+    checked = subprocess.run([promtool(), "check", "config", "--syntax-only", str(path)],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_promtool_rejects_a_broken_relabel_rule(tmp_path):
+    config = prometheus_config.kubernetes_config(prometheus_config.ScrapeSettings("10s"), ("ray-system",))
+    config = file_sd_instead_of_kubernetes(config, str(tmp_path / "sd.json"))
+    config["scrape_configs"][1]["relabel_configs"][0]["action"] = "keeep"
+    path = tmp_path / "prometheus.yml"
+    path.write_text(prometheus_config.render(config))
+    checked = subprocess.run([promtool(), "check", "config", "--syntax-only", str(path)],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode != 0

@@ -1,0 +1,247 @@
+"""The minikube stack under mocks: what `pulumi up --stack minikube` registers, and each component alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from conftest import Run, is_secret, reveal, run, run_stack
+from components import kubernetes_common as kc
+from components.grafana_config import load_dashboards
+from components.prometheus import Prometheus, PrometheusArgs
+from components.rbac import DISCOVERY_RULES
+from stacks.settings import Resources, Storage
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SERVICE = "kubernetes:core/v1:Service"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+PATCH = "kubernetes:ray.io/v1:RayClusterPatch"
+
+
+def head_env(result: Run) -> dict[str, str]:
+    patch = result.one(PATCH, "ray-cluster-head-env").plain
+    (container,) = patch["spec"]["headGroupSpec"]["template"]["spec"]["containers"]
+    return {e["name"]: e["value"] for e in container["env"]}
+
+
+def service_url(result: Run, name: str) -> str:
+    service = result.one(SERVICE, f"{name}-service").plain
+    port = service["spec"]["ports"][0]["port"]
+    return f"http://{service['metadata']['name']}.{service['metadata']['namespace']}.svc:{port}"
+
+
+def test_head_env_points_at_the_deployed_services(minikube):
+    env = head_env(minikube)
+    assert env["RAY_GRAFANA_HOST"] == service_url(minikube, "grafana") == "http://grafana.monitoring.svc:3000"
+    assert env["RAY_PROMETHEUS_HOST"] == service_url(minikube, "prometheus") == "http://prometheus.monitoring.svc:9090"
+    assert env["RAY_GRAFANA_IFRAME_HOST"] == "http://localhost:3000"
+    datasources = yaml.safe_load(minikube.one(CONFIG_MAP, "grafana-provisioning").plain["data"]["datasources.yaml"])
+    (datasource,) = datasources["datasources"]
+    assert env["RAY_PROMETHEUS_NAME"] == datasource["name"] == "Prometheus"
+    assert datasource["url"] == env["RAY_PROMETHEUS_HOST"]
+
+
+def test_patch_touches_only_the_head_env_and_restarts_by_upgrade_strategy(minikube):
+    patch = minikube.one(PATCH, "ray-cluster-head-env").plain
+    assert patch["metadata"]["name"] == "ray-training-cluster"
+    assert patch["metadata"]["namespace"] == "ray-system"
+    assert set(patch["spec"]) == {"headGroupSpec", "upgradeStrategy"}
+    assert patch["spec"]["upgradeStrategy"] == {"type": "Recreate"}
+    (container,) = patch["spec"]["headGroupSpec"]["template"]["spec"]["containers"]
+    assert set(container) == {"name", "env"} and container["name"] == "ray-head"
+    assert minikube.outputs["rayHeadRestart"].startswith("automatic")
+
+
+def test_head_restart_none_leaves_upgrade_strategy_alone_and_prints_the_command():
+    result = run_stack("minikube", headRestart="none", rayClusterName="rc", rayClusterNamespace="ml")
+    assert result.error is None, result.error
+    assert "upgradeStrategy" not in result.one(PATCH, "ray-cluster-head-env").plain["spec"]
+    assert result.outputs["rayHeadRestart"] == (
+        "kubectl delete pod -n ml -l ray.io/cluster=rc,ray.io/node-type=head"
+    )
+
+
+def test_patch_waits_for_prometheus_and_grafana(minikube):
+    # The patch's component was registered with dependsOn on both Deployments; its child inherits it.
+    urns = {r.name: r.urn for r in minikube.resources}
+    component = minikube.one("ray-monitoring:kubernetes:RayClusterPatch", "ray-cluster")
+    assert component.urn == urns["ray-cluster"]
+    assert minikube.dependencies["ray-cluster-head-env"] >= {urns["prometheus-deployment"], urns["grafana-deployment"]}
+
+
+def test_every_child_is_parented_to_its_component(minikube):
+    components = {r.urn: r for r in minikube.resources if r.type.startswith("ray-monitoring:")}
+    for resource in minikube.resources:
+        if resource.type.startswith("ray-monitoring:") or resource.name == "monitoring-namespace":
+            continue
+        assert resource.parent in components, f"{resource.type} {resource.name} is not inside a component"
+        assert resource.name.startswith(components[resource.parent].name), (
+            f"{resource.name} should be named after its component {components[resource.parent].name}"
+        )
+
+
+def test_rbac_is_namespaced_and_minimal(minikube):
+    roles = minikube.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
+    assert [r.plain["metadata"]["namespace"] for r in roles] == ["ray-system"]
+    assert roles[0].plain["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
+    assert not minikube.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+    binding = minikube.one("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+                           "prometheus-rbac-role-binding-ray-system").plain
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"}]
+    assert binding["roleRef"]["name"] == roles[0].plain["metadata"]["name"]
+
+
+def test_rbac_watches_each_listed_namespace_or_the_cluster():
+    listed = run_stack("minikube", watchNamespaces=["ray-a", "ray-b"])
+    assert listed.error is None, listed.error
+    roles = listed.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
+    assert sorted(r.plain["metadata"]["namespace"] for r in roles) == ["ray-a", "ray-b"]
+    prometheus_yml = yaml.safe_load(listed.one(CONFIG_MAP, "prometheus-config").plain["data"]["prometheus.yml"])
+    for job in prometheus_yml["scrape_configs"][1:]:
+        assert job["kubernetes_sd_configs"][0]["namespaces"] == {"names": ["ray-a", "ray-b"]}
+
+    cluster = run_stack("minikube", watchAllNamespaces="true")
+    assert cluster.error is None, cluster.error
+    assert not cluster.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
+    (role,) = cluster.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+    assert role.plain["rules"] == DISCOVERY_RULES
+    assert len(cluster.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")) == 1
+    prometheus_yml = yaml.safe_load(cluster.one(CONFIG_MAP, "prometheus-config").plain["data"]["prometheus.yml"])
+    assert all("namespaces" not in job["kubernetes_sd_configs"][0] for job in prometheus_yml["scrape_configs"][1:])
+
+
+def test_no_rbac_rule_uses_a_wildcard(minikube):
+    for kind in ("Role", "ClusterRole"):
+        for role in minikube.of_type(f"kubernetes:rbac.authorization.k8s.io/v1:{kind}"):
+            for rule in role.plain["rules"]:
+                for field in ("apiGroups", "resources", "verbs"):
+                    assert "*" not in rule[field], f"{role.name} uses * in {field}"
+
+
+def test_grafana_password_is_secret_everywhere(minikube):
+    secret = minikube.one("kubernetes:core/v1:Secret", "grafana-admin")
+    assert is_secret(secret.inputs["stringData"]), "Secret stringData must be a Pulumi secret"
+    password = reveal(secret.inputs["stringData"])["admin-password"]
+    assert len(password) >= 20 and password != "admin"
+    assert is_secret(minikube.outputs["grafanaAdminPassword"])
+    for resource in minikube.resources:
+        if resource is secret or resource.type.startswith("random:"):
+            continue
+        assert password not in json.dumps(resource.plain), f"password in plain text in {resource.name}"
+    for key, value in minikube.outputs.items():
+        if key != "grafanaAdminPassword":
+            assert password not in json.dumps(value), f"password in output {key}"
+
+
+def test_grafana_ini_embeds_anonymous_viewer_and_stays_home(minikube):
+    ini = minikube.one(CONFIG_MAP, "grafana-config").plain["data"]["grafana.ini"]
+    for line in ("allow_embedding = true", "org_role = Viewer", "reporting_enabled = false",
+                 "check_for_updates = false", "admin_password = $__file{/etc/grafana/secrets/admin-password}"):
+        assert line in ini.splitlines(), f"grafana.ini lacks {line!r}"
+    assert "[auth.anonymous]\nenabled = true" in ini
+
+
+def test_one_configmap_per_dashboard_under_one_mebibyte(minikube):
+    maps = {r.name: r.plain for r in minikube.of_type(CONFIG_MAP) if r.name.startswith("grafana-dashboard-")}
+    dashboards = load_dashboards()
+    assert len(maps) == len(dashboards) >= 8
+    uids = set()
+    for dashboard in dashboards:
+        data = maps[f"grafana-dashboard-{dashboard.slug}"]["data"]
+        assert list(data) == [dashboard.file_name]
+        assert len(json.dumps(data).encode()) < 1024 * 1024
+        uids.add(json.loads(data[dashboard.file_name])["uid"])
+    assert {"rayDefaultDashboard", "rayDataDashboard", "rayServeDashboard", "rayTrainDashboard"} <= uids
+    deployment = minikube.one(DEPLOYMENT, "grafana-deployment").plain
+    volume = next(v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "dashboards")
+    assert len(volume["projected"]["sources"]) == len(dashboards)
+
+
+def test_services_and_node_ports(minikube):
+    grafana = minikube.one(SERVICE, "grafana-service").plain["spec"]
+    assert grafana["type"] == "NodePort" and grafana["ports"][0]["nodePort"] == 30300
+    assert minikube.one(SERVICE, "prometheus-service").plain["spec"]["type"] == "ClusterIP"
+    ray = minikube.one(SERVICE, "ray-dashboard-service").plain
+    assert ray["metadata"]["namespace"] == "ray-system"
+    assert ray["spec"]["selector"] == {"ray.io/cluster": "ray-training-cluster", "ray.io/node-type": "head"}
+    assert ray["spec"]["ports"][0]["nodePort"] == 30265
+
+
+def test_code_defaults_expose_nothing_and_need_an_existing_namespace():
+    from conftest import run as run_program
+
+    result = run_program("minikube", {})
+    assert result.error is None, result.error
+    assert result.one(SERVICE, "grafana-service").plain["spec"]["type"] == "ClusterIP"
+    assert not [r for r in result.of_type(SERVICE) if r.name == "ray-dashboard-service"]
+    assert not result.of_type("kubernetes:core/v1:Namespace")
+
+
+@pytest.mark.parametrize("name", ["prometheus-deployment", "grafana-deployment"])
+def test_pods_are_hardened_with_probes_and_resources(minikube, name):
+    pod = minikube.one(DEPLOYMENT, name).plain["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert container["readinessProbe"]["httpGet"]["path"] in ("/-/ready", "/api/health")
+    assert container["livenessProbe"]["httpGet"]["path"] in ("/-/healthy", "/api/health")
+    assert set(container["resources"]) == {"requests", "limits"}
+
+
+def test_prometheus_settings_reach_the_deployment():
+    result = run_stack("minikube", retentionTime="6h", retentionSize="2GB", prometheusMemoryLimit="1Gi",
+                       prometheusStorage="persistentVolumeClaim", prometheusStorageSize="20Gi",
+                       prometheusStorageClass="gp3")
+    assert result.error is None, result.error
+    pod = result.one(DEPLOYMENT, "prometheus-deployment").plain["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    assert "--storage.tsdb.retention.time=6h" in args and "--storage.tsdb.retention.size=2GB" in args
+    assert pod["containers"][0]["resources"]["limits"]["memory"] == "1Gi"
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": "prometheus-data"}} in pod["volumes"]
+    claim = result.one("kubernetes:core/v1:PersistentVolumeClaim", "prometheus-data").plain
+    assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    assert claim["spec"]["storageClassName"] == "gp3"
+
+
+def test_a_config_change_rolls_the_prometheus_pod(minikube):
+    def annotation(result: Run) -> str:
+        template = result.one(DEPLOYMENT, "prometheus-deployment").plain["spec"]["template"]
+        return template["metadata"]["annotations"]["checksum/config"]
+
+    changed = run_stack("minikube", scrapeInterval="30s")
+    assert changed.error is None, changed.error
+    assert annotation(changed) != annotation(minikube)
+    assert annotation(run_stack("minikube")) == annotation(minikube), "checksum must be stable"
+
+
+def test_selectors_exclude_the_version_label(minikube):
+    for deployment in minikube.of_type(DEPLOYMENT):
+        selector = deployment.plain["spec"]["selector"]["matchLabels"]
+        assert "app.kubernetes.io/version" not in selector
+        assert selector.items() <= deployment.plain["spec"]["template"]["metadata"]["labels"].items()
+    for service in minikube.of_type(SERVICE):
+        assert "app.kubernetes.io/part-of" in service.plain["metadata"]["labels"]
+
+
+def test_prometheus_component_alone():
+    args = PrometheusArgs(
+        namespace="obs", prometheus_yml="global: {}\n", watch_namespaces=("a",), retention_time="1d",
+        retention_size="1GB", resources=Resources("50m", "1", "64Mi", "128Mi"),
+        storage=Storage(False, "5Gi", None),
+    )
+    result = run("unit", {}, lambda: Prometheus("prom", args))
+    assert result.error is None, result.error
+    config = result.one(CONFIG_MAP, "prom-config").plain
+    assert config["metadata"]["namespace"] == "obs" and config["data"]["prometheus.yml"] == "global: {}\n"
+    pod = result.one(DEPLOYMENT, "prom-deployment").plain["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "prom"
+    assert {"name": "data", "emptyDir": {"sizeLimit": "5Gi"}} in pod["volumes"]
+    assert result.one("kubernetes:rbac.authorization.k8s.io/v1:Role", "prom-rbac-role-a")
+    assert kc.service_url("prom", "obs", 9090) == "http://prom.obs.svc:9090"
+    outputs = [r for r in result.resources if r.type == "ray-monitoring:kubernetes:Prometheus"]
+    assert len(outputs) == 1

@@ -1,0 +1,114 @@
+"""Bad input: one clear error naming key, value and fix, and not a single resource registered."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from conftest import PROJECT_ROOT, run_stack
+from stacks.settings import ConfigError, defaults, load
+
+# (stack, overrides, key the error must name, value the error must quote)
+INVALID = [
+    ("minikube", {"namespace": "Monitoring"}, "namespace", "Monitoring"),
+    ("minikube", {"namespace": "a" * 64}, "namespace", "a" * 64),
+    ("minikube", {"rayClusterName": ""}, "rayClusterName", ""),
+    ("minikube", {"rayClusterName": "ray_cluster"}, "rayClusterName", "ray_cluster"),
+    ("minikube", {"rayClusterNamespace": "ray system"}, "rayClusterNamespace", "ray system"),
+    ("minikube", {"rayHeadContainer": "Head"}, "rayHeadContainer", "Head"),
+    ("minikube", {"grafanaNodePort": "80"}, "grafanaNodePort", "80"),
+    ("minikube", {"grafanaNodePort": "32768"}, "grafanaNodePort", "32768"),
+    ("minikube", {"rayDashboardNodePort": "29999"}, "rayDashboardNodePort", "29999"),
+    ("minikube", {"grafanaServicePort": "70000"}, "grafanaServicePort", "70000"),
+    ("minikube", {"scrapeInterval": "10 seconds"}, "scrapeInterval", "10 seconds"),
+    ("minikube", {"retentionTime": "15days"}, "retentionTime", "15days"),
+    ("minikube", {"retentionSize": "8G"}, "retentionSize", "8G"),
+    ("minikube", {"grafanaIframeHost": "localhost:3000"}, "grafanaIframeHost", "localhost:3000"),
+    ("minikube", {"grafanaIframeHost": "ftp://grafana"}, "grafanaIframeHost", "ftp://grafana"),
+    ("minikube", {"grafanaServiceType": "Ingress"}, "grafanaServiceType", "Ingress"),
+    ("minikube", {"headRestart": "always"}, "headRestart", "always"),
+    ("minikube", {"createNamespace": "yes"}, "createNamespace", "yes"),
+    ("minikube", {"prometheusMemoryLimit": "512MB"}, "prometheusMemoryLimit", "512MB"),
+    ("minikube", {"prometheusMemoryRequest": "2Gi"}, "prometheusMemoryRequest", "2Gi"),
+    ("minikube", {"prometheusCpuRequest": "two"}, "prometheusCpuRequest", "two"),
+    ("minikube", {"prometheusStorage": "hostPath"}, "prometheusStorage", "hostPath"),
+    ("minikube", {"prometheusStorageSize": "ten"}, "prometheusStorageSize", "ten"),
+    ("minikube", {"watchNamespaces": "ray-system"}, "watchNamespaces", "ray-system"),
+    ("minikube", {"watchNamespaces": ["ok", "Not_OK"]}, "watchNamespaces", "Not_OK"),
+    ("minikube", {"watchAllNamespaces": "true", "watchNamespaces": ["a"]}, "watchNamespaces", "['a']"),
+    ("minikube", {"grafanaServiceType": "ClusterIP", "grafanaNodePort": "30300"}, "grafanaNodePort", "30300"),
+    ("minikube", {"datasourceName": "Prom/etheus"}, "datasourceName", "Prom/etheus"),
+    ("minikube", {"scrapeIntervall": "10s"}, "scrapeIntervall", "10s"),
+    ("minikube", {"workerCount": "3"}, "workerCount", "3"),
+    ("minikube", {"platform": "gke"}, "platform", "gke"),
+    ("aws", {"allowedCidrs": ["10.0.0.0/33"]}, "allowedCidrs", "10.0.0.0/33"),
+    ("aws", {"allowedCidrs": ["my-laptop"]}, "allowedCidrs", "my-laptop"),
+    ("aws", {"allowedCidrs": ["0.0.0.0/0"]}, "allowedCidrs", "0.0.0.0/0"),
+    ("aws", {"allowedCidrs": ["::/0"]}, "allowedCidrs", "::/0"),
+    ("aws", {"allowedCidrs": ["10.0.0.1/8"]}, "allowedCidrs", "10.0.0.1/8"),
+    ("aws", {"workerCount": "-1"}, "workerCount", "-1"),
+    ("aws", {"workerCount": "many"}, "workerCount", "many"),
+    ("aws", {"keyName": ""}, "keyName", ""),
+    ("aws", {"rootVolumeSize": "4"}, "rootVolumeSize", "4"),
+    ("aws", {"aws:region": "us-west"}, "aws:region", "us-west"),
+    ("aws", {"aws:region": "US-WEST-2"}, "aws:region", "US-WEST-2"),
+    ("aws", {"headInstanceType": "xlarge"}, "headInstanceType", "xlarge"),
+    ("aws", {"vpcId": "vpc-123"}, "vpcId", "vpc-123"),
+    ("aws", {"subnetId": "sub-0123456789abcdef0"}, "subnetId", "sub-0123456789abcdef0"),
+    ("aws", {"amiId": "ubuntu"}, "amiId", "ubuntu"),
+    ("aws", {"clusterName": "Ray Cluster"}, "clusterName", "Ray Cluster"),
+    ("aws", {"allowWorldAccess": "maybe"}, "allowWorldAccess", "maybe"),
+    ("aws", {"namespace": "obs"}, "namespace", "obs"),
+]
+
+
+@pytest.mark.parametrize("stack,overrides,key,value", INVALID,
+                         ids=[f"{s}-{k}-{v!s:.20}" for s, _, k, v in INVALID])
+def test_invalid_config_is_refused_before_any_resource(stack, overrides, key, value):
+    result = run_stack(stack, **overrides)
+    assert isinstance(result.error, ConfigError), f"expected a ConfigError, got {result.error!r}"
+    message = str(result.error)
+    full_key = key if ":" in key else f"ray-monitoring:{key}"
+    assert any(p.startswith(f"{full_key} = ") and str(value) in p and "Fix:" in p
+               for p in result.error.problems) or (key == "platform" and value in message), message
+    assert result.resources == [], f"registered {[r.name for r in result.resources]} despite bad config"
+
+
+def test_every_problem_is_reported_at_once():
+    result = run_stack("minikube", namespace="Bad", scrapeInterval="soon", grafanaNodePort="1")
+    assert isinstance(result.error, ConfigError)
+    keys = sorted(p.split(" = ")[0] for p in result.error.problems)
+    assert keys == ["ray-monitoring:grafanaNodePort", "ray-monitoring:namespace", "ray-monitoring:scrapeInterval"]
+
+
+def test_misspelt_key_gets_a_suggestion():
+    result = run_stack("minikube", retentionTme="6h")
+    assert isinstance(result.error, ConfigError)
+    assert "did you mean retentionTime?" in str(result.error)
+
+
+def test_stack_without_platform_must_say_which():
+    with pytest.raises(ConfigError, match="platform is not set for stack 'eks'"):
+        load("eks", {})
+    settings = load("eks", {"ray-monitoring:platform": "kubernetes", "ray-monitoring:grafanaServiceType": "LoadBalancer"})
+    assert settings.grafana_service_type == "LoadBalancer"
+
+
+def test_pulumi_yaml_declares_every_key_with_the_code_default():
+    project = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == "ray-monitoring" and project["stackConfigDir"] == "stacks"
+    assert project["runtime"]["options"]["virtualenv"] == "venv"
+    declared = project["config"]
+    text = (PROJECT_ROOT / "Pulumi.yaml").read_text()
+    for platform in ("kubernetes", "aws"):
+        for key, default in defaults(platform).items():
+            if default is None:
+                assert f" {key}" in text, f"Pulumi.yaml does not describe {key}"
+                continue
+            assert key in declared, f"Pulumi.yaml does not declare {key}"
+            assert str(declared[key]["default"]).lower() == str(default).lower(), key
+            # The values the CLI passes from these defaults are accepted by both platforms.
+    for stack in ("minikube", "aws"):
+        cli_values = {f"ray-monitoring:{k}": v["default"] for k, v in declared.items()}
+        cli_values["aws:region"] = "us-west-2"
+        load(stack, cli_values)
