@@ -245,3 +245,46 @@ def test_prometheus_component_alone():
     assert kc.service_url("prom", "obs", 9090) == "http://prom.obs.svc:9090"
     outputs = [r for r in result.resources if r.type == "ray-monitoring:kubernetes:Prometheus"]
     assert len(outputs) == 1
+
+
+def test_grafana_component_alone():
+    from components.grafana import Grafana, GrafanaArgs
+    from components.grafana_config import Dashboard
+
+    dashboard = Dashboard("x/y.json", "x-y.json", "x-y", "uidXY", '{"uid": "uidXY"}')
+    args = GrafanaArgs(
+        namespace="obs", grafana_ini="[server]\n", datasources_yaml="d", dashboard_providers_yaml="p",
+        dashboards=(dashboard,), resources=Resources("10m", "100m", "64Mi", "128Mi"),
+        storage=Storage(True, "2Gi", None), service_type="LoadBalancer", service_port=80, node_port=None,
+    )
+    result = run("unit", {}, lambda: Grafana("graf", args))
+    assert result.error is None, result.error
+    assert result.one(CONFIG_MAP, "graf-dashboard-x-y").plain["data"] == {"x-y.json": '{"uid": "uidXY"}'}
+    service = result.one(SERVICE, "graf-service").plain["spec"]
+    assert service["type"] == "LoadBalancer" and service["ports"][0]["port"] == 80
+    assert "nodePort" not in service["ports"][0]
+    claim = result.one("kubernetes:core/v1:PersistentVolumeClaim", "graf-data").plain
+    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi" and "storageClassName" not in claim["spec"]
+    pod = result.one(DEPLOYMENT, "graf-deployment").plain["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": "graf-data"}} in pod["volumes"]
+
+
+def test_ray_cluster_patch_and_dashboard_service_alone():
+    from components.ray_cluster_patch import RayClusterPatch, RayClusterPatchArgs
+    from components.ray_dashboard_service import RayDashboardService, RayDashboardServiceArgs
+
+    def program():
+        env = [{"name": "RAY_GRAFANA_HOST", "value": "http://g:1"}]
+        RayClusterPatch("p", RayClusterPatchArgs("rc", "ns", "head", env, "none"))
+        RayDashboardService("d", RayDashboardServiceArgs("rc", "ns", 30001))
+
+    result = run("unit", {}, program)
+    assert result.error is None, result.error
+    patch = result.one(PATCH, "p-head-env").plain
+    assert patch["apiVersion"] == "ray.io/v1" and patch["kind"] == "RayCluster"
+    assert patch["metadata"] == {"name": "rc", "namespace": "ns", "annotations": {"pulumi.com/patchForce": "true"}}
+    assert patch["spec"] == {"headGroupSpec": {"template": {"spec": {"containers": [
+        {"name": "head", "env": [{"name": "RAY_GRAFANA_HOST", "value": "http://g:1"}]}]}}}}
+    service = result.one(SERVICE, "d-service").plain
+    assert service["metadata"]["namespace"] == "ns" and service["spec"]["ports"][0]["nodePort"] == 30001

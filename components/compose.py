@@ -1,0 +1,115 @@
+"""Docker Compose files for the EC2 nodes: plain data in, YAML text out (no Pulumi here).
+
+Every service uses the host network: Ray advertises the host's private address to the other
+nodes, and Prometheus scrapes them at the addresses Ray's discovery file lists.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from components.constants import (
+    GRAFANA_DASHBOARDS_DIR,
+    GRAFANA_PORT,
+    GRAFANA_PROVISIONING_DIR,
+    GRAFANA_SECRETS_DIR,
+    PROMETHEUS_PORT,
+    RAY_GCS_PORT,
+    RAY_METRICS_PORT,
+)
+from components.versions import GRAFANA_IMAGE, NODE_EXPORTER_IMAGE, PROMETHEUS_IMAGE, RAY_IMAGE
+
+BASE = "/opt/ray-monitoring"  # files written by cloud-init
+RAY_TMP = "/var/lib/ray-monitoring/ray"  # the host's copy of Ray's /tmp/ray, shared read-only
+ENV_FILE = f"{BASE}/.env"  # written at boot: values known only on the instance
+
+# Ray sizes its object store from /dev/shm; Docker's default 64 MB would push it to disk.
+RAY_SHM_SIZE = "8gb"
+
+
+def _service(image: str, **extra) -> dict:
+    return {"image": image, "restart": "unless-stopped", "network_mode": "host", **extra}
+
+
+def _node_exporter() -> dict:
+    return _service(
+        NODE_EXPORTER_IMAGE,
+        pid="host",
+        command=["--path.rootfs=/host"],
+        volumes=["/:/host:ro,rslave"],
+        read_only=True,
+    )
+
+
+def head_compose(head_env: list[dict], retention_time: str, retention_size: str) -> str:
+    ray_command = ["ray", "start", "--head", f"--port={RAY_GCS_PORT}", "--dashboard-host=0.0.0.0",
+                   f"--metrics-export-port={RAY_METRICS_PORT}", "--block"]
+    compose = {
+        "name": "ray-monitoring",
+        "services": {
+            "ray-head": _service(
+                RAY_IMAGE,
+                command=ray_command,
+                # Set before `ray start`: the dashboard reads them once. The iframe host comes from
+                # the .env file the boot script writes (the public name is known only at boot).
+                environment={e["name"]: e["value"] for e in head_env},
+                shm_size=RAY_SHM_SIZE,
+                volumes=[f"{RAY_TMP}:/tmp/ray"],
+            ),
+            "prometheus": _service(
+                PROMETHEUS_IMAGE,
+                command=[
+                    "--config.file=/etc/prometheus/prometheus.yml",
+                    "--storage.tsdb.path=/prometheus",
+                    f"--storage.tsdb.retention.time={retention_time}",
+                    f"--storage.tsdb.retention.size={retention_size}",
+                    f"--web.listen-address=:{PROMETHEUS_PORT}",
+                ],
+                volumes=[
+                    f"{BASE}/prometheus:/etc/prometheus:ro",
+                    "prometheus-data:/prometheus",
+                    f"{RAY_TMP}:/tmp/ray:ro",  # Ray's discovery file
+                ],
+                read_only=True,
+            ),
+            "grafana": _service(
+                GRAFANA_IMAGE,
+                environment={"GF_PATHS_PROVISIONING": GRAFANA_PROVISIONING_DIR},
+                volumes=[
+                    f"{BASE}/grafana/grafana.ini:/etc/grafana/grafana.ini:ro",
+                    f"{BASE}/grafana/provisioning:{GRAFANA_PROVISIONING_DIR}:ro",
+                    f"{BASE}/dashboards:{GRAFANA_DASHBOARDS_DIR}:ro",
+                    f"{BASE}/secrets:{GRAFANA_SECRETS_DIR}:ro",
+                    "grafana-data:/var/lib/grafana",
+                ],
+                tmpfs=["/tmp"],
+                read_only=True,
+                healthcheck={
+                    "test": ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{GRAFANA_PORT}/api/health"],
+                    "interval": "30s",
+                    "timeout": "5s",
+                    "retries": 3,
+                },
+            ),
+            "node-exporter": _node_exporter(),
+        },
+        "volumes": {"prometheus-data": {}, "grafana-data": {}},
+    }
+    return yaml.safe_dump(compose, sort_keys=False)
+
+
+def worker_compose(head_address: str) -> str:
+    compose = {
+        "name": "ray-monitoring",
+        "services": {
+            "ray-worker": _service(
+                RAY_IMAGE,
+                command=["ray", "start", f"--address={head_address}:{RAY_GCS_PORT}",
+                         f"--metrics-export-port={RAY_METRICS_PORT}", "--block"],
+                shm_size=RAY_SHM_SIZE,
+                volumes=[f"{RAY_TMP}:/tmp/ray"],
+            ),
+            "node-exporter": _node_exporter(),
+        },
+    }
+    return yaml.safe_dump(compose, sort_keys=False)

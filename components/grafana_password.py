@@ -1,0 +1,36 @@
+"""Grafana admin password: generated, kept as an SSM SecureString the head reads with its role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+
+@dataclass(frozen=True)
+class GrafanaPasswordArgs:
+    cluster_name: str
+
+
+class GrafanaPassword(pulumi.ComponentResource):
+    parameter_name: str
+    parameter_arn: pulumi.Output[str]
+    value: pulumi.Output[str]  # a Pulumi secret
+
+    def __init__(self, name: str, args: GrafanaPasswordArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ray-monitoring:aws:GrafanaPassword", name, None, opts)
+        password = random.RandomPassword(
+            f"{name}-value", length=32, special=False,
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
+        )
+        value = pulumi.Output.secret(password.result)
+        self.parameter_name = f"/{args.cluster_name}/grafana/admin-password"
+        parameter = aws.ssm.Parameter(
+            f"{name}-parameter", name=self.parameter_name, type="SecureString", value=value,
+            tags={"ray-cluster": args.cluster_name}, opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.parameter_arn = parameter.arn
+        self.value = value
+        self.register_outputs({"parameter_arn": self.parameter_arn, "value": self.value})

@@ -1,0 +1,71 @@
+"""IAM role and instance profile for Ray nodes: SSM Session Manager, plus exactly what they read."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+# What the SSM agent needs for Session Manager (the actions of AmazonSSMManagedInstanceCore that
+# sessions use), named one by one. These actions take no resource ARNs.
+SSM_SESSION_ACTIONS = [
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+]
+
+
+@dataclass(frozen=True)
+class NodeRoleArgs:
+    cluster_name: str
+    parameter_arns: list[pulumi.Input[str]]  # SSM parameters the nodes read
+    object_arns: list[pulumi.Input[str]]  # S3 objects (or prefixes ending in /*) the nodes read
+
+
+def policy_document(parameter_arns: list[str], object_arns: list[str]) -> str:
+    statements = [{"Sid": "SessionManager", "Effect": "Allow", "Action": SSM_SESSION_ACTIONS, "Resource": "*"}]
+    if parameter_arns:
+        statements.append({"Sid": "ReadParameters", "Effect": "Allow", "Action": ["ssm:GetParameter"],
+                           "Resource": parameter_arns})
+    if object_arns:
+        statements.append({"Sid": "ReadObjects", "Effect": "Allow", "Action": ["s3:GetObject"],
+                           "Resource": object_arns})
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+class NodeRole(pulumi.ComponentResource):
+    instance_profile_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NodeRoleArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ray-monitoring:aws:NodeRole", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                               "Principal": {"Service": "ec2.amazonaws.com"}}],
+            }),
+            tags={"ray-cluster": args.cluster_name},
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=pulumi.Output.all(pulumi.Output.all(*args.parameter_arns), pulumi.Output.all(*args.object_arns))
+            .apply(lambda arns: policy_document(list(arns[0]), list(arns[1]))),
+            opts=child,
+        )
+        profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
+        self.instance_profile_name = profile.name
+        self.register_outputs({"instance_profile_name": profile.name})

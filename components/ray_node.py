@@ -1,0 +1,49 @@
+"""One EC2 instance running Ray (head or worker): hardened defaults, cloud-init from the builders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class RayNodeArgs:
+    cluster_name: str
+    role: str  # "head" | "worker"
+    ami_id: str
+    instance_type: str
+    subnet_id: str
+    security_group_ids: list[pulumi.Input[str]]
+    instance_profile_name: pulumi.Input[str]
+    user_data: pulumi.Input[str]
+    root_volume_size: int
+    key_name: str | None
+
+
+class RayNode(pulumi.ComponentResource):
+    instance: aws.ec2.Instance
+
+    def __init__(self, name: str, args: RayNodeArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ray-monitoring:aws:RayNode", name, None, opts)
+        self.instance = aws.ec2.Instance(
+            f"{name}-instance",
+            ami=args.ami_id,
+            instance_type=args.instance_type,
+            subnet_id=args.subnet_id,
+            vpc_security_group_ids=args.security_group_ids,
+            iam_instance_profile=args.instance_profile_name,
+            key_name=args.key_name,
+            user_data=args.user_data,
+            # A new user-data means a new node: cloud-init runs only at first boot.
+            user_data_replace_on_change=True,
+            associate_public_ip_address=args.role == "head",
+            metadata_options={"http_tokens": "required", "http_endpoint": "enabled",
+                              "http_put_response_hop_limit": 1},
+            root_block_device={"volume_size": args.root_volume_size, "volume_type": "gp3", "encrypted": True},
+            tags={"Name": f"{args.cluster_name}-{name}", "ray-cluster": args.cluster_name,
+                  "ray-node-type": args.role},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"id": self.instance.id, "private_ip": self.instance.private_ip})

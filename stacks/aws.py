@@ -1,0 +1,101 @@
+"""The aws stack: Ray on EC2, with Prometheus, Grafana and node_exporter run by Compose on the head."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from components import cloud_init, compose, grafana_config, prometheus_config
+from components.constants import GRAFANA_DASHBOARDS_DIR, GRAFANA_PORT, PROMETHEUS_PORT, RAY_DASHBOARD_PORT
+from components.dashboard_bucket import DashboardBucket, DashboardBucketArgs
+from components.grafana_password import GrafanaPassword, GrafanaPasswordArgs
+from components.node_role import NodeRole, NodeRoleArgs
+from components.ray_head_env import ray_head_env
+from components.ray_node import RayNode, RayNodeArgs
+from components.security_groups import SecurityGroups, SecurityGroupsArgs
+from components.versions import UBUNTU_AMI_NAME, UBUNTU_AMI_OWNER
+from stacks.settings import PROJECT, AwsSettings, ConfigError
+
+LOCAL = "http://127.0.0.1"  # all services share the head's network
+
+
+def _ami(settings: AwsSettings) -> aws.ec2.AwaitableGetAmiResult:
+    if settings.ami_id:
+        return aws.ec2.get_ami(filters=[{"name": "image-id", "values": [settings.ami_id]}], owners=["self", "amazon",
+                               UBUNTU_AMI_OWNER, "aws-marketplace"])
+    return aws.ec2.get_ami(most_recent=True, owners=[UBUNTU_AMI_OWNER], filters=[
+        {"name": "name", "values": [UBUNTU_AMI_NAME]}, {"name": "virtualization-type", "values": ["hvm"]}])
+
+
+def _network(settings: AwsSettings) -> tuple[str, str]:
+    if settings.subnet_id:
+        subnet = aws.ec2.get_subnet(id=settings.subnet_id)
+        if settings.vpc_id and subnet.vpc_id != settings.vpc_id:
+            raise ConfigError([f"{PROJECT}:subnetId = {settings.subnet_id!r}: is in {subnet.vpc_id}, not vpcId "
+                               f"{settings.vpc_id}. Fix: pulumi config rm vpcId, or pick a subnet of that VPC"])
+        return subnet.vpc_id, subnet.id
+    vpc_id = settings.vpc_id or aws.ec2.get_vpc(default=True).id
+    subnets = sorted(aws.ec2.get_subnets(filters=[{"name": "vpc-id", "values": [vpc_id]}]).ids)
+    if not subnets:
+        raise ConfigError([f"{PROJECT}:vpcId = {vpc_id!r}: has no subnets. Fix: pulumi config set subnetId subnet-..."])
+    return vpc_id, subnets[0]
+
+
+def build(settings: AwsSettings) -> None:
+    s, m = settings, settings.monitoring
+    # Look-ups first: every check passes before the first resource is registered.
+    ami = _ami(s)
+    root_sizes = [d.ebs.get("volume_size") or d.ebs.get("volumeSize") for d in ami.block_device_mappings
+                  if d.device_name == ami.root_device_name and d.ebs]
+    if root_sizes and s.root_volume_size < int(root_sizes[0]):
+        raise ConfigError([f"{PROJECT}:rootVolumeSize = {s.root_volume_size}: is smaller than the AMI's root "
+                           f"volume ({root_sizes[0]} GiB). Fix: pulumi config set rootVolumeSize 100"])
+    vpc_id, subnet_id = _network(s)
+    dashboards = grafana_config.load_dashboards()
+
+    groups = SecurityGroups("security-groups", SecurityGroupsArgs(vpc_id, s.cluster_name, s.allowed_cidrs))
+    password = GrafanaPassword("grafana-admin-password", GrafanaPasswordArgs(s.cluster_name))
+    bucket = DashboardBucket("dashboards", DashboardBucketArgs(s.cluster_name, dashboards))
+    head_role = NodeRole("head-role", NodeRoleArgs(s.cluster_name, [password.parameter_arn], [bucket.object_arns]))
+    worker_role = NodeRole("worker-role", NodeRoleArgs(s.cluster_name, [], []))
+
+    env = ray_head_env(f"{LOCAL}:{GRAFANA_PORT}", f"{LOCAL}:{PROMETHEUS_PORT}", m.datasource_name,
+                       "${RAY_GRAFANA_IFRAME_HOST}")
+    public = bool(s.allowed_cidrs)
+    head_data = bucket.bucket_name.apply(lambda bucket_name: cloud_init.head_user_data(
+        cloud_init.HeadBoot(s.region, password.parameter_name, bucket_name, bucket.keys, m.grafana_iframe_host,
+                            public),
+        compose.head_compose(env, m.retention_time, m.retention_size),
+        prometheus_config.render(prometheus_config.file_sd_config(
+            prometheus_config.ScrapeSettings(m.scrape_interval), s.cluster_name)),
+        grafana_config.grafana_ini(),
+        grafana_config.datasource_provisioning(m.datasource_name, f"{LOCAL}:{PROMETHEUS_PORT}"),
+        grafana_config.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
+    ))
+    node = dict(cluster_name=s.cluster_name, ami_id=ami.id, subnet_id=subnet_id, key_name=s.key_name,
+                root_volume_size=s.root_volume_size)
+    head = RayNode("head", RayNodeArgs(
+        role="head", instance_type=s.head_instance_type, user_data=head_data,
+        security_group_ids=[groups.cluster_group_id, groups.access_group_id],
+        instance_profile_name=head_role.instance_profile_name, **node))
+    worker_data = head.instance.private_ip.apply(lambda ip: cloud_init.worker_user_data(compose.worker_compose(ip)))
+    for index in range(s.worker_count):
+        RayNode(f"worker-{index}", RayNodeArgs(
+            role="worker", instance_type=s.worker_instance_type, user_data=worker_data,
+            security_group_ids=[groups.cluster_group_id], instance_profile_name=worker_role.instance_profile_name,
+            **node))
+
+    host = head.instance.public_dns if public else pulumi.Output.from_input("localhost")
+    url = lambda port: pulumi.Output.concat("http://", host, f":{port}")  # noqa: E731
+    forwards = " ".join(f"-L {p}:localhost:{p}" for p in (RAY_DASHBOARD_PORT, GRAFANA_PORT, PROMETHEUS_PORT))
+    pulumi.export("headPublicDns", head.instance.public_dns)
+    pulumi.export("headPublicIp", head.instance.public_ip)
+    pulumi.export("grafanaUrl", url(GRAFANA_PORT))
+    pulumi.export("prometheusUrl", url(PROMETHEUS_PORT))
+    pulumi.export("rayDashboardUrl", url(RAY_DASHBOARD_PORT))
+    pulumi.export("sshTunnel", pulumi.Output.concat(f"ssh {forwards} ubuntu@", head.instance.public_dns))
+    pulumi.export("ssmPortForward", pulumi.Output.concat(
+        "aws ssm start-session --region ", s.region, " --target ", head.instance.id,
+        " --document-name AWS-StartPortForwardingSession",
+        f" --parameters portNumber={GRAFANA_PORT},localPortNumber={GRAFANA_PORT}"))
+    pulumi.export("grafanaAdminPassword", password.value)
