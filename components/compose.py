@@ -45,7 +45,6 @@ def head_compose(head_env: list[dict], retention_time: str, retention_size: str)
     ray_command = ["ray", "start", "--head", f"--port={RAY_GCS_PORT}", "--dashboard-host=0.0.0.0",
                    f"--metrics-export-port={RAY_METRICS_PORT}", "--block"]
     compose = {
-        "name": "ray-monitoring",
         "services": {
             "ray-head": _service(
                 RAY_IMAGE,
@@ -100,7 +99,6 @@ def head_compose(head_env: list[dict], retention_time: str, retention_size: str)
 
 def worker_compose(head_address: str) -> str:
     compose = {
-        "name": "ray-monitoring",
         "services": {
             "ray-worker": _service(
                 RAY_IMAGE,

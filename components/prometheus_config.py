@@ -156,5 +156,12 @@ def file_sd_config(scrape: ScrapeSettings, cluster_name: str, sd_file: str = RAY
     return config
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Writes shared blocks out in full: anchors and aliases make the deployed file hard to read."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
 def render(config: dict) -> str:
-    return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+    return yaml.dump(config, Dumper=_NoAliases, sort_keys=False, default_flow_style=False)

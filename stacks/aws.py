@@ -27,6 +27,14 @@ def _ami(settings: AwsSettings) -> aws.ec2.AwaitableGetAmiResult:
         {"name": "name", "values": [UBUNTU_AMI_NAME]}, {"name": "virtualization-type", "values": ["hvm"]}])
 
 
+def _root_volume_size(ami: aws.ec2.AwaitableGetAmiResult) -> int | None:
+    for device in ami.block_device_mappings:
+        if device.device_name == ami.root_device_name and device.ebs:
+            size = device.ebs.get("volume_size") or device.ebs.get("volumeSize")
+            return int(size) if size else None
+    return None
+
+
 def _network(settings: AwsSettings) -> tuple[str, str]:
     if settings.subnet_id:
         subnet = aws.ec2.get_subnet(id=settings.subnet_id)
@@ -45,11 +53,10 @@ def build(settings: AwsSettings) -> None:
     s, m = settings, settings.monitoring
     # Look-ups first: every check passes before the first resource is registered.
     ami = _ami(s)
-    root_sizes = [d.ebs.get("volume_size") or d.ebs.get("volumeSize") for d in ami.block_device_mappings
-                  if d.device_name == ami.root_device_name and d.ebs]
-    if root_sizes and s.root_volume_size < int(root_sizes[0]):
+    ami_root = _root_volume_size(ami)
+    if ami_root and s.root_volume_size < ami_root:
         raise ConfigError([f"{PROJECT}:rootVolumeSize = {s.root_volume_size}: is smaller than the AMI's root "
-                           f"volume ({root_sizes[0]} GiB). Fix: pulumi config set rootVolumeSize 100"])
+                           f"volume ({ami_root} GiB). Fix: pulumi config set rootVolumeSize {max(ami_root, 100)}"])
     vpc_id, subnet_id = _network(s)
     dashboards = grafana_config.load_dashboards()
 
