@@ -26,7 +26,7 @@ def build(settings: KubernetesSettings) -> None:
     if s.create_namespace:
         namespace = k8s.core.v1.Namespace(
             "monitoring-namespace",
-            metadata={"name": s.namespace, "labels": {"app.kubernetes.io/part-of": kc.PART_OF}},
+            metadata={"name": s.namespace, "labels": kc.labels("monitoring", s.namespace, "namespace")},
         )
         opts = pulumi.ResourceOptions(depends_on=[namespace])
 
