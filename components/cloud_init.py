@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from components.alert_rules import FILE_NAME as ALERT_RULES_FILE
 from components.compose import BASE, ENV_FILE, RAY_TMP
 from components.constants import GRAFANA_PORT, GRAFANA_UID
 
@@ -103,8 +104,8 @@ def _cloud_config(packages: list[str], files: list[dict], start: str) -> str:
     return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False, width=1000)
 
 
-def head_user_data(boot: HeadBoot, compose_yaml: str, prometheus_yml: str, grafana_ini: str,
-                   datasources_yaml: str, dashboard_providers_yaml: str) -> str:
+def head_user_data(boot: HeadBoot, compose_yaml: str, prometheus_yml: str, alert_rules_yml: str,
+                   grafana_ini: str, datasources_yaml: str, dashboard_providers_yaml: str) -> str:
     fetch = {
         "region": boot.region,
         "parameter": boot.password_parameter,
@@ -117,6 +118,7 @@ def head_user_data(boot: HeadBoot, compose_yaml: str, prometheus_yml: str, grafa
     files = [
         _file(f"{BASE}/compose.yaml", compose_yaml),
         _file(f"{BASE}/prometheus/prometheus.yml", prometheus_yml),
+        _file(f"{BASE}/prometheus/{ALERT_RULES_FILE}", alert_rules_yml),
         _file(f"{BASE}/grafana/grafana.ini", grafana_ini),
         _file(f"{BASE}/grafana/provisioning/datasources/datasources.yaml", datasources_yaml),
         _file(f"{BASE}/grafana/provisioning/dashboards/dashboards.yaml", dashboard_providers_yaml),

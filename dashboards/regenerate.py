@@ -1,6 +1,7 @@
-"""Regenerate dashboards/ray/ with Ray's own generator from the pinned `ray` package.
+"""Regenerate dashboards/: Ray's own with Ray's generator from the pinned `ray` package, and the
+project's own from their builders.
 
-    venv/bin/python dashboards/regenerate.py          # rewrite dashboards/ray/
+    venv/bin/python dashboards/regenerate.py          # rewrite them
     venv/bin/python dashboards/regenerate.py --check  # exit 1 if the committed files differ
 """
 
@@ -30,6 +31,16 @@ GENERATORS = {
 }
 
 
+OWN = {"ray-monitoring/overview.json": "components.overview_dashboard"}
+
+
+def generate_own() -> dict[str, str]:
+    """The project's own dashboards, from their builders (path under dashboards/ -> JSON)."""
+    import importlib
+
+    return {path: importlib.import_module(module).render() for path, module in OWN.items()}
+
+
 def generate() -> dict[str, str]:
     """File name -> pretty-printed dashboard JSON, exactly as the pinned Ray generates it."""
     import ray
@@ -52,12 +63,18 @@ def generate() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
+    own = generate_own()
     files = generate()
     if "--check" in argv:
         stale = sorted(
             name for name, text in files.items()
             if not (OUTPUT / name).is_file() or (OUTPUT / name).read_text() != text
         )
+        for path, text in own.items():
+            target = ROOT / "dashboards" / path
+            if not target.is_file() or target.read_text() != text:
+                print(f"dashboards/{path}: differs from its builder ({OWN[path]})")
+                stale.append(path)
         extra = sorted(p.name for p in OUTPUT.glob("*.json") if p.name not in files)
         for name in stale:
             print(f"dashboards/ray/{name}: differs from Ray {RAY_VERSION}'s generator")
@@ -71,6 +88,11 @@ def main(argv: list[str]) -> int:
     for name, text in files.items():
         (OUTPUT / name).write_text(text)
         print(f"dashboards/ray/{name}: {len(text.encode())} bytes")
+    for path, text in own.items():
+        target = ROOT / "dashboards" / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        print(f"dashboards/{path}: {len(text.encode())} bytes")
     return 0
 
 

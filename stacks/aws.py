@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components import cloud_init, compose, grafana_config, prometheus_config
+from components import alert_rules, cloud_init, compose, grafana_config, prometheus_config
 from components.constants import GRAFANA_DASHBOARDS_DIR, GRAFANA_PORT, PROMETHEUS_PORT, RAY_DASHBOARD_PORT
 from components.dashboard_bucket import DashboardBucket, DashboardBucketArgs
 from components.grafana_password import GrafanaPassword, GrafanaPasswordArgs
@@ -74,7 +74,9 @@ def build(settings: AwsSettings) -> None:
                             public),
         compose.head_compose(env, m.retention_time, m.retention_size),
         prometheus_config.render(prometheus_config.file_sd_config(
-            prometheus_config.ScrapeSettings(m.scrape_interval), s.cluster_name)),
+            prometheus_config.ScrapeSettings(m.scrape_interval, (f"/etc/prometheus/{alert_rules.FILE_NAME}",)),
+            s.cluster_name)),
+        alert_rules.render(m.alerts),
         grafana_config.grafana_ini(),
         grafana_config.datasource_provisioning(m.datasource_name, f"{LOCAL}:{PROMETHEUS_PORT}"),
         grafana_config.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),

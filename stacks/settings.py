@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 from urllib.parse import urlparse
 
+from components.alert_rules import AlertSettings
+
 PROJECT = "ray-monitoring"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -61,6 +63,7 @@ class MonitoringSettings:
     retention_size: str
     datasource_name: str  # Grafana datasource name, given to the Ray head as RAY_PROMETHEUS_NAME
     grafana_iframe_host: str | None  # None: the platform's default (a tunnel address)
+    alerts: AlertSettings
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,18 @@ def _monitoring(reader: _Reader) -> MonitoringSettings:
                                       "must be 1-100 letters, digits, spaces, dots, dashes or underscores",
                                       "Prometheus"),
         grafana_iframe_host=_url(reader, "grafanaIframeHost"),
+        alerts=_alerts(reader),
+    )
+
+
+def _alerts(reader: _Reader) -> AlertSettings:
+    d = AlertSettings()
+    return AlertSettings(
+        target_down_for=_duration(reader, "alertTargetDownFor", d.target_down_for),
+        sustained_for=_duration(reader, "alertFor", d.sustained_for),
+        object_store_percent=reader.integer("alertObjectStorePercent", d.object_store_percent, 1, 100, 90),
+        node_memory_percent=reader.integer("alertNodeMemoryPercent", d.node_memory_percent, 1, 100, 90),
+        failed_tasks=reader.integer("alertFailedTasks", d.failed_tasks, 0, 1_000_000, 10),
     )
 
 

@@ -125,7 +125,13 @@ def test_docker_compose_rejects_a_broken_file(tmp_path):
 
 def test_prometheus_yml_passes_promtool(aws, tmp_path):
     text = aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"]
-    config = yaml.safe_load(files_of(text)["/opt/ray-monitoring/prometheus/prometheus.yml"])
+    files = files_of(text)
+    config = yaml.safe_load(files["/opt/ray-monitoring/prometheus/prometheus.yml"])
+    # The rule file sits beside prometheus.yml (/etc/prometheus in the container): check it too.
+    assert config["rule_files"] == ["/etc/prometheus/ray-alerts.yml"]
+    rules = tmp_path / "ray-alerts.yml"
+    rules.write_text(files["/opt/ray-monitoring/prometheus/ray-alerts.yml"])
+    config["rule_files"] = [str(rules)]
     # Point the discovery file at one in the temp dir, as Ray writes it.
     sd_file = tmp_path / "sd.json"
     sd_file.write_text(json.dumps([{"labels": {"job": "ray"}, "targets": ["10.0.1.10:8080", "10.0.1.10:44217"]}]))
@@ -136,6 +142,7 @@ def test_prometheus_yml_passes_promtool(aws, tmp_path):
     path.write_text(yaml.safe_dump(config))
     result = check([tool("promtool"), "check", "config", str(path)])
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 6 rules found" in result.stdout + result.stderr
 
 
 def test_shell_fragments_pass_shellcheck(aws, variants, tmp_path):

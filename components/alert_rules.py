@@ -1,0 +1,77 @@
+"""Prometheus alert rules for Ray: plain data in, rule file text out (no Pulumi here).
+
+Both stacks load the same file; thresholds and durations come from config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import yaml
+
+FILE_NAME = "ray-alerts.yml"
+FAILED_TASKS_WINDOW = "10m"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    target_down_for: str = "2m"
+    sustained_for: str = "5m"  # how long a threshold must hold before it fires
+    object_store_percent: int = 90
+    node_memory_percent: int = 90
+    failed_tasks: int = 10  # failed tasks per FAILED_TASKS_WINDOW
+
+
+def _rule(name: str, expr: str, duration: str, severity: str, summary: str, description: str) -> dict:
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": duration,
+        "labels": {"severity": severity},
+        "annotations": {"summary": summary, "description": description},
+    }
+
+
+def rules(settings: AlertSettings) -> dict:
+    s = settings
+    by_node = "ray_io_cluster, instance"
+    return {"groups": [{"name": "ray", "rules": [
+        _rule("RayScrapeTargetDown", 'up{job=~"ray.*"} == 0', s.target_down_for, "warning",
+              "A Ray metrics endpoint cannot be scraped",
+              "{{ $labels.job }} target {{ $labels.instance }} of cluster {{ $labels.ray_io_cluster }} "
+              "has been down for " + s.target_down_for + "."),
+        _rule("RayHeadMetricsMissing", "absent(ray_cluster_active_nodes)", s.sustained_for, "critical",
+              "No Ray head is reporting metrics",
+              "ray_cluster_active_nodes (exported by the Ray head) is absent: the head is down or not scraped."),
+        _rule("RayObjectStoreFull",
+              f"100 * sum by ({by_node}) (ray_object_store_used_memory)"
+              f" / (sum by ({by_node}) (ray_object_store_used_memory)"
+              f" + sum by ({by_node}) (ray_object_store_available_memory)) > {s.object_store_percent}",
+              s.sustained_for, "warning", "Ray object store almost full",
+              "Object store on {{ $labels.instance }} is {{ $value | humanize }}% full (threshold "
+              f"{s.object_store_percent}%): objects will spill to disk."),
+        _rule("RayFailedTasksRising",
+              f'sum by (ray_io_cluster) (increase(ray_tasks{{State="FAILED"}}[{FAILED_TASKS_WINDOW}]))'
+              f" > {s.failed_tasks}",
+              "0m", "warning", "Ray tasks are failing",
+              "{{ $value | humanize }} tasks failed in the last " + FAILED_TASKS_WINDOW
+              + " on cluster {{ $labels.ray_io_cluster }} (threshold " + str(s.failed_tasks) + ")."),
+        _rule("RayNodeMemoryHigh",
+              f"100 * sum by ({by_node}) (ray_node_mem_used) / sum by ({by_node}) (ray_node_mem_total)"
+              f" > {s.node_memory_percent}",
+              s.sustained_for, "warning", "Ray node memory almost exhausted",
+              "Node {{ $labels.instance }} uses {{ $value | humanize }}% of its memory (threshold "
+              f"{s.node_memory_percent}%): Ray's OOM killer will start killing workers."),
+        _rule("PrometheusScrapeFailing", 'up{job!~"ray.*"} == 0', s.sustained_for, "warning",
+              "Prometheus cannot scrape a target",
+              "{{ $labels.job }} target {{ $labels.instance }} has failed every scrape for " + s.sustained_for
+              + "."),
+    ]}]}
+
+
+def expressions(settings: AlertSettings) -> dict[str, str]:
+    return {rule["alert"]: rule["expr"] for rule in rules(settings)["groups"][0]["rules"]}
+
+
+def render(settings: AlertSettings) -> str:
+    return yaml.safe_dump(rules(settings), sort_keys=False, width=1000)

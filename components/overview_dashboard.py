@@ -1,0 +1,178 @@
+"""The project's own "Ray Cluster Overview" dashboard: plain data in, dashboard JSON out.
+
+Only metric names Ray 2.60 really exports (measured from a live head; see the README). Every query
+is listed by `expressions()`, which the tests evaluate against a real Prometheus.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+UID = "rayMonitoringOverview"
+TITLE = "Ray Cluster Overview"
+
+# Selectors shared by every Ray query: the cluster, the Ray session and, for node metrics, the node.
+RAY = 'ray_io_cluster=~"$Cluster",SessionName=~"$SessionName"'
+NODE = f'{RAY},instance=~"$Instance"'
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+
+# What the dashboard's variables stand for when an expression is evaluated outside Grafana.
+VARIABLE_DEFAULTS = {"$Cluster": ".*", "$SessionName": ".+", "$Instance": ".+", "$__rate_interval": "1m"}
+
+
+@dataclass(frozen=True)
+class Query:
+    expr: str
+    legend: str
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    description: str
+    queries: tuple[Query, ...]
+    unit: str
+    kind: str = "timeseries"  # timeseries | stat
+    width: int = 12
+    thresholds: tuple[tuple[str, float | None], ...] = (("green", None),)
+    options: dict = field(default_factory=dict)
+    core: bool = False  # returns data after any Ray workload (checked live)
+
+
+PANELS: tuple[Panel, ...] = (
+    Panel("Active nodes", "Ray nodes the GCS reports alive.",
+          (Query(f"sum(ray_cluster_active_nodes{{{RAY}}})", "nodes"),), "none", kind="stat", width=6,
+          thresholds=(("red", None), ("green", 1))),
+    Panel("Scrape health", "1 when Prometheus scraped the target at its last attempt, 0 when it failed.",
+          (Query('min by (job, instance) (up{ray_io_cluster=~"$Cluster"})', "{{job}} {{instance}}"),),
+          "none", kind="stat", width=18, thresholds=(("red", None), ("green", 1)),
+          options={"mappings": [{"type": "value", "options": {"0": {"text": "DOWN", "index": 0},
+                                                              "1": {"text": "UP", "index": 1}}}]}),
+    Panel("CPU utilisation per node", "Share of the node's CPUs in use.",
+          (Query(f"max by (instance) (ray_node_cpu_utilization{{{NODE}}})", "{{instance}}"),),
+          "percent", thresholds=(("green", None), ("orange", 80), ("red", 95)), core=True),
+    Panel("Memory per node", "Memory used and still available on each node.",
+          (Query(f"sum by (instance) (ray_node_mem_used{{{NODE}}})", "used {{instance}}"),
+           Query(f"sum by (instance) (ray_node_mem_available{{{NODE}}})", "available {{instance}}")),
+          "bytes", core=True),
+    Panel("Network per node", "Bytes per second sent and received.",
+          (Query(f"sum by (instance) (ray_node_network_send_speed{{{NODE}}})", "sent {{instance}}"),
+           Query(f"sum by (instance) (ray_node_network_receive_speed{{{NODE}}})", "received {{instance}}")),
+          "Bps"),
+    Panel("Disk I/O per node", "Bytes per second read and written.",
+          (Query(f"sum by (instance) (ray_node_disk_io_read_speed{{{NODE}}})", "read {{instance}}"),
+           Query(f"sum by (instance) (ray_node_disk_io_write_speed{{{NODE}}})", "written {{instance}}")),
+          "Bps"),
+    Panel("Tasks by state", "Tasks not yet finished, by scheduling state.",
+          (Query(f'sum by (State) (ray_tasks{{{RAY},State!~"FINISHED|FAILED"}})', "{{State}}"),),
+          "none", core=True),
+    Panel("Finished and failed tasks per second", "Rate of tasks reaching FINISHED or FAILED.",
+          (Query(f'sum by (State) (rate(ray_tasks{{{RAY},State=~"FINISHED|FAILED"}}[$__rate_interval]))',
+                 "{{State}}"),),
+          "ops", options={"overrides": [{"matcher": {"id": "byName", "options": "FAILED"},
+                                          "properties": [{"id": "color", "value": {"mode": "fixed",
+                                                                                  "fixedColor": "red"}}]}]}),
+    Panel("Actors by state", "Actors by lifecycle state, as the GCS counts them (executor counts "
+          "would count each actor again).",
+          (Query(f'sum by (State) (ray_actors{{{RAY},Source="gcs"}})', "{{State}}"),), "none", core=True),
+    Panel("Object store used vs available", "Shared-memory object store per node.",
+          (Query(f"sum by (instance) (ray_object_store_used_memory{{{NODE}}})", "used {{instance}}"),
+           Query(f"sum by (instance) (ray_object_store_available_memory{{{NODE}}})",
+                 "available {{instance}}")),
+          "bytes", core=True),
+)
+
+
+def expressions(panels: tuple[Panel, ...] = PANELS) -> dict[str, str]:
+    """Panel title (with the query's position) -> PromQL, as written in the dashboard."""
+    found = {}
+    for panel in panels:
+        for index, query in enumerate(panel.queries):
+            found[f"{panel.title} #{index}"] = query.expr
+    return found
+
+
+def substitute(expr: str) -> str:
+    """The expression as Grafana sends it when every variable is at its default."""
+    for variable, value in VARIABLE_DEFAULTS.items():
+        expr = expr.replace(variable, value)
+    return expr
+
+
+def _variable(name: str, label: str, query: str, all_value: str, description: str) -> dict:
+    return {
+        "name": name, "label": label, "type": "query", "datasource": DATASOURCE, "description": description,
+        "query": {"query": query, "refId": f"{name}-query"},
+        "includeAll": True, "allValue": all_value, "multi": True, "refresh": 2, "sort": 1,
+        "current": {"text": ["All"], "value": ["$__all"]}, "options": [], "hide": 0,
+    }
+
+
+def _panel(panel: Panel, panel_id: int, x: int, y: int) -> dict:
+    steps = [{"color": color, "value": value} for color, value in panel.thresholds]
+    defaults: dict = {"unit": panel.unit, "thresholds": {"mode": "absolute", "steps": steps}}
+    if panel.kind == "timeseries":
+        defaults["custom"] = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never",
+                              "thresholdsStyle": {"mode": "off" if len(steps) == 1 else "line"}}
+        options = {"legend": {"displayMode": "table", "placement": "bottom", "showLegend": True,
+                              "calcs": ["lastNotNull", "max"]},
+                   "tooltip": {"mode": "multi", "sort": "desc"}}
+    else:
+        defaults["color"] = {"mode": "thresholds"}
+        options = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                   "colorMode": "background", "graphMode": "none", "textMode": "value_and_name",
+                   "justifyMode": "auto", "orientation": "auto"}
+    if "mappings" in panel.options:
+        defaults["mappings"] = panel.options["mappings"]
+    return {
+        "id": panel_id, "type": panel.kind, "title": panel.title, "description": panel.description,
+        "datasource": DATASOURCE,
+        "gridPos": {"h": 4 if panel.kind == "stat" else 8, "w": panel.width, "x": x, "y": y},
+        "fieldConfig": {"defaults": defaults, "overrides": panel.options.get("overrides", [])},
+        "options": options,
+        "targets": [{"refId": chr(ord("A") + i), "datasource": DATASOURCE, "expr": q.expr,
+                     "legendFormat": q.legend, "range": True} for i, q in enumerate(panel.queries)],
+    }
+
+
+def dashboard() -> dict:
+    panels, x, y, row_height = [], 0, 0, 0
+    for panel_id, panel in enumerate(PANELS, start=1):
+        if x + panel.width > 24:
+            x, y, row_height = 0, y + row_height, 0
+        built = _panel(panel, panel_id, x, y)
+        panels.append(built)
+        x += panel.width
+        row_height = max(row_height, built["gridPos"]["h"])
+    metric = "ray_node_cpu_utilization"
+    return {
+        "uid": UID,
+        "title": TITLE,
+        "description": "What to look at first: node resources, tasks, actors, object store, scrape health.",
+        "tags": ["ray", "ray-monitoring"],
+        "editable": False,
+        "graphTooltip": 1,
+        "refresh": "30s",
+        "schemaVersion": 41,
+        "time": {"from": "now-1h", "to": "now"},
+        "timezone": "browser",
+        "templating": {"list": [
+            {"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus",
+             "hide": 0, "options": [], "refresh": 1, "includeAll": False, "multi": False,
+             "description": "The Prometheus datasource (RAY_PROMETHEUS_NAME)."},
+            _variable("Cluster", "Cluster", f"label_values({metric}, ray_io_cluster)", ".*",
+                      "Ray cluster (the ray_io_cluster label the scrape configuration adds)."),
+            _variable("SessionName", "Session", f'label_values({metric}{{ray_io_cluster=~"$Cluster"}}, SessionName)',
+                      ".+", "Ray session: a new one starts with every `ray start` of the head."),
+            _variable("Instance", "Node", f"label_values({metric}{{{RAY}}}, instance)", ".+",
+                      "Ray node (scrape address)."),
+        ]},
+        "annotations": {"list": []},
+        "links": [],
+        "panels": panels,
+    }
+
+
+def render() -> str:
+    return json.dumps(dashboard(), indent=2) + "\n"
