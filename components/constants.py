@@ -9,7 +9,7 @@ RAY_GCS_PORT = 6379
 # Ray rewrites this file every few seconds; it lists every node's metrics endpoints.
 RAY_SD_FILE = "/tmp/ray/prom_metrics_service_discovery.json"
 # Ray replaces the file inside its session dir, so Prometheus' file watch misses changes: poll.
-RAY_SD_REFRESH = "5s"
+RAY_SD_REFRESH = "1s"
 
 PROMETHEUS_PORT = 9090
 GRAFANA_PORT = 3000

@@ -82,7 +82,12 @@ def kubernetes_sd_block(namespaces: tuple[str, ...] | None) -> list[dict]:
 
 
 def _kubernetes_ray_job(job: str, node_types: str, port: int | None, namespaces) -> dict:
-    relabel = [
+    relabel = []
+    if namespaces is not None:
+        # Discovery already watches only these namespaces; the rule keeps the config correct on its own.
+        relabel.append({"source_labels": ["__meta_kubernetes_namespace"], "regex": "|".join(namespaces),
+                        "action": "keep"})
+    relabel += [
         {"source_labels": ["__meta_kubernetes_pod_phase"], "regex": "Running", "action": "keep"},
         {
             "source_labels": ["__meta_kubernetes_pod_label_ray_io_node_type"],

@@ -203,7 +203,7 @@ def _url(reader: _Reader, key: str) -> str | None:
 
 def _monitoring(reader: _Reader) -> MonitoringSettings:
     return MonitoringSettings(
-        scrape_interval=_duration(reader, "scrapeInterval", "10s"),
+        scrape_interval=_duration(reader, "scrapeInterval", "5s"),
         retention_time=_duration(reader, "retentionTime", "15d"),
         retention_size=reader.string("retentionSize", "8GB", _RETENTION_SIZE,
                                      "must be a size such as 512MB or 8GB (units B, KB, MB, GB, TB, PB, EB)",

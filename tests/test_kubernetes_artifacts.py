@@ -137,7 +137,7 @@ def test_deployed_prometheus_config_passes_promtool(minikube, tmp_path):
 def test_promtool_rejects_a_broken_relabel_rule(tmp_path):
     config = prometheus_config.kubernetes_config(prometheus_config.ScrapeSettings("10s"), ("ray-system",))
     config = file_sd_instead_of_kubernetes(config, str(tmp_path / "sd.json"))
-    config["scrape_configs"][1]["relabel_configs"][0]["action"] = "keeep"
+    config["scrape_configs"][1]["relabel_configs"][1]["action"] = "keeep"
     path = tmp_path / "prometheus.yml"
     path.write_text(prometheus_config.render(config))
     checked = subprocess.run([promtool(), "check", "config", "--syntax-only", str(path)],

@@ -1,0 +1,91 @@
+"""The aws stack's scrape configuration against a real Ray cluster and a real Prometheus."""
+
+from __future__ import annotations
+
+from components import alert_rules, overview_dashboard
+from components.alert_rules import AlertSettings
+from live.harness import LOOPBACK, http_json, wait_until
+
+DISCOVERY_BUDGET = 15  # seconds after `ray start` returns, for a joining worker and a head started after Prometheus
+
+
+def test_every_target_is_up(live):
+    expected = {("ray", f"{LOOPBACK}:{port}") for port in (8080, 8081, 44217, 44227)}
+    expected |= {("node", f"{LOOPBACK}:9100"), ("prometheus", "localhost:9090")}
+
+    def all_up() -> bool:
+        up = {(t["labels"]["job"], t["labels"]["instance"]) for t in live.prometheus.targets() if t["health"] == "up"}
+        return expected <= up
+
+    wait_until(all_up, 30, f"targets {sorted(expected)} up")
+    jobs = {(t["labels"]["job"], t["labels"]["instance"]) for t in live.prometheus.targets()}
+    assert jobs == expected, f"unexpected targets: {jobs ^ expected}"
+
+
+def test_ray_series_carry_cluster_and_session(live):
+    for metric in ("ray_node_cpu_utilization", "ray_tasks", "ray_actors"):
+        wait_until(lambda: live.prometheus.query(metric), 30, f"{metric} samples")
+        series = live.prometheus.query(metric)
+        for sample in series:
+            labels = sample["metric"]
+            assert labels.get("ray_io_cluster") == "ray-cluster", f"{metric} lacks ray_io_cluster: {labels}"
+            assert labels.get("SessionName", "").startswith("session_"), f"{metric} lacks SessionName: {labels}"
+    nodes = live.prometheus.query('up{job="node"}')
+    assert nodes and nodes[0]["metric"]["ray_io_cluster"] == "ray-cluster"
+
+
+def test_ray_dashboard_reaches_prometheus(live):
+    def healthy() -> bool:
+        return http_json(f"http://{LOOPBACK}:8265/api/prometheus_health").get("result") is True
+
+    wait_until(healthy, 30, "Ray Dashboard /api/prometheus_health success")
+
+
+def test_discovery_within_budget(live):
+    assert live.head_found_after <= DISCOVERY_BUDGET, (
+        f"Prometheus (started first) scraped the Ray head {live.head_found_after:.1f} s after it started")
+    assert live.worker_found_after <= DISCOVERY_BUDGET, (
+        f"a joining worker was scraped {live.worker_found_after:.1f} s after it started")
+    print(f"head scraped {live.head_found_after:.1f} s, worker {live.worker_found_after:.1f} s after ray start")
+
+
+def test_every_query_and_rule_evaluates(live):
+    expressions = {f"overview {k}": overview_dashboard.substitute(v)
+                   for k, v in overview_dashboard.expressions().items()}
+    expressions |= {f"rule {k}": v for k, v in alert_rules.expressions(AlertSettings()).items()}
+    for name, expr in expressions.items():
+        live.prometheus.query(expr)  # asserts status success
+    rules = http_json(f"{live.prometheus.url}/api/v1/rules")["data"]["groups"]
+    loaded = {r["name"]: r for group in rules for r in group["rules"]}
+    assert set(loaded) == set(alert_rules.expressions(AlertSettings()))
+
+    def evaluated() -> bool:
+        return all(r.get("lastEvaluation", "").startswith("20") for r in loaded_now().values())
+
+    def loaded_now() -> dict:
+        groups = http_json(f"{live.prometheus.url}/api/v1/rules")["data"]["groups"]
+        return {r["name"]: r for group in groups for r in group["rules"]}
+
+    wait_until(evaluated, 30, "every rule evaluated once")
+    for name, rule in loaded_now().items():
+        assert rule["health"] == "ok", f"{name}: {rule.get('lastError')}"
+
+
+def test_core_panels_return_data_after_a_workload(live):
+    core = [p for p in overview_dashboard.PANELS if p.core]
+    assert {p.title for p in core} >= {"CPU utilisation per node", "Memory per node", "Tasks by state",
+                                       "Object store used vs available"}
+    for panel in core:
+        for query in panel.queries:
+            expr = overview_dashboard.substitute(query.expr)
+            wait_until(lambda: live.prometheus.query(expr), 30, f"data for {panel.title}: {expr}")
+    finished = live.prometheus.query('sum(ray_tasks{State="FINISHED"})')
+    assert float(finished[0]["value"][1]) >= 50, "the workload's 50 tasks finished"
+    failed = live.prometheus.query('sum(ray_tasks{State="FAILED"})')
+    assert float(failed[0]["value"][1]) >= 1, "the workload's failing task is counted"
+
+
+def test_no_alert_fires_on_a_healthy_cluster(live):
+    alerts = http_json(f"{live.prometheus.url}/api/v1/alerts")["data"]["alerts"]
+    firing = [a["labels"]["alertname"] for a in alerts if a["state"] == "firing"]
+    assert firing == [], firing

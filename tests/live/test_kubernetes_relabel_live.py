@@ -1,0 +1,95 @@
+"""The minikube stack's scrape jobs, live: Debian's Prometheus has no kubernetes_sd, so only the
+discovery block is replaced by file_sd groups carrying the labels Kubernetes discovery would give,
+for pods that point at the live Ray endpoints."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from conftest import run_stack
+from live.harness import LOOPBACK, Processes, Prometheus, wait_until
+
+
+def pod(name: str, namespace: str, address: str, port_name: str, phase: str = "Running",
+        node_type: str | None = None, cluster: str | None = "raycluster-kuberay") -> dict:
+    """One target as kubernetes_sd role pod would produce it: one per declared container port."""
+    labels = {
+        "__meta_kubernetes_namespace": namespace,
+        "__meta_kubernetes_pod_name": name,
+        "__meta_kubernetes_pod_ip": address.split(":")[0],
+        "__meta_kubernetes_pod_phase": phase,
+        "__meta_kubernetes_pod_node_name": "minikube",
+        "__meta_kubernetes_pod_container_name": "ray-head" if node_type == "head" else "ray-worker",
+        "__meta_kubernetes_pod_container_port_name": port_name,
+        "__meta_kubernetes_pod_container_port_number": address.split(":")[1],
+    }
+    if node_type is not None:
+        labels["__meta_kubernetes_pod_label_ray_io_node_type"] = node_type
+        labels["__meta_kubernetes_pod_labelpresent_ray_io_node_type"] = "true"
+    if cluster is not None and node_type is not None:
+        labels["__meta_kubernetes_pod_label_ray_io_cluster"] = cluster
+    return {"targets": [address], "labels": labels}
+
+
+PODS = [
+    pod("raycluster-kuberay-head-x", "ray-system", f"{LOOPBACK}:8080", "metrics", node_type="head"),
+    pod("raycluster-kuberay-head-x", "ray-system", f"{LOOPBACK}:8265", "dashboard", node_type="head"),
+    pod("raycluster-kuberay-worker-y", "ray-system", f"{LOOPBACK}:8081", "metrics", node_type="worker"),
+    pod("not-ray", "ray-system", f"{LOOPBACK}:9100", "metrics"),
+    pod("other-cluster-head", "elsewhere", f"{LOOPBACK}:8080", "metrics", node_type="head", cluster="other"),
+    pod("pending-worker", "ray-system", f"{LOOPBACK}:8082", "metrics", phase="Pending", node_type="worker"),
+]
+
+
+@pytest.fixture(scope="module")
+def kubernetes_prometheus(live):
+    stack = run_stack("minikube")
+    assert stack.error is None, stack.error
+    data = stack.one("kubernetes:core/v1:ConfigMap", "prometheus-config").plain["data"]
+    config = yaml.safe_load(data["prometheus.yml"])
+    workdir = live.workdir / "kubernetes"
+    workdir.mkdir()
+    sd_file = workdir / "pods.json"
+    sd_file.write_text(json.dumps(PODS))
+    for job in config["scrape_configs"]:
+        if job.pop("kubernetes_sd_configs", None) is not None:
+            job["file_sd_configs"] = [{"files": [str(sd_file)], "refresh_interval": "1s"}]
+    config.pop("rule_files")
+    processes = Processes()
+    prometheus = Prometheus(processes, workdir / "prometheus", config, port=9091)
+    try:
+        prometheus.start()
+        yield prometheus
+    finally:
+        processes.stop_all()
+
+
+def test_only_running_ray_pods_in_watched_namespaces_are_kept(kubernetes_prometheus):
+    expected = sorted([
+        ("ray", f"{LOOPBACK}:8080"), ("ray", f"{LOOPBACK}:8081"),
+        ("ray-autoscaler", f"{LOOPBACK}:44217"), ("ray-dashboard", f"{LOOPBACK}:44227"),
+        ("prometheus", "localhost:9090"),
+    ])
+
+    def kept() -> list:  # a list: a pod from another namespace on the same address must not hide
+        return sorted((t["labels"]["job"], t["labels"]["instance"]) for t in kubernetes_prometheus.targets())
+
+    wait_until(lambda: kept() == expected, 30, f"exactly {expected}")
+    wait_until(lambda: all(t["health"] == "up" for t in kubernetes_prometheus.targets()), 30, "all kept targets up")
+
+
+def test_kept_targets_carry_kubernetes_labels(kubernetes_prometheus):
+    by_address = {t["labels"]["instance"]: t["labels"] for t in kubernetes_prometheus.targets()
+                  if t["labels"]["job"] != "prometheus"}
+    head = by_address[f"{LOOPBACK}:8080"]
+    assert head["ray_io_cluster"] == "raycluster-kuberay" and head["namespace"] == "ray-system"
+    assert head["pod"] == "raycluster-kuberay-head-x" and head["node"] == "minikube"
+    assert head["ray_node_type"] == "head"
+    assert by_address[f"{LOOPBACK}:8081"]["pod"] == "raycluster-kuberay-worker-y"
+    assert by_address[f"{LOOPBACK}:44217"]["pod"] == "raycluster-kuberay-head-x"
+    # The labels reach the series Ray's dashboards filter on.
+    wait_until(lambda: kubernetes_prometheus.query('ray_node_cpu_utilization{ray_io_cluster="raycluster-kuberay"}'),
+               30, "Ray series with ray_io_cluster from the pod label")
