@@ -134,7 +134,7 @@ def test_head_runs_the_monitoring_stack_with_compose(aws):
     prometheus = yaml.safe_load(files["/opt/ray-monitoring/prometheus/prometheus.yml"])
     ray_job = next(j for j in prometheus["scrape_configs"] if j["job_name"] == "ray")
     assert ray_job["file_sd_configs"] == [
-        {"files": ["/tmp/ray/prom_metrics_service_discovery.json"], "refresh_interval": "5s"}]
+        {"files": ["/tmp/ray/prom_metrics_service_discovery.json"], "refresh_interval": "1s"}]
     assert {"target_label": "ray_io_cluster", "replacement": "ray-cluster"} in ray_job["relabel_configs"]
     fetch = json.loads(files["/opt/ray-monitoring/fetch.json"])
     bucket_keys = [r.plain["key"] for r in aws.of_type("aws:s3/bucketObjectv2:BucketObjectv2")]
