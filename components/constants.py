@@ -16,7 +16,9 @@ GRAFANA_PORT = 3000
 NODE_EXPORTER_PORT = 9100
 
 PROMETHEUS_UID = 65534  # "nobody" in the prom/prometheus image
-GRAFANA_UID = 472  # "grafana" in the grafana/grafana image
+GRAFANA_UID = 472  # "grafana" in the grafana/grafana image (EC2 runs the image as is)
+# On Kubernetes Grafana runs as a UID no host account has; the image supports arbitrary UIDs.
+GRAFANA_KUBERNETES_UID = 10472
 
 GRAFANA_DATASOURCE_UID = "ray-prometheus"
 GRAFANA_DASHBOARD_FOLDER = "Ray"

@@ -13,8 +13,8 @@ from components.constants import (
     GRAFANA_DASHBOARDS_DIR,
     GRAFANA_PORT,
     GRAFANA_PROVISIONING_DIR,
+    GRAFANA_KUBERNETES_UID,
     GRAFANA_SECRETS_DIR,
-    GRAFANA_UID,
 )
 from components.grafana_config import Dashboard, checksum
 from components.versions import GRAFANA_IMAGE
@@ -38,6 +38,7 @@ class GrafanaArgs:
 class Grafana(pulumi.ComponentResource):
     service_name: pulumi.Output[str]
     url: str  # in-cluster URL with the port
+    selector: dict[str, str]  # labels of the Grafana pod
     admin_password: pulumi.Output[str]  # a Pulumi secret
 
     def __init__(self, name: str, args: GrafanaArgs, opts: pulumi.ResourceOptions | None = None):
@@ -95,7 +96,7 @@ class Grafana(pulumi.ComponentResource):
             "readinessProbe": {**health, "initialDelaySeconds": 5, "periodSeconds": 10},
             "livenessProbe": {**health, "initialDelaySeconds": 60, "periodSeconds": 15, "failureThreshold": 4},
             "resources": kc.resources(args.resources),
-            "securityContext": kc.container_security_context(GRAFANA_UID),
+            "securityContext": kc.container_security_context(GRAFANA_KUBERNETES_UID),
             "volumeMounts": [
                 {"name": "config", "mountPath": "/etc/grafana/grafana.ini", "subPath": "grafana.ini",
                  "readOnly": True},
@@ -142,12 +143,20 @@ class Grafana(pulumi.ComponentResource):
                     "metadata": {"labels": labels, "annotations": {"checksum/config": rendered}},
                     "spec": {
                         "automountServiceAccountToken": False,
-                        "securityContext": kc.pod_security_context(GRAFANA_UID),
+                        "securityContext": kc.pod_security_context(GRAFANA_KUBERNETES_UID),
                         "containers": [container],
                         "volumes": volumes,
                     },
                 },
             },
+            opts=child,
+        )
+        # Grafana is the UI: its port is open to any client the Service lets in, and nothing else is.
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata={"name": name, "namespace": args.namespace, "labels": labels},
+            spec={"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"],
+                  "ingress": [{"ports": [{"port": "http", "protocol": "TCP"}]}]},
             opts=child,
         )
         port: dict = {"name": "http", "port": args.service_port, "targetPort": "http"}
@@ -163,6 +172,7 @@ class Grafana(pulumi.ComponentResource):
         self.service_name = service.metadata.name
         self.url = kc.service_url(name, args.namespace, args.service_port)
         self.admin_password = admin_password
+        self.selector = selector
         self.deployment = deployment
         self.register_outputs(
             {"service_name": self.service_name, "url": self.url, "admin_password": self.admin_password}

@@ -29,6 +29,8 @@ class PrometheusArgs:
     resources: Resources
     storage: Storage
     rule_files: dict[str, str] = field(default_factory=dict)  # file name -> rule file text
+    # NetworkPolicy peers allowed to query Prometheus, which has no authentication of its own.
+    clients: list[dict] = field(default_factory=list)
 
 
 class Prometheus(pulumi.ComponentResource):
@@ -112,6 +114,13 @@ class Prometheus(pulumi.ComponentResource):
                     },
                 },
             },
+            opts=child,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata={"name": name, "namespace": args.namespace, "labels": labels},
+            spec={"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"],
+                  "ingress": [{"from": args.clients, "ports": [{"port": "http", "protocol": "TCP"}]}]},
             opts=child,
         )
         service = k8s.core.v1.Service(

@@ -20,6 +20,20 @@ def port_forward(namespace: str, service: str, local: int, remote: int) -> str:
     return f"kubectl port-forward -n {namespace} svc/{service} {local}:{remote}"
 
 
+GRAFANA = "grafana"  # component and Service name
+
+
+def prometheus_clients(s: KubernetesSettings) -> list[dict]:
+    """Who may query Prometheus: Grafana, and the Ray heads (their dashboard checks it server-side)."""
+    heads = {"podSelector": {"matchLabels": {"ray.io/node-type": "head"}}}
+    if s.watch_namespaces is None:
+        ray = [{**heads, "namespaceSelector": {}}]
+    else:
+        ray = [{**heads, "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+               for namespace in dict.fromkeys((s.ray_cluster_namespace, *s.watch_namespaces))]
+    return [{"podSelector": {"matchLabels": kc.selector_labels("grafana", GRAFANA)}}, *ray]
+
+
 def build(settings: KubernetesSettings) -> None:
     s, m = settings, settings.monitoring
     opts = None
@@ -41,6 +55,7 @@ def build(settings: KubernetesSettings) -> None:
                 )
             ),
             rule_files={alert_rules.FILE_NAME: alert_rules.render(m.alerts)},
+            clients=prometheus_clients(s),
             watch_namespaces=s.watch_namespaces,
             retention_time=m.retention_time,
             retention_size=m.retention_size,
@@ -50,7 +65,7 @@ def build(settings: KubernetesSettings) -> None:
         opts,
     )
     grafana = Grafana(
-        "grafana",
+        GRAFANA,
         GrafanaArgs(
             namespace=s.namespace,
             grafana_ini=grafana_config.grafana_ini(),
@@ -68,7 +83,7 @@ def build(settings: KubernetesSettings) -> None:
 
     # The browser reaches Grafana through the port-forward printed below unless told otherwise:
     # that works on every minikube driver and on any cloud cluster.
-    grafana_forward = port_forward(s.namespace, "grafana", 3000, s.grafana_service_port)
+    grafana_forward = port_forward(s.namespace, GRAFANA, 3000, s.grafana_service_port)
     iframe_host = m.grafana_iframe_host or "http://localhost:3000"
     RayClusterPatch(
         "ray-cluster",

@@ -6,6 +6,7 @@ Only the providers are mocked: settings, builders and components run for real.
 from __future__ import annotations
 
 import json
+import logging
 import runpy
 import threading
 from dataclasses import dataclass, field
@@ -187,13 +188,26 @@ def stack_config(stack: str) -> dict[str, str]:
     return config
 
 
+class _Recorder(logging.Handler):
+    def __init__(self, lines: list[str]):
+        super().__init__(logging.DEBUG)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 def run(stack: str, config: dict[str, str], program: Callable[[], None] | None = None) -> Run:
     """Run `program` (default: __main__.py) as `pulumi up --stack <stack>` would, under mocks."""
     mocks = CloudMocks()
     monitor = RecordingMonitor(mocks)
     result = Run(monitor, mocks)
+    logger = logging.getLogger(f"pulumi-engine-{id(result)}")
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(_Recorder(result.logs))  # what the engine would print: pulumi.log.*
     runtime_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project="ray-monitoring", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project="ray-monitoring", stack=stack, preview=False, monitor=monitor,
+                             logger=logger)
     runtime_settings.ROOT.set(None)  # set_mocks made a finished root stack; run_in_stack makes ours
     pulumi.runtime.set_all_config(dict(config))
 

@@ -18,7 +18,7 @@ from components.grafana_config import load_dashboards
 METRIC_NAMES = {line for line in (PROJECT_ROOT / "tests/data/ray-2.60.0-metric-names.txt").read_text().split()
                 if not line.startswith("#")} - {"#"}
 PROMETHEUS_OWN = {"up"}
-SCHEMA_DIR = PROJECT_ROOT / "tests" / "grafana-schema"
+SCHEMA_DIR = PROJECT_ROOT / "tests" / "node-tools"
 PROMQL_WORDS = {"sum", "by", "max", "min", "rate", "increase", "absent", "on", "without", "and", "or",
                 "unless", "count", "avg", "humanize", "bool"}
 
@@ -96,7 +96,7 @@ def test_panels_do_not_overlap():
 
 def tsc(tmp_dashboards: dict[str, str]) -> subprocess.CompletedProcess:
     binary = SCHEMA_DIR / "node_modules" / ".bin" / "tsc"
-    assert binary.exists(), "npm ci --prefix tests/grafana-schema (tests/run does)"
+    assert binary.exists(), "npm ci --prefix tests/node-tools (tests/run does)"
     checked = SCHEMA_DIR / "checked"
     shutil.rmtree(checked, ignore_errors=True)
     checked.mkdir()

@@ -172,7 +172,7 @@ def on_loopback(config: dict, sd_file: Path, rules_file: Path | None) -> dict:
         for sd in job.get("file_sd_configs", []):
             sd["files"] = [str(sd_file)]
         if "file_sd_configs" in job:
-            job["relabel_configs"].append({"source_labels": ["__address__"], "regex": r"[^:]+:(\d+)",
+            job.setdefault("relabel_configs", []).append({"source_labels": ["__address__"], "regex": r"[^:]+:(\d+)",
                                            "replacement": f"{LOOPBACK}:${{1}}", "target_label": "__address__"})
     return local
 
