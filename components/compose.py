@@ -41,7 +41,12 @@ def _node_exporter() -> dict:
     )
 
 
-def head_compose(head_env: list[dict], retention_time: str, retention_size: str) -> str:
+def _compose_bytes(quantity: str) -> str:
+    """A Kubernetes-style memory quantity (512Mi, 2Gi) as Compose writes it (512m, 2g)."""
+    return quantity[:-2] + {"Ki": "k", "Mi": "m", "Gi": "g", "Ti": "t"}[quantity[-2:]]
+
+
+def head_compose(head_env: list[dict], retention_time: str, retention_size: str, prometheus_memory: str) -> str:
     ray_command = ["ray", "start", "--head", f"--port={RAY_GCS_PORT}", "--dashboard-host=0.0.0.0",
                    f"--metrics-export-port={RAY_METRICS_PORT}", "--block"]
     compose = {
@@ -70,6 +75,8 @@ def head_compose(head_env: list[dict], retention_time: str, retention_size: str)
                     f"{RAY_TMP}:/tmp/ray:ro",  # Ray's discovery file
                 ],
                 read_only=True,
+                # Sized from the cluster: an out-of-memory Prometheus restarts instead of starving Ray.
+                mem_limit=_compose_bytes(prometheus_memory),
             ),
             "grafana": _service(
                 GRAFANA_IMAGE,

@@ -14,6 +14,7 @@ from components.ray_head_env import ray_head_env
 from components.ray_node import RayNode, RayNodeArgs
 from components.security_groups import SecurityGroups, SecurityGroupsArgs
 from components.versions import UBUNTU_AMI_NAME, UBUNTU_AMI_OWNER
+from components.sizing import bytes_of
 from stacks.settings import PROJECT, AwsSettings, ConfigError
 
 LOCAL = "http://127.0.0.1"  # all services share the head's network
@@ -33,6 +34,24 @@ def _root_volume_size(ami: aws.ec2.AwaitableGetAmiResult) -> int | None:
             size = device.ebs.get("volume_size") or device.ebs.get("volumeSize")
             return int(size) if size else None
     return None
+
+
+# What the head keeps for Ray: its object store (30% of memory by default) and ~2 GiB of processes.
+RAY_OBJECT_STORE_SHARE = 0.3
+RAY_HEAD_PROCESSES_MIB = 2048
+OTHER_MONITORING_MIB = 512  # Grafana, node_exporter
+
+
+def _warn_if_head_too_small(s: AwsSettings) -> None:
+    memory_mib = aws.ec2.get_instance_type(instance_type=s.head_instance_type).memory_size
+    needed = bytes_of(s.prometheus_memory_limit) / 2**20 + OTHER_MONITORING_MIB
+    room = memory_mib * (1 - RAY_OBJECT_STORE_SHARE) - RAY_HEAD_PROCESSES_MIB
+    if needed > room:
+        pulumi.log.warn(
+            f"{PROJECT}:headInstanceType = {s.head_instance_type!r}: its {memory_mib / 1024:.0f} GiB leave about "
+            f"{max(room, 0) / 1024:.1f} GiB beside the Ray head, but monitoring {s.monitoring.ray_nodes} Ray nodes "
+            f"needs {needed / 1024:.1f} GiB (Prometheus limit {s.prometheus_memory_limit} + Grafana and "
+            f"node_exporter). Fix: a larger headInstanceType, or lower rayNodes/retention if they overstate it")
 
 
 def _network(settings: AwsSettings) -> tuple[str, str]:
@@ -58,6 +77,7 @@ def build(settings: AwsSettings) -> None:
         raise ConfigError([f"{PROJECT}:rootVolumeSize = {s.root_volume_size}: is smaller than the AMI's root "
                            f"volume ({ami_root} GiB). Fix: pulumi config set rootVolumeSize {max(ami_root, 100)}"])
     vpc_id, subnet_id = _network(s)
+    _warn_if_head_too_small(s)
     dashboards = grafana_config.load_dashboards()
 
     groups = SecurityGroups("security-groups", SecurityGroupsArgs(vpc_id, s.cluster_name, s.allowed_cidrs))
@@ -72,7 +92,7 @@ def build(settings: AwsSettings) -> None:
     head_data = bucket.bucket_name.apply(lambda bucket_name: cloud_init.head_user_data(
         cloud_init.HeadBoot(s.region, password.parameter_name, bucket_name, bucket.keys, m.grafana_iframe_host,
                             public),
-        compose.head_compose(env, m.retention_time, m.retention_size),
+        compose.head_compose(env, m.retention_time, m.retention_size, s.prometheus_memory_limit),
         prometheus_config.render(prometheus_config.file_sd_config(
             prometheus_config.ScrapeSettings(m.scrape_interval, (f"/etc/prometheus/{alert_rules.FILE_NAME}",)),
             s.cluster_name)),

@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlparse
 
 from components.alert_rules import AlertSettings
+from components.sizing import Sizing, bytes_of, size
 
 PROJECT = "ray-monitoring"
 
@@ -60,7 +61,9 @@ class MonitoringSettings:
 
     scrape_interval: str
     retention_time: str
-    retention_size: str
+    ray_nodes: int  # expected number of Ray nodes, head included: drives the sizing
+    sizing: Sizing  # computed from ray_nodes, scrape_interval and retention_time
+    retention_size: str  # explicit, or the sizing's
     datasource_name: str  # Grafana datasource name, given to the Ray head as RAY_PROMETHEUS_NAME
     grafana_iframe_host: str | None  # None: the platform's default (a tunnel address)
     alerts: AlertSettings
@@ -100,6 +103,7 @@ class AwsSettings:
     key_name: str | None
     root_volume_size: int
     ami_id: str | None
+    prometheus_memory_limit: str  # the Prometheus container's memory cap on the head
 
 
 Settings = KubernetesSettings | AwsSettings
@@ -202,12 +206,19 @@ def _url(reader: _Reader, key: str) -> str | None:
 
 
 def _monitoring(reader: _Reader) -> MonitoringSettings:
+    scrape_interval = _duration(reader, "scrapeInterval", "5s")
+    retention_time = _duration(reader, "retentionTime", "15d")
+    ray_nodes = reader.integer("rayNodes", 10, 1, 10_000, 50)
+    sizing = size(ray_nodes, scrape_interval, retention_time)
     return MonitoringSettings(
-        scrape_interval=_duration(reader, "scrapeInterval", "5s"),
-        retention_time=_duration(reader, "retentionTime", "15d"),
-        retention_size=reader.string("retentionSize", "8GB", _RETENTION_SIZE,
+        scrape_interval=scrape_interval,
+        retention_time=retention_time,
+        ray_nodes=ray_nodes,
+        sizing=sizing,
+        # Computed unless set: the reader records no default for it.
+        retention_size=reader.string("retentionSize", None, _RETENTION_SIZE,
                                      "must be a size such as 512MB or 8GB (units B, KB, MB, GB, TB, PB, EB)",
-                                     "8GB"),
+                                     "8GB") or sizing.retention_size,
         datasource_name=reader.string("datasourceName", "Prometheus", re.compile(r"^[\w .-]{1,100}$"),
                                       "must be 1-100 letters, digits, spaces, dots, dashes or underscores",
                                       "Prometheus"),
@@ -227,16 +238,19 @@ def _alerts(reader: _Reader) -> AlertSettings:
     )
 
 
-def _resources(reader: _Reader, prefix: str, defaults: Resources) -> Resources:
+def _resources(reader: _Reader, prefix: str, defaults: Resources, computed: bool = False) -> Resources:
+    """Requests and limits; `computed` defaults come from the sizing, so none is recorded as declared."""
     cpu_why = "must be a Kubernetes CPU quantity such as 250m or 1"
     mem_why = "must be a Kubernetes memory quantity such as 512Mi or 2Gi"
+
+    def read(key: str, default: str, pattern: re.Pattern, why: str) -> str:
+        return reader.string(f"{prefix}{key}", None if computed else default, pattern, why, default) or default
+
     resources = Resources(
-        cpu_request=reader.string(f"{prefix}CpuRequest", defaults.cpu_request, _CPU, cpu_why, defaults.cpu_request),
-        cpu_limit=reader.string(f"{prefix}CpuLimit", defaults.cpu_limit, _CPU, cpu_why, defaults.cpu_limit),
-        memory_request=reader.string(f"{prefix}MemoryRequest", defaults.memory_request, _MEMORY, mem_why,
-                                     defaults.memory_request),
-        memory_limit=reader.string(f"{prefix}MemoryLimit", defaults.memory_limit, _MEMORY, mem_why,
-                                   defaults.memory_limit),
+        cpu_request=read("CpuRequest", defaults.cpu_request, _CPU, cpu_why),
+        cpu_limit=read("CpuLimit", defaults.cpu_limit, _CPU, cpu_why),
+        memory_request=read("MemoryRequest", defaults.memory_request, _MEMORY, mem_why),
+        memory_limit=read("MemoryLimit", defaults.memory_limit, _MEMORY, mem_why),
     )
     if _mebibytes(resources.memory_request) > _mebibytes(resources.memory_limit):
         reader.problem(f"{prefix}MemoryRequest", resources.memory_request,
@@ -258,12 +272,12 @@ def _millicores(quantity: str) -> float:
     return float(quantity[:-1]) if quantity.endswith("m") else float(quantity) * 1000
 
 
-def _storage(reader: _Reader, prefix: str, default_size: str) -> Storage:
+def _storage(reader: _Reader, prefix: str, default_size: str, computed: bool = False) -> Storage:
     kind = reader.choice(f"{prefix}Storage", "emptyDir", ("emptyDir", "persistentVolumeClaim"))
     return Storage(
         persistent=kind == "persistentVolumeClaim",
-        size=reader.string(f"{prefix}StorageSize", default_size, _MEMORY,
-                           "must be a Kubernetes storage quantity such as 10Gi", default_size),
+        size=reader.string(f"{prefix}StorageSize", None if computed else default_size, _MEMORY,
+                           "must be a Kubernetes storage quantity such as 10Gi", default_size) or default_size,
         storage_class=reader.string(f"{prefix}StorageClass", None, _DNS_SUBDOMAIN,
                                     "must be the name of a StorageClass", "standard"),
     )
@@ -287,8 +301,16 @@ def _kubernetes(reader: _Reader) -> KubernetesSettings:
     if node_port is not None and service_type == "ClusterIP":
         reader.problem("grafanaNodePort", node_port, "needs grafanaServiceType NodePort or LoadBalancer",
                        "pulumi config set grafanaServiceType NodePort")
+    monitoring = _monitoring(reader)
+    sizing = monitoring.sizing
+    prometheus_storage = _storage(reader, "prometheus", sizing.volume_size, computed=True)
+    if bytes_of(monitoring.retention_size) > 0.95 * bytes_of(prometheus_storage.size):
+        reader.problem("retentionSize", monitoring.retention_size,
+                       f"does not fit prometheusStorageSize ({prometheus_storage.size}) with 5% to spare",
+                       "raise prometheusStorageSize or lower retentionSize (or unset both: they are sized "
+                       "from rayNodes)")
     return KubernetesSettings(
-        monitoring=_monitoring(reader),
+        monitoring=monitoring,
         namespace=namespace,
         create_namespace=reader.boolean("createNamespace", False),
         ray_cluster_name=reader.string("rayClusterName", "ray-training-cluster", _DNS_SUBDOMAIN,
@@ -298,8 +320,9 @@ def _kubernetes(reader: _Reader) -> KubernetesSettings:
         ray_head_container=reader.string("rayHeadContainer", "ray-head", _DNS_LABEL, name_why, "ray-head"),
         watch_namespaces=watch,
         head_restart=reader.choice("headRestart", "upgradeStrategy", ("upgradeStrategy", "none")),
-        prometheus_resources=_resources(reader, "prometheus", Resources("100m", "1", "256Mi", "512Mi")),
-        prometheus_storage=_storage(reader, "prometheus", "10Gi"),
+        prometheus_resources=_resources(reader, "prometheus", Resources(
+            sizing.cpu_request, sizing.cpu_limit, sizing.memory_request, sizing.memory_limit), computed=True),
+        prometheus_storage=prometheus_storage,
         grafana_resources=_resources(reader, "grafana", Resources("100m", "500m", "128Mi", "512Mi")),
         grafana_storage=_storage(reader, "grafana", "1Gi"),
         grafana_service_type=service_type,
@@ -328,8 +351,12 @@ def _aws(reader: _Reader) -> AwsSettings:
             continue
         cidrs.append(str(network))
     instance_why = "must be an EC2 instance type such as m5.xlarge"
+    monitoring = _monitoring(reader)
     return AwsSettings(
-        monitoring=_monitoring(reader),
+        monitoring=monitoring,
+        prometheus_memory_limit=reader.string(
+            "prometheusMemoryLimit", None, _MEMORY, "must be a memory quantity such as 512Mi or 2Gi", "1Gi")
+        or monitoring.sizing.memory_limit,
         region=region or "",
         cluster_name=reader.string("clusterName", "ray-cluster", _DNS_LABEL,
                                    "must be lowercase letters, digits and '-', at most 63", "ray-cluster"),

@@ -117,6 +117,9 @@ class CloudMocks(pulumi.runtime.Mocks):
         if args.token == "aws:ec2/getSubnet:getSubnet":
             return {"id": args.args.get("id", "subnet-0aaaaaaaaaaaaaaaa"), "vpcId": "vpc-0123456789abcdef0",
                     "availabilityZone": "us-west-2a"}
+        if args.token == "aws:ec2/getInstanceType:getInstanceType":
+            memory = {"m5.large": 8192, "m5.xlarge": 16384, "m5.2xlarge": 32768, "t3.medium": 4096}
+            return {"instanceType": args.args["instanceType"], "memorySize": memory[args.args["instanceType"]]}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/ci", "userId": "x"}
         if args.token == "aws:index/getPartition:getPartition":
