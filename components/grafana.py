@@ -134,29 +134,20 @@ class Grafana(pulumi.ComponentResource):
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={"name": name, "namespace": args.namespace, "labels": labels},
-            spec={
-                "replicas": 1,
-                # SQLite on a ReadWriteOnce volume: the old pod must stop before the new one starts.
-                "strategy": {"type": "Recreate"},
-                "selector": {"matchLabels": selector},
-                "template": {
-                    "metadata": {"labels": labels, "annotations": {"checksum/config": rendered}},
-                    "spec": {
-                        "automountServiceAccountToken": False,
-                        "securityContext": kc.pod_security_context(GRAFANA_KUBERNETES_UID),
-                        "containers": [container],
-                        "volumes": volumes,
-                    },
-                },
-            },
+            # SQLite on a ReadWriteOnce volume: the old pod must stop before the new one starts.
+            spec=kc.single_pod_deployment(selector, labels, {"checksum/config": rendered}, {
+                "automountServiceAccountToken": False,
+                "securityContext": kc.pod_security_context(GRAFANA_KUBERNETES_UID),
+                "containers": [container],
+                "volumes": volumes,
+            }),
             opts=child,
         )
         # Grafana is the UI: its port is open to any client the Service lets in, and nothing else is.
         k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy",
             metadata={"name": name, "namespace": args.namespace, "labels": labels},
-            spec={"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"],
-                  "ingress": [{"ports": [{"port": "http", "protocol": "TCP"}]}]},
+            spec=kc.ingress_policy(selector, "http", peers=None),
             opts=child,
         )
         port: dict = {"name": "http", "port": args.service_port, "targetPort": "http"}

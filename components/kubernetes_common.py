@@ -88,3 +88,21 @@ def child_options(parent: pulumi.Resource, opts: pulumi.ResourceOptions | None) 
     """Children are parented to the component and wait for what the component waits for
     (the namespace, when the stack creates it); no other caller option leaks into them."""
     return pulumi.ResourceOptions(parent=parent, depends_on=opts.depends_on if opts else None)
+
+
+def single_pod_deployment(selector: dict, labels: dict, annotations: dict, pod_spec: dict) -> dict:
+    """One replica, replaced rather than rolled: its volume holds a database one process may open."""
+    return {
+        "replicas": 1,
+        "strategy": {"type": "Recreate"},
+        "selector": {"matchLabels": selector},
+        "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod_spec},
+    }
+
+
+def ingress_policy(selector: dict, port: str, peers: list[dict] | None) -> dict:
+    """NetworkPolicy spec admitting only `port`, from `peers` (None: from anywhere)."""
+    rule: dict = {"ports": [{"port": port, "protocol": "TCP"}]}
+    if peers is not None:
+        rule["from"] = peers
+    return {"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"], "ingress": [rule]}

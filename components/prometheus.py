@@ -91,36 +91,24 @@ class Prometheus(pulumi.ComponentResource):
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={"name": name, "namespace": args.namespace, "labels": labels},
-            spec={
-                "replicas": 1,
-                # One TSDB, one writer: never run two pods on the same volume.
-                "strategy": {"type": "Recreate"},
-                "selector": {"matchLabels": selector},
-                "template": {
-                    "metadata": {
-                        "labels": labels,
-                        # A new scrape config or rule file rolls the pod, so `pulumi up` applies it.
-                        "annotations": {"checksum/config": checksum(
-                            args.prometheus_yml, *[f"{k}\n{v}" for k, v in sorted(args.rule_files.items())]
-                        )},
-                    },
-                    "spec": {
-                        "serviceAccountName": rbac.service_account_name,
-                        # Discovery talks to the API server with this token.
-                        "automountServiceAccountToken": True,
-                        "securityContext": kc.pod_security_context(PROMETHEUS_UID),
-                        "containers": [container],
-                        "volumes": volumes,
-                    },
-                },
-            },
+            # One TSDB, one writer: never two pods on the same volume. A new scrape config or rule
+            # file changes the checksum and so rolls the pod: `pulumi up` applies it.
+            spec=kc.single_pod_deployment(selector, labels, {"checksum/config": checksum(
+                args.prometheus_yml, *[f"{k}\n{v}" for k, v in sorted(args.rule_files.items())]
+            )}, {
+                "serviceAccountName": rbac.service_account_name,
+                # Discovery talks to the API server with this token.
+                "automountServiceAccountToken": True,
+                "securityContext": kc.pod_security_context(PROMETHEUS_UID),
+                "containers": [container],
+                "volumes": volumes,
+            }),
             opts=child,
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy",
             metadata={"name": name, "namespace": args.namespace, "labels": labels},
-            spec={"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"],
-                  "ingress": [{"from": args.clients, "ports": [{"port": "http", "protocol": "TCP"}]}]},
+            spec=kc.ingress_policy(selector, "http", peers=args.clients),
             opts=child,
         )
         service = k8s.core.v1.Service(

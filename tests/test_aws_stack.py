@@ -99,20 +99,6 @@ def test_iam_names_every_action_and_resource(aws):
     assert worker == {"SessionManager"}, "workers read nothing"
 
 
-def test_password_never_in_user_data_and_secret_everywhere(aws):
-    password = conftest.reveal(aws.outputs["grafanaAdminPassword"])
-    assert is_secret(aws.outputs["grafanaAdminPassword"])
-    parameter = aws.one("aws:ssm/parameter:Parameter", "grafana-admin-password-parameter")
-    assert is_secret(parameter.inputs["value"])
-    for resource in aws.resources:
-        if resource is parameter or resource.type.startswith("random:"):
-            continue
-        assert password not in json.dumps(resource.plain), f"password in plain text in {resource.name}"
-    for key, value in aws.outputs.items():
-        if key != "grafanaAdminPassword":
-            assert password not in json.dumps(value)
-
-
 def test_head_runs_the_monitoring_stack_with_compose(aws):
     data = user_data(aws, "head")
     assert {"docker.io", "docker-compose-v2"} <= set(data["packages"])

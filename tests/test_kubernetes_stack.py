@@ -120,21 +120,6 @@ def test_no_rbac_rule_uses_a_wildcard(minikube):
                     assert "*" not in rule[field], f"{role.name} uses * in {field}"
 
 
-def test_grafana_password_is_secret_everywhere(minikube):
-    secret = minikube.one("kubernetes:core/v1:Secret", "grafana-admin")
-    assert is_secret(secret.inputs["stringData"]), "Secret stringData must be a Pulumi secret"
-    password = reveal(secret.inputs["stringData"])["admin-password"]
-    assert len(password) >= 20 and password != "admin"
-    assert is_secret(minikube.outputs["grafanaAdminPassword"])
-    for resource in minikube.resources:
-        if resource is secret or resource.type.startswith("random:"):
-            continue
-        assert password not in json.dumps(resource.plain), f"password in plain text in {resource.name}"
-    for key, value in minikube.outputs.items():
-        if key != "grafanaAdminPassword":
-            assert password not in json.dumps(value), f"password in output {key}"
-
-
 def test_grafana_ini_embeds_anonymous_viewer_and_stays_home(minikube):
     ini = minikube.one(CONFIG_MAP, "grafana-config").plain["data"]["grafana.ini"]
     for line in ("allow_embedding = true", "org_role = Viewer", "reporting_enabled = false",

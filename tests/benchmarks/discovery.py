@@ -14,6 +14,7 @@ a worker joining later), then Prometheus RSS and head series per Ray node.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -96,6 +97,7 @@ def main() -> int:
     finally:
         ray.stop()
         processes.stop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

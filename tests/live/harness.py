@@ -122,7 +122,8 @@ class RayCluster:
     def __init__(self, temp_dir: Path, head_env: dict[str, str], gcs_port: int = 6391):
         self.temp_dir, self.gcs_port = temp_dir, gcs_port
         temp_dir.mkdir(parents=True, exist_ok=True)
-        self.env = {**os.environ, "RAY_TMPDIR": str(temp_dir), **head_env}
+        # TMPDIR too: Ray's processes make multiprocessing dirs there that `ray stop` leaves behind.
+        self.env = {**os.environ, "RAY_TMPDIR": str(temp_dir), "TMPDIR": str(temp_dir), **head_env}
         self.started = False
 
     @property
