@@ -41,6 +41,26 @@ INVALID = [
     ("minikube", {"scrapeIntervall": "10s"}, "scrapeIntervall", "10s"),
     ("minikube", {"workerCount": "3"}, "workerCount", "3"),
     ("minikube", {"platform": "gke"}, "platform", "gke"),
+    ("minikube", {"alertFailedTasks": "-1"}, "alertFailedTasks", "-1"),
+    ("minikube", {"alertFor": "five minutes"}, "alertFor", "five minutes"),
+    ("minikube", {"alertNodeMemoryPercent": "0"}, "alertNodeMemoryPercent", "0"),
+    ("minikube", {"alertObjectStorePercent": "101"}, "alertObjectStorePercent", "101"),
+    ("minikube", {"alertTargetDownFor": "2"}, "alertTargetDownFor", "2"),
+    ("minikube", {"grafanaCpuLimit": "1 core"}, "grafanaCpuLimit", "1 core"),
+    ("minikube", {"grafanaCpuRequest": "2", "grafanaCpuLimit": "1"}, "grafanaCpuRequest", "2"),
+    ("minikube", {"grafanaMemoryLimit": "1G"}, "grafanaMemoryLimit", "1G"),
+    ("minikube", {"grafanaMemoryRequest": "-1Mi"}, "grafanaMemoryRequest", "-1Mi"),
+    ("minikube", {"grafanaStorage": "s3"}, "grafanaStorage", "s3"),
+    ("minikube", {"grafanaStorageClass": "Fast_SSD"}, "grafanaStorageClass", "Fast_SSD"),
+    ("minikube", {"grafanaStorageSize": "1TB"}, "grafanaStorageSize", "1TB"),
+    ("minikube", {"prometheusCpuLimit": "-1"}, "prometheusCpuLimit", "-1"),
+    ("minikube", {"prometheusStorageClass": "gp3 "}, "prometheusStorageClass", "gp3 "),
+    ("minikube", {"rayNodes": "0"}, "rayNodes", "0"),
+    ("minikube", {"watchAllNamespaces": "all"}, "watchAllNamespaces", "all"),
+    ("aws", {"rayNodes": "1e3"}, "rayNodes", "1e3"),
+    ("aws", {"workerInstanceType": "big"}, "workerInstanceType", "big"),
+    ("aws", {"prometheusMemoryLimit": "2GB"}, "prometheusMemoryLimit", "2GB"),
+    ("aws", {"alertFor": "-5m"}, "alertFor", "-5m"),
     ("aws", {"allowedCidrs": ["10.0.0.0/33"]}, "allowedCidrs", "10.0.0.0/33"),
     ("aws", {"allowedCidrs": ["my-laptop"]}, "allowedCidrs", "my-laptop"),
     ("aws", {"allowedCidrs": ["0.0.0.0/0"]}, "allowedCidrs", "0.0.0.0/0"),
@@ -72,6 +92,15 @@ def test_invalid_config_is_refused_before_any_resource(stack, overrides, key, va
     assert any(p.startswith(f"{full_key} = ") and str(value) in p and "Fix:" in p
                for p in result.error.problems) or (key == "platform" and value in message), message
     assert result.resources == [], f"registered {[r.name for r in result.resources]} despite bad config"
+
+
+@pytest.mark.parametrize("platform", ["kubernetes", "aws"])
+def test_the_table_covers_every_key(platform):
+    """Keys both platforms share are read by the same code: one row for them covers both."""
+    covered = {key for _, _, key, _ in INVALID}
+    missing = sorted(set(defaults(platform)) - covered)
+    assert not missing, f"no invalid value is tried for {missing}"
+    assert len(INVALID) >= 25
 
 
 def test_every_problem_is_reported_at_once():

@@ -78,15 +78,17 @@ def main() -> int:
             server.start()
         ray.start_head()
         head = first_scrape(servers, f"{LOOPBACK}:8080", args.max_wait)
+        print("head found after (s):", {k: v and round(v, 1) for k, v in head.items()}, flush=True)
         ray.add_worker(8081)
         worker = first_scrape(servers, f"{LOOPBACK}:8081", args.max_wait)
+        print("worker found after (s):", {k: v and round(v, 1) for k, v in worker.items()}, flush=True)
         ray.run("import ray; ray.init(address='auto'); ray.get([ray.remote(lambda x: x).remote(i) "
                 "for i in range(100)])")
         time.sleep(60)  # a minute of scraping both nodes
         print(f"{'configuration':<12} {'head found (s)':>15} {'worker found (s)':>17} {'RSS (MiB)':>10} "
               f"{'series':>7} {'series/node':>12}")
         for name, server in servers.items():
-            series = int(float(server.query("prometheus_tsdb_head_series")[0]["value"][1]))
+            series = int(server.own_metric("prometheus_tsdb_head_series"))
             nodes = len([t for t in server.targets() if t["health"] == "up" and t["labels"]["instance"]
                          .endswith((":8080", ":8081"))])
             per_node = f"{series / nodes:.0f}" if nodes else "-"

@@ -139,8 +139,7 @@ def measure(nodes: int, interval: str, minutes: float, workdir: Path) -> dict:
     prometheus = Prometheus(processes, workdir / f"prometheus-{nodes}", config(nodes, interval), port=9095)
     try:
         prometheus.start()
-        wait_until(lambda: float(prometheus.query("prometheus_tsdb_head_series")[0]["value"][1]) > 0, 60,
-                   "first samples")
+        wait_until(lambda: prometheus.own_metric("prometheus_tsdb_head_series") > 0, 60, "first samples")
         time.sleep(60)  # the first minute: series appear, WAL segments open
         data = workdir / f"prometheus-{nodes}" / "data"
         start_disk, start = disk_bytes(data), time.monotonic()
@@ -148,10 +147,10 @@ def measure(nodes: int, interval: str, minutes: float, workdir: Path) -> dict:
         elapsed = time.monotonic() - start
         value = lambda expr: float(prometheus.query(expr)[0]["value"][1])  # noqa: E731
         return {
-            "series": value("prometheus_tsdb_head_series"),
+            "series": prometheus.own_metric("prometheus_tsdb_head_series"),
             "rss_mib": prometheus.rss_bytes() / 2**20,
-            "heap_mib": value("go_memstats_heap_inuse_bytes") / 2**20,
-            "samples_per_s": value("rate(prometheus_tsdb_head_samples_appended_total[1m])"),
+            "heap_mib": prometheus.own_metric("go_memstats_heap_inuse_bytes") / 2**20,
+            "samples_per_s": value("sum(scrape_samples_scraped) / " + str(seconds(interval))),
             "wal_per_day_gb": (disk_bytes(data) - start_disk) / elapsed * 86400 / 1e9,
             "up": value('count(up{job="ray"} == 1)'),
         }

@@ -108,6 +108,14 @@ class Prometheus:
         return any(t["labels"].get("job") == job and t["scrapeUrl"].split("/")[2] == address
                    and t["health"] == "up" for t in self.targets())
 
+    def own_metric(self, name: str) -> float:
+        """A metric from Prometheus' own /metrics, whether or not it scrapes itself."""
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as response:  # noqa: S310
+            for line in response.read().decode().splitlines():
+                if line.startswith(f"{name} "):
+                    return float(line.split()[1])
+        raise KeyError(name)
+
     def rss_bytes(self) -> int:
         assert self.process is not None
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
