@@ -11,9 +11,9 @@ import pulumi_random as random
 from components import kubernetes_common as kc
 from components.constants import (
     GRAFANA_DASHBOARDS_DIR,
+    GRAFANA_KUBERNETES_UID,
     GRAFANA_PORT,
     GRAFANA_PROVISIONING_DIR,
-    GRAFANA_KUBERNETES_UID,
     GRAFANA_SECRETS_DIR,
 )
 from components.grafana_config import Dashboard, checksum

@@ -121,7 +121,7 @@ def load_dashboards(root: Path = DASHBOARDS_ROOT) -> tuple[Dashboard, ...]:
         try:
             uid = json.loads(content)["uid"]
         except (ValueError, KeyError) as error:
-            raise ValueError(f"dashboards/{relative}: not a Grafana dashboard with a uid ({error})")
+            raise ValueError(f"dashboards/{relative}: not a Grafana dashboard with a uid ({error})") from error
         slug = _slug(relative)
         dashboards.append(Dashboard(relative, f"{slug}.json", slug, uid, content))
     names = [d.slug for d in dashboards]

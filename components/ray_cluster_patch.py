@@ -8,7 +8,6 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import kubernetes_common as kc
-
 from components.ray_head_env import raycluster_patch_spec
 
 

@@ -100,7 +100,7 @@ def size(ray_nodes: int, scrape_interval: str, retention_time: str) -> Sizing:
 def table(scrape_interval: str = "5s") -> str:
     """The README's sizing table, from this model."""
     lines = [
-        f"| Ray nodes | retention | series | memory request / limit | CPU request | retention size | volume |",
+        "| Ray nodes | retention | series | memory request / limit | CPU request | retention size | volume |",
         "|---|---|---|---|---|---|---|",
     ]
     for nodes in (10, 100, 500):

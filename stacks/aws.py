@@ -13,8 +13,8 @@ from components.node_role import NodeRole, NodeRoleArgs
 from components.ray_head_env import ray_head_env
 from components.ray_node import RayNode, RayNodeArgs
 from components.security_groups import SecurityGroups, SecurityGroupsArgs
-from components.versions import UBUNTU_AMI_NAME, UBUNTU_AMI_OWNER
 from components.sizing import bytes_of
+from components.versions import UBUNTU_AMI_NAME, UBUNTU_AMI_OWNER
 from stacks.settings import PROJECT, AwsSettings, ConfigError
 
 LOCAL = "http://127.0.0.1"  # all services share the head's network
@@ -22,10 +22,12 @@ LOCAL = "http://127.0.0.1"  # all services share the head's network
 
 def _ami(settings: AwsSettings) -> aws.ec2.AwaitableGetAmiResult:
     if settings.ami_id:
-        return aws.ec2.get_ami(filters=[{"name": "image-id", "values": [settings.ami_id]}], owners=["self", "amazon",
-                               UBUNTU_AMI_OWNER, "aws-marketplace"])
-    return aws.ec2.get_ami(most_recent=True, owners=[UBUNTU_AMI_OWNER], filters=[
-        {"name": "name", "values": [UBUNTU_AMI_NAME]}, {"name": "virtualization-type", "values": ["hvm"]}])
+        # Any owner the account can launch from: the id was chosen by the user.
+        return aws.ec2.get_ami(filters=[{"name": "image-id", "values": [settings.ami_id]}],
+                               owners=["self", "amazon", "aws-marketplace", UBUNTU_AMI_OWNER])
+    return aws.ec2.get_ami(most_recent=True, owners=[UBUNTU_AMI_OWNER],
+                           filters=[{"name": "name", "values": [UBUNTU_AMI_NAME]},
+                                    {"name": "virtualization-type", "values": ["hvm"]}])
 
 
 def _root_volume_size(ami: aws.ec2.AwaitableGetAmiResult) -> int | None:

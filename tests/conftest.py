@@ -18,7 +18,8 @@ import pytest
 import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc, settings as runtime_settings
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
@@ -269,6 +270,7 @@ class LiveCluster:
 def live(tmp_path_factory):
     """One Ray cluster for all live tests (Ray takes ~10 s to start on 2 cores)."""
     from live.harness import LOOPBACK, WORKLOAD, Processes, Prometheus, RayCluster, on_loopback, tool, wait_until
+
     from components.alert_rules import FILE_NAME
 
     stack = run_stack("aws")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import Run, run_stack
+
 from components.cloud_init import EC2_USER_DATA_LIMIT
 
 # Debian's cloud-init lives in the system Python, not in the virtualenv.

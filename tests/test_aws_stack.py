@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
+import conftest
 import pytest
 import yaml
+from conftest import Run, run, run_stack
 
-import conftest
-from conftest import Run, is_secret, run, run_stack
 from stacks.settings import ConfigError
 
 INSTANCE = "aws:ec2/instance:Instance"

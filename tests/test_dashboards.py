@@ -8,6 +8,7 @@ import sys
 from importlib.metadata import version
 
 from conftest import PROJECT_ROOT
+
 from components.grafana_config import load_dashboards
 from components.versions import RAY_IMAGE, RAY_VERSION
 

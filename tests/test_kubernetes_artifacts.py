@@ -10,8 +10,8 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-
 from conftest import SHARED, Run
+
 from components import prometheus_config
 
 # The oldest Kubernetes the manifests must be valid for (minikube's default is newer).

@@ -6,8 +6,8 @@ import json
 
 import pytest
 import yaml
+from conftest import Run, run, run_stack
 
-from conftest import Run, is_secret, reveal, run, run_stack
 from components import kubernetes_common as kc
 from components.grafana_config import load_dashboards
 from components.prometheus import Prometheus, PrometheusArgs

@@ -9,8 +9,8 @@ import shutil
 import subprocess
 
 import yaml
-
 from conftest import PROJECT_ROOT
+
 from components import alert_rules, overview_dashboard
 from components.alert_rules import AlertSettings
 from components.grafana_config import load_dashboards

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import PROJECT_ROOT, Run, is_secret, reveal, run_stack
 
 SKIPS = yaml.safe_load((PROJECT_ROOT / "tests" / "checkov-skips.yaml").read_text())

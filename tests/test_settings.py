@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
 from conftest import PROJECT_ROOT, run_stack
+
 from stacks.settings import ConfigError, defaults, load
 
 # (stack, overrides, key the error must name, value the error must quote)
@@ -119,7 +119,8 @@ def test_misspelt_key_gets_a_suggestion():
 def test_stack_without_platform_must_say_which():
     with pytest.raises(ConfigError, match="platform is not set for stack 'eks'"):
         load("eks", {})
-    settings = load("eks", {"ray-monitoring:platform": "kubernetes", "ray-monitoring:grafanaServiceType": "LoadBalancer"})
+    settings = load("eks", {"ray-monitoring:platform": "kubernetes",
+                            "ray-monitoring:grafanaServiceType": "LoadBalancer"})
     assert settings.grafana_service_type == "LoadBalancer"
 
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 import yaml
-
 from conftest import PROJECT_ROOT, run_stack
+
 from components.sizing import bytes_of, seconds, size, table
 from stacks.settings import ConfigError
 

@@ -29,8 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from components.sizing import WAL_BYTES_PER_SAMPLE, seconds, size  # noqa: E402
 from live.harness import LOOPBACK, WORKLOAD, Processes, Prometheus, RayCluster, wait_until  # noqa: E402
+
+from components.sizing import WAL_BYTES_PER_SAMPLE, seconds, size  # noqa: E402
 
 HEAD_ENDPOINTS = (8080, 44217, 44227)
 REPLAY_PORT = 18080

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from live.harness import LOOPBACK, http_json, wait_until
+
 from components import alert_rules, overview_dashboard
 from components.alert_rules import AlertSettings
-from live.harness import LOOPBACK, http_json, wait_until
 
 DISCOVERY_BUDGET = 15  # seconds after `ray start` returns, for a joining worker and a head started after Prometheus
 
@@ -24,7 +25,7 @@ def test_every_target_is_up(live):
 
 def test_ray_series_carry_cluster_and_session(live):
     for metric in ("ray_node_cpu_utilization", "ray_tasks", "ray_actors"):
-        wait_until(lambda: live.prometheus.query(metric), 30, f"{metric} samples")
+        wait_until(lambda metric=metric: live.prometheus.query(metric), 30, f"{metric} samples")
         series = live.prometheus.query(metric)
         for sample in series:
             labels = sample["metric"]
@@ -53,7 +54,7 @@ def test_every_query_and_rule_evaluates(live):
     expressions = {f"overview {k}": overview_dashboard.substitute(v)
                    for k, v in overview_dashboard.expressions().items()}
     expressions |= {f"rule {k}": v for k, v in alert_rules.expressions(AlertSettings()).items()}
-    for name, expr in expressions.items():
+    for expr in expressions.values():
         live.prometheus.query(expr)  # asserts status success
     rules = http_json(f"{live.prometheus.url}/api/v1/rules")["data"]["groups"]
     loaded = {r["name"]: r for group in rules for r in group["rules"]}
@@ -78,7 +79,7 @@ def test_core_panels_return_data_after_a_workload(live):
     for panel in core:
         for query in panel.queries:
             expr = overview_dashboard.substitute(query.expr)
-            wait_until(lambda: live.prometheus.query(expr), 30, f"data for {panel.title}: {expr}")
+            wait_until(lambda expr=expr: live.prometheus.query(expr), 30, f"data for {panel.title}: {expr}")
     finished = live.prometheus.query('sum(ray_tasks{State="FINISHED"})')
     assert float(finished[0]["value"][1]) >= 50, "the workload's 50 tasks finished"
     failed = live.prometheus.query('sum(ray_tasks{State="FAILED"})')

@@ -8,7 +8,6 @@ import json
 
 import pytest
 import yaml
-
 from conftest import run_stack
 from live.harness import LOOPBACK, Processes, Prometheus, wait_until
 
