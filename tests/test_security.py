@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,8 +28,8 @@ def render_kubernetes(result: Run, directory: Path) -> int:
 
 
 def checkov(directory: Path) -> list[tuple[str, str]]:
-    binary = Path(sys.executable).parent / "checkov"
-    assert binary.exists(), "checkov is missing: pip install -r requirements-dev.txt"
+    binary = PROJECT_ROOT / ".venv-checkov" / "bin" / "checkov"
+    assert binary.exists(), "checkov is missing: tests/run installs tests/requirements-checkov.txt into .venv-checkov"
     result = subprocess.run([str(binary), "-d", str(directory), "--framework", "kubernetes", "-o", "json",
                              "--quiet"], capture_output=True, text=True, timeout=600,
                             env={**os.environ, "BC_SKIP_MAPPING": "TRUE"})
