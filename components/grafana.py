@@ -38,7 +38,6 @@ class GrafanaArgs:
 class Grafana(pulumi.ComponentResource):
     service_name: pulumi.Output[str]
     url: str  # in-cluster URL with the port
-    selector: dict[str, str]  # labels of the Grafana pod
     admin_password: pulumi.Output[str]  # a Pulumi secret
 
     def __init__(self, name: str, args: GrafanaArgs, opts: pulumi.ResourceOptions | None = None):
@@ -163,7 +162,6 @@ class Grafana(pulumi.ComponentResource):
         self.service_name = service.metadata.name
         self.url = kc.service_url(name, args.namespace, args.service_port)
         self.admin_password = admin_password
-        self.selector = selector
         self.deployment = deployment
         self.register_outputs(
             {"service_name": self.service_name, "url": self.url, "admin_password": self.admin_password}

@@ -263,7 +263,6 @@ class LiveCluster:
     workdir: Path
     head_found_after: float  # seconds from `ray start --head` returning to Prometheus' first Ray scrape
     worker_found_after: float  # seconds from the worker's `ray start` returning to its first scrape
-    stack: Run
 
 
 @pytest.fixture(scope="session")
@@ -300,7 +299,7 @@ def live(tmp_path_factory):
         worker_found_after = wait_until(lambda: prometheus.target_up("ray", f"{LOOPBACK}:8081"), 60,
                                         "the Ray worker scraped")
         ray.run(WORKLOAD)
-        yield LiveCluster(ray, prometheus, workdir, head_found_after, worker_found_after, stack)
+        yield LiveCluster(ray, prometheus, workdir, head_found_after, worker_found_after)
     finally:
         ray.stop()
         processes.stop_all()

@@ -142,3 +142,10 @@ def test_pulumi_yaml_declares_every_key_with_the_code_default():
         cli_values = {f"ray-monitoring:{k}": v["default"] for k, v in declared.items()}
         cli_values["aws:region"] = "us-west-2"
         load(stack, cli_values)
+
+
+def test_readme_documents_every_key():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    for platform in ("kubernetes", "aws"):
+        for key in defaults(platform):
+            assert f"`{key}`" in readme, f"README's configuration reference lacks {key}"
