@@ -30,7 +30,7 @@ def prometheus_clients(s: KubernetesSettings) -> list[dict]:
         ray = [{**heads, "namespaceSelector": {}}]
     else:
         ray = [{**heads, "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
-               for namespace in dict.fromkeys((s.ray_cluster_namespace, *s.watch_namespaces))]
+               for namespace in s.watch_namespaces]
     return [{"podSelector": {"matchLabels": kc.selector_labels("grafana", GRAFANA)}}, *ray]
 
 

@@ -294,7 +294,8 @@ def _kubernetes(reader: _Reader) -> KubernetesSettings:
     if watch_all and watched:
         reader.problem("watchNamespaces", watched, "cannot be combined with watchAllNamespaces: true",
                        "remove one of the two keys")
-    watch = None if watch_all else tuple(dict.fromkeys(watched or [ray_namespace]))
+    # The patched RayCluster's namespace is always watched: its head shows the charts.
+    watch = None if watch_all else tuple(dict.fromkeys([ray_namespace, *(watched or [])]))
 
     service_type = reader.choice("grafanaServiceType", "ClusterIP", ("ClusterIP", "NodePort", "LoadBalancer"))
     node_port = reader.integer("grafanaNodePort", None, 30000, 32767, 30300)

@@ -97,10 +97,10 @@ def test_rbac_watches_each_listed_namespace_or_the_cluster():
     listed = run_stack("minikube", watchNamespaces=["ray-a", "ray-b"])
     assert listed.error is None, listed.error
     roles = listed.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
-    assert sorted(r.plain["metadata"]["namespace"] for r in roles) == ["ray-a", "ray-b"]
+    assert sorted(r.plain["metadata"]["namespace"] for r in roles) == ["ray-a", "ray-b", "ray-system"]
     prometheus_yml = yaml.safe_load(listed.one(CONFIG_MAP, "prometheus-config").plain["data"]["prometheus.yml"])
     for job in prometheus_yml["scrape_configs"][1:]:
-        assert job["kubernetes_sd_configs"][0]["namespaces"] == {"names": ["ray-a", "ray-b"]}
+        assert job["kubernetes_sd_configs"][0]["namespaces"] == {"names": ["ray-system", "ray-a", "ray-b"]}
 
     cluster = run_stack("minikube", watchAllNamespaces="true")
     assert cluster.error is None, cluster.error
