@@ -9,7 +9,10 @@ from dataclasses import dataclass
 
 import yaml
 
+from components.constants import PROMETHEUS_CONFIG_DIR
+
 FILE_NAME = "ray-alerts.yml"
+DEPLOYED_PATH = f"{PROMETHEUS_CONFIG_DIR}/{FILE_NAME}"  # beside prometheus.yml on both stacks
 FAILED_TASKS_WINDOW = "10m"
 
 

@@ -13,6 +13,7 @@ from components.constants import (
     GRAFANA_PORT,
     GRAFANA_PROVISIONING_DIR,
     GRAFANA_SECRETS_DIR,
+    PROMETHEUS_CONFIG_DIR,
     PROMETHEUS_PORT,
     RAY_GCS_PORT,
     RAY_METRICS_PORT,
@@ -63,14 +64,14 @@ def head_compose(head_env: list[dict], retention_time: str, retention_size: str,
             "prometheus": _service(
                 PROMETHEUS_IMAGE,
                 command=[
-                    "--config.file=/etc/prometheus/prometheus.yml",
+                    f"--config.file={PROMETHEUS_CONFIG_DIR}/prometheus.yml",
                     "--storage.tsdb.path=/prometheus",
                     f"--storage.tsdb.retention.time={retention_time}",
                     f"--storage.tsdb.retention.size={retention_size}",
                     f"--web.listen-address=:{PROMETHEUS_PORT}",
                 ],
                 volumes=[
-                    f"{BASE}/prometheus:/etc/prometheus:ro",
+                    f"{BASE}/prometheus:{PROMETHEUS_CONFIG_DIR}:ro",
                     "prometheus-data:/prometheus",
                     f"{RAY_TMP}:/tmp/ray:ro",  # Ray's discovery file
                 ],

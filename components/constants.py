@@ -15,6 +15,9 @@ PROMETHEUS_PORT = 9090
 GRAFANA_PORT = 3000
 NODE_EXPORTER_PORT = 9100
 
+# Where Prometheus reads prometheus.yml and the rule files, in its container on both stacks.
+PROMETHEUS_CONFIG_DIR = "/etc/prometheus"
+
 PROMETHEUS_UID = 65534  # "nobody" in the prom/prometheus image
 GRAFANA_UID = 472  # "grafana" in the grafana/grafana image (EC2 runs the image as is)
 # On Kubernetes Grafana runs as a UID no host account has; the image supports arbitrary UIDs.

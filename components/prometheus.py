@@ -8,14 +8,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import kubernetes_common as kc
-from components.constants import PROMETHEUS_PORT, PROMETHEUS_UID
+from components.constants import PROMETHEUS_CONFIG_DIR, PROMETHEUS_PORT, PROMETHEUS_UID
 from components.grafana_config import checksum
 from components.rbac import PrometheusRbac, PrometheusRbacArgs
 from components.versions import PROMETHEUS_IMAGE
 from stacks.settings import Resources, Storage
 
-CONFIG_DIR = "/etc/prometheus"
-RULES_DIR = f"{CONFIG_DIR}/rules"
 DATA_DIR = "/prometheus"
 
 
@@ -71,7 +69,7 @@ class Prometheus(pulumi.ComponentResource):
             "name": "prometheus",
             "image": PROMETHEUS_IMAGE,
             "args": [
-                f"--config.file={CONFIG_DIR}/prometheus.yml",
+                f"--config.file={PROMETHEUS_CONFIG_DIR}/prometheus.yml",
                 f"--storage.tsdb.path={DATA_DIR}",
                 f"--storage.tsdb.retention.time={args.retention_time}",
                 f"--storage.tsdb.retention.size={args.retention_size}",
@@ -84,7 +82,7 @@ class Prometheus(pulumi.ComponentResource):
             "resources": kc.resources(args.resources),
             "securityContext": kc.container_security_context(PROMETHEUS_UID),
             "volumeMounts": [
-                {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+                {"name": "config", "mountPath": PROMETHEUS_CONFIG_DIR, "readOnly": True},
                 {"name": "data", "mountPath": DATA_DIR},
             ],
         }

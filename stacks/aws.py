@@ -15,7 +15,7 @@ from components.ray_node import RayNode, RayNodeArgs
 from components.security_groups import SecurityGroups, SecurityGroupsArgs
 from components.sizing import bytes_of
 from components.versions import UBUNTU_AMI_NAME, UBUNTU_AMI_OWNER
-from stacks.settings import PROJECT, AwsSettings, ConfigError
+from stacks.settings import AwsSettings, ConfigError, describe_problem
 
 LOCAL = "http://127.0.0.1"  # all services share the head's network
 
@@ -49,24 +49,27 @@ def _warn_if_head_too_small(s: AwsSettings) -> None:
     needed = bytes_of(s.prometheus_memory_limit) / 2**20 + OTHER_MONITORING_MIB
     room = memory_mib * (1 - RAY_OBJECT_STORE_SHARE) - RAY_HEAD_PROCESSES_MIB
     if needed > room:
-        pulumi.log.warn(
-            f"{PROJECT}:headInstanceType = {s.head_instance_type!r}: its {memory_mib / 1024:.0f} GiB leave about "
-            f"{max(room, 0) / 1024:.1f} GiB beside the Ray head, but monitoring {s.monitoring.ray_nodes} Ray nodes "
-            f"needs {needed / 1024:.1f} GiB (Prometheus limit {s.prometheus_memory_limit} + Grafana and "
-            f"node_exporter). Fix: a larger headInstanceType, or lower rayNodes/retention if they overstate it")
+        pulumi.log.warn(describe_problem(
+            "headInstanceType", s.head_instance_type,
+            f"its {memory_mib / 1024:.0f} GiB leave about {max(room, 0) / 1024:.1f} GiB beside the Ray head, but "
+            f"monitoring {s.monitoring.ray_nodes} Ray nodes needs {needed / 1024:.1f} GiB (Prometheus limit "
+            f"{s.prometheus_memory_limit} + Grafana and node_exporter)",
+            "a larger headInstanceType, or lower rayNodes/retention if they overstate it"))
 
 
 def _network(settings: AwsSettings) -> tuple[str, str]:
     if settings.subnet_id:
         subnet = aws.ec2.get_subnet(id=settings.subnet_id)
         if settings.vpc_id and subnet.vpc_id != settings.vpc_id:
-            raise ConfigError([f"{PROJECT}:subnetId = {settings.subnet_id!r}: is in {subnet.vpc_id}, not vpcId "
-                               f"{settings.vpc_id}. Fix: pulumi config rm vpcId, or pick a subnet of that VPC"])
+            raise ConfigError([describe_problem("subnetId", settings.subnet_id,
+                                                f"is in {subnet.vpc_id}, not vpcId {settings.vpc_id}",
+                                                "pulumi config rm vpcId, or pick a subnet of that VPC")])
         return subnet.vpc_id, subnet.id
     vpc_id = settings.vpc_id or aws.ec2.get_vpc(default=True).id
     subnets = sorted(aws.ec2.get_subnets(filters=[{"name": "vpc-id", "values": [vpc_id]}]).ids)
     if not subnets:
-        raise ConfigError([f"{PROJECT}:vpcId = {vpc_id!r}: has no subnets. Fix: pulumi config set subnetId subnet-..."])
+        raise ConfigError([describe_problem("vpcId", vpc_id, "has no subnets",
+                                            "pulumi config set subnetId subnet-...")])
     return vpc_id, subnets[0]
 
 
@@ -76,8 +79,9 @@ def build(settings: AwsSettings) -> None:
     ami = _ami(s)
     ami_root = _root_volume_size(ami)
     if ami_root and s.root_volume_size < ami_root:
-        raise ConfigError([f"{PROJECT}:rootVolumeSize = {s.root_volume_size}: is smaller than the AMI's root "
-                           f"volume ({ami_root} GiB). Fix: pulumi config set rootVolumeSize {max(ami_root, 100)}"])
+        raise ConfigError([describe_problem("rootVolumeSize", s.root_volume_size,
+                                            f"is smaller than the AMI's root volume ({ami_root} GiB)",
+                                            f"pulumi config set rootVolumeSize {max(ami_root, 100)}")])
     vpc_id, subnet_id = _network(s)
     _warn_if_head_too_small(s)
     dashboards = grafana_config.load_dashboards()
@@ -96,7 +100,7 @@ def build(settings: AwsSettings) -> None:
                             public),
         compose.head_compose(env, m.retention_time, m.retention_size, s.prometheus_memory_limit),
         prometheus_config.render(prometheus_config.file_sd_config(
-            prometheus_config.ScrapeSettings(m.scrape_interval, (f"/etc/prometheus/{alert_rules.FILE_NAME}",)),
+            prometheus_config.ScrapeSettings(m.scrape_interval, (alert_rules.DEPLOYED_PATH,)),
             s.cluster_name)),
         alert_rules.render(m.alerts),
         grafana_config.grafana_ini(),

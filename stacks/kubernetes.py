@@ -9,7 +9,7 @@ from components import alert_rules, grafana_config, prometheus_config
 from components import kubernetes_common as kc
 from components.constants import GRAFANA_DASHBOARDS_DIR, PROMETHEUS_PORT, RAY_DASHBOARD_PORT
 from components.grafana import Grafana, GrafanaArgs
-from components.prometheus import CONFIG_DIR, Prometheus, PrometheusArgs
+from components.prometheus import Prometheus, PrometheusArgs
 from components.ray_cluster_patch import RayClusterPatch, RayClusterPatchArgs
 from components.ray_dashboard_service import RayDashboardService, RayDashboardServiceArgs
 from components.ray_head_env import RECREATE, head_restart_command, ray_head_env
@@ -50,7 +50,7 @@ def build(settings: KubernetesSettings) -> None:
             namespace=s.namespace,
             prometheus_yml=prometheus_config.render(
                 prometheus_config.kubernetes_config(
-                    prometheus_config.ScrapeSettings(m.scrape_interval, (f"{CONFIG_DIR}/{alert_rules.FILE_NAME}",)),
+                    prometheus_config.ScrapeSettings(m.scrape_interval, (alert_rules.DEPLOYED_PATH,)),
                     s.watch_namespaces,
                 )
             ),

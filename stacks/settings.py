@@ -109,6 +109,12 @@ class AwsSettings:
 Settings = KubernetesSettings | AwsSettings
 
 
+def describe_problem(key: str, value: Any, why: str, fix: str) -> str:
+    """One bad setting, as every config error and warning states it: key, value, why, fix."""
+    full = key if ":" in key else f"{PROJECT}:{key}"
+    return f"{full} = {value!r}: {why}. Fix: {fix}"
+
+
 class _Reader:
     """Reads keys through `get`, parsing and checking each, collecting every problem."""
 
@@ -118,8 +124,7 @@ class _Reader:
         self.defaults: dict[str, Any] = {}  # every key read, with its default
 
     def problem(self, key: str, value: Any, why: str, fix: str) -> None:
-        full = key if ":" in key else f"{PROJECT}:{key}"
-        self.problems.append(f"{full} = {value!r}: {why}. Fix: {fix}")
+        self.problems.append(describe_problem(key, value, why, fix))
 
     def _raw(self, key: str, default: Any) -> Any:
         self.defaults[key] = default
@@ -412,8 +417,9 @@ def defaults(platform: str) -> dict[str, Any]:
 
 
 def _same(value: Any, default: Any) -> bool:
-    parse = lambda v: json.loads(v) if isinstance(v, str) and v[:1] in "[{" else v  # noqa: E731
-    return str(parse(value)).lower() == str(default).lower()
+    if isinstance(value, str) and value[:1] in "[{":  # lists arrive as JSON text
+        value = json.loads(value)
+    return str(value).lower() == str(default).lower()
 
 
 def _reject_unknown_keys(reader: _Reader, platform: str, config: Mapping[str, Any]) -> None:

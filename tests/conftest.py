@@ -155,6 +155,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
+def written_files(user_data: str) -> dict[str, str]:
+    """Path -> content of every file a cloud-config user-data writes."""
+    return {f["path"]: f["content"] for f in yaml.safe_load(user_data)["write_files"]}
+
+
 @dataclass
 class Run:
     monitor: RecordingMonitor
@@ -176,6 +181,10 @@ class Run:
 
     def of_type(self, type_: str) -> list[Registered]:
         return [r for r in self.resources if r.type == type_]
+
+    def written(self, instance: str = "head-instance") -> dict[str, str]:
+        """The files an EC2 instance's registered user-data writes."""
+        return written_files(self.one("aws:ec2/instance:Instance", instance).plain["userData"])
 
     def one(self, type_: str, name: str) -> Registered:
         found = [r for r in self.resources if r.type == type_ and r.name == name]
@@ -274,8 +283,7 @@ def live(tmp_path_factory):
 
     stack = run_stack("aws")
     assert stack.error is None, stack.error
-    head = stack.one("aws:ec2/instance:Instance", "head-instance").plain
-    files = {f["path"]: f["content"] for f in yaml.safe_load(head["userData"])["write_files"]}
+    files = stack.written()
     compose = yaml.safe_load(files["/opt/ray-monitoring/compose.yaml"])
     head_env = {k: v for k, v in compose["services"]["ray-head"]["environment"].items()
                 if not v.startswith("${")}  # the iframe host is written at boot; not needed here

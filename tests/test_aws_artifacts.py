@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Run, run_stack
+from conftest import Run, run_stack, written_files
 
 from components.cloud_init import EC2_USER_DATA_LIMIT
 
@@ -74,10 +74,6 @@ def user_data_texts(aws: Run, variants: dict[str, Run]) -> dict[str, str]:
     return texts
 
 
-def files_of(text: str) -> dict[str, str]:
-    return {f["path"]: f["content"] for f in yaml.safe_load(text)["write_files"]}
-
-
 def test_user_data_passes_cloud_init_schema_strict(aws, variants, tmp_path):
     assert Path(SYSTEM_PYTHON).exists()
     for name, text in user_data_texts(aws, variants).items():
@@ -106,7 +102,7 @@ def test_compose_files_pass_docker_compose_config(aws, tmp_path):
         text = aws.one("aws:ec2/instance:Instance", instance).plain["userData"]
         directory = tmp_path / node
         directory.mkdir()
-        (directory / "compose.yaml").write_text(files_of(text)["/opt/ray-monitoring/compose.yaml"])
+        (directory / "compose.yaml").write_text(written_files(text)["/opt/ray-monitoring/compose.yaml"])
         # The head's .env is written at boot; give compose the same variable.
         (directory / ".env").write_text("RAY_GRAFANA_IFRAME_HOST=http://localhost:3000\n")
         for compose_tool in compose_tools():
@@ -125,7 +121,7 @@ def test_docker_compose_rejects_a_broken_file(tmp_path):
 
 def test_prometheus_yml_passes_promtool(aws, tmp_path):
     text = aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"]
-    files = files_of(text)
+    files = written_files(text)
     config = yaml.safe_load(files["/opt/ray-monitoring/prometheus/prometheus.yml"])
     # The rule file sits beside prometheus.yml (/etc/prometheus in the container): check it too.
     assert config["rule_files"] == ["/etc/prometheus/ray-alerts.yml"]
@@ -147,7 +143,7 @@ def test_prometheus_yml_passes_promtool(aws, tmp_path):
 
 def test_shell_fragments_pass_shellcheck(aws, variants, tmp_path):
     for name, text in user_data_texts(aws, variants).items():
-        for path, content in files_of(text).items():
+        for path, content in written_files(text).items():
             if path.endswith(".sh"):
                 script = tmp_path / f"{name}-{Path(path).name}"
                 script.write_text(content)
@@ -169,6 +165,6 @@ def test_shellcheck_catches_mistakes(tmp_path):
 
 def test_deployed_yaml_has_no_aliases(aws):
     text = aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"]
-    for path, content in files_of(text).items():
+    for path, content in written_files(text).items():
         if path.endswith((".yml", ".yaml")):
             assert "&id" not in content and "*id" not in content, f"{path} uses YAML aliases"

@@ -23,7 +23,7 @@ def user_data(result: Run, node: str) -> dict:
 
 
 def written(result: Run, node: str) -> dict[str, str]:
-    return {f["path"]: f["content"] for f in user_data(result, node)["write_files"]}
+    return result.written(f"{node}-instance")
 
 
 def test_stack_registers_head_and_workers(aws):

@@ -215,9 +215,7 @@ def test_both_stacks_load_the_rules(minikube, aws):
     data = minikube.one("kubernetes:core/v1:ConfigMap", "prometheus-config").plain["data"]
     assert data[alert_rules.FILE_NAME] == alert_rules.render(AlertSettings())
     assert yaml.safe_load(data["prometheus.yml"])["rule_files"] == ["/etc/prometheus/ray-alerts.yml"]
-    user_data = yaml.safe_load(aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"])
-    files = {f["path"]: f["content"] for f in user_data["write_files"]}
-    assert files["/opt/ray-monitoring/prometheus/ray-alerts.yml"] == alert_rules.render(AlertSettings())
+    assert aws.written()["/opt/ray-monitoring/prometheus/ray-alerts.yml"] == alert_rules.render(AlertSettings())
 
 
 def test_alert_settings_reach_the_rules():

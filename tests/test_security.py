@@ -116,9 +116,7 @@ def test_grafana_anonymous_access_is_viewer_only(minikube, aws):
     anonymous = re.search(r"\[auth\.anonymous\]\n((?:[^\[].*\n)*)", ini).group(1)
     assert "org_role = Viewer" in anonymous and "enabled = true" in anonymous
     assert "allow_sign_up = false" in ini
-    head = yaml.safe_load(aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"])
-    files = {f["path"]: f["content"] for f in head["write_files"]}
-    assert files["/opt/ray-monitoring/grafana/grafana.ini"] == ini
+    assert aws.written()["/opt/ray-monitoring/grafana/grafana.ini"] == ini
 
 
 # --- secrets ---------------------------------------------------------------------------------------

@@ -39,9 +39,7 @@ def ray_shipped_config() -> dict:
 def configs() -> dict[str, dict]:
     stack = run_stack("aws")
     assert stack.error is None, stack.error
-    user_data = yaml.safe_load(stack.one("aws:ec2/instance:Instance", "head-instance").plain["userData"])
-    files = {f["path"]: f["content"] for f in user_data["write_files"]}
-    project = yaml.safe_load(files["/opt/ray-monitoring/prometheus/prometheus.yml"])
+    project = yaml.safe_load(stack.written()["/opt/ray-monitoring/prometheus/prometheus.yml"])
     project.pop("rule_files")
     project["scrape_configs"] = [j for j in project["scrape_configs"] if j["job_name"] == "ray"]
     return {"project": project, "ray-default": ray_shipped_config()}
