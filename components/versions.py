@@ -1,7 +1,7 @@
 """Every pinned version in one place. Bump here; the README says how."""
 
 # Ray: the dashboards in dashboards/ray/, the rayproject/ray image the aws stack runs and the
-# `ray` package the tests install are all this version (tests/test_versions.py holds them together).
+# `ray` package the tests install are all this version (tests/dashboards/test_regenerate.py holds them together).
 RAY_VERSION = "2.60.0"
 RAY_IMAGE = f"rayproject/ray:{RAY_VERSION}"
 

@@ -31,7 +31,7 @@ GENERATORS = {
 }
 
 
-OWN = {"ray-monitoring/overview.json": "components.overview_dashboard"}
+OWN = {"ray-monitoring/overview.json": "components.builders.overview_dashboard"}
 
 
 def generate_own() -> dict[str, str]:

@@ -5,15 +5,26 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components import alert_rules, cloud_init, compose, grafana_config, prometheus_config
-from components.constants import GRAFANA_DASHBOARDS_DIR, GRAFANA_PORT, PROMETHEUS_PORT, RAY_DASHBOARD_PORT
-from components.dashboard_bucket import DashboardBucket, DashboardBucketArgs
-from components.grafana_password import GrafanaPassword, GrafanaPasswordArgs
-from components.node_role import NodeRole, NodeRoleArgs
-from components.ray_head_env import ray_head_env
-from components.ray_node import RayNode, RayNodeArgs
-from components.security_groups import SecurityGroups, SecurityGroupsArgs
-from components.sizing import bytes_of
+from components.aws.dashboard_bucket import DashboardBucket, DashboardBucketArgs
+from components.aws.grafana_password import GrafanaPassword, GrafanaPasswordArgs
+from components.aws.node_role import NodeRole, NodeRoleArgs
+from components.aws.ray_node import RayNode, RayNodeArgs
+from components.aws.security_groups import SecurityGroups, SecurityGroupsArgs
+from components.builders import (
+    alert_rules,
+    cloud_init,
+    compose,
+    grafana_config,
+    prometheus_config,
+)
+from components.builders.ray_head_env import ray_head_env
+from components.builders.sizing import bytes_of
+from components.constants import (
+    GRAFANA_DASHBOARDS_DIR,
+    GRAFANA_PORT,
+    PROMETHEUS_PORT,
+    RAY_DASHBOARD_PORT,
+)
 from components.versions import UBUNTU_AMI_NAME, UBUNTU_AMI_OWNER
 from stacks.settings import AwsSettings, ConfigError, describe_problem
 

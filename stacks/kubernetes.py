@@ -5,14 +5,25 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import alert_rules, grafana_config, prometheus_config
-from components import kubernetes_common as kc
-from components.constants import GRAFANA_DASHBOARDS_DIR, PROMETHEUS_PORT, RAY_DASHBOARD_PORT
-from components.grafana import Grafana, GrafanaArgs
-from components.prometheus import Prometheus, PrometheusArgs
-from components.ray_cluster_patch import RayClusterPatch, RayClusterPatchArgs
-from components.ray_dashboard_service import RayDashboardService, RayDashboardServiceArgs
-from components.ray_head_env import RECREATE, head_restart_command, ray_head_env
+from components.builders import alert_rules, grafana_config, prometheus_config
+from components.builders.ray_head_env import (
+    RECREATE,
+    head_restart_command,
+    ray_head_env,
+)
+from components.constants import (
+    GRAFANA_DASHBOARDS_DIR,
+    PROMETHEUS_PORT,
+    RAY_DASHBOARD_PORT,
+)
+from components.kubernetes import common as kc
+from components.kubernetes.grafana import Grafana, GrafanaArgs
+from components.kubernetes.prometheus import Prometheus, PrometheusArgs
+from components.kubernetes.ray_cluster_patch import RayClusterPatch, RayClusterPatchArgs
+from components.kubernetes.ray_dashboard_service import (
+    RayDashboardService,
+    RayDashboardServiceArgs,
+)
 from stacks.settings import KubernetesSettings
 
 

@@ -277,9 +277,18 @@ class LiveCluster:
 @pytest.fixture(scope="session")
 def live(tmp_path_factory):
     """One Ray cluster for all live tests (Ray takes ~10 s to start on 2 cores)."""
-    from live.harness import LOOPBACK, WORKLOAD, Processes, Prometheus, RayCluster, on_loopback, tool, wait_until
+    from live.harness import (
+        LOOPBACK,
+        WORKLOAD,
+        Processes,
+        Prometheus,
+        RayCluster,
+        on_loopback,
+        tool,
+        wait_until,
+    )
 
-    from components.alert_rules import FILE_NAME
+    from components.builders.alert_rules import FILE_NAME
 
     stack = run_stack("aws")
     assert stack.error is None, stack.error

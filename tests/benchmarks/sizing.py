@@ -4,7 +4,7 @@
 2. Replays them from one local HTTP server as N nodes: each node has its own address labels, and
    values move between scrapes as real ones do (counters rise, gauges wander).
 3. Runs Debian's Prometheus against each N in turn, and prints series, RSS, Go heap, samples/s and
-   disk growth next to what components/sizing.py predicts, with the difference.
+   disk growth next to what components/builders/sizing.py predicts, with the difference.
 
     venv/bin/python tests/benchmarks/sizing.py [--nodes 10 100 250] [--minutes 4] [--interval 5s]
 
@@ -29,9 +29,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from live.harness import LOOPBACK, WORKLOAD, Processes, Prometheus, RayCluster, wait_until  # noqa: E402
+from live.harness import (  # noqa: E402
+    LOOPBACK,
+    WORKLOAD,
+    Processes,
+    Prometheus,
+    RayCluster,
+    wait_until,
+)
 
-from components.sizing import WAL_BYTES_PER_SAMPLE, seconds, size  # noqa: E402
+from components.builders.sizing import WAL_BYTES_PER_SAMPLE, seconds, size  # noqa: E402
 
 HEAD_ENDPOINTS = (8080, 44217, 44227)
 REPLAY_PORT = 18080

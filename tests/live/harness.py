@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +16,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, Callable
+
+from tools import tool
 
 VENV_BIN = Path(sys.executable).parent
 LOOPBACK = "127.0.0.1"
@@ -41,10 +42,6 @@ def http_json(url: str, timeout: float = 5) -> Any:
         return json.loads(response.read())
 
 
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    assert path, f"{name} is missing: tests/run installs it"
-    return path
 
 
 class Processes:

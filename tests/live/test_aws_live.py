@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from live.harness import LOOPBACK, http_json, wait_until
 
-from components import alert_rules, overview_dashboard
-from components.alert_rules import AlertSettings
+from components.builders import alert_rules, overview_dashboard
+from components.builders.alert_rules import AlertSettings
 
 DISCOVERY_BUDGET = 15  # seconds after `ray start` returns, for a joining worker and a head started after Prometheus
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kubernetes_common as kc
+from components.builders.grafana_config import checksum
 from components.constants import PROMETHEUS_CONFIG_DIR, PROMETHEUS_PORT, PROMETHEUS_UID
-from components.grafana_config import checksum
-from components.rbac import PrometheusRbac, PrometheusRbacArgs
+from components.kubernetes import common as kc
+from components.kubernetes.common import Resources, Storage
+from components.kubernetes.prometheus_rbac import PrometheusRbac, PrometheusRbacArgs
 from components.versions import PROMETHEUS_IMAGE
-from stacks.settings import Resources, Storage
 
 DATA_DIR = "/prometheus"
 
@@ -20,7 +20,7 @@ DATA_DIR = "/prometheus"
 @dataclass(frozen=True)
 class PrometheusArgs:
     namespace: str
-    prometheus_yml: str  # rendered by components.prometheus_config
+    prometheus_yml: str  # rendered by components.builders.prometheus_config
     watch_namespaces: tuple[str, ...] | None
     retention_time: str
     retention_size: str

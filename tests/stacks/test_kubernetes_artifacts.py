@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import shutil
 import subprocess
 
 import jsonschema
@@ -11,8 +10,9 @@ import kubernetes_validate
 import pytest
 import yaml
 from conftest import SHARED, Run
+from tools import promtool
 
-from components import prometheus_config
+from components.builders import prometheus_config
 
 # The oldest Kubernetes the manifests must be valid for (minikube's default is newer).
 KUBERNETES_VERSION = "1.30.0"
@@ -104,10 +104,6 @@ def test_patched_fixture_keeps_its_env_and_stays_valid(fixture):
                           "RAY_GRAFANA_IFRAME_HOST"} == set(env)
 
 
-def promtool() -> str:
-    path = shutil.which("promtool")
-    assert path, "promtool is missing: apt-get install prometheus (tests/run does)"
-    return path
 
 
 def file_sd_instead_of_kubernetes(config: dict, sd_file: str) -> dict:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import yaml
 
-from components.alert_rules import FILE_NAME as ALERT_RULES_FILE
-from components.compose import BASE, ENV_FILE, RAY_TMP
+from components.builders.alert_rules import FILE_NAME as ALERT_RULES_FILE
+from components.builders.compose import BASE, ENV_FILE, RAY_TMP
 from components.constants import GRAFANA_PORT, GRAFANA_UID
 
 # Ubuntu's own packages: no vendor repositories or install scripts at boot.

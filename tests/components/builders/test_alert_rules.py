@@ -1,129 +1,29 @@
-"""The overview dashboard and the alert rules: real metric names, PromQL that parses, rules that fire
-when they should (promtool test rules), a dashboard that type-checks against Grafana's schema."""
+"""The alert rules: real metric names, PromQL that parses, and `promtool test rules` cases proving
+each rule fires when it should and stays quiet otherwise; both stacks load them."""
 
 from __future__ import annotations
 
-import json
-import re
-import shutil
 import subprocess
 
 import yaml
-from conftest import PROJECT_ROOT
+from promql import assert_expressions_parse, assert_real_metric_names
+from tools import promtool
 
-from components import alert_rules, overview_dashboard
-from components.alert_rules import AlertSettings
-from components.grafana_config import load_dashboards
-
-METRIC_NAMES = {line for line in (PROJECT_ROOT / "tests/data/ray-2.60.0-metric-names.txt").read_text().split()
-                if not line.startswith("#")} - {"#"}
-PROMETHEUS_OWN = {"up"}
-SCHEMA_DIR = PROJECT_ROOT / "tests" / "node-tools"
-PROMQL_WORDS = {"sum", "by", "max", "min", "rate", "increase", "absent", "on", "without", "and", "or",
-                "unless", "count", "avg", "humanize", "bool"}
+from components.builders import alert_rules
+from components.builders.alert_rules import AlertSettings
 
 
-def promtool() -> str:
-    path = shutil.which("promtool")
-    assert path, "promtool is missing: tests/run installs Debian's prometheus"
-    return path
-
-
-def metric_names(expr: str) -> set[str]:
-    """Identifiers followed by a selector or a range, minus PromQL functions and label names."""
-    without_strings = re.sub(r'"[^"]*"', '""', expr)
-    without_labels = re.sub(r"\{[^}]*\}", "{}", without_strings)
-    without_groupings = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", without_labels)
-    names = set(re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()", without_groupings))
-    return {n for n in names if n not in PROMQL_WORDS and not re.fullmatch(r"\d+[smhdwy]?", n)}
-
-
-def all_expressions() -> dict[str, str]:
-    found = {f"overview: {k}": overview_dashboard.substitute(v) for k, v in overview_dashboard.expressions().items()}
-    found.update({f"rule: {k}": v for k, v in alert_rules.expressions(AlertSettings()).items()})
-    return found
+def rule_expressions() -> dict[str, str]:
+    return {f"rule: {k}": v for k, v in alert_rules.expressions(AlertSettings()).items()}
 
 
 def test_only_real_metric_names():
-    assert len(METRIC_NAMES) > 150
-    for name, expr in all_expressions().items():
-        unknown = metric_names(expr) - METRIC_NAMES - PROMETHEUS_OWN
-        assert not unknown, f"{name} uses metrics Ray 2.60 does not export: {unknown}"
-
-
-def test_metric_name_check_can_fail():
-    assert metric_names('sum by (State) (ray_tasks_total{State="X"})') == {"ray_tasks_total"}
-    assert "ray_tasks_total" not in METRIC_NAMES and "ray_actors_alive" not in METRIC_NAMES
+    assert_real_metric_names(rule_expressions())
 
 
 def test_every_expression_parses(tmp_path):
-    groups = [{"name": "parse", "rules": [{"record": f"check:{i}", "expr": expr}
-                                          for i, expr in enumerate(all_expressions().values())]}]
-    path = tmp_path / "parse.yml"
-    path.write_text(yaml.safe_dump({"groups": groups}))
-    result = subprocess.run([promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
-    broken = tmp_path / "broken.yml"
-    broken.write_text(yaml.safe_dump({"groups": [{"name": "x", "rules": [{"record": "a:b", "expr": "sum by (("}]}]}))
-    assert subprocess.run([promtool(), "check", "rules", str(broken)], capture_output=True,
-                          timeout=60).returncode != 0
+    assert_expressions_parse(rule_expressions(), tmp_path)
 
-
-def test_overview_is_committed_as_built():
-    committed = (PROJECT_ROOT / "dashboards" / "ray-monitoring" / "overview.json").read_text()
-    assert committed == overview_dashboard.render(), "run venv/bin/python dashboards/regenerate.py"
-    board = json.loads(committed)
-    assert board["uid"] == "rayMonitoringOverview"
-    names = [v["name"] for v in board["templating"]["list"]]
-    assert names == ["datasource", "Cluster", "SessionName", "Instance"]
-    assert all(p["datasource"] == {"type": "prometheus", "uid": "${datasource}"} for p in board["panels"])
-    assert all(p["fieldConfig"]["defaults"]["unit"] for p in board["panels"])
-    titles = {p["title"] for p in board["panels"]}
-    assert {"CPU utilisation per node", "Tasks by state", "Actors by state", "Scrape health"} <= titles
-    actors = next(p for p in board["panels"] if p["title"] == "Actors by state")
-    assert 'Source="gcs"' in actors["targets"][0]["expr"], "actors must not be double counted"
-
-
-def test_panels_do_not_overlap():
-    occupied = set()
-    for panel in json.loads(overview_dashboard.render())["panels"]:
-        g = panel["gridPos"]
-        assert g["x"] + g["w"] <= 24
-        cells = {(x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])}
-        assert not cells & occupied, f"{panel['title']} overlaps another panel"
-        occupied |= cells
-
-
-def tsc(tmp_dashboards: dict[str, str]) -> subprocess.CompletedProcess:
-    binary = SCHEMA_DIR / "node_modules" / ".bin" / "tsc"
-    assert binary.exists(), "npm ci --prefix tests/node-tools (tests/run does)"
-    checked = SCHEMA_DIR / "checked"
-    shutil.rmtree(checked, ignore_errors=True)
-    checked.mkdir()
-    for name, content in tmp_dashboards.items():
-        (checked / f"{name}.ts").write_text(
-            "import type { Dashboard } from '@grafana/schema';\n"
-            # JSON holds an enum's string value, never the TypeScript enum member: compare with those.
-            "type Json<T> = T extends string ? `${T}` : T extends (infer U)[] ? Json<U>[]\n"
-            "  : T extends object ? { [K in keyof T]: Json<T[K]> } : T;\n"
-            f"export const dashboard = ({content.rstrip()}) satisfies Json<Dashboard>;\n")
-    return subprocess.run([str(binary), "-p", str(SCHEMA_DIR)], capture_output=True, text=True, timeout=300)
-
-
-def test_own_dashboards_type_check_against_grafana_schema():
-    own = {d.slug: d.content for d in load_dashboards() if not d.relative_path.startswith("ray/")}
-    assert own, "the project ships its own dashboards"
-    result = tsc(own)
-    assert result.returncode == 0, result.stdout
-    broken = json.loads(own["ray-monitoring-overview"])
-    broken["panels"][0]["gridPos"]["w"] = "wide"
-    broken["graphTooltip"] = True
-    broken["panelz"] = []
-    result = tsc({"broken": json.dumps(broken)})
-    assert result.returncode != 0 and "broken.ts" in result.stdout
-
-
-# --- promtool test rules: every rule fires when it should and stays quiet otherwise --------------
 
 def series(name: str, labels: dict[str, str], values: str) -> dict:
     inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
@@ -229,10 +129,3 @@ def test_alert_settings_reach_the_rules():
     assert full["expr"].endswith("> 75") and full["for"] == "15m"
 
 
-def test_both_stacks_deploy_every_dashboard(minikube, aws):
-    dashboards = load_dashboards()
-    keys = {r.plain["key"] for r in aws.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
-    assert keys == {f"dashboards/{d.file_name}" for d in dashboards}
-    maps = {r.name for r in minikube.of_type("kubernetes:core/v1:ConfigMap")}
-    assert {f"grafana-dashboard-{d.slug}" for d in dashboards} <= maps
-    assert "grafana-dashboard-ray-monitoring-overview" in maps

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 
-from stacks.settings import Resources, Storage
-
 PART_OF = "ray-monitoring"
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpu_request: str
+    cpu_limit: str
+    memory_request: str
+    memory_limit: str
+
+
+@dataclass(frozen=True)
+class Storage:
+    """emptyDir when `persistent` is false; otherwise a PersistentVolumeClaim."""
+
+    persistent: bool
+    size: str
+    storage_class: str | None
 
 
 def selector_labels(app: str, instance: str) -> dict[str, str]:

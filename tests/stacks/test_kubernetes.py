@@ -6,13 +6,10 @@ import json
 
 import pytest
 import yaml
-from conftest import Run, run, run_stack
+from conftest import Run, run_stack
 
-from components import kubernetes_common as kc
-from components.grafana_config import load_dashboards
-from components.prometheus import Prometheus, PrometheusArgs
-from components.rbac import DISCOVERY_RULES
-from stacks.settings import Resources, Storage
+from components.builders.grafana_config import load_dashboards
+from components.kubernetes.prometheus_rbac import DISCOVERY_RULES
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
@@ -211,65 +208,3 @@ def test_selectors_exclude_the_version_label(minikube):
         assert selector.items() <= deployment.plain["spec"]["template"]["metadata"]["labels"].items()
     for service in minikube.of_type(SERVICE):
         assert "app.kubernetes.io/part-of" in service.plain["metadata"]["labels"]
-
-
-def test_prometheus_component_alone():
-    args = PrometheusArgs(
-        namespace="obs", prometheus_yml="global: {}\n", watch_namespaces=("a",), retention_time="1d",
-        retention_size="1GB", resources=Resources("50m", "1", "64Mi", "128Mi"),
-        storage=Storage(False, "5Gi", None),
-    )
-    result = run("unit", {}, lambda: Prometheus("prom", args))
-    assert result.error is None, result.error
-    config = result.one(CONFIG_MAP, "prom-config").plain
-    assert config["metadata"]["namespace"] == "obs" and config["data"]["prometheus.yml"] == "global: {}\n"
-    pod = result.one(DEPLOYMENT, "prom-deployment").plain["spec"]["template"]["spec"]
-    assert pod["serviceAccountName"] == "prom"
-    assert {"name": "data", "emptyDir": {"sizeLimit": "5Gi"}} in pod["volumes"]
-    assert result.one("kubernetes:rbac.authorization.k8s.io/v1:Role", "prom-rbac-role-a")
-    assert kc.service_url("prom", "obs", 9090) == "http://prom.obs.svc:9090"
-    outputs = [r for r in result.resources if r.type == "ray-monitoring:kubernetes:Prometheus"]
-    assert len(outputs) == 1
-
-
-def test_grafana_component_alone():
-    from components.grafana import Grafana, GrafanaArgs
-    from components.grafana_config import Dashboard
-
-    dashboard = Dashboard("x/y.json", "x-y.json", "x-y", "uidXY", '{"uid": "uidXY"}')
-    args = GrafanaArgs(
-        namespace="obs", grafana_ini="[server]\n", datasources_yaml="d", dashboard_providers_yaml="p",
-        dashboards=(dashboard,), resources=Resources("10m", "100m", "64Mi", "128Mi"),
-        storage=Storage(True, "2Gi", None), service_type="LoadBalancer", service_port=80, node_port=None,
-    )
-    result = run("unit", {}, lambda: Grafana("graf", args))
-    assert result.error is None, result.error
-    assert result.one(CONFIG_MAP, "graf-dashboard-x-y").plain["data"] == {"x-y.json": '{"uid": "uidXY"}'}
-    service = result.one(SERVICE, "graf-service").plain["spec"]
-    assert service["type"] == "LoadBalancer" and service["ports"][0]["port"] == 80
-    assert "nodePort" not in service["ports"][0]
-    claim = result.one("kubernetes:core/v1:PersistentVolumeClaim", "graf-data").plain
-    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi" and "storageClassName" not in claim["spec"]
-    pod = result.one(DEPLOYMENT, "graf-deployment").plain["spec"]["template"]["spec"]
-    assert pod["automountServiceAccountToken"] is False
-    assert {"name": "data", "persistentVolumeClaim": {"claimName": "graf-data"}} in pod["volumes"]
-
-
-def test_ray_cluster_patch_and_dashboard_service_alone():
-    from components.ray_cluster_patch import RayClusterPatch, RayClusterPatchArgs
-    from components.ray_dashboard_service import RayDashboardService, RayDashboardServiceArgs
-
-    def program():
-        env = [{"name": "RAY_GRAFANA_HOST", "value": "http://g:1"}]
-        RayClusterPatch("p", RayClusterPatchArgs("rc", "ns", "head", env, "none"))
-        RayDashboardService("d", RayDashboardServiceArgs("rc", "ns", 30001))
-
-    result = run("unit", {}, program)
-    assert result.error is None, result.error
-    patch = result.one(PATCH, "p-head-env").plain
-    assert patch["apiVersion"] == "ray.io/v1" and patch["kind"] == "RayCluster"
-    assert patch["metadata"] == {"name": "rc", "namespace": "ns", "annotations": {"pulumi.com/patchForce": "true"}}
-    assert patch["spec"] == {"headGroupSpec": {"template": {"spec": {"containers": [
-        {"name": "head", "env": [{"name": "RAY_GRAFANA_HOST", "value": "http://g:1"}]}]}}}}
-    service = result.one(SERVICE, "d-service").plain
-    assert service["metadata"]["namespace"] == "ns" and service["spec"]["ports"][0]["nodePort"] == 30001

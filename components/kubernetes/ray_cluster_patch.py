@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kubernetes_common as kc
-from components.ray_head_env import raycluster_patch_spec
+from components.builders.ray_head_env import raycluster_patch_spec
+from components.kubernetes import common as kc
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,7 @@ class RayClusterPatchArgs:
     cluster_name: str
     namespace: str
     head_container: str
-    env: list[dict]  # from components.ray_head_env.ray_head_env
+    env: list[dict]  # from components.builders.ray_head_env.ray_head_env
     head_restart: str  # "upgradeStrategy" | "none"
 
 

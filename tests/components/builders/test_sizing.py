@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import PROJECT_ROOT, run_stack
 
-from components.sizing import bytes_of, seconds, size, table
+from components.builders.sizing import bytes_of, seconds, size, table
 from stacks.settings import ConfigError
 
 
@@ -129,5 +129,5 @@ def test_small_head_instance_gets_a_clear_warning():
 
 def test_readme_table_is_generated_from_the_model():
     readme = (PROJECT_ROOT / "README.md").read_text()
-    assert table() in readme, "paste the output of: venv/bin/python -m components.sizing"
+    assert table() in readme, "paste the output of: venv/bin/python -m components.builders.sizing"
     assert re.search(r"prometheus_tsdb_head_series", readme)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kubernetes_common as kc
+from components.kubernetes import common as kc
 
 # kubernetes_sd_configs role "pod" lists and watches pods; nothing else.
 DISCOVERY_RULES = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]

@@ -9,7 +9,7 @@ from importlib.metadata import version
 
 from conftest import PROJECT_ROOT
 
-from components.grafana_config import load_dashboards
+from components.builders.grafana_config import load_dashboards
 from components.versions import RAY_IMAGE, RAY_VERSION
 
 # Uids the Ray Dashboard links to (ray/dashboard/modules/metrics in Ray 2.60.0).

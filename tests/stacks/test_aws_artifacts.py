@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import py_compile
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import Run, run_stack, written_files
+from tools import tool
 
-from components.cloud_init import EC2_USER_DATA_LIMIT
+from components.builders.cloud_init import EC2_USER_DATA_LIMIT
 
 # Debian's cloud-init lives in the system Python, not in the virtualenv.
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -34,10 +34,6 @@ print("valid")
 """
 
 
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    assert path, f"{name} is missing: tests/run installs it"
-    return path
 
 
 def compose_tools() -> list[str]:

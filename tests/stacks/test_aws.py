@@ -7,7 +7,7 @@ import json
 import conftest
 import pytest
 import yaml
-from conftest import Run, run, run_stack
+from conftest import Run, run_stack
 
 from stacks.settings import ConfigError
 
@@ -203,28 +203,3 @@ def test_subnet_outside_the_vpc_is_refused():
     result = run_stack("aws", vpcId="vpc-0fffffffffffffff0", subnetId="subnet-0123456789abcdef0")
     assert isinstance(result.error, ConfigError) and "subnetId" in str(result.error)
     assert result.resources == []
-
-
-def test_components_alone():
-    from components.dashboard_bucket import DashboardBucket, DashboardBucketArgs
-    from components.grafana_config import Dashboard
-    from components.grafana_password import GrafanaPassword, GrafanaPasswordArgs
-    from components.node_role import NodeRole, NodeRoleArgs
-    from components.security_groups import SecurityGroups, SecurityGroupsArgs
-
-    def program():
-        SecurityGroups("sg", SecurityGroupsArgs("vpc-1", "c", ("198.51.100.0/24",)))
-        NodeRole("role", NodeRoleArgs("c", ["arn:p"], []))
-        GrafanaPassword("pw", GrafanaPasswordArgs("c"))
-        DashboardBucket("b", DashboardBucketArgs("c", (Dashboard("a.json", "a.json", "a", "u", "{}"),)))
-
-    result = run("unit", {}, program)
-    assert result.error is None, result.error
-    assert len([r for r in result.of_type(INGRESS) if r.plain.get("cidrIpv4") == "198.51.100.0/24"]) == 4
-    statements = policies(result)["role-policy"]
-    assert [s["Sid"] for s in statements] == ["SessionManager", "ReadParameters"]
-    assert result.one("aws:ssm/parameter:Parameter", "pw-parameter").plain["name"] == "/c/grafana/admin-password"
-    block = result.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "b-public-access-block").plain
-    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
-                                           "restrictPublicBuckets"))
-    assert result.one("aws:s3/bucketObjectv2:BucketObjectv2", "b-a").plain["key"] == "dashboards/a.json"

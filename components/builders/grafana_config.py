@@ -21,7 +21,7 @@ from components.constants import (
     GRAFANA_PORT,
 )
 
-DASHBOARDS_ROOT = Path(__file__).resolve().parent.parent / "dashboards"
+DASHBOARDS_ROOT = Path(__file__).resolve().parents[2] / "dashboards"
 
 
 def grafana_ini(admin_password_file: str = GRAFANA_ADMIN_PASSWORD_FILE) -> str:
@@ -114,8 +114,12 @@ def _slug(relative_path: str) -> str:
 
 def load_dashboards(root: Path = DASHBOARDS_ROOT) -> tuple[Dashboard, ...]:
     """Every *.json under `root`, recursively, sorted so deploys are stable."""
+    paths = sorted(root.rglob("*.json"))
+    if not paths:
+        # A Grafana without Ray's dashboards would leave the Ray Dashboard's charts empty.
+        raise FileNotFoundError(f"no dashboards under {root}")
     dashboards = []
-    for path in sorted(root.rglob("*.json")):
+    for path in paths:
         relative = path.relative_to(root).as_posix()
         content = path.read_text(encoding="utf-8")
         try:

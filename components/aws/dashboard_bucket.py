@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.grafana_config import Dashboard
+from components.builders.grafana_config import Dashboard
 
 PREFIX = "dashboards"
 

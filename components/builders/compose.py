@@ -18,7 +18,12 @@ from components.constants import (
     RAY_GCS_PORT,
     RAY_METRICS_PORT,
 )
-from components.versions import GRAFANA_IMAGE, NODE_EXPORTER_IMAGE, PROMETHEUS_IMAGE, RAY_IMAGE
+from components.versions import (
+    GRAFANA_IMAGE,
+    NODE_EXPORTER_IMAGE,
+    PROMETHEUS_IMAGE,
+    RAY_IMAGE,
+)
 
 BASE = "/opt/ray-monitoring"  # files written by cloud-init
 RAY_TMP = "/var/lib/ray-monitoring/ray"  # the host's copy of Ray's /tmp/ray, shared read-only

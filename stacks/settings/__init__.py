@@ -1,0 +1,85 @@
+"""Typed, validated settings for each stack, read once from Pulumi config.
+
+Every key is checked before any resource exists; all problems are reported together, each
+naming the key, the bad value and the fix. Components never read config: they get these.
+  reader.py      the reader and its one error format
+  shared.py      what both platforms read the same way
+  kubernetes.py  aws.py   each platform's own settings
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any, Mapping
+
+from stacks.settings.aws import AwsSettings, read_aws
+from stacks.settings.kubernetes import KubernetesSettings, read_kubernetes
+from stacks.settings.reader import PROJECT, ConfigError, Reader, describe_problem
+from stacks.settings.shared import MonitoringSettings
+
+__all__ = ["AwsSettings", "ConfigError", "KubernetesSettings", "MonitoringSettings", "PROJECT", "Settings",
+           "defaults", "describe_problem", "load"]
+
+Settings = KubernetesSettings | AwsSettings
+
+
+PLATFORMS = {"kubernetes": read_kubernetes, "aws": read_aws}
+# Stacks whose name says which platform they are; other stacks set `platform`.
+STACK_PLATFORMS = {"minikube": "kubernetes", "aws": "aws"}
+
+
+def load(stack: str, config: Mapping[str, Any]) -> Settings:
+    """Settings for `stack` from every config value it has (`project:key` -> value)."""
+
+    def get(key: str) -> Any:
+        return config.get(key if ":" in key else f"{PROJECT}:{key}")
+
+    reader = Reader(get)
+    platform = reader.choice("platform", STACK_PLATFORMS.get(stack, ""), tuple(PLATFORMS))
+    if not platform:
+        raise ConfigError([f"{PROJECT}:platform is not set for stack {stack!r}: "
+                           f"must be one of {', '.join(PLATFORMS)}. "
+                           f"Fix: pulumi config set platform kubernetes"])
+    settings = PLATFORMS[platform](reader)
+    _reject_unknown_keys(reader, platform, config)
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return settings
+
+
+def defaults(platform: str) -> dict[str, Any]:
+    """Every key the platform reads, with its default (None: unset unless configured)."""
+    reader = Reader(lambda key: None)
+    PLATFORMS[platform](reader)
+    return {"platform": None, **reader.defaults}
+
+
+def _same(value: Any, default: Any) -> bool:
+    if isinstance(value, str) and value[:1] in "[{":  # lists arrive as JSON text
+        value = json.loads(value)
+    return str(value).lower() == str(default).lower()
+
+
+def _reject_unknown_keys(reader: Reader, platform: str, config: Mapping[str, Any]) -> None:
+    known = defaults(platform)
+    others: dict[str, Any] = {}
+    for other in PLATFORMS:
+        if other != platform:
+            others.update(defaults(other))
+    for full_key in sorted(config):
+        if not full_key.startswith(f"{PROJECT}:"):
+            continue
+        key = full_key.split(":", 1)[1]
+        if key in known:
+            continue
+        if key in others:
+            # Pulumi.yaml declares every key's default for every stack: only a changed value is a mistake.
+            if not _same(config[full_key], others[key]):
+                reader.problem(key, config[full_key], f"does not apply to platform {platform}",
+                               f"pulumi config rm {key}")
+            continue
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        reader.problem(key, config[full_key], "is not a setting of this project",
+                       f"{hint}see the README's configuration reference, or pulumi config rm {key}")

@@ -1,0 +1,77 @@
+"""Settings of the aws platform: region, network, access, instances."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from stacks.settings.reader import DNS_LABEL, MEMORY, Reader
+from stacks.settings.shared import MonitoringSettings, read_monitoring
+
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    monitoring: MonitoringSettings
+    region: str
+    cluster_name: str
+    vpc_id: str | None
+    subnet_id: str | None
+    allowed_cidrs: tuple[str, ...]
+    head_instance_type: str
+    worker_instance_type: str
+    worker_count: int
+    key_name: str | None
+    root_volume_size: int
+    ami_id: str | None
+    prometheus_memory_limit: str  # the Prometheus container's memory cap on the head
+
+
+def read_aws(reader: Reader) -> AwsSettings:
+    region = reader.string("aws:region", None, REGION, "must be an AWS region such as us-west-2", "us-west-2")
+    if region is None and not any(p.startswith("aws:region") for p in reader.problems):
+        reader.problem("aws:region", None, "is required", "pulumi config set aws:region us-west-2")
+    allow_world = reader.boolean("allowWorldAccess", False)
+    cidrs = []
+    for cidr in reader.string_list("allowedCidrs") or []:
+        try:
+            network = ipaddress.ip_network(cidr, strict=True)
+        except ValueError:
+            reader.problem("allowedCidrs", cidr, "is not a CIDR block",
+                           "list CIDRs such as 203.0.113.7/32 (your address: curl -s checkip.amazonaws.com)")
+            continue
+        if network.prefixlen == 0 and not allow_world:
+            reader.problem("allowedCidrs", cidr, "opens the UIs and SSH to the whole internet",
+                           "list your own address as /32, or set allowWorldAccess: true if you mean it")
+            continue
+        cidrs.append(str(network))
+    instance_why = "must be an EC2 instance type such as m5.xlarge"
+    monitoring = read_monitoring(reader)
+    return AwsSettings(
+        monitoring=monitoring,
+        prometheus_memory_limit=reader.string(
+            "prometheusMemoryLimit", None, MEMORY, "must be a memory quantity such as 512Mi or 2Gi", "1Gi")
+        or monitoring.sizing.memory_limit,
+        region=region or "",
+        cluster_name=reader.string("clusterName", "ray-cluster", DNS_LABEL,
+                                   "must be lowercase letters, digits and '-', at most 63", "ray-cluster"),
+        vpc_id=reader.string("vpcId", None, re.compile(r"^vpc-[0-9a-f]{8,17}$"),
+                             "must be a VPC id such as vpc-0123456789abcdef0", "vpc-0123456789abcdef0"),
+        subnet_id=reader.string("subnetId", None, re.compile(r"^subnet-[0-9a-f]{8,17}$"),
+                                "must be a subnet id such as subnet-0123456789abcdef0",
+                                "subnet-0123456789abcdef0"),
+        allowed_cidrs=tuple(dict.fromkeys(cidrs)),
+        head_instance_type=reader.string("headInstanceType", "m5.xlarge", INSTANCE_TYPE, instance_why,
+                                         "m5.xlarge"),
+        worker_instance_type=reader.string("workerInstanceType", "m5.xlarge", INSTANCE_TYPE, instance_why,
+                                           "m5.xlarge"),
+        worker_count=reader.integer("workerCount", 1, 0, 100, 2),
+        key_name=reader.string("keyName", None, re.compile(r"^[\x20-\x7e]{1,255}$"),
+                               "must be the name of an existing EC2 key pair (or leave it unset)", "my-key"),
+        root_volume_size=reader.integer("rootVolumeSize", 100, 8, 16384, 100),
+        ami_id=reader.string("amiId", None, re.compile(r"^ami-[0-9a-f]{8,17}$"),
+                             "must be an AMI id such as ami-0123456789abcdef0", "ami-0123456789abcdef0"),
+    )

@@ -1,0 +1,124 @@
+"""Settings of the Kubernetes platform (minikube, EKS, GKE): namespaces, the RayCluster, sizes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from components.builders.sizing import bytes_of
+from components.kubernetes.common import Resources, Storage
+from stacks.settings.reader import DNS_LABEL, MEMORY, Reader
+from stacks.settings.shared import MonitoringSettings, read_monitoring
+
+DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+CPU = re.compile(r"^(\d+m|\d+(\.\d{1,3})?)$")
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    monitoring: MonitoringSettings
+    namespace: str
+    create_namespace: bool
+    ray_cluster_name: str
+    ray_cluster_namespace: str
+    ray_head_container: str
+    watch_namespaces: tuple[str, ...] | None  # None: every namespace (cluster-wide RBAC)
+    head_restart: str  # "upgradeStrategy" | "none"
+    prometheus_resources: Resources
+    prometheus_storage: Storage
+    grafana_resources: Resources
+    grafana_storage: Storage
+    grafana_service_type: str
+    grafana_service_port: int
+    grafana_node_port: int | None
+    ray_dashboard_node_port: int | None  # None: no Service for the Ray Dashboard
+
+
+def _resources(reader: Reader, prefix: str, defaults: Resources, computed: bool = False) -> Resources:
+    """Requests and limits; `computed` defaults come from the sizing, so none is recorded as declared."""
+    cpu_why = "must be a Kubernetes CPU quantity such as 250m or 1"
+    mem_why = "must be a Kubernetes memory quantity such as 512Mi or 2Gi"
+
+    def read(key: str, default: str, pattern: re.Pattern, why: str) -> str:
+        return reader.string(f"{prefix}{key}", None if computed else default, pattern, why, default) or default
+
+    resources = Resources(
+        cpu_request=read("CpuRequest", defaults.cpu_request, CPU, cpu_why),
+        cpu_limit=read("CpuLimit", defaults.cpu_limit, CPU, cpu_why),
+        memory_request=read("MemoryRequest", defaults.memory_request, MEMORY, mem_why),
+        memory_limit=read("MemoryLimit", defaults.memory_limit, MEMORY, mem_why),
+    )
+    if bytes_of(resources.memory_request) > bytes_of(resources.memory_limit):
+        reader.problem(f"{prefix}MemoryRequest", resources.memory_request,
+                       f"exceeds {prefix}MemoryLimit ({resources.memory_limit})",
+                       f"raise {prefix}MemoryLimit or lower {prefix}MemoryRequest")
+    if _millicores(resources.cpu_request) > _millicores(resources.cpu_limit):
+        reader.problem(f"{prefix}CpuRequest", resources.cpu_request,
+                       f"exceeds {prefix}CpuLimit ({resources.cpu_limit})",
+                       f"raise {prefix}CpuLimit or lower {prefix}CpuRequest")
+    return resources
+
+
+def _millicores(quantity: str) -> float:
+    return float(quantity[:-1]) if quantity.endswith("m") else float(quantity) * 1000
+
+
+def _storage(reader: Reader, prefix: str, default_size: str, computed: bool = False) -> Storage:
+    kind = reader.choice(f"{prefix}Storage", "emptyDir", ("emptyDir", "persistentVolumeClaim"))
+    return Storage(
+        persistent=kind == "persistentVolumeClaim",
+        size=reader.string(f"{prefix}StorageSize", None if computed else default_size, MEMORY,
+                           "must be a Kubernetes storage quantity such as 10Gi", default_size) or default_size,
+        storage_class=reader.string(f"{prefix}StorageClass", None, DNS_SUBDOMAIN,
+                                    "must be the name of a StorageClass", "standard"),
+    )
+
+
+def read_kubernetes(reader: Reader) -> KubernetesSettings:
+    name_why = "must be a Kubernetes name: lowercase letters, digits and '-', at most 63"
+    namespace = reader.string("namespace", "monitoring", DNS_LABEL, name_why, "monitoring")
+    ray_namespace = reader.string("rayClusterNamespace", "ray-system", DNS_LABEL, name_why, "ray-system")
+    watch_all = reader.boolean("watchAllNamespaces", False)
+    watched = reader.string_list("watchNamespaces")
+    for bad in [n for n in watched or [] if not DNS_LABEL.match(n)]:
+        reader.problem("watchNamespaces", bad, name_why, "list namespace names, e.g. [ray-system]")
+    if watch_all and watched:
+        reader.problem("watchNamespaces", watched, "cannot be combined with watchAllNamespaces: true",
+                       "remove one of the two keys")
+    # The patched RayCluster's namespace is always watched: its head shows the charts.
+    watch = None if watch_all else tuple(dict.fromkeys([ray_namespace, *(watched or [])]))
+
+    service_type = reader.choice("grafanaServiceType", "ClusterIP", ("ClusterIP", "NodePort", "LoadBalancer"))
+    node_port = reader.integer("grafanaNodePort", None, 30000, 32767, 30300)
+    if node_port is not None and service_type == "ClusterIP":
+        reader.problem("grafanaNodePort", node_port, "needs grafanaServiceType NodePort or LoadBalancer",
+                       "pulumi config set grafanaServiceType NodePort")
+    monitoring = read_monitoring(reader)
+    sizing = monitoring.sizing
+    prometheus_storage = _storage(reader, "prometheus", sizing.volume_size, computed=True)
+    if bytes_of(monitoring.retention_size) > 0.95 * bytes_of(prometheus_storage.size):
+        reader.problem("retentionSize", monitoring.retention_size,
+                       f"does not fit prometheusStorageSize ({prometheus_storage.size}) with 5% to spare",
+                       "raise prometheusStorageSize or lower retentionSize (or unset both: they are sized "
+                       "from rayNodes)")
+    return KubernetesSettings(
+        monitoring=monitoring,
+        namespace=namespace,
+        create_namespace=reader.boolean("createNamespace", False),
+        ray_cluster_name=reader.string("rayClusterName", "ray-training-cluster", DNS_SUBDOMAIN,
+                                       "must be a RayCluster name: lowercase letters, digits, '-' and '.'",
+                                       "ray-training-cluster"),
+        ray_cluster_namespace=ray_namespace,
+        ray_head_container=reader.string("rayHeadContainer", "ray-head", DNS_LABEL, name_why, "ray-head"),
+        watch_namespaces=watch,
+        head_restart=reader.choice("headRestart", "upgradeStrategy", ("upgradeStrategy", "none")),
+        prometheus_resources=_resources(reader, "prometheus", Resources(
+            sizing.cpu_request, sizing.cpu_limit, sizing.memory_request, sizing.memory_limit), computed=True),
+        prometheus_storage=prometheus_storage,
+        grafana_resources=_resources(reader, "grafana", Resources("100m", "500m", "128Mi", "512Mi")),
+        grafana_storage=_storage(reader, "grafana", "1Gi"),
+        grafana_service_type=service_type,
+        grafana_service_port=reader.integer("grafanaServicePort", 3000, 1, 65535, 3000),
+        grafana_node_port=node_port,
+        ray_dashboard_node_port=reader.integer("rayDashboardNodePort", None, 30000, 32767, 30265),
+    )

@@ -1,0 +1,59 @@
+"""Settings both platforms read the same way: scrape, retention, sizing, Grafana wiring, alerts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from components.builders.alert_rules import AlertSettings
+from components.builders.sizing import Sizing, size
+from stacks.settings.reader import Reader, duration, url
+
+RETENTION_SIZE = re.compile(r"^[1-9]\d*(B|KB|MB|GB|TB|PB|EB)$")
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    """What both platforms configure the same way."""
+
+    scrape_interval: str
+    retention_time: str
+    ray_nodes: int  # expected number of Ray nodes, head included: drives the sizing
+    sizing: Sizing  # computed from ray_nodes, scrape_interval and retention_time
+    retention_size: str  # explicit, or the sizing's
+    datasource_name: str  # Grafana datasource name, given to the Ray head as RAY_PROMETHEUS_NAME
+    grafana_iframe_host: str | None  # None: the platform's default (a tunnel address)
+    alerts: AlertSettings
+
+
+def read_monitoring(reader: Reader) -> MonitoringSettings:
+    scrape_interval = duration(reader, "scrapeInterval", "5s")
+    retention_time = duration(reader, "retentionTime", "15d")
+    ray_nodes = reader.integer("rayNodes", 10, 1, 10_000, 50)
+    sizing = size(ray_nodes, scrape_interval, retention_time)
+    return MonitoringSettings(
+        scrape_interval=scrape_interval,
+        retention_time=retention_time,
+        ray_nodes=ray_nodes,
+        sizing=sizing,
+        # Computed unless set: the reader records no default for it.
+        retention_size=reader.string("retentionSize", None, RETENTION_SIZE,
+                                     "must be a size such as 512MB or 8GB (units B, KB, MB, GB, TB, PB, EB)",
+                                     "8GB") or sizing.retention_size,
+        datasource_name=reader.string("datasourceName", "Prometheus", re.compile(r"^[\w .-]{1,100}$"),
+                                      "must be 1-100 letters, digits, spaces, dots, dashes or underscores",
+                                      "Prometheus"),
+        grafana_iframe_host=url(reader, "grafanaIframeHost"),
+        alerts=read_alerts(reader),
+    )
+
+
+def read_alerts(reader: Reader) -> AlertSettings:
+    d = AlertSettings()
+    return AlertSettings(
+        target_down_for=duration(reader, "alertTargetDownFor", d.target_down_for),
+        sustained_for=duration(reader, "alertFor", d.sustained_for),
+        object_store_percent=reader.integer("alertObjectStorePercent", d.object_store_percent, 1, 100, 90),
+        node_memory_percent=reader.integer("alertNodeMemoryPercent", d.node_memory_percent, 1, 100, 90),
+        failed_tasks=reader.integer("alertFailedTasks", d.failed_tasks, 0, 1_000_000, 10),
+    )

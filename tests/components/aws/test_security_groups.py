@@ -1,0 +1,15 @@
+"""The security groups alone, under mocks: access only from the listed CIDRs."""
+
+from __future__ import annotations
+
+from conftest import run
+
+from components.aws.security_groups import SecurityGroups, SecurityGroupsArgs
+
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+
+
+def test_security_groups_alone():
+    result = run("unit", {}, lambda: SecurityGroups("sg", SecurityGroupsArgs("vpc-1", "c", ("198.51.100.0/24",))))
+    assert result.error is None, result.error
+    assert len([r for r in result.of_type(INGRESS) if r.plain.get("cidrIpv4") == "198.51.100.0/24"]) == 4

@@ -1,0 +1,102 @@
+"""The overview dashboard: real metric names, PromQL that parses, committed as built, a layout
+without overlaps, and a dashboard that type-checks against Grafana's published schema."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+from conftest import PROJECT_ROOT
+from promql import METRIC_NAMES, assert_expressions_parse, assert_real_metric_names, metric_names
+from tools import node_tool
+
+from components.builders import overview_dashboard
+from components.builders.grafana_config import load_dashboards
+
+SCHEMA_DIR = PROJECT_ROOT / "tests" / "node-tools"
+
+
+def overview_expressions() -> dict[str, str]:
+    return {f"overview: {k}": overview_dashboard.substitute(v) for k, v in overview_dashboard.expressions().items()}
+
+
+def test_only_real_metric_names():
+    assert_real_metric_names(overview_expressions())
+
+
+def test_metric_name_check_can_fail():
+    assert metric_names('sum by (State) (ray_tasks_total{State="X"})') == {"ray_tasks_total"}
+    assert "ray_tasks_total" not in METRIC_NAMES and "ray_actors_alive" not in METRIC_NAMES
+
+
+def test_every_expression_parses(tmp_path):
+    assert_expressions_parse(overview_expressions(), tmp_path)
+
+
+def test_parse_check_can_fail(tmp_path):
+    with pytest.raises(AssertionError):
+        assert_expressions_parse({"broken": "sum by (("}, tmp_path)
+
+
+def test_overview_is_committed_as_built():
+    committed = (PROJECT_ROOT / "dashboards" / "ray-monitoring" / "overview.json").read_text()
+    assert committed == overview_dashboard.render(), "run venv/bin/python dashboards/regenerate.py"
+    board = json.loads(committed)
+    assert board["uid"] == "rayMonitoringOverview"
+    names = [v["name"] for v in board["templating"]["list"]]
+    assert names == ["datasource", "Cluster", "SessionName", "Instance"]
+    assert all(p["datasource"] == {"type": "prometheus", "uid": "${datasource}"} for p in board["panels"])
+    assert all(p["fieldConfig"]["defaults"]["unit"] for p in board["panels"])
+    titles = {p["title"] for p in board["panels"]}
+    assert {"CPU utilisation per node", "Tasks by state", "Actors by state", "Scrape health"} <= titles
+    actors = next(p for p in board["panels"] if p["title"] == "Actors by state")
+    assert 'Source="gcs"' in actors["targets"][0]["expr"], "actors must not be double counted"
+
+
+def test_panels_do_not_overlap():
+    occupied = set()
+    for panel in json.loads(overview_dashboard.render())["panels"]:
+        g = panel["gridPos"]
+        assert g["x"] + g["w"] <= 24
+        cells = {(x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])}
+        assert not cells & occupied, f"{panel['title']} overlaps another panel"
+        occupied |= cells
+
+
+def tsc(tmp_dashboards: dict[str, str]) -> subprocess.CompletedProcess:
+    binary = node_tool("tsc")
+    checked = SCHEMA_DIR / "checked"
+    shutil.rmtree(checked, ignore_errors=True)
+    checked.mkdir()
+    for name, content in tmp_dashboards.items():
+        (checked / f"{name}.ts").write_text(
+            "import type { Dashboard } from '@grafana/schema';\n"
+            # JSON holds an enum's string value, never the TypeScript enum member: compare with those.
+            "type Json<T> = T extends string ? `${T}` : T extends (infer U)[] ? Json<U>[]\n"
+            "  : T extends object ? { [K in keyof T]: Json<T[K]> } : T;\n"
+            f"export const dashboard = ({content.rstrip()}) satisfies Json<Dashboard>;\n")
+    return subprocess.run([str(binary), "-p", str(SCHEMA_DIR)], capture_output=True, text=True, timeout=300)
+
+
+def test_own_dashboards_type_check_against_grafana_schema():
+    own = {d.slug: d.content for d in load_dashboards() if not d.relative_path.startswith("ray/")}
+    assert own, "the project ships its own dashboards"
+    result = tsc(own)
+    assert result.returncode == 0, result.stdout
+    broken = json.loads(own["ray-monitoring-overview"])
+    broken["panels"][0]["gridPos"]["w"] = "wide"
+    broken["graphTooltip"] = True
+    broken["panelz"] = []
+    result = tsc({"broken": json.dumps(broken)})
+    assert result.returncode != 0 and "broken.ts" in result.stdout
+
+
+def test_both_stacks_deploy_every_dashboard(minikube, aws):
+    dashboards = load_dashboards()
+    keys = {r.plain["key"] for r in aws.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
+    assert keys == {f"dashboards/{d.file_name}" for d in dashboards}
+    maps = {r.name for r in minikube.of_type("kubernetes:core/v1:ConfigMap")}
+    assert {f"grafana-dashboard-{d.slug}" for d in dashboards} <= maps
+    assert "grafana-dashboard-ray-monitoring-overview" in maps

@@ -1,0 +1,47 @@
+"""Checks for the PromQL the project ships (overview panels, alert rules): every metric name is one
+Ray really exports, and every expression parses with the real promtool."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import yaml
+from tools import promtool
+
+DATA = Path(__file__).resolve().parent / "data"
+# Recorded from a live Ray 2.60.0 head and worker.
+METRIC_NAMES = {line for line in (DATA / "ray-2.60.0-metric-names.txt").read_text().split()
+                if not line.startswith("#")} - {"#"}
+PROMETHEUS_OWN = {"up"}
+PROMQL_WORDS = {"sum", "by", "max", "min", "rate", "increase", "absent", "on", "without", "and", "or",
+                "unless", "count", "avg", "humanize", "bool"}
+
+
+def metric_names(expr: str) -> set[str]:
+    """Identifiers followed by a selector or a range, minus PromQL functions and label names."""
+    without_strings = re.sub(r'"[^"]*"', '""', expr)
+    without_labels = re.sub(r"\{[^}]*\}", "{}", without_strings)
+    without_groupings = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", without_labels)
+    names = set(re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()", without_groupings))
+    return {n for n in names if n not in PROMQL_WORDS and not re.fullmatch(r"\d+[smhdwy]?", n)}
+
+
+def assert_real_metric_names(expressions: dict[str, str]) -> None:
+    assert len(METRIC_NAMES) > 150
+    assert expressions
+    for name, expr in expressions.items():
+        unknown = metric_names(expr) - METRIC_NAMES - PROMETHEUS_OWN
+        assert not unknown, f"{name} uses metrics Ray 2.60 does not export: {unknown}"
+
+
+def assert_expressions_parse(expressions: dict[str, str], tmp_path: Path) -> None:
+    """Every expression through `promtool check rules`, as recording rules."""
+    assert expressions
+    groups = [{"name": "parse", "rules": [{"record": f"check:{i}", "expr": expr}
+                                          for i, expr in enumerate(expressions.values())]}]
+    path = tmp_path / "parse.yml"
+    path.write_text(yaml.safe_dump({"groups": groups}))
+    result = subprocess.run([promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,66 @@
+"""The layout's one rule: imports run one way. Stacks import components; components never import
+stacks; builders (plain data in, file text out) never import Pulumi or a component."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT_ROOT
+
+COMPONENTS = PROJECT_ROOT / "components"
+BUILDERS = COMPONENTS / "builders"
+
+
+def imported_modules(path: Path, text: str | None = None) -> set[str]:
+    """Every module a file imports, at any depth (function-level imports too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text() if text is None else text, str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def violations(path: Path, text: str | None = None) -> list[str]:
+    """What is wrong with the imports of `path` (or of `text` standing at that path)."""
+    modules = imported_modules(path, text)
+    top = {m.split(".")[0] for m in modules}
+    found = []
+    if "stacks" in top:
+        found.append("a component imports stacks")
+    if path.is_relative_to(BUILDERS):
+        if {"pulumi", "pulumi_kubernetes", "pulumi_aws", "pulumi_random"} & top:
+            found.append("a builder imports pulumi")
+        if any(m.startswith(("components.kubernetes", "components.aws")) for m in modules):
+            found.append("a builder imports a component")
+    return found
+
+
+def component_modules() -> list[Path]:
+    return sorted(COMPONENTS.rglob("*.py"))
+
+
+def test_the_layout_has_its_three_kinds():
+    assert {p.name for p in COMPONENTS.iterdir() if p.is_dir() and p.name != "__pycache__"} == {
+        "aws", "builders", "kubernetes"}
+    assert len(list(BUILDERS.glob("*.py"))) > 5
+
+
+@pytest.mark.parametrize("path", component_modules(), ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
+def test_imports_run_one_way(path):
+    assert violations(path) == [], f"{path.relative_to(PROJECT_ROOT)}: {violations(path)}"
+
+
+def test_the_check_catches_each_wrong_arrow():
+    cases = {
+        COMPONENTS / "kubernetes" / "prometheus.py": ("def f():\n    from stacks.settings import load\n",
+                                                     "a component imports stacks"),
+        BUILDERS / "sizing.py": ("import pulumi\n", "a builder imports pulumi"),
+        BUILDERS / "compose.py": ("from components.aws import ray_node\n", "a builder imports a component"),
+    }
+    for path, (line, expected) in cases.items():
+        assert expected in violations(path, path.read_text() + line)
