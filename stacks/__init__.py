@@ -13,8 +13,11 @@ def build(stack: str, config: Mapping[str, Any]) -> None:
     settings = load(stack, config)
     if isinstance(settings, KubernetesSettings):
         from stacks import kubernetes
+        from stacks.preflight import ClusterAccess
 
-        kubernetes.build(settings)
+        # The Kubernetes provider's own settings: the preflight reads the cluster the way it will.
+        access = ClusterAccess(config.get("kubernetes:kubeconfig"), config.get("kubernetes:context"))
+        kubernetes.build(settings, access)
     elif isinstance(settings, AwsSettings):
         from stacks import aws
 

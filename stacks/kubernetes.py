@@ -24,6 +24,7 @@ from components.kubernetes.ray_dashboard_service import (
     RayDashboardService,
     RayDashboardServiceArgs,
 )
+from stacks.preflight import ClusterAccess, check_patch_target
 from stacks.settings import KubernetesSettings
 
 
@@ -45,8 +46,10 @@ def prometheus_clients(s: KubernetesSettings) -> list[dict]:
     return [{"podSelector": {"matchLabels": kc.selector_labels("grafana", GRAFANA)}}, *ray]
 
 
-def build(settings: KubernetesSettings) -> None:
+def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     s, m = settings, settings.monitoring
+    # Read before anything is registered: a wrong target stops `pulumi preview` with nothing made.
+    check_patch_target(s, access)
     opts = None
     if s.create_namespace:
         namespace = k8s.core.v1.Namespace(

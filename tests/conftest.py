@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import runpy
 import threading
 from dataclasses import dataclass, field
@@ -23,8 +24,10 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
+import upstream
+from kubernetes_api import KubernetesApi, ray_clusters_in
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHARED = PROJECT_ROOT.parent / "shared"
 SECRET_SIG = rpc._special_sig_key  # "4dabf18193072939515e22adb298388d"
 SECRET_VALUE = rpc._special_secret_sig
 
@@ -247,6 +250,45 @@ def run_stack(stack: str, **overrides: Any) -> Run:
         config[full] = value if isinstance(value, str) else json.dumps(value)
     result = run(stack, config)
     return result
+
+
+def upstream_file(relative: str) -> Path:
+    """An upstream file (tests/upstream-files.json), from UPSTREAM_DIR or the download cache that
+    tests/run fills; the test fails, never skips, when it is missing or differs from its checksum."""
+    (entry,) = [f for f in upstream.manifest() if f.path == relative]
+    directory = Path(os.environ["UPSTREAM_DIR"]) if os.environ.get("UPSTREAM_DIR") else upstream.CACHE
+    try:
+        upstream.check(directory, [entry])
+    except upstream.UpstreamError as error:
+        pytest.fail(str(error))
+    return directory / relative
+
+
+def upstream_files(prefix: str) -> list[str]:
+    """Manifest paths under `prefix`, known at collection time without touching the files."""
+    return [f.path for f in upstream.manifest() if f.path.startswith(prefix)]
+
+
+SAMPLE_RAY_CLUSTER = "fixtures/raycluster.sample.kuberay-v1.7.0.yaml"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kubernetes_api(tmp_path_factory):
+    """The API server the minikube stack's preflight reads: KubeRay's sample RayCluster stands where
+    stacks/Pulumi.minikube.yaml expects it (ray-training-cluster in ray-system, head ray-head)."""
+    api = KubernetesApi().start()
+    (sample,) = ray_clusters_in(upstream_file(SAMPLE_RAY_CLUSTER))
+    api.add(sample, name="ray-training-cluster", namespace="ray-system")
+    previous = os.environ.get("KUBECONFIG")
+    os.environ["KUBECONFIG"] = str(api.kubeconfig(tmp_path_factory.mktemp("kube") / "config"))
+    try:
+        yield api
+    finally:
+        api.stop()
+        if previous is None:
+            os.environ.pop("KUBECONFIG", None)
+        else:
+            os.environ["KUBECONFIG"] = previous
 
 
 @pytest.fixture(scope="session")

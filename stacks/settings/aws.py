@@ -6,7 +6,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from stacks.settings.reader import DNS_LABEL, MEMORY, Reader
+from stacks.settings.reader import DNS_LABEL, MEMORY, MEMORY_FLOOR_WHY, MIN_MEMORY_LIMIT, Reader, at_least
 from stacks.settings.shared import MonitoringSettings, read_monitoring
 
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
@@ -52,9 +52,7 @@ def read_aws(reader: Reader) -> AwsSettings:
     monitoring = read_monitoring(reader)
     return AwsSettings(
         monitoring=monitoring,
-        prometheus_memory_limit=reader.string(
-            "prometheusMemoryLimit", None, MEMORY, "must be a memory quantity such as 512Mi or 2Gi", "1Gi")
-        or monitoring.sizing.memory_limit,
+        prometheus_memory_limit=_prometheus_memory_limit(reader) or monitoring.sizing.memory_limit,
         region=region or "",
         cluster_name=reader.string("clusterName", "ray-cluster", DNS_LABEL,
                                    "must be lowercase letters, digits and '-', at most 63", "ray-cluster"),
@@ -75,3 +73,10 @@ def read_aws(reader: Reader) -> AwsSettings:
         ami_id=reader.string("amiId", None, re.compile(r"^ami-[0-9a-f]{8,17}$"),
                              "must be an AMI id such as ami-0123456789abcdef0", "ami-0123456789abcdef0"),
     )
+
+
+def _prometheus_memory_limit(reader: Reader) -> str | None:
+    """Explicit, or None: sized from rayNodes."""
+    value = reader.string("prometheusMemoryLimit", None, MEMORY, "must be a memory quantity such as 512Mi or 2Gi",
+                          "1Gi")
+    return value and at_least(reader, "prometheusMemoryLimit", value, MIN_MEMORY_LIMIT, MEMORY_FLOOR_WHY, "1Gi")

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 from components.builders.sizing import bytes_of
 from components.kubernetes.common import Resources, Storage
-from stacks.settings.reader import DNS_LABEL, MEMORY, Reader
+from stacks.settings.reader import DNS_LABEL, MEMORY, MEMORY_FLOOR_WHY, MIN_MEMORY_LIMIT, Reader, at_least
 from stacks.settings.shared import MonitoringSettings, read_monitoring
 
 DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 CPU = re.compile(r"^(\d+m|\d+(\.\d{1,3})?)$")
+MIN_CPU_LIMIT = "50m"
+MIN_STORAGE = "128Mi"
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,18 @@ def _resources(reader: Reader, prefix: str, defaults: Resources, computed: bool 
         memory_request=read("MemoryRequest", defaults.memory_request, MEMORY, mem_why),
         memory_limit=read("MemoryLimit", defaults.memory_limit, MEMORY, mem_why),
     )
-    if bytes_of(resources.memory_request) > bytes_of(resources.memory_limit):
+    if not at_least(reader, f"{prefix}MemoryLimit", resources.memory_limit, MIN_MEMORY_LIMIT, MEMORY_FLOOR_WHY,
+                    defaults.memory_limit):
+        pass
+    elif bytes_of(resources.memory_request) > bytes_of(resources.memory_limit):
         reader.problem(f"{prefix}MemoryRequest", resources.memory_request,
                        f"exceeds {prefix}MemoryLimit ({resources.memory_limit})",
                        f"raise {prefix}MemoryLimit or lower {prefix}MemoryRequest")
-    if _millicores(resources.cpu_request) > _millicores(resources.cpu_limit):
+    if _millicores(resources.cpu_limit) < _millicores(MIN_CPU_LIMIT):
+        reader.problem(f"{prefix}CpuLimit", resources.cpu_limit,
+                       f"must be at least {MIN_CPU_LIMIT}: less throttles the container until its probes fail",
+                       f"pulumi config set {prefix}CpuLimit {defaults.cpu_limit}")
+    elif _millicores(resources.cpu_request) > _millicores(resources.cpu_limit):
         reader.problem(f"{prefix}CpuRequest", resources.cpu_request,
                        f"exceeds {prefix}CpuLimit ({resources.cpu_limit})",
                        f"raise {prefix}CpuLimit or lower {prefix}CpuRequest")
@@ -65,10 +74,12 @@ def _millicores(quantity: str) -> float:
 
 def _storage(reader: Reader, prefix: str, default_size: str, computed: bool = False) -> Storage:
     kind = reader.choice(f"{prefix}Storage", "emptyDir", ("emptyDir", "persistentVolumeClaim"))
+    size = reader.string(f"{prefix}StorageSize", None if computed else default_size, MEMORY,
+                         "must be a Kubernetes storage quantity such as 10Gi", default_size) or default_size
     return Storage(
         persistent=kind == "persistentVolumeClaim",
-        size=reader.string(f"{prefix}StorageSize", None if computed else default_size, MEMORY,
-                           "must be a Kubernetes storage quantity such as 10Gi", default_size) or default_size,
+        size=at_least(reader, f"{prefix}StorageSize", size, MIN_STORAGE, "a database and its journal need room",
+                      default_size) or default_size,
         storage_class=reader.string(f"{prefix}StorageClass", None, DNS_SUBDOMAIN,
                                     "must be the name of a StorageClass", "standard"),
     )

@@ -9,14 +9,22 @@ import re
 from typing import Any, Callable
 from urllib.parse import urlparse
 
+import pulumi
+
+from components.builders.sizing import bytes_of, seconds
+
 PROJECT = "ray-monitoring"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DURATION = re.compile(r"^(?=\d)((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
 MEMORY = re.compile(r"^[1-9]\d*(Ki|Mi|Gi|Ti)$")
+# Below this Prometheus (55 MiB idle, measured) or Grafana is killed for memory while starting.
+MIN_MEMORY_LIMIT = "128Mi"
+MEMORY_FLOOR_WHY = "Prometheus and Grafana are killed for memory while starting with less"
 
 
-class ConfigError(Exception):
-    """Raised with every config problem at once, before any resource is registered."""
+class ConfigError(pulumi.RunError):
+    """Raised with every config problem at once, before any resource is registered. A RunError,
+    so `pulumi up` and `pulumi preview` print the message alone, without a Python traceback."""
 
     def __init__(self, problems: list[str]):
         self.problems = problems
@@ -107,9 +115,22 @@ class Reader:
         return value
 
 
-def duration(reader: Reader, key: str, default: str) -> str:
-    return reader.string(key, default, DURATION,
-                         "must be a Prometheus duration such as 30s, 10m, 6h or 15d", default)
+def duration(reader: Reader, key: str, default: str, minimum: str | None = None, because: str = "") -> str:
+    """A Prometheus duration; with `minimum`, shorter values (0s included) are refused, `because` says why."""
+    value = reader.string(key, default, DURATION,
+                          "must be a Prometheus duration such as 30s, 10m, 6h or 15d", default)
+    if minimum is not None and seconds(value) < seconds(minimum):
+        reader.problem(key, value, f"must be at least {minimum}: {because}", f"pulumi config set {key} {default}")
+        return default
+    return value
+
+
+def at_least(reader: Reader, key: str, value: str, minimum: str, because: str, example: str) -> str | None:
+    """`value` (a size or memory quantity already read) if it is at least `minimum`; else a problem."""
+    if bytes_of(value) < bytes_of(minimum):
+        reader.problem(key, value, f"must be at least {minimum}: {because}", f"pulumi config set {key} {example}")
+        return None
+    return value
 
 
 def url(reader: Reader, key: str) -> str | None:

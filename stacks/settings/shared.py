@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from components.builders.alert_rules import AlertSettings
 from components.builders.sizing import Sizing, size
-from stacks.settings.reader import Reader, duration, url
+from stacks.settings.reader import Reader, at_least, duration, url
 
 RETENTION_SIZE = re.compile(r"^[1-9]\d*(B|KB|MB|GB|TB|PB|EB)$")
 
@@ -27,8 +27,10 @@ class MonitoringSettings:
 
 
 def read_monitoring(reader: Reader) -> MonitoringSettings:
-    scrape_interval = duration(reader, "scrapeInterval", "5s")
-    retention_time = duration(reader, "retentionTime", "15d")
+    scrape_interval = duration(reader, "scrapeInterval", "5s", minimum="1s",
+                               because="faster scrapes add load on every Ray node and no information")
+    retention_time = duration(reader, "retentionTime", "15d", minimum="2h",
+                              because="Prometheus cuts its data into 2-hour blocks; less keeps none")
     ray_nodes = reader.integer("rayNodes", 10, 1, 10_000, 50)
     sizing = size(ray_nodes, scrape_interval, retention_time)
     return MonitoringSettings(
@@ -37,9 +39,7 @@ def read_monitoring(reader: Reader) -> MonitoringSettings:
         ray_nodes=ray_nodes,
         sizing=sizing,
         # Computed unless set: the reader records no default for it.
-        retention_size=reader.string("retentionSize", None, RETENTION_SIZE,
-                                     "must be a size such as 512MB or 8GB (units B, KB, MB, GB, TB, PB, EB)",
-                                     "8GB") or sizing.retention_size,
+        retention_size=_retention_size(reader) or sizing.retention_size,
         datasource_name=reader.string("datasourceName", "Prometheus", re.compile(r"^[\w .-]{1,100}$"),
                                       "must be 1-100 letters, digits, spaces, dots, dashes or underscores",
                                       "Prometheus"),
@@ -57,3 +57,13 @@ def read_alerts(reader: Reader) -> AlertSettings:
         node_memory_percent=reader.integer("alertNodeMemoryPercent", d.node_memory_percent, 1, 100, 90),
         failed_tasks=reader.integer("alertFailedTasks", d.failed_tasks, 0, 1_000_000, 10),
     )
+
+
+def _retention_size(reader: Reader) -> str | None:
+    """Explicit, or None: computed by the sizing (the reader records no default for it)."""
+    value = reader.string("retentionSize", None, RETENTION_SIZE,
+                          "must be a size such as 512MB or 8GB (units B, KB, MB, GB, TB, PB, EB)", "8GB")
+    if value is None:
+        return None
+    return at_least(reader, "retentionSize", value, "128MB",
+                    "Prometheus' write-ahead log alone takes 128MB segments; a smaller cap deletes every block", "8GB")

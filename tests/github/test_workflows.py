@@ -42,6 +42,8 @@ def test_workflow_tests_and_previews_both_stacks():
                 if step.get("uses", "").startswith("pulumi/actions") and step["with"]["command"] == "preview"}
     assert previews == {"minikube", "aws"}
     assert workflow["permissions"] == {"contents": "read"}
+    # Upstream test files come from tests/run's checksummed download, never from outside the checkout.
+    assert "../shared" not in WORKFLOWS[0].read_text() and "UPSTREAM_DIR" not in WORKFLOWS[0].read_text()
 
 
 def test_workflow_shell_passes_shellcheck(tmp_path):

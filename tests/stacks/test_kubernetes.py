@@ -51,7 +51,8 @@ def test_patch_touches_only_the_head_env_and_restarts_by_upgrade_strategy(miniku
     assert minikube.outputs["rayHeadRestart"].startswith("automatic")
 
 
-def test_head_restart_none_leaves_upgrade_strategy_alone_and_prints_the_command():
+def test_head_restart_none_leaves_upgrade_strategy_alone_and_prints_the_command(kubernetes_api):
+    kubernetes_api.add(kubernetes_api.ray_clusters[("ray-system", "ray-training-cluster")], "rc", "ml")
     result = run_stack("minikube", headRestart="none", rayClusterName="rc", rayClusterNamespace="ml")
     assert result.error is None, result.error
     assert "upgradeStrategy" not in result.one(PATCH, "ray-cluster-head-env").plain["spec"]

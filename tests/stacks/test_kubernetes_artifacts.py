@@ -9,15 +9,16 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import SHARED, Run
+from conftest import Run, run_stack, upstream_file, upstream_files
+from kubernetes_api import ray_clusters_in
 from tools import promtool
 
 from components.builders import prometheus_config
 
 # The oldest Kubernetes the manifests must be valid for (minikube's default is newer).
 KUBERNETES_VERSION = "1.30.0"
-CRD = SHARED / "schemas" / "ray.io_rayclusters.v1.7.0.yaml"
-FIXTURES = sorted((SHARED / "fixtures").glob("raycluster.*.yaml"))
+RAY_CLUSTER_CRD = "schemas/ray.io_rayclusters.v1.7.0.yaml"
+RAY_CLUSTER_SAMPLES = upstream_files("fixtures/raycluster.")
 
 
 def manifest(resource) -> dict:
@@ -51,7 +52,7 @@ def test_validator_rejects_a_broken_object(minikube):
 
 
 def crd_schema() -> dict:
-    crd = yaml.safe_load(CRD.read_text())
+    crd = yaml.safe_load(upstream_file(RAY_CLUSTER_CRD).read_text())
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
     return version["schema"]["openAPIV3Schema"]
 
@@ -78,11 +79,10 @@ def test_crd_merges_containers_and_env_by_name():
         assert field["x-kubernetes-list-type"] == "map" and field["x-kubernetes-list-map-keys"] == ["name"]
 
 
-@pytest.mark.parametrize("fixture", FIXTURES, ids=[f.name for f in FIXTURES])
-def test_patched_fixture_keeps_its_env_and_stays_valid(fixture):
-    from conftest import run_stack
-
-    cluster = yaml.safe_load(fixture.read_text())
+@pytest.mark.parametrize("sample", RAY_CLUSTER_SAMPLES)
+def test_patched_sample_keeps_its_env_and_stays_valid(sample, kubernetes_api):
+    (cluster,) = ray_clusters_in(upstream_file(sample))
+    cluster = kubernetes_api.add(cluster, namespace="ray-system")
     head = cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
     result = run_stack("minikube", rayClusterName=cluster["metadata"]["name"], rayHeadContainer=head["name"])
     assert result.error is None, result.error

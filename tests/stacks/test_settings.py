@@ -79,6 +79,20 @@ INVALID = [
     ("aws", {"clusterName": "Ray Cluster"}, "clusterName", "Ray Cluster"),
     ("aws", {"allowWorldAccess": "maybe"}, "allowWorldAccess", "maybe"),
     ("aws", {"namespace": "obs"}, "namespace", "obs"),
+    # Values that pass their pattern but would break later (arithmetic, Prometheus, the kubelet).
+    ("minikube", {"scrapeInterval": "0s"}, "scrapeInterval", "0s"),
+    ("aws", {"scrapeInterval": "500ms"}, "scrapeInterval", "500ms"),
+    ("minikube", {"retentionTime": "0s"}, "retentionTime", "0s"),
+    ("aws", {"retentionTime": "30m"}, "retentionTime", "30m"),
+    ("minikube", {"retentionSize": "1B"}, "retentionSize", "1B"),
+    ("aws", {"retentionSize": "100MB"}, "retentionSize", "100MB"),
+    ("minikube", {"prometheusMemoryLimit": "1Ki"}, "prometheusMemoryLimit", "1Ki"),
+    ("minikube", {"grafanaMemoryLimit": "64Mi", "grafanaMemoryRequest": "32Mi"}, "grafanaMemoryLimit", "64Mi"),
+    ("aws", {"prometheusMemoryLimit": "100Mi"}, "prometheusMemoryLimit", "100Mi"),
+    ("minikube", {"prometheusCpuLimit": "0", "prometheusCpuRequest": "0"}, "prometheusCpuLimit", "0"),
+    ("minikube", {"grafanaCpuLimit": "1m", "grafanaCpuRequest": "1m"}, "grafanaCpuLimit", "1m"),
+    ("minikube", {"grafanaStorageSize": "1Ki"}, "grafanaStorageSize", "1Ki"),
+    ("minikube", {"prometheusStorageSize": "1Mi"}, "prometheusStorageSize", "1Mi"),
 ]
 
 

@@ -109,7 +109,8 @@ def test_explicit_values_win():
     ({"rayNodes": "0"}, "rayNodes"),
     ({"rayNodes": "ten"}, "rayNodes"),
     ({"retentionSize": "50GB", "prometheusStorageSize": "10Gi"}, "retentionSize"),
-    ({"prometheusMemoryLimit": "64Mi"}, "prometheusMemoryRequest"),  # below the computed request
+    # below the computed request (512Mi at 100 nodes)
+    ({"rayNodes": "100", "prometheusMemoryLimit": "256Mi"}, "prometheusMemoryRequest"),
 ])
 def test_bad_sizing_input_is_refused(overrides, key):
     result = run_stack("minikube", **overrides)

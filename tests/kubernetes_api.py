@@ -1,0 +1,87 @@
+"""A stand-in for the Kubernetes API server on 127.0.0.1, for the stack's preflight read of the
+RayCluster it patches: the real `kubernetes` client talks HTTP to it through a real kubeconfig.
+It answers only the RayCluster reads the program makes, as the API server does (JSON objects,
+Status bodies with 404)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import yaml
+
+LOOPBACK = "127.0.0.1"
+_ONE = re.compile(r"^/apis/ray\.io/v1/namespaces/([^/]+)/rayclusters/([^/?]+)$")
+_ALL = "/apis/ray.io/v1/rayclusters"
+
+
+class KubernetesApi:
+    def __init__(self) -> None:
+        self.ray_clusters: dict[tuple[str, str], dict] = {}  # (namespace, name) -> RayCluster
+        self.requests: list[str] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                path = self.path.split("?", 1)[0]
+                api.requests.append(path)
+                one = _ONE.match(path)
+                if one and (one.group(1), one.group(2)) in api.ray_clusters:
+                    self._send(200, api.ray_clusters[(one.group(1), one.group(2))])
+                elif path == _ALL:
+                    self._send(200, {"apiVersion": "ray.io/v1", "kind": "RayClusterList",
+                                     "items": list(api.ray_clusters.values())})
+                else:
+                    self._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+                                     "message": f"rayclusters.ray.io {path.rsplit('/', 1)[-1]!r} not found",
+                                     "code": 404})
+
+            def _send(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self.url = f"http://{LOOPBACK}:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> KubernetesApi:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def add(self, cluster: dict, name: str | None = None, namespace: str | None = None) -> dict:
+        """Serve `cluster` (renamed and placed when told), as `kubectl apply` would have created it."""
+        cluster = copy.deepcopy(cluster)
+        metadata = cluster.setdefault("metadata", {})
+        metadata["name"] = name or metadata["name"]
+        metadata["namespace"] = namespace or metadata.get("namespace") or "default"
+        self.ray_clusters[(metadata["namespace"], metadata["name"])] = cluster
+        return cluster
+
+    def kubeconfig(self, path: Path) -> Path:
+        path.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "test",
+            "clusters": [{"name": "test", "cluster": {"server": self.url}}],
+            "users": [{"name": "test", "user": {}}],
+            "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
+        }))
+        return path
+
+
+def ray_clusters_in(path: Path) -> list[dict]:
+    """The RayClusters of a (possibly multi-document) manifest file."""
+    return [d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") == "RayCluster"]

@@ -1,0 +1,82 @@
+"""The minikube stack reads the RayCluster it patches before registering anything (stacks/preflight.py),
+through the real Kubernetes client against a stand-in API server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from conftest import run_stack
+
+from stacks.settings import ConfigError
+
+
+def refused(result, key: str) -> str:
+    assert isinstance(result.error, ConfigError), repr(result.error)
+    assert result.resources == [], "nothing may be registered when the target is wrong"
+    message = str(result.error)
+    assert f"ray-monitoring:{key} = " in message and "Fix: " in message
+    return message
+
+
+def test_present_cluster_and_container_pass(minikube, kubernetes_api):
+    assert "/apis/ray.io/v1/namespaces/ray-system/rayclusters/ray-training-cluster" in kubernetes_api.requests
+    assert minikube.one("kubernetes:ray.io/v1:RayClusterPatch", "ray-cluster-head-env")
+
+
+def test_missing_cluster_is_refused_naming_the_keys_and_what_exists():
+    message = refused(run_stack("minikube", rayClusterName="no-such-cluster"), "rayClusterName")
+    assert "'no-such-cluster'" in message and "'ray-system' (rayClusterNamespace)" in message
+    assert "ray-system/ray-training-cluster" in message, "the clusters that do exist are listed"
+
+
+def test_cluster_in_another_namespace_is_refused():
+    message = refused(run_stack("minikube", rayClusterNamespace="ml"), "rayClusterName")
+    assert "namespace 'ml'" in message
+
+
+def test_wrong_head_container_is_refused_listing_the_real_ones(kubernetes_api):
+    cluster = kubernetes_api.ray_clusters[("ray-system", "ray-training-cluster")]
+    two = {**cluster, "spec": {**cluster["spec"], "headGroupSpec": {**cluster["spec"]["headGroupSpec"], "template": {
+        "spec": {"containers": [{"name": "ray-head", "image": "x"}, {"name": "log-shipper", "image": "y"}]}}}}}
+    kubernetes_api.add(two, "two-containers", "ray-system")
+    message = refused(run_stack("minikube", rayClusterName="two-containers", rayHeadContainer="head"),
+                      "rayHeadContainer")
+    assert "'head'" in message and "ray-head, log-shipper" in message
+    assert "pulumi config set rayHeadContainer ray-head" in message
+
+
+def test_unreachable_api_server_is_refused_not_a_traceback(tmp_path, monkeypatch):
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    config = tmp_path / "config"
+    config.write_text(f"""apiVersion: v1
+kind: Config
+current-context: down
+clusters: [{{name: down, cluster: {{server: "http://127.0.0.1:{port}"}}}}]
+users: [{{name: down, user: {{}}}}]
+contexts: [{{name: down, context: {{cluster: down, user: down}}}}]
+""")
+    monkeypatch.setenv("KUBECONFIG", str(config))
+    message = refused(run_stack("minikube"), "rayClusterName")
+    assert "could not be read from the cluster" in message and "kubernetes:context" in message
+
+
+def test_provider_context_is_the_one_read(kubernetes_api):
+    """kubernetes:context names a context the kubeconfig lacks: the preflight uses it, so it fails."""
+    message = refused(run_stack("minikube", **{"kubernetes:context": "elsewhere"}), "rayClusterName")
+    assert "elsewhere" in message
+
+
+def test_config_errors_are_clean_run_errors():
+    import pulumi
+
+    assert issubclass(ConfigError, pulumi.RunError), "pulumi prints a RunError without a traceback"
+
+
+@pytest.mark.parametrize("stack", ["aws"])
+def test_other_platforms_read_no_cluster(stack, kubernetes_api):
+    before = len(kubernetes_api.requests)
+    assert run_stack(stack).error is None
+    assert len(kubernetes_api.requests) == before
