@@ -5,6 +5,12 @@
 RAY_VERSION = "2.60.0"
 RAY_IMAGE = f"rayproject/ray:{RAY_VERSION}"
 
+# KubeRay: the operator chart the minikube stack installs (installKubeRay) and the CRDs and samples
+# the tests validate against (tests/upstream-files.json) are this version.
+KUBERAY_VERSION = "1.7.0"
+KUBERAY_CHART = "kuberay-operator"
+KUBERAY_CHART_REPOSITORY = "https://ray-project.github.io/kuberay-helm/"
+
 PROMETHEUS_IMAGE = "prom/prometheus:v3.13.2"
 GRAFANA_IMAGE = "grafana/grafana:12.5.0"
 NODE_EXPORTER_IMAGE = "prom/node-exporter:v1.10.2"

@@ -18,7 +18,9 @@ from components.constants import (
 )
 from components.kubernetes import common as kc
 from components.kubernetes.grafana import Grafana, GrafanaArgs
+from components.kubernetes.kuberay_operator import KubeRayOperator, KubeRayOperatorArgs
 from components.kubernetes.prometheus import Prometheus, PrometheusArgs
+from components.kubernetes.ray_cluster import RayCluster, RayClusterArgs
 from components.kubernetes.ray_cluster_patch import RayClusterPatch, RayClusterPatchArgs
 from components.kubernetes.ray_dashboard_service import (
     RayDashboardService,
@@ -48,15 +50,19 @@ def prometheus_clients(s: KubernetesSettings) -> list[dict]:
 
 def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     s, m = settings, settings.monitoring
-    # Read before anything is registered: a wrong target stops `pulumi preview` with nothing made.
-    check_patch_target(s, access)
-    opts = None
+    if s.ray_cluster is None:
+        # Read before anything is registered: a wrong target stops `pulumi preview` with nothing made.
+        check_patch_target(s, access)
+
+    namespaces = []
     if s.create_namespace:
-        namespace = k8s.core.v1.Namespace(
-            "monitoring-namespace",
-            metadata={"name": s.namespace, "labels": kc.labels("monitoring", s.namespace, "namespace")},
-        )
-        opts = pulumi.ResourceOptions(depends_on=[namespace])
+        namespaces.append(_namespace("monitoring-namespace", s.namespace))
+    if s.ray_cluster is not None and s.create_ray_namespace and not (
+            s.create_namespace and s.ray_cluster_namespace == s.namespace):
+        namespaces.append(_namespace("ray-namespace", s.ray_cluster_namespace))
+    # Everything in them (Roles in the Ray namespace too) waits for the namespaces the stack creates.
+    opts = pulumi.ResourceOptions(depends_on=namespaces) if namespaces else None
+    operator = KubeRayOperator("kuberay", KubeRayOperatorArgs(s.kuberay_namespace)) if s.kuberay_namespace else None
 
     prometheus = Prometheus(
         "prometheus",
@@ -99,22 +105,32 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     # that works on every minikube driver and on any cloud cluster.
     grafana_forward = port_forward(s.namespace, GRAFANA, 3000, s.grafana_service_port)
     iframe_host = m.grafana_iframe_host or "http://localhost:3000"
-    RayClusterPatch(
-        "ray-cluster",
-        RayClusterPatchArgs(
-            cluster_name=s.ray_cluster_name,
-            namespace=s.ray_cluster_namespace,
-            head_container=s.ray_head_container,
-            env=ray_head_env(grafana.url, prometheus.url, m.datasource_name, iframe_host),
-            head_restart=s.head_restart,
-        ),
-        # The head must find both ready when it starts with the new environment.
-        pulumi.ResourceOptions(depends_on=[prometheus.deployment, grafana.deployment]),
-    )
+    head_env = ray_head_env(grafana.url, prometheus.url, m.datasource_name, iframe_host)
+    # The head must find both ready when it starts with the environment.
+    ready = [prometheus.deployment, grafana.deployment]
+    if s.ray_cluster is not None:
+        RayCluster(
+            "ray-cluster",
+            RayClusterArgs(s.ray_cluster_name, s.ray_cluster_namespace, s.ray_cluster, s.ray_head_container,
+                           head_env),
+            # After the operator (its CRD), so `pulumi destroy` deletes the cluster before the operator.
+            pulumi.ResourceOptions(depends_on=[*namespaces, *ready, *([operator.release] if operator else [])]),
+        )
+        head_restart = "not needed: the RayCluster is created with the environment"
+    else:
+        RayClusterPatch(
+            "ray-cluster",
+            RayClusterPatchArgs(s.ray_cluster_name, s.ray_cluster_namespace, s.ray_head_container, head_env,
+                                s.head_restart),
+            pulumi.ResourceOptions(depends_on=ready),
+        )
+        head_restart = ("automatic (RayCluster upgradeStrategy Recreate)" if s.head_restart == RECREATE
+                        else head_restart_command(s.ray_cluster_name, s.ray_cluster_namespace))
     if s.ray_dashboard_node_port is not None:
         RayDashboardService(
             "ray-dashboard",
             RayDashboardServiceArgs(s.ray_cluster_name, s.ray_cluster_namespace, s.ray_dashboard_node_port),
+            opts,
         )
 
     head_service = f"{s.ray_cluster_name}-head-svc"  # created by KubeRay
@@ -126,6 +142,9 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     pulumi.export("rayDashboardUrl", f"http://localhost:{RAY_DASHBOARD_PORT}")
     pulumi.export("rayDashboardPortForward",
                   port_forward(s.ray_cluster_namespace, head_service, RAY_DASHBOARD_PORT, RAY_DASHBOARD_PORT))
-    pulumi.export("rayHeadRestart",
-                  "automatic (RayCluster upgradeStrategy Recreate)" if s.head_restart == RECREATE
-                  else head_restart_command(s.ray_cluster_name, s.ray_cluster_namespace))
+    pulumi.export("rayHeadRestart", head_restart)
+
+
+def _namespace(name: str, namespace: str) -> k8s.core.v1.Namespace:
+    return k8s.core.v1.Namespace(
+        name, metadata={"name": namespace, "labels": kc.labels("monitoring", namespace, "namespace")})

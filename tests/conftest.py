@@ -16,16 +16,15 @@ from typing import Any, Callable
 
 import pulumi
 import pytest
+import upstream
 import yaml
 from google.protobuf import json_format
+from kubernetes_api import KubernetesApi, ray_clusters_in
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
-
-import upstream
-from kubernetes_api import KubernetesApi, ray_clusters_in
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_SIG = rpc._special_sig_key  # "4dabf18193072939515e22adb298388d"
@@ -295,6 +294,17 @@ def kubernetes_api(tmp_path_factory):
 def minikube() -> Run:
     result = run_stack("minikube")
     assert result.error is None, f"minikube stack failed: {result.error!r}"
+    return result
+
+
+# The minikube stack for a RayCluster that already runs: patch it instead of creating one.
+PATCH_MODE = {"installKubeRay": "false", "createRayCluster": "false"}
+
+
+@pytest.fixture(scope="session")
+def minikube_patch() -> Run:
+    result = run_stack("minikube", **PATCH_MODE)
+    assert result.error is None, f"minikube stack (patch mode) failed: {result.error!r}"
     return result
 
 

@@ -34,7 +34,7 @@ class RayDashboardService(pulumi.ComponentResource):
                 "ports": [{"name": "dashboard", "port": RAY_DASHBOARD_PORT, "targetPort": RAY_DASHBOARD_PORT,
                            "nodePort": args.node_port}],
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=kc.child_options(self, opts),
         )
         self.service_name = service.metadata.name
         self.register_outputs({"service_name": self.service_name})

@@ -10,12 +10,11 @@ naming the key, the bad value and the fix. Components never read config: they ge
 from __future__ import annotations
 
 import difflib
-import json
 from typing import Any, Mapping
 
 from stacks.settings.aws import AwsSettings, read_aws
 from stacks.settings.kubernetes import KubernetesSettings, read_kubernetes
-from stacks.settings.reader import PROJECT, ConfigError, Reader, describe_problem
+from stacks.settings.reader import PROJECT, ConfigError, Reader, describe_problem, same_value
 from stacks.settings.shared import MonitoringSettings
 
 __all__ = ["AwsSettings", "ConfigError", "KubernetesSettings", "MonitoringSettings", "PROJECT", "Settings",
@@ -55,12 +54,6 @@ def defaults(platform: str) -> dict[str, Any]:
     return {"platform": None, **reader.defaults}
 
 
-def _same(value: Any, default: Any) -> bool:
-    if isinstance(value, str) and value[:1] in "[{":  # lists arrive as JSON text
-        value = json.loads(value)
-    return str(value).lower() == str(default).lower()
-
-
 def _reject_unknown_keys(reader: Reader, platform: str, config: Mapping[str, Any]) -> None:
     known = defaults(platform)
     others: dict[str, Any] = {}
@@ -75,7 +68,7 @@ def _reject_unknown_keys(reader: Reader, platform: str, config: Mapping[str, Any
             continue
         if key in others:
             # Pulumi.yaml declares every key's default for every stack: only a changed value is a mistake.
-            if not _same(config[full_key], others[key]):
+            if not same_value(config[full_key], others[key]):
                 reader.problem(key, config[full_key], f"does not apply to platform {platform}",
                                f"pulumi config rm {key}")
             continue

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from components.builders.ray_cluster import RayClusterShape, RayNodeSize
 from components.builders.sizing import bytes_of
 from components.kubernetes.common import Resources, Storage
+from components.versions import RAY_IMAGE
 from stacks.settings.reader import DNS_LABEL, MEMORY, MEMORY_FLOOR_WHY, MIN_MEMORY_LIMIT, Reader, at_least
 from stacks.settings.shared import MonitoringSettings, read_monitoring
 
@@ -14,6 +16,8 @@ DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0
 CPU = re.compile(r"^(\d+m|\d+(\.\d{1,3})?)$")
 MIN_CPU_LIMIT = "50m"
 MIN_STORAGE = "128Mi"
+# An image reference: [registry/]repository[:tag][@digest].
+IMAGE = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ class KubernetesSettings:
     grafana_service_port: int
     grafana_node_port: int | None
     ray_dashboard_node_port: int | None  # None: no Service for the Ray Dashboard
+    kuberay_namespace: str | None  # None: KubeRay is already installed
+    ray_cluster: RayClusterShape | None  # None: patch the existing RayCluster named above
+    create_ray_namespace: bool  # with ray_cluster: create ray_cluster_namespace
 
 
 def _resources(reader: Reader, prefix: str, defaults: Resources, computed: bool = False) -> Resources:
@@ -85,6 +92,42 @@ def _storage(reader: Reader, prefix: str, default_size: str, computed: bool = Fa
     )
 
 
+def _node_size(reader: Reader, prefix: str, cpu: str, memory: str, minimum_memory: str) -> RayNodeSize:
+    cpu_value = reader.string(f"{prefix}Cpu", cpu, CPU, "must be a Kubernetes CPU quantity such as 500m or 2", cpu)
+    if _millicores(cpu_value) < _millicores("250m"):
+        reader.problem(f"{prefix}Cpu", cpu_value, "must be at least 250m: Ray's processes need it to start",
+                       f"pulumi config set {prefix}Cpu {cpu}")
+        cpu_value = cpu
+    memory_value = reader.string(f"{prefix}Memory", memory, MEMORY,
+                                 "must be a Kubernetes memory quantity such as 2Gi", memory)
+    memory_value = at_least(reader, f"{prefix}Memory", memory_value, minimum_memory,
+                            "Ray's own processes take about that much", memory) or memory
+    return RayNodeSize(cpu_value, memory_value)
+
+
+# Keys that shape the created RayCluster, with their defaults: they mean nothing in patch mode.
+RAY_CLUSTER_KEYS = ("rayImage", "rayHeadCpu", "rayHeadMemory", "rayWorkerCpu", "rayWorkerMemory",
+                    "rayWorkerMinReplicas", "rayWorkerMaxReplicas", "createRayNamespace")
+
+
+def _ray_cluster_shape(reader: Reader) -> RayClusterShape:
+    """Fits `minikube start --cpus 4 --memory 8g` beside Prometheus, Grafana and KubeRay (README)."""
+    minimum = reader.integer("rayWorkerMinReplicas", 1, 0, 100, 1)
+    maximum = reader.integer("rayWorkerMaxReplicas", 3, 1, 100, 3)
+    if minimum > maximum:
+        reader.problem("rayWorkerMinReplicas", minimum, f"exceeds rayWorkerMaxReplicas ({maximum})",
+                       "lower rayWorkerMinReplicas or raise rayWorkerMaxReplicas")
+    return RayClusterShape(
+        # Unset means the pinned image (components/versions.py): no second copy of the pin in Pulumi.yaml.
+        image=reader.string("rayImage", None, IMAGE, "must be a container image such as "
+                            f"{RAY_IMAGE} or registry.example.com/team/ray:2.60.0-py311", RAY_IMAGE) or RAY_IMAGE,
+        head=_node_size(reader, "rayHead", "1", "2Gi", "1Gi"),
+        worker=_node_size(reader, "rayWorker", "500m", "1Gi", "512Mi"),
+        worker_min_replicas=minimum,
+        worker_max_replicas=maximum,
+    )
+
+
 def read_kubernetes(reader: Reader) -> KubernetesSettings:
     name_why = "must be a Kubernetes name: lowercase letters, digits and '-', at most 63"
     namespace = reader.string("namespace", "monitoring", DNS_LABEL, name_why, "monitoring")
@@ -104,6 +147,17 @@ def read_kubernetes(reader: Reader) -> KubernetesSettings:
     if node_port is not None and service_type == "ClusterIP":
         reader.problem("grafanaNodePort", node_port, "needs grafanaServiceType NodePort or LoadBalancer",
                        "pulumi config set grafanaServiceType NodePort")
+    install_kuberay = reader.boolean("installKubeRay", False)
+    kuberay_namespace = reader.string("kuberayNamespace", "kuberay-system", DNS_LABEL, name_why, "kuberay-system")
+    create_cluster = reader.boolean("createRayCluster", False)
+    create_ray_namespace = reader.boolean("createRayNamespace", True)
+    shape = _ray_cluster_shape(reader)
+    if not create_cluster:
+        for key in RAY_CLUSTER_KEYS:
+            value = reader.value(key)
+            if value is not None and not reader.is_default(key, value):
+                reader.problem(key, value, "shapes the RayCluster the stack creates, and createRayCluster is false",
+                               f"pulumi config set createRayCluster true, or pulumi config rm {key}")
     monitoring = read_monitoring(reader)
     sizing = monitoring.sizing
     prometheus_storage = _storage(reader, "prometheus", sizing.volume_size, computed=True)
@@ -132,4 +186,7 @@ def read_kubernetes(reader: Reader) -> KubernetesSettings:
         grafana_service_port=reader.integer("grafanaServicePort", 3000, 1, 65535, 3000),
         grafana_node_port=node_port,
         ray_dashboard_node_port=reader.integer("rayDashboardNodePort", None, 30000, 32767, 30265),
+        kuberay_namespace=kuberay_namespace if install_kuberay else None,
+        ray_cluster=shape if create_cluster else None,
+        create_ray_namespace=create_ray_namespace,
     )

@@ -53,6 +53,14 @@ class Reader:
         self.defaults[key] = default
         return self._get(key)
 
+    def value(self, key: str) -> Any:
+        """The raw configured value (None when unset)."""
+        return self._get(key)
+
+    def is_default(self, key: str, value: Any) -> bool:
+        """Whether `value` is the default recorded when `key` was read (Pulumi.yaml passes defaults)."""
+        return same_value(value, self.defaults[key])
+
     def string(self, key: str, default: str | None, pattern: re.Pattern | None = None,
                why: str = "", example: str = "") -> str | None:
         value = self._raw(key, default)
@@ -113,6 +121,13 @@ class Reader:
                          f"pulumi config set --path '{key}[0]' VALUE")
             return None
         return value
+
+
+def same_value(value: Any, default: Any) -> bool:
+    """A configured value against a default, as the CLI passes values (text; lists as JSON)."""
+    if isinstance(value, str) and value[:1] in "[{":
+        value = json.loads(value)
+    return str(value).lower() == str(default).lower()
 
 
 def duration(reader: Reader, key: str, default: str, minimum: str | None = None, because: str = "") -> str:

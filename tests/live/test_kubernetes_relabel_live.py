@@ -59,6 +59,7 @@ def kubernetes_prometheus(live):
     config.pop("rule_files")
     processes = Processes()
     prometheus = Prometheus(processes, workdir / "prometheus", config, port=9091)
+    prometheus.sd_file = sd_file  # tests may swap the pods it discovers, and put PODS back
     try:
         prometheus.start()
         yield prometheus
@@ -92,3 +93,68 @@ def test_kept_targets_carry_kubernetes_labels(kubernetes_prometheus):
     # The labels reach the series Ray's dashboards filter on.
     wait_until(lambda: kubernetes_prometheus.query('ray_node_cpu_utilization{ray_io_cluster="raycluster-kuberay"}'),
                30, "Ray series with ray_io_cluster from the pod label")
+
+
+# Where each declared port of the created cluster's pods points: the live Ray endpoints.
+LIVE_PORTS = {("head", "metrics"): 8080, ("head", "as-metrics"): 44217, ("head", "dash-metrics"): 44227,
+              ("worker", "metrics"): 8081}
+
+
+def kuberay_pods(cluster: dict) -> list[dict]:
+    """Targets kubernetes_sd (role pod) gives for the pods KubeRay makes from `cluster`: one per
+    declared container port, with the labels KubeRay puts on them (ray.io/cluster, node-type, group)."""
+    name, namespace, spec = cluster["metadata"]["name"], cluster["metadata"]["namespace"], cluster["spec"]
+    groups = [("head", "headgroup", f"{name}-head-abcde", spec["headGroupSpec"])]
+    groups += [("worker", g["groupName"], f"{name}-{g['groupName']}-worker-fghij", g) for g in spec["workerGroupSpecs"]]
+    targets = []
+    for node_type, group, pod_name, group_spec in groups:
+        for container in group_spec["template"]["spec"]["containers"]:
+            for port in container["ports"]:
+                live = LIVE_PORTS.get((node_type, port["name"]), 10_000 + port["containerPort"] % 10_000)
+                target = pod(pod_name, namespace, f"{LOOPBACK}:{live}", port["name"], node_type=node_type,
+                             cluster=name)
+                target["labels"].update({
+                    "__meta_kubernetes_pod_container_name": container["name"],
+                    "__meta_kubernetes_pod_label_ray_io_group": group,
+                    "__meta_kubernetes_pod_label_ray_io_is_ray_node": "yes",
+                    "__meta_kubernetes_pod_label_app_kubernetes_io_created_by": "kuberay-operator",
+                })
+                targets.append(target)
+    return targets
+
+
+def test_the_created_clusters_pods_are_kept_with_their_cluster_label(kubernetes_prometheus):
+    """The RayCluster the minikube stack creates (stacks/Pulumi.minikube.yaml), as KubeRay runs it."""
+    stack = run_stack("minikube")
+    assert stack.error is None, stack.error
+    cluster = stack.one("kubernetes:ray.io/v1:RayCluster", "ray-cluster-cluster").plain
+    targets = kuberay_pods(cluster)
+    assert len(targets) == 7, "head: 6 declared ports, worker: 1"
+    expected = sorted([
+        ("ray", f"{LOOPBACK}:8080"), ("ray", f"{LOOPBACK}:8081"),
+        ("ray-autoscaler", f"{LOOPBACK}:44217"), ("ray-dashboard", f"{LOOPBACK}:44227"),
+        ("prometheus", "localhost:9090"),
+    ])
+
+    def kept() -> list:
+        return sorted((t["labels"]["job"], t["labels"]["instance"]) for t in kubernetes_prometheus.targets())
+
+    def from_created_cluster() -> bool:
+        ray = [t for t in kubernetes_prometheus.targets() if t["labels"]["job"] != "prometheus"]
+        return all(t["labels"].get("ray_io_cluster") == "ray-training-cluster" for t in ray)
+
+    kubernetes_prometheus.sd_file.write_text(json.dumps(targets))
+    try:
+        wait_until(lambda: from_created_cluster() and kept() == expected, 30,
+                   f"exactly {expected} from the created cluster's pods")
+        labels = {t["labels"]["instance"]: t["labels"] for t in kubernetes_prometheus.targets()}
+        assert labels[f"{LOOPBACK}:8081"]["pod"] == "ray-training-cluster-workers-worker-fghij"
+        assert {labels[f"{LOOPBACK}:{port}"]["ray_io_cluster"] for port in (8080, 8081, 44217, 44227)} == {
+            "ray-training-cluster"}
+        wait_until(lambda: kubernetes_prometheus.query(
+            'ray_node_cpu_utilization{ray_io_cluster="ray-training-cluster"}'), 30,
+            "Ray series labelled with the created cluster's name")
+    finally:
+        kubernetes_prometheus.sd_file.write_text(json.dumps(PODS))
+        wait_until(lambda: any(t["labels"].get("ray_io_cluster") == "raycluster-kuberay"
+                               for t in kubernetes_prometheus.targets()), 30, "the original pods back")

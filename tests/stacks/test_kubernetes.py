@@ -6,7 +6,7 @@ import json
 
 import pytest
 import yaml
-from conftest import Run, run_stack
+from conftest import PATCH_MODE, Run, run_stack
 
 from components.builders.grafana_config import load_dashboards
 from components.kubernetes.prometheus_rbac import DISCOVERY_RULES
@@ -15,11 +15,15 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 PATCH = "kubernetes:ray.io/v1:RayClusterPatch"
+RAY_CLUSTER = "kubernetes:ray.io/v1:RayCluster"
 
 
 def head_env(result: Run) -> dict[str, str]:
-    patch = result.one(PATCH, "ray-cluster-head-env").plain
-    (container,) = patch["spec"]["headGroupSpec"]["template"]["spec"]["containers"]
+    """The head's RAY_* environment: in the patch, or in the created RayCluster."""
+    patches = result.of_type(PATCH)
+    body = patches[0].plain if patches else result.one(RAY_CLUSTER, "ray-cluster-cluster").plain
+    (container,) = [c for c in body["spec"]["headGroupSpec"]["template"]["spec"]["containers"]
+                    if c["name"] == "ray-head"]
     return {e["name"]: e["value"] for e in container["env"]}
 
 
@@ -29,8 +33,9 @@ def service_url(result: Run, name: str) -> str:
     return f"http://{service['metadata']['name']}.{service['metadata']['namespace']}.svc:{port}"
 
 
-def test_head_env_points_at_the_deployed_services(minikube):
-    env = head_env(minikube)
+@pytest.mark.parametrize("mode", ["created", "patched"])
+def test_head_env_points_at_the_deployed_services(mode, minikube, minikube_patch):
+    env = head_env(minikube if mode == "created" else minikube_patch)
     assert env["RAY_GRAFANA_HOST"] == service_url(minikube, "grafana") == "http://grafana.monitoring.svc:3000"
     assert env["RAY_PROMETHEUS_HOST"] == service_url(minikube, "prometheus") == "http://prometheus.monitoring.svc:9090"
     assert env["RAY_GRAFANA_IFRAME_HOST"] == "http://localhost:3000"
@@ -40,7 +45,8 @@ def test_head_env_points_at_the_deployed_services(minikube):
     assert datasource["url"] == env["RAY_PROMETHEUS_HOST"]
 
 
-def test_patch_touches_only_the_head_env_and_restarts_by_upgrade_strategy(minikube):
+def test_patch_touches_only_the_head_env_and_restarts_by_upgrade_strategy(minikube_patch):
+    minikube = minikube_patch
     patch = minikube.one(PATCH, "ray-cluster-head-env").plain
     assert patch["metadata"]["name"] == "ray-training-cluster"
     assert patch["metadata"]["namespace"] == "ray-system"
@@ -53,7 +59,7 @@ def test_patch_touches_only_the_head_env_and_restarts_by_upgrade_strategy(miniku
 
 def test_head_restart_none_leaves_upgrade_strategy_alone_and_prints_the_command(kubernetes_api):
     kubernetes_api.add(kubernetes_api.ray_clusters[("ray-system", "ray-training-cluster")], "rc", "ml")
-    result = run_stack("minikube", headRestart="none", rayClusterName="rc", rayClusterNamespace="ml")
+    result = run_stack("minikube", headRestart="none", rayClusterName="rc", rayClusterNamespace="ml", **PATCH_MODE)
     assert result.error is None, result.error
     assert "upgradeStrategy" not in result.one(PATCH, "ray-cluster-head-env").plain["spec"]
     assert result.outputs["rayHeadRestart"] == (
@@ -61,7 +67,8 @@ def test_head_restart_none_leaves_upgrade_strategy_alone_and_prints_the_command(
     )
 
 
-def test_patch_waits_for_prometheus_and_grafana(minikube):
+def test_patch_waits_for_prometheus_and_grafana(minikube_patch):
+    minikube = minikube_patch
     # The patch's component was registered with dependsOn on both Deployments; its child inherits it.
     urns = {r.name: r.urn for r in minikube.resources}
     component = minikube.one("ray-monitoring:kubernetes:RayClusterPatch", "ray-cluster")
@@ -72,7 +79,7 @@ def test_patch_waits_for_prometheus_and_grafana(minikube):
 def test_every_child_is_parented_to_its_component(minikube):
     components = {r.urn: r for r in minikube.resources if r.type.startswith("ray-monitoring:")}
     for resource in minikube.resources:
-        if resource.type.startswith("ray-monitoring:") or resource.name == "monitoring-namespace":
+        if resource.type.startswith("ray-monitoring:") or resource.name in ("monitoring-namespace", "ray-namespace"):
             continue
         assert resource.parent in components, f"{resource.type} {resource.name} is not inside a component"
         assert resource.name.startswith(components[resource.parent].name), (
@@ -209,3 +216,78 @@ def test_selectors_exclude_the_version_label(minikube):
         assert selector.items() <= deployment.plain["spec"]["template"]["metadata"]["labels"].items()
     for service in minikube.of_type(SERVICE):
         assert "app.kubernetes.io/part-of" in service.plain["metadata"]["labels"]
+
+
+# --- from a bare minikube: KubeRay installed, the RayCluster created (the shipped stack) -----------
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+
+
+def test_shipped_stack_installs_kuberay_and_creates_the_cluster_without_a_patch(minikube):
+    assert [r.name for r in minikube.of_type(RELEASE)] == ["kuberay-release"]
+    assert sorted(r.plain["metadata"]["name"] for r in minikube.of_type(NAMESPACE)) == ["monitoring", "ray-system"]
+    assert [r.name for r in minikube.of_type(RAY_CLUSTER)] == ["ray-cluster-cluster"]
+    assert minikube.of_type(PATCH) == [], "nothing to patch: the environment is in the spec"
+    assert minikube.outputs["rayHeadRestart"].startswith("not needed")
+
+
+def test_created_cluster_carries_monitoring_from_the_start(minikube):
+    cluster = minikube.one(RAY_CLUSTER, "ray-cluster-cluster").plain
+    assert cluster["metadata"]["name"] == "ray-training-cluster" and cluster["metadata"]["namespace"] == "ray-system"
+    spec = cluster["spec"]
+    (head,) = spec["headGroupSpec"]["template"]["spec"]["containers"]
+    assert set(head_env(minikube)) == {"RAY_GRAFANA_HOST", "RAY_PROMETHEUS_HOST", "RAY_PROMETHEUS_NAME",
+                                       "RAY_GRAFANA_IFRAME_HOST"}
+    assert {p["name"]: p["containerPort"] for p in head["ports"]}.items() >= {
+        "metrics": 8080, "as-metrics": 44217, "dash-metrics": 44227, "dashboard": 8265}.items()
+    (group,) = spec["workerGroupSpecs"]
+    (worker,) = group["template"]["spec"]["containers"]
+    assert {"name": "metrics", "containerPort": 8080} in worker["ports"]
+    assert head["image"] == worker["image"] == "rayproject/ray:2.60.0" and spec["rayVersion"] == "2.60.0"
+    assert spec["enableInTreeAutoscaling"] is True
+    assert (group["minReplicas"], group["maxReplicas"], group["replicas"]) == (1, 3, 1)
+
+
+def test_created_cluster_waits_for_the_operator_and_monitoring(minikube):
+    urns = {r.name: r.urn for r in minikube.resources}
+    needs = {urns[n] for n in ("kuberay-release", "prometheus-deployment", "grafana-deployment", "ray-namespace")}
+    # Pulumi deletes in reverse dependency order: the RayCluster goes before the operator on destroy.
+    assert minikube.dependencies["ray-cluster-cluster"] >= needs
+
+
+def test_roles_in_the_created_namespace_wait_for_it(minikube):
+    urns = {r.name: r.urn for r in minikube.resources}
+    assert urns["ray-namespace"] in minikube.dependencies["prometheus-rbac-role-ray-system"]
+
+
+def test_ray_cluster_settings_reach_the_spec():
+    result = run_stack("minikube", rayImage="registry.example.com/ml/ray:2.59.1-py311-gpu", rayWorkerMinReplicas="0",
+                       rayWorkerMaxReplicas="8", rayWorkerCpu="2", rayWorkerMemory="8Gi", createRayNamespace="false")
+    assert result.error is None, result.error
+    spec = result.one(RAY_CLUSTER, "ray-cluster-cluster").plain["spec"]
+    (group,) = spec["workerGroupSpecs"]
+    (worker,) = group["template"]["spec"]["containers"]
+    assert worker["image"] == "registry.example.com/ml/ray:2.59.1-py311-gpu" and spec["rayVersion"] == "2.59.1"
+    assert (group["minReplicas"], group["maxReplicas"]) == (0, 8)
+    assert worker["resources"]["limits"] == {"cpu": "2", "memory": "8Gi"} == worker["resources"]["requests"]
+    assert group["rayStartParams"]["num-cpus"] == "2"
+    assert [r.plain["metadata"]["name"] for r in result.of_type(NAMESPACE)] == ["monitoring"]
+
+
+def test_patch_mode_installs_nothing_of_kuberay(minikube_patch):
+    assert minikube_patch.of_type(RELEASE) == [] and minikube_patch.of_type(RAY_CLUSTER) == []
+    assert [r.name for r in minikube_patch.of_type(NAMESPACE)] == ["monitoring-namespace"]
+
+
+def test_kind_stack_is_the_minikube_stack_with_smaller_requests():
+    result = run_stack("kind")
+    assert result.error is None, result.error
+    spec = result.one(RAY_CLUSTER, "ray-cluster-cluster").plain["spec"]
+    (head,) = spec["headGroupSpec"]["template"]["spec"]["containers"]
+    (worker,) = spec["workerGroupSpecs"][0]["template"]["spec"]["containers"]
+    assert head["resources"]["requests"] == {"cpu": "500m", "memory": "1536Mi"}
+    assert worker["resources"]["requests"] == {"cpu": "250m", "memory": "1Gi"}
+    assert result.of_type(RELEASE) and not result.of_type(PATCH)
+    grafana = result.one(SERVICE, "grafana-service").plain["spec"]
+    assert grafana["type"] == "ClusterIP", "the CI job reaches everything through port-forwards"

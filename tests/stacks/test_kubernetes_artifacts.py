@@ -9,7 +9,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import Run, run_stack, upstream_file, upstream_files
+from conftest import PATCH_MODE, Run, run_stack, upstream_file, upstream_files
 from kubernetes_api import ray_clusters_in
 from tools import promtool
 
@@ -28,12 +28,14 @@ def manifest(resource) -> dict:
 
 
 def kubernetes_objects(result: Run) -> list:
-    return [r for r in result.resources
-            if r.type.startswith("kubernetes:") and not r.type.endswith("RayClusterPatch")]
+    """Built-in kinds; KubeRay's kinds are checked against KubeRay's CRD, the Helm release against its chart."""
+    return [r for r in result.resources if r.type.startswith("kubernetes:")
+            and not r.type.startswith(("kubernetes:ray.io/", "kubernetes:helm.sh/"))]
 
 
-def test_every_object_passes_kubernetes_validate_strict(minikube):
-    objects = kubernetes_objects(minikube)
+@pytest.mark.parametrize("mode", ["created", "patched"])
+def test_every_object_passes_kubernetes_validate_strict(mode, minikube, minikube_patch):
+    objects = kubernetes_objects(minikube if mode == "created" else minikube_patch)
     assert len(objects) >= 15
     for resource in objects:
         body = manifest(resource)
@@ -65,10 +67,79 @@ def merge_list_map(existing: list, patch: list) -> list:
     return list(merged.values())
 
 
-def test_patch_validates_against_kuberay_crd(minikube):
-    patch = manifest(minikube.one("kubernetes:ray.io/v1:RayClusterPatch", "ray-cluster-head-env"))
+def unknown_fields(value, schema: dict, path: str = "") -> list[str]:
+    """Fields the API server would prune: not declared by the structural schema (strict validation)."""
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    found = []
+    if isinstance(value, dict):
+        properties = schema.get("properties")
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            if properties is not None and key in properties:
+                found += unknown_fields(item, properties[key], f"{path}.{key}")
+            elif isinstance(extra, dict):
+                found += unknown_fields(item, extra, f"{path}.{key}")
+            elif properties is not None or extra is False:
+                found.append(f"{path}.{key}")
+    elif isinstance(value, list) and "items" in schema:
+        for index, item in enumerate(value):
+            found += unknown_fields(item, schema["items"], f"{path}[{index}]")
+    return found
+
+
+def assert_strictly_valid(body: dict) -> None:
+    schema = crd_schema()
+    jsonschema.validate(body, schema)
+    body = {k: v for k, v in body.items() if k not in ("apiVersion", "kind", "metadata")}
+    assert unknown_fields(body, schema) == []
+
+
+def test_strict_check_catches_an_unknown_field():
+    with pytest.raises(AssertionError):
+        assert_strictly_valid({"spec": {"headGroupSpec": {"template": {}, "rayStartParam": {}}}})
+
+
+def test_patch_validates_against_kuberay_crd(minikube_patch):
+    patch = manifest(minikube_patch.one("kubernetes:ray.io/v1:RayClusterPatch", "ray-cluster-head-env"))
     patch["metadata"].pop("annotations")
-    jsonschema.validate(patch, crd_schema())
+    assert_strictly_valid(patch)
+
+
+def test_created_ray_cluster_validates_against_kuberay_crd(minikube):
+    cluster = manifest(minikube.one("kubernetes:ray.io/v1:RayCluster", "ray-cluster-cluster"))
+    assert cluster["apiVersion"] == "ray.io/v1" and cluster["kind"] == "RayCluster"
+    assert_strictly_valid(cluster)
+    # Its containers are Kubernetes containers: strict for the built-in schema too.
+    spec = cluster["spec"]
+    for template in [spec["headGroupSpec"]["template"], *[g["template"] for g in spec["workerGroupSpecs"]]]:
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, "spec": template["spec"]}
+        kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
+
+
+def chart_values() -> dict:
+    return yaml.safe_load(upstream_file("charts/kuberay-operator-1.7.0/values.yaml").read_text())
+
+
+def test_kuberay_release_is_pinned_and_sets_only_chart_values(minikube):
+    from components.versions import KUBERAY_VERSION
+
+    release = minikube.one("kubernetes:helm.sh/v3:Release", "kuberay-release").plain
+    chart = yaml.safe_load(upstream_file("charts/kuberay-operator-1.7.0/Chart.yaml").read_text())
+    assert release["chart"] == chart["name"] == "kuberay-operator"
+    assert release["version"] == chart["version"] == KUBERAY_VERSION
+    assert release["repositoryOpts"] == {"repo": "https://ray-project.github.io/kuberay-helm/"}
+    assert release["namespace"] == "kuberay-system" and release["createNamespace"] is True
+    values, known = release["values"], chart_values()
+    assert values and set(values) <= set(known), f"not in the chart's values.yaml: {set(values) - set(known)}"
+    # `resources` goes to the operator's container as is: a Kubernetes ResourceRequirements.
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+           "spec": {"containers": [{"name": "x", "image": "x", "resources": values["resources"]}]}}
+    kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
+
+
+def test_values_check_can_fail():
+    assert "watchNamespaces" not in chart_values() and "singleNamespaceInstall" in chart_values()
 
 
 def test_crd_merges_containers_and_env_by_name():
@@ -84,7 +155,8 @@ def test_patched_sample_keeps_its_env_and_stays_valid(sample, kubernetes_api):
     (cluster,) = ray_clusters_in(upstream_file(sample))
     cluster = kubernetes_api.add(cluster, namespace="ray-system")
     head = cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
-    result = run_stack("minikube", rayClusterName=cluster["metadata"]["name"], rayHeadContainer=head["name"])
+    result = run_stack("minikube", rayClusterName=cluster["metadata"]["name"], rayHeadContainer=head["name"],
+                       **PATCH_MODE)
     assert result.error is None, result.error
     spec = result.one("kubernetes:ray.io/v1:RayClusterPatch", "ray-cluster-head-env").plain["spec"]
     containers = spec["headGroupSpec"]["template"]["spec"]["containers"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from conftest import run_stack
+from conftest import PATCH_MODE, run_stack
 
 from stacks.settings import ConfigError
 
@@ -19,19 +19,19 @@ def refused(result, key: str) -> str:
     return message
 
 
-def test_present_cluster_and_container_pass(minikube, kubernetes_api):
+def test_present_cluster_and_container_pass(minikube_patch, kubernetes_api):
     assert "/apis/ray.io/v1/namespaces/ray-system/rayclusters/ray-training-cluster" in kubernetes_api.requests
-    assert minikube.one("kubernetes:ray.io/v1:RayClusterPatch", "ray-cluster-head-env")
+    assert minikube_patch.one("kubernetes:ray.io/v1:RayClusterPatch", "ray-cluster-head-env")
 
 
 def test_missing_cluster_is_refused_naming_the_keys_and_what_exists():
-    message = refused(run_stack("minikube", rayClusterName="no-such-cluster"), "rayClusterName")
+    message = refused(run_stack("minikube", **PATCH_MODE, rayClusterName="no-such-cluster"), "rayClusterName")
     assert "'no-such-cluster'" in message and "'ray-system' (rayClusterNamespace)" in message
     assert "ray-system/ray-training-cluster" in message, "the clusters that do exist are listed"
 
 
 def test_cluster_in_another_namespace_is_refused():
-    message = refused(run_stack("minikube", rayClusterNamespace="ml"), "rayClusterName")
+    message = refused(run_stack("minikube", **PATCH_MODE, rayClusterNamespace="ml"), "rayClusterName")
     assert "namespace 'ml'" in message
 
 
@@ -40,7 +40,7 @@ def test_wrong_head_container_is_refused_listing_the_real_ones(kubernetes_api):
     two = {**cluster, "spec": {**cluster["spec"], "headGroupSpec": {**cluster["spec"]["headGroupSpec"], "template": {
         "spec": {"containers": [{"name": "ray-head", "image": "x"}, {"name": "log-shipper", "image": "y"}]}}}}}
     kubernetes_api.add(two, "two-containers", "ray-system")
-    message = refused(run_stack("minikube", rayClusterName="two-containers", rayHeadContainer="head"),
+    message = refused(run_stack("minikube", **PATCH_MODE, rayClusterName="two-containers", rayHeadContainer="head"),
                       "rayHeadContainer")
     assert "'head'" in message and "ray-head, log-shipper" in message
     assert "pulumi config set rayHeadContainer ray-head" in message
@@ -59,13 +59,13 @@ users: [{{name: down, user: {{}}}}]
 contexts: [{{name: down, context: {{cluster: down, user: down}}}}]
 """)
     monkeypatch.setenv("KUBECONFIG", str(config))
-    message = refused(run_stack("minikube"), "rayClusterName")
+    message = refused(run_stack("minikube", **PATCH_MODE), "rayClusterName")
     assert "could not be read from the cluster" in message and "kubernetes:context" in message
 
 
 def test_provider_context_is_the_one_read(kubernetes_api):
     """kubernetes:context names a context the kubeconfig lacks: the preflight uses it, so it fails."""
-    message = refused(run_stack("minikube", **{"kubernetes:context": "elsewhere"}), "rayClusterName")
+    message = refused(run_stack("minikube", **PATCH_MODE, **{"kubernetes:context": "elsewhere"}), "rayClusterName")
     assert "elsewhere" in message
 
 
@@ -75,8 +75,9 @@ def test_config_errors_are_clean_run_errors():
     assert issubclass(ConfigError, pulumi.RunError), "pulumi prints a RunError without a traceback"
 
 
-@pytest.mark.parametrize("stack", ["aws"])
-def test_other_platforms_read_no_cluster(stack, kubernetes_api):
+@pytest.mark.parametrize("stack", ["aws", "minikube"])
+def test_nothing_to_patch_reads_no_cluster(stack, kubernetes_api):
+    """The aws stack, and the minikube stack when it creates the RayCluster itself."""
     before = len(kubernetes_api.requests)
     assert run_stack(stack).error is None
     assert len(kubernetes_api.requests) == before

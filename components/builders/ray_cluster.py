@@ -1,0 +1,132 @@
+"""The RayCluster the minikube stack creates when asked (no Pulumi here): monitoring wired in from the
+start, so no patch and no head restart is ever needed.
+
+- the head carries the RAY_* environment (components.builders.ray_head_env);
+- every Ray container declares the metrics port, and the head also the autoscaler's and the
+  dashboard's metrics ports, so PodMonitors and port-forwards can name them;
+- KubeRay's in-tree autoscaler scales one worker group between its min and max, so workers that
+  join later exercise Prometheus' discovery.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from components.constants import (
+    RAY_AUTOSCALER_METRICS_PORT,
+    RAY_DASHBOARD_METRICS_PORT,
+    RAY_DASHBOARD_PORT,
+    RAY_GCS_PORT,
+    RAY_METRICS_PORT,
+)
+
+WORKER_CONTAINER = "ray-worker"
+WORKER_GROUP = "workers"
+RAY_CLIENT_PORT = 10001
+RAY_UID = 1000  # the "ray" user of the rayproject/ray images
+# The autoscaler sidecar KubeRay adds to the head: smaller than KubeRay's default (500m / 512Mi),
+# which would not leave room for a worker on a 4-CPU minikube.
+AUTOSCALER_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}
+AUTOSCALER_IDLE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class RayNodeSize:
+    """A Ray container's CPU and memory; requests equal limits, as KubeRay recommends for Ray."""
+
+    cpu: str
+    memory: str
+
+
+@dataclass(frozen=True)
+class RayClusterShape:
+    image: str
+    head: RayNodeSize
+    worker: RayNodeSize
+    worker_min_replicas: int
+    worker_max_replicas: int
+
+
+def ray_version_of(image: str) -> str | None:
+    """The Ray version in a rayproject/ray-style tag (2.60.0, 2.60.0-py311-cpu), or None."""
+    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+    match = re.match(r"^(\d+\.\d+\.\d+)(-|$)", tag)
+    return match.group(1) if match else None
+
+
+def _container_security_context() -> dict:
+    # Ray writes its session files under /tmp and its home: the root filesystem stays writable.
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RAY_UID,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _resources(size: RayNodeSize) -> dict:
+    amount = {"cpu": size.cpu, "memory": size.memory}
+    return {"requests": dict(amount), "limits": dict(amount)}
+
+
+def _logical_cpus(cpu: str) -> str:
+    """The CPUs Ray schedules on a worker: at least one, so a fractional container still runs tasks."""
+    cores = float(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
+    return str(max(1, math.ceil(cores)))
+
+
+def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list[dict]) -> dict:
+    """`spec` of a ray.io/v1 RayCluster, valid against KubeRay v1.7.0's CRD."""
+    metrics = {"name": "metrics", "containerPort": RAY_METRICS_PORT}
+    head = {
+        "name": head_container,
+        "image": shape.image,
+        "env": head_env,
+        "ports": [
+            {"name": "gcs-server", "containerPort": RAY_GCS_PORT},
+            {"name": "dashboard", "containerPort": RAY_DASHBOARD_PORT},
+            {"name": "client", "containerPort": RAY_CLIENT_PORT},
+            metrics,
+            {"name": "as-metrics", "containerPort": RAY_AUTOSCALER_METRICS_PORT},
+            {"name": "dash-metrics", "containerPort": RAY_DASHBOARD_METRICS_PORT},
+        ],
+        "resources": _resources(shape.head),
+        "securityContext": _container_security_context(),
+    }
+    worker = {
+        "name": WORKER_CONTAINER,
+        "image": shape.image,
+        "ports": [metrics],
+        "resources": _resources(shape.worker),
+        "securityContext": _container_security_context(),
+    }
+    spec: dict = {
+        "enableInTreeAutoscaling": True,
+        "autoscalerOptions": {
+            "upscalingMode": "Default",
+            "idleTimeoutSeconds": AUTOSCALER_IDLE_SECONDS,
+            "resources": AUTOSCALER_RESOURCES,
+            "securityContext": _container_security_context(),
+        },
+        "headGroupSpec": {
+            # No tasks on the head: it runs GCS, the dashboard and the autoscaler.
+            "rayStartParams": {"num-cpus": "0", "metrics-export-port": str(RAY_METRICS_PORT)},
+            "template": {"spec": {"containers": [head]}},
+        },
+        "workerGroupSpecs": [{
+            "groupName": WORKER_GROUP,
+            "replicas": shape.worker_min_replicas,
+            "minReplicas": shape.worker_min_replicas,
+            "maxReplicas": shape.worker_max_replicas,
+            "rayStartParams": {"num-cpus": _logical_cpus(shape.worker.cpu),
+                               "metrics-export-port": str(RAY_METRICS_PORT)},
+            "template": {"spec": {"containers": [worker]}},
+        }],
+    }
+    version = ray_version_of(shape.image)
+    if version:
+        spec["rayVersion"] = version
+    return spec
