@@ -39,7 +39,7 @@ def test_workflow_tests_and_previews_both_stacks():
     jobs = workflow["jobs"]
     assert any(step.get("run") == "bash tests/run" for step in jobs["tests"]["steps"])
     previews = {step["with"]["stack-name"] for job in jobs.values() for step in job["steps"]
-                if step.get("uses", "").startswith("pulumi/actions") and step["with"]["command"] == "preview"}
+                if step.get("uses", "").startswith("pulumi/actions") and step["with"].get("command") == "preview"}
     assert previews == {"minikube", "aws"}
     assert workflow["permissions"] == {"contents": "read"}
     # Upstream test files come from tests/run's checksummed download, never from outside the checkout.
@@ -56,3 +56,24 @@ def test_workflow_shell_passes_shellcheck(tmp_path):
                 script.write_text("#!/usr/bin/env bash\n" + re.sub(r"\$\{\{[^}]*\}\}", "value", step["run"]))
                 result = subprocess.run([shellcheck, str(script)], capture_output=True, text=True, timeout=60)
                 assert result.returncode == 0, f"{step.get('name', index)}:\n{result.stdout}"
+
+
+def test_zero_to_charts_deploys_checks_and_always_destroys():
+    job = yaml.safe_load(WORKFLOWS[0].read_text())["jobs"]["zero-to-charts"]
+    runs = [step.get("run", "") for step in job["steps"]]
+    up = next(i for i, run in enumerate(runs) if "pulumi up --yes --stack kind" in run)
+    check = next(i for i, run in enumerate(runs) if "bash .github/kind/check.sh" in run)
+    destroy = next(i for i, run in enumerate(runs) if "pulumi destroy --yes --stack kind" in run)
+    assert up < check < destroy and job["steps"][destroy]["if"] == "always()"
+    assert 'pulumi login "file://' in runs[up], "the local file backend: no secret needed"
+    assert any(step.get("uses", "").startswith("helm/kind-action") for step in job["steps"])
+    assert (PROJECT_ROOT / "stacks" / "Pulumi.kind.yaml").exists()
+
+
+def test_kind_check_script_passes_shellcheck():
+    script = PROJECT_ROOT / ".github" / "kind" / "check.sh"
+    result = subprocess.run([tool("shellcheck"), str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout
+    text = script.read_text()
+    for check in ("api/prometheus_health", "api/grafana_health", "api/health", "ray_io_cluster", "zero-to-charts"):
+        assert check in text

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# After `pulumi up --stack kind` (from zero): proves the Ray Dashboard's charts will appear, through
+# kubectl port-forwards, and prints the zero-to-charts figure. Every wait is bounded.
+#
+#   bash .github/kind/check.sh UP_STARTED_EPOCH_SECONDS
+set -euo pipefail
+
+up_started=${1:?the epoch second pulumi up started}
+cluster=ray-training-cluster
+ray_namespace=ray-system
+monitoring=monitoring
+
+forwards=()
+cleanup() {
+  for pid in "${forwards[@]}"; do kill "${pid}" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+# Bounded poll: `until_ok SECONDS WHAT COMMAND...` retries every 2 s, fails after SECONDS.
+until_ok() {
+  local limit=$1 what=$2 start=$SECONDS
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS - start >= limit)); then
+      echo "FAILED after ${limit} s: ${what}" >&2
+      return 1
+    fi
+    sleep 2
+  done
+  echo "ok: ${what} ($((SECONDS - start)) s)"
+}
+
+forward() {  # forward NAMESPACE SERVICE PORT
+  kubectl port-forward -n "$1" "svc/$2" "$3:$3" >/dev/null 2>&1 &
+  forwards+=("$!")
+}
+
+# The first pull of the Ray image takes minutes on a fresh node.
+kubectl wait --for=condition=Ready pod -n "${ray_namespace}" \
+  -l "ray.io/cluster=${cluster},ray.io/node-type=head" --timeout=900s
+kubectl wait --for=condition=Ready pod -n "${ray_namespace}" \
+  -l "ray.io/cluster=${cluster},ray.io/node-type=worker" --timeout=600s
+
+forward "${monitoring}" prometheus 9090
+forward "${monitoring}" grafana 3000
+forward "${ray_namespace}" "${cluster}-head-svc" 8265
+
+json() {  # json URL PYTHON-EXPRESSION-ON-d: exits 0 when the expression is true
+  curl -sf --max-time 5 "$1" | python3 -c "import json, sys; d = json.load(sys.stdin); sys.exit(0 if ($2) else 1)"
+}
+
+query="http://localhost:9090/api/v1/query?query=ray_node_cpu_utilization%7Bray_io_cluster%3D%22${cluster}%22%7D"
+until_ok 600 "Prometheus has Ray series with ray_io_cluster=${cluster}" \
+  json "${query}" 'd["data"]["result"]'
+echo "zero-to-charts: $(($(date +%s) - up_started)) s from the start of pulumi up to the first Ray sample"
+
+targets="http://localhost:9090/api/v1/targets?state=active"
+for job in ray ray-autoscaler ray-dashboard; do
+  until_ok 120 "Prometheus job ${job} has a target up" \
+    json "${targets}" "any(t['labels']['job'] == '${job}' and t['health'] == 'up' for t in d['data']['activeTargets'])"
+done
+until_ok 120 "Prometheus scrapes the head and every worker" \
+  json "${targets}" "sum(t['labels']['job'] == 'ray' and t['health'] == 'up' for t in d['data']['activeTargets']) >= 2"
+until_ok 120 "Grafana is healthy" json "http://localhost:3000/api/health" 'd["database"] == "ok"'
+until_ok 120 "Grafana serves Ray's default dashboard to anonymous viewers" \
+  json "http://localhost:3000/api/dashboards/uid/rayDefaultDashboard" 'd["dashboard"]["uid"] == "rayDefaultDashboard"'
+until_ok 300 "the Ray Dashboard reaches Prometheus" \
+  json "http://localhost:8265/api/prometheus_health" 'd["result"] is True'
+until_ok 300 "the Ray Dashboard reaches Grafana" \
+  json "http://localhost:8265/api/grafana_health" 'd["result"] is True'
+echo "all checks passed"
