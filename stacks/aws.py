@@ -26,9 +26,13 @@ from components.constants import (
     RAY_DASHBOARD_PORT,
 )
 from components.versions import UBUNTU_AMI_NAME, UBUNTU_AMI_OWNER
+from stacks.doctor import doctor_expectations
 from stacks.settings import AwsSettings, ConfigError, describe_problem
 
 LOCAL = "http://127.0.0.1"  # all services share the head's network
+# Recreates the Ray head container so it reads its environment again (Compose project on the head).
+HEAD_RESTART = (f"sudo docker compose --project-directory {compose.BASE} -f {compose.BASE}/compose.yaml "
+                "up -d --force-recreate ray-head")
 
 
 def _ami(settings: AwsSettings) -> aws.ec2.AwaitableGetAmiResult:
@@ -145,3 +149,14 @@ def build(settings: AwsSettings) -> None:
         " --document-name AWS-StartPortForwardingSession",
         f" --parameters portNumber={GRAFANA_PORT},localPortNumber={GRAFANA_PORT}"))
     pulumi.export("grafanaAdminPassword", password.value)
+    # What `python -m doctor --stack NAME` reaches and expects: the URLs above (open the tunnel first
+    # when they are localhost).
+    iframe_host = (m.grafana_iframe_host if m.grafana_iframe_host
+                   else url(GRAFANA_PORT) if public else f"http://localhost:{GRAFANA_PORT}")
+    pulumi.export("doctor", {
+        "platform": "aws",
+        "urls": {"prometheus": url(PROMETHEUS_PORT), "grafana": url(GRAFANA_PORT),
+                 "rayDashboard": url(RAY_DASHBOARD_PORT)},
+        **doctor_expectations(m, iframe_host, s.prometheus_memory_limit, node_exporter=True,
+                              restart_command=f"on the head: {HEAD_RESTART}"),
+    })

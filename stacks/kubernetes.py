@@ -26,6 +26,7 @@ from components.kubernetes.ray_dashboard_service import (
     RayDashboardService,
     RayDashboardServiceArgs,
 )
+from stacks.doctor import doctor_expectations
 from stacks.preflight import ClusterAccess, check_patch_target
 from stacks.settings import KubernetesSettings
 
@@ -143,6 +144,17 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     pulumi.export("rayDashboardPortForward",
                   port_forward(s.ray_cluster_namespace, head_service, RAY_DASHBOARD_PORT, RAY_DASHBOARD_PORT))
     pulumi.export("rayHeadRestart", head_restart)
+    # What `python -m doctor --stack NAME` reaches (by port-forward) and expects.
+    pulumi.export("doctor", {
+        "platform": "kubernetes",
+        "services": {
+            "prometheus": {"namespace": s.namespace, "service": "prometheus", "port": PROMETHEUS_PORT},
+            "grafana": {"namespace": s.namespace, "service": GRAFANA, "port": s.grafana_service_port},
+            "rayDashboard": {"namespace": s.ray_cluster_namespace, "service": head_service, "port": RAY_DASHBOARD_PORT},
+        },
+        **doctor_expectations(m, iframe_host, s.prometheus_resources.memory_limit, node_exporter=False,
+                              restart_command=head_restart_command(s.ray_cluster_name, s.ray_cluster_namespace)),
+    })
 
 
 def _namespace(name: str, namespace: str) -> k8s.core.v1.Namespace:

@@ -64,7 +64,8 @@ def test_zero_to_charts_deploys_checks_and_always_destroys():
     up = next(i for i, run in enumerate(runs) if "pulumi up --yes --stack kind" in run)
     check = next(i for i, run in enumerate(runs) if "bash .github/kind/check.sh" in run)
     destroy = next(i for i, run in enumerate(runs) if "pulumi destroy --yes --stack kind" in run)
-    assert up < check < destroy and job["steps"][destroy]["if"] == "always()"
+    doctor = next(i for i, run in enumerate(runs) if "python -m doctor --stack kind" in run)
+    assert up < check < doctor < destroy and job["steps"][destroy]["if"] == "always()"
     assert 'pulumi login "file://' in runs[up], "the local file backend: no secret needed"
     assert any(step.get("uses", "").startswith("helm/kind-action") for step in job["steps"])
     assert (PROJECT_ROOT / "stacks" / "Pulumi.kind.yaml").exists()

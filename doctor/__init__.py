@@ -1,0 +1,1 @@
+"""Post-deploy checks: `python -m doctor` says whether the Ray Dashboard's charts will appear."""

@@ -1,0 +1,136 @@
+"""`python -m doctor`: after `pulumi up`, proves the Ray Dashboard's charts will appear, or says what to fix.
+
+  venv/bin/python -m doctor --stack minikube          # reads the stack's outputs, port-forwards itself
+  venv/bin/python -m doctor --prometheus-url http://localhost:9090 --ray-dashboard-url http://localhost:8265
+
+One line per check, ✔ or ×, and for each × its cause and fix; `--json` for CI. Exit status 0 only
+when every check that ran passed. Services whose URL is not known are reported as not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from components.builders.grafana_config import load_dashboards
+from doctor.access import PortForwards, StackAccessError, stack_outputs
+from doctor.checks import (
+    GRAFANA_CHECKS,
+    PROMETHEUS_CHECKS,
+    RAY_CHECKS,
+    Expectations,
+    Findings,
+    Result,
+    grafana,
+    not_run,
+    prometheus,
+    ray_dashboard,
+)
+from doctor.http import Http
+
+SECTIONS = ("Ray Dashboard", "Prometheus", "Grafana")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m doctor", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", help="read the stack's outputs (pulumi stack output) and reach its services")
+    parser.add_argument("--context", help="kubectl context for the port-forwards (default: the current one)")
+    parser.add_argument("--prometheus-url")
+    parser.add_argument("--ray-dashboard-url")
+    parser.add_argument("--grafana-url")
+    parser.add_argument("--grafana-password-file", type=Path, help="Grafana's admin password, for the datasource check")
+    parser.add_argument("--expect-datasource", help="the Grafana datasource name the head should use")
+    parser.add_argument("--expect-iframe-host", help="the RAY_GRAFANA_IFRAME_HOST the head should report")
+    parser.add_argument("--ray-nodes", type=int, help="rayNodes: the sizing plan to compare series against")
+    parser.add_argument("--prometheus-memory-limit", help="Prometheus' memory limit, such as 1Gi")
+    parser.add_argument("--json", action="store_true", help="print a JSON list of {check, ok, detail, fix}")
+    return parser.parse_args(argv)
+
+
+def dashboard_uids() -> tuple[str, ...]:
+    return tuple(d.uid for d in load_dashboards())
+
+
+def expectations(doctor: dict, stack: str) -> Expectations:
+    """What the stack's `doctor` output says it set up."""
+    return Expectations(
+        datasource_name=doctor["datasourceName"], iframe_host=doctor["iframeHost"],
+        dashboard_uids=dashboard_uids(), ray_nodes=doctor["rayNodes"],
+        scrape_interval=doctor["scrapeInterval"], retention_time=doctor["retentionTime"],
+        prometheus_memory_limit=doctor["prometheusMemoryLimit"], node_exporter=doctor["nodeExporter"],
+        restart_command=doctor["restartCommand"], config_hint=f"pulumi config set --stack {stack}")
+
+
+def run_checks(http: Http, urls: dict[str, str | None], password: str | None,
+               expect: Expectations) -> dict[str, list[Result]]:
+    findings = Findings()
+    sections: dict[str, list[Result]] = {}
+    # Prometheus' reachability first, so a failed head health check can tell which side is wrong;
+    # the Ray Dashboard's live nodes before the scrape comparison.
+    prometheus_url, ray_url, grafana_url = urls.get("prometheus"), urls.get("rayDashboard"), urls.get("grafana")
+    if prometheus_url:
+        try:
+            findings.prometheus_reachable = http.get(f"{prometheus_url}/-/ready").status == 200
+        except Exception:  # noqa: BLE001 reported by the Prometheus checks themselves
+            findings.prometheus_reachable = False
+    sections["Ray Dashboard"] = (ray_dashboard(http, ray_url, expect, findings) if ray_url
+                                 else not_run(RAY_CHECKS, "no Ray Dashboard URL given"))
+    sections["Prometheus"] = (prometheus(http, prometheus_url, expect, findings) if prometheus_url
+                              else not_run(PROMETHEUS_CHECKS, "no Prometheus URL given"))
+    sections["Grafana"] = (grafana(http, grafana_url, password, expect) if grafana_url
+                           else not_run(GRAFANA_CHECKS, "no Grafana URL given"))
+    return sections
+
+
+def render(sections: dict[str, list[Result]]) -> str:
+    lines = []
+    for section, results in sections.items():
+        lines.append(section)
+        for r in results:
+            mark = {True: "✔", False: "×", None: "-"}[r.ok]
+            lines.append(f"  {mark} {r.check}" + (f": {r.detail}" if r.detail else "")
+                         + (" (not run)" if r.ok is None else ""))
+            if r.ok is False and r.fix:
+                lines.append(f"      fix: {r.fix}")
+    failed = sum(r.ok is False for rs in sections.values() for r in rs)
+    passed = sum(r.ok is True for rs in sections.values() for r in rs)
+    lines.append(f"{passed} passed, {failed} failed")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    password = args.grafana_password_file.read_text().strip() if args.grafana_password_file else None
+    urls = {"prometheus": args.prometheus_url, "rayDashboard": args.ray_dashboard_url, "grafana": args.grafana_url}
+    expect = Expectations(datasource_name=args.expect_datasource, iframe_host=args.expect_iframe_host,
+                          dashboard_uids=dashboard_uids(), ray_nodes=args.ray_nodes,
+                          prometheus_memory_limit=args.prometheus_memory_limit)
+    forwards = PortForwards(args.context)
+    try:
+        if args.stack:
+            outputs = stack_outputs(args.stack)
+            doctor = outputs["doctor"]
+            expect = expectations(doctor, args.stack)
+            password = password or outputs.get("grafanaAdminPassword")
+            for name, service in doctor.get("services", {}).items():
+                urls[name] = urls.get(name) or forwards.open(service["namespace"], service["service"], service["port"])
+            for name, url in doctor.get("urls", {}).items():
+                urls[name] = urls.get(name) or url
+        sections = run_checks(Http(), urls, password, expect)
+    except (StackAccessError, subprocess.SubprocessError, KeyError) as error:
+        print(f"doctor: {error}", file=sys.stderr)
+        return 2
+    finally:
+        forwards.close()
+    if args.json:
+        print(json.dumps([vars(r) for results in sections.values() for r in results], indent=2))
+    else:
+        print(render(sections))
+    return 1 if any(r.ok is False for results in sections.values() for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""The `doctor` stack output: what `python -m doctor --stack NAME` expects of a deployed stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from stacks.settings import MonitoringSettings
+
+
+def doctor_expectations(m: MonitoringSettings, iframe_host: pulumi.Input[str], memory_limit: str,
+                        node_exporter: bool, restart_command: pulumi.Input[str]) -> dict[str, Any]:
+    return {
+        "datasourceName": m.datasource_name,
+        "iframeHost": iframe_host,
+        "rayNodes": m.ray_nodes,
+        "scrapeInterval": m.scrape_interval,
+        "retentionTime": m.retention_time,
+        "prometheusMemoryLimit": memory_limit,
+        "nodeExporter": node_exporter,
+        "restartCommand": restart_command,
+    }

@@ -1,0 +1,50 @@
+"""`python -m doctor`: how it reads a stack, and what it says when it cannot."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import PROJECT_ROOT
+
+from doctor.__main__ import expectations, render
+from doctor.checks import Result
+
+
+def doctor(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "doctor", *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
+def test_without_the_pulumi_cli_it_says_so_and_exits_2():
+    result = doctor("--stack", "minikube", env={"PATH": "/nonexistent"})
+    assert result.returncode == 2 and result.stderr.startswith("doctor: the Pulumi CLI is not on PATH")
+    assert "Traceback" not in result.stderr
+
+
+def test_nothing_given_runs_nothing_and_fails_nothing():
+    result = doctor()
+    assert result.returncode == 0 and "0 passed, 0 failed" in result.stdout
+
+
+def test_render_marks_each_outcome_and_gives_the_fix():
+    text = render({"Prometheus": [Result("a", True, "fine"), Result("b", False, "broken", "do this"),
+                                  Result("c", None, "no URL")]})
+    assert "  ✔ a: fine" in text and "  × b: broken" in text and "      fix: do this" in text
+    assert "  - c: no URL (not run)" in text and text.endswith("1 passed, 1 failed")
+
+
+def test_both_stacks_export_what_the_doctor_reads(minikube, aws):
+    for stack, run in (("minikube", minikube), ("aws", aws)):
+        output = run.outputs["doctor"]
+        expect = expectations(output, stack)
+        assert expect.datasource_name == "Prometheus" and expect.ray_nodes == 10
+        assert expect.planned_series == 6_000 and expect.restart_command
+        assert expect.dashboard_uids and "rayDefaultDashboard" in expect.dashboard_uids
+    services = minikube.outputs["doctor"]["services"]
+    assert services["rayDashboard"] == {"namespace": "ray-system", "service": "ray-training-cluster-head-svc",
+                                        "port": 8265}
+    assert services["prometheus"] == {"namespace": "monitoring", "service": "prometheus", "port": 9090}
+    assert minikube.outputs["doctor"]["iframeHost"] == "http://localhost:3000"
+    assert aws.outputs["doctor"]["urls"]["grafana"] == "http://localhost:3000"
+    assert aws.outputs["doctor"]["nodeExporter"] is True and minikube.outputs["doctor"]["nodeExporter"] is False

@@ -1,0 +1,206 @@
+"""The doctor against a real Ray cluster and a real Prometheus running the aws stack's configuration:
+a healthy run passes every check, then one fault at a time is injected and diagnosed by the right
+check, with its cause and fix, and no other check fails. Grafana's side is served by its documented
+HTTP API responses (tests/grafana_api.py: no Grafana server can run here)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from dataclasses import replace
+
+import pytest
+import yaml
+from conftest import run_stack
+from grafana_api import GrafanaApi
+from live.harness import LOOPBACK, Processes, Prometheus, on_loopback, wait_until
+
+from components.builders.alert_rules import FILE_NAME
+from doctor.__main__ import dashboard_uids, expectations, render, run_checks
+from doctor.http import Http
+
+EXTRA_PROMETHEUS_PORT = 9092  # a second Prometheus for the faults that need another configuration
+PASSWORD = "live-test-password"
+
+
+@pytest.fixture(scope="module")
+def doctor_setup(live):
+    stack = run_stack("aws")
+    assert stack.error is None, stack.error
+    # Where the head's RAY_GRAFANA_HOST points (http://127.0.0.1:3000 on the aws stack).
+    grafana = GrafanaApi(PASSWORD, dashboard_uids(), port=3000).start()
+    try:
+        yield stack, grafana, expectations(stack.outputs["doctor"], "aws")
+    finally:
+        grafana.stop()
+
+
+def diagnose(urls: dict, expect) -> dict:
+    sections = run_checks(Http(timeout=5), urls, PASSWORD, expect)
+    print(render(sections))  # shown when a test fails
+    return {r.check: r for results in sections.values() for r in results}
+
+
+def failures(results: dict) -> list[str]:
+    return sorted(name for name, r in results.items() if r.ok is False)
+
+
+def urls(live, grafana, prometheus_url: str | None = None) -> dict:
+    return {"prometheus": prometheus_url or live.prometheus.url, "rayDashboard": f"http://{LOOPBACK}:8265",
+            "grafana": grafana.url}
+
+
+def extra_prometheus(live, stack, name: str, change) -> tuple[Processes, Prometheus]:
+    """A second Prometheus with the deployed configuration, changed by `change(config, workdir)`."""
+    files = stack.written()
+    workdir = live.workdir / f"doctor-{name}"
+    workdir.mkdir()
+    rules = workdir / FILE_NAME
+    rules.write_text(files[f"/opt/ray-monitoring/prometheus/{FILE_NAME}"])
+    deployed = yaml.safe_load(files["/opt/ray-monitoring/prometheus/prometheus.yml"])
+    config = on_loopback(deployed, live.ray.sd_file, rules)
+    # Its own address for its own job; the rest as deployed.
+    for job in config["scrape_configs"]:
+        if job["job_name"] == "prometheus":
+            job["static_configs"] = [{"targets": [f"localhost:{EXTRA_PROMETHEUS_PORT}"]}]
+    change(config, workdir)
+    processes = Processes()
+    prometheus = Prometheus(processes, workdir / "prometheus", config, port=EXTRA_PROMETHEUS_PORT)
+    prometheus.start()
+    return processes, prometheus
+
+
+def scraped(prometheus: Prometheus, ports: tuple[int, ...] = (8080, 8081, 44217, 44227)) -> None:
+    """Waits until the Ray endpoints on `ports` have all been scraped successfully."""
+    wait_until(lambda: all(prometheus.target_up("ray", f"{LOOPBACK}:{port}") for port in ports), 30,
+               f"Ray endpoints {ports} scraped by {prometheus.url}")
+
+
+def test_a_healthy_stack_passes_every_check(live, doctor_setup):
+    stack, grafana, expect = doctor_setup
+    results = diagnose(urls(live, grafana), expect)
+    assert failures(results) == []
+    assert all(r.ok is True for r in results.values()), {k: r.detail for k, r in results.items() if r.ok is not True}
+    assert "2 Ray node(s) alive" in results["Ray Dashboard reachable"].detail
+
+
+def test_a_changed_stack_environment_names_the_old_head(live, doctor_setup):
+    """The stack now sets another iframe host and datasource; the running head still has the old ones."""
+    stack, grafana, expect = doctor_setup
+    changed = replace(expect, iframe_host="http://grafana.example.com:3000", datasource_name="Thanos")
+    results = diagnose(urls(live, grafana), changed)
+    check = "Ray head runs the stack's environment"
+    # The Grafana datasource check fails too: Grafana has no datasource named Thanos.
+    assert failures(results) == [check, "datasource exists and connects"]
+    assert "RAY_GRAFANA_IFRAME_HOST is 'http://localhost:3000'" in results[check].detail
+    assert "RAY_PROMETHEUS_NAME is 'Prometheus', the stack set 'Thanos'" in results[check].detail
+    assert "docker compose" in results[check].fix and "force-recreate ray-head" in results[check].fix
+
+
+def test_a_worker_missing_from_discovery_is_named(live, doctor_setup):
+    """Prometheus reads a discovery file as Ray's 5-minute-refresh configuration leaves it: written
+    before the worker joined, so the worker's endpoint is not discovered."""
+    stack, grafana, expect = doctor_setup
+    groups = json.loads(live.ray.sd_file.read_text())
+    worker = f"{groups[0]['targets'][0].split(':')[0]}:8081"
+    stale = [{**g, "targets": [t for t in g["targets"] if t != worker]} for g in groups]
+
+    def snapshot(config, workdir):
+        (workdir / "stale.json").write_text(json.dumps(stale))
+        for job in config["scrape_configs"]:
+            for sd in job.get("file_sd_configs", []):
+                sd["files"] = [str(workdir / "stale.json")]
+
+    processes, prometheus = extra_prometheus(live, stack, "stale", snapshot)
+    try:
+        scraped(prometheus, (8080, 44217, 44227))
+        results = diagnose(urls(live, grafana, prometheus.url), expect)
+    finally:
+        processes.stop_all()
+    check = "every live Ray node scraped"
+    assert failures(results) == [check]
+    assert f"no current metrics from {worker}: not discovered" in results[check].detail
+    assert "discover" in results[check].fix
+
+
+def test_a_missing_rule_file_is_diagnosed(live, doctor_setup):
+    stack, grafana, expect = doctor_setup
+
+    def without_rules(config, workdir):
+        config["rule_files"] = [str(workdir / "missing" / FILE_NAME)]
+
+    processes, prometheus = extra_prometheus(live, stack, "norules", without_rules)
+    try:
+        scraped(prometheus)
+        results = diagnose(urls(live, grafana, prometheus.url), expect)
+    finally:
+        processes.stop_all()
+    check = "Ray alert rules loaded"
+    assert failures(results) == [check]
+    assert "rule group(s) ray not loaded" in results[check].detail and "ray-alerts.yml" in results[check].fix
+
+
+def test_prometheus_stopped_then_moved_away_from_the_heads_host(live, doctor_setup):
+    """Stopped: Prometheus fails and the head cannot reach it. Then a Prometheus answers elsewhere
+    than the head's RAY_PROMETHEUS_HOST: only the head's check fails, and says the host is wrong."""
+    stack, grafana, expect = doctor_setup
+    live.prometheus.stop()
+    try:
+        results = diagnose(urls(live, grafana), expect)
+        assert failures(results) == ["Prometheus ready", "Ray head reaches Prometheus"]
+        assert "Prometheus does not answer" in results["Ray head reaches Prometheus"].detail
+        assert all(r.ok is None for name, r in results.items()
+                   if name != "Prometheus ready" and name in _prometheus_checks()), "the rest is not run"
+
+        processes, moved = extra_prometheus(live, stack, "moved", lambda config, workdir: None)
+        try:
+            scraped(moved)
+            results = diagnose(urls(live, grafana, moved.url), expect)
+        finally:
+            processes.stop_all()
+        check = "Ray head reaches Prometheus"
+        assert failures(results) == [check]
+        assert "RAY_PROMETHEUS_HOST is wrong" in results[check].detail
+        assert "force-recreate ray-head" in results[check].fix
+    finally:
+        live.prometheus.start()
+        scraped(live.prometheus)
+
+
+def _prometheus_checks() -> list[str]:
+    from doctor.checks import PROMETHEUS_CHECKS
+
+    return PROMETHEUS_CHECKS
+
+
+def test_the_cli_prints_one_line_per_check_and_fails_on_a_fault(live, doctor_setup, tmp_path):
+    stack, grafana, expect = doctor_setup
+    import subprocess
+    import sys
+
+    from conftest import PROJECT_ROOT
+
+    password = tmp_path / "password"
+    password.write_text(PASSWORD)
+    base = [sys.executable, "-m", "doctor", "--prometheus-url", live.prometheus.url,
+            "--ray-dashboard-url", f"http://{LOOPBACK}:8265", "--grafana-password-file", str(password),
+            "--expect-datasource", "Prometheus", "--expect-iframe-host", expect.iframe_host]
+    healthy = subprocess.run(base + ["--grafana-url", grafana.url], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, timeout=120)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert "✔ Prometheus ready" in healthy.stdout and "×" not in healthy.stdout
+    as_json = subprocess.run(base + ["--json"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    checks = json.loads(as_json.stdout)
+    assert as_json.returncode == 0, "Grafana not given: its checks are not run, which fails nothing"
+    assert {c["check"]: c["ok"] for c in checks}["Grafana healthy"] is None
+    assert set(checks[0]) == {"check", "ok", "detail", "fix"}
+    wrong = subprocess.run(base + ["--grafana-url", grafana.url, "--expect-datasource", "Thanos"], cwd=PROJECT_ROOT,
+                           capture_output=True, text=True, timeout=120)
+    assert wrong.returncode == 1 and "× Ray head runs the stack's environment" in wrong.stdout
+    assert "fix:" in wrong.stdout
+
+
+def test_grafana_stub_is_where_the_head_looks(doctor_setup):
+    stack, grafana, expect = doctor_setup
+    with urllib.request.urlopen(f"{grafana.url}/api/health", timeout=5) as reply:
+        assert json.loads(reply.read())["database"] == "ok"
