@@ -14,6 +14,7 @@ RAY_SD_REFRESH = "1s"
 PROMETHEUS_PORT = 9090
 GRAFANA_PORT = 3000
 NODE_EXPORTER_PORT = 9100
+ALERTMANAGER_PORT = 9093
 
 # Where Prometheus reads prometheus.yml and the rule files, in its container on both stacks.
 PROMETHEUS_CONFIG_DIR = "/etc/prometheus"

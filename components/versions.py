@@ -14,6 +14,7 @@ KUBERAY_CHART_REPOSITORY = "https://ray-project.github.io/kuberay-helm/"
 PROMETHEUS_IMAGE = "prom/prometheus:v3.13.2"
 GRAFANA_IMAGE = "grafana/grafana:12.5.0"
 NODE_EXPORTER_IMAGE = "prom/node-exporter:v1.10.2"
+ALERTMANAGER_IMAGE = "prom/alertmanager:v0.29.0"
 
 # Ubuntu 24.04 LTS (Noble) from Canonical, found by AMI lookup on the aws stack.
 UBUNTU_AMI_OWNER = "099720109477"

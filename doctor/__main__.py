@@ -95,9 +95,8 @@ def render(sections: dict[str, list[Result]]) -> str:
                          + (" (not run)" if r.ok is None else ""))
             if r.ok is False and r.fix:
                 lines.append(f"      fix: {r.fix}")
-    failed = sum(r.ok is False for rs in sections.values() for r in rs)
-    passed = sum(r.ok is True for rs in sections.values() for r in rs)
-    lines.append(f"{passed} passed, {failed} failed")
+    counts = {outcome: sum(r.ok is outcome for rs in sections.values() for r in rs) for outcome in (True, False, None)}
+    lines.append(f"checks: {counts[True]} ok, {counts[False]} failing, {counts[None]} not run")
     return "\n".join(lines)
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from pulumi.runtime import config as runtime_config
+
 from stacks.settings import AwsSettings, KubernetesSettings, load
 
 
 def build(stack: str, config: Mapping[str, Any]) -> None:
     """Validate every setting first, then compose the stack's platform. Nothing is registered
     when a setting is wrong."""
-    settings = load(stack, config)
+    settings = load(stack, config, runtime_config.is_config_secret)
     if isinstance(settings, KubernetesSettings):
         from stacks import kubernetes
         from stacks.preflight import ClusterAccess

@@ -9,9 +9,11 @@ from components.aws.dashboard_bucket import DashboardBucket, DashboardBucketArgs
 from components.aws.grafana_password import GrafanaPassword, GrafanaPasswordArgs
 from components.aws.node_role import NodeRole, NodeRoleArgs
 from components.aws.ray_node import RayNode, RayNodeArgs
+from components.aws.secret_parameter import SecretParameter, SecretParameterArgs
 from components.aws.security_groups import SecurityGroups, SecurityGroupsArgs
 from components.builders import (
     alert_rules,
+    alertmanager_config,
     cloud_init,
     compose,
     grafana_config,
@@ -20,6 +22,7 @@ from components.builders import (
 from components.builders.ray_head_env import ray_head_env
 from components.builders.sizing import bytes_of
 from components.constants import (
+    ALERTMANAGER_PORT,
     GRAFANA_DASHBOARDS_DIR,
     GRAFANA_PORT,
     PROMETHEUS_PORT,
@@ -101,10 +104,19 @@ def build(settings: AwsSettings) -> None:
     _warn_if_head_too_small(s)
     dashboards = grafana_config.load_dashboards()
 
-    groups = SecurityGroups("security-groups", SecurityGroupsArgs(vpc_id, s.cluster_name, s.allowed_cidrs))
+    alerting = m.alerting
+    groups = SecurityGroups("security-groups", SecurityGroupsArgs(vpc_id, s.cluster_name, s.allowed_cidrs,
+                                                                  alerting.deploys_alertmanager))
     password = GrafanaPassword("grafana-admin-password", GrafanaPasswordArgs(s.cluster_name))
     bucket = DashboardBucket("dashboards", DashboardBucketArgs(s.cluster_name, dashboards))
-    head_role = NodeRole("head-role", NodeRoleArgs(s.cluster_name, [password.parameter_arn], [bucket.object_arns]))
+    secret_parameters = [password.parameter_arn]
+    alertmanager_parameter = None
+    if alerting.deploys_alertmanager:
+        # Holds the receivers' credentials: an SSM SecureString the head reads at boot.
+        alertmanager_parameter = SecretParameter("alertmanager-config", SecretParameterArgs(
+            s.cluster_name, "alertmanager/config", pulumi.Output.secret(alertmanager_config.render(alerting.routing))))
+        secret_parameters.append(alertmanager_parameter.parameter_arn)
+    head_role = NodeRole("head-role", NodeRoleArgs(s.cluster_name, secret_parameters, [bucket.object_arns]))
     worker_role = NodeRole("worker-role", NodeRoleArgs(s.cluster_name, [], []))
 
     env = ray_head_env(f"{LOCAL}:{GRAFANA_PORT}", f"{LOCAL}:{PROMETHEUS_PORT}", m.datasource_name,
@@ -112,10 +124,13 @@ def build(settings: AwsSettings) -> None:
     public = bool(s.allowed_cidrs)
     head_data = bucket.bucket_name.apply(lambda bucket_name: cloud_init.head_user_data(
         cloud_init.HeadBoot(s.region, password.parameter_name, bucket_name, bucket.keys, m.grafana_iframe_host,
-                            public),
-        compose.head_compose(env, m.retention_time, m.retention_size, s.prometheus_memory_limit),
+                            public, alertmanager_parameter.parameter_name if alertmanager_parameter else None),
+        compose.head_compose(env, m.retention_time, m.retention_size, s.prometheus_memory_limit,
+                             alertmanager=alerting.deploys_alertmanager),
         prometheus_config.render(prometheus_config.file_sd_config(
-            prometheus_config.ScrapeSettings(m.scrape_interval, (alert_rules.DEPLOYED_PATH,)),
+            prometheus_config.ScrapeSettings(
+                m.scrape_interval, (alert_rules.DEPLOYED_PATH,),
+                f"{LOCAL}:{ALERTMANAGER_PORT}" if alerting.deploys_alertmanager else alerting.external_url),
             s.cluster_name)),
         alert_rules.render(m.alerts),
         grafana_config.grafana_ini(),

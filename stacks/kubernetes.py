@@ -5,18 +5,21 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.builders import alert_rules, grafana_config, prometheus_config
+from components.builders import alert_rules, alertmanager_config, grafana_config, prometheus_config
+from components.builders.grafana_config import checksum
 from components.builders.ray_head_env import (
     RECREATE,
     head_restart_command,
     ray_head_env,
 )
 from components.constants import (
+    ALERTMANAGER_PORT,
     GRAFANA_DASHBOARDS_DIR,
     PROMETHEUS_PORT,
     RAY_DASHBOARD_PORT,
 )
 from components.kubernetes import common as kc
+from components.kubernetes.alertmanager import Alertmanager, AlertmanagerArgs
 from components.kubernetes.grafana import Grafana, GrafanaArgs
 from components.kubernetes.kuberay_operator import KubeRayOperator, KubeRayOperatorArgs
 from components.kubernetes.prometheus import Prometheus, PrometheusArgs
@@ -36,6 +39,8 @@ def port_forward(namespace: str, service: str, local: int, remote: int) -> str:
 
 
 GRAFANA = "grafana"  # component and Service name
+PROMETHEUS = "prometheus"
+ALERTMANAGER = "alertmanager"
 
 
 def prometheus_clients(s: KubernetesSettings) -> list[dict]:
@@ -47,6 +52,13 @@ def prometheus_clients(s: KubernetesSettings) -> list[dict]:
         ray = [{**heads, "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
                for namespace in s.watch_namespaces]
     return [{"podSelector": {"matchLabels": kc.selector_labels("grafana", GRAFANA)}}, *ray]
+
+
+def alertmanager_url(s: KubernetesSettings) -> str | None:
+    """Ours (a Service with a fixed name), the user's, or None: alerts only in Prometheus and Grafana."""
+    if s.monitoring.alerting.deploys_alertmanager:
+        return kc.service_url(ALERTMANAGER, s.namespace, ALERTMANAGER_PORT)
+    return s.monitoring.alerting.external_url
 
 
 def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
@@ -65,13 +77,22 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     opts = pulumi.ResourceOptions(depends_on=namespaces) if namespaces else None
     operator = KubeRayOperator("kuberay", KubeRayOperatorArgs(s.kuberay_namespace)) if s.kuberay_namespace else None
 
+    if m.alerting.deploys_alertmanager:
+        config = pulumi.Output.secret(alertmanager_config.render(m.alerting.routing))
+        Alertmanager(ALERTMANAGER, AlertmanagerArgs(
+            namespace=s.namespace,
+            config=config,
+            config_checksum=config.apply(checksum),
+            clients=[{"podSelector": {"matchLabels": kc.selector_labels("prometheus", PROMETHEUS)}}],
+        ), opts)
     prometheus = Prometheus(
-        "prometheus",
+        PROMETHEUS,
         PrometheusArgs(
             namespace=s.namespace,
             prometheus_yml=prometheus_config.render(
                 prometheus_config.kubernetes_config(
-                    prometheus_config.ScrapeSettings(m.scrape_interval, (alert_rules.DEPLOYED_PATH,)),
+                    prometheus_config.ScrapeSettings(m.scrape_interval, (alert_rules.DEPLOYED_PATH,),
+                                                     alertmanager_url(s)),
                     s.watch_namespaces,
                 )
             ),

@@ -212,7 +212,8 @@ class _Recorder(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-def run(stack: str, config: dict[str, str], program: Callable[[], None] | None = None) -> Run:
+def run(stack: str, config: dict[str, str], program: Callable[[], None] | None = None,
+        secret_keys: tuple[str, ...] = ()) -> Run:
     """Run `program` (default: __main__.py) as `pulumi up --stack <stack>` would, under mocks."""
     mocks = CloudMocks()
     monitor = RecordingMonitor(mocks)
@@ -224,7 +225,7 @@ def run(stack: str, config: dict[str, str], program: Callable[[], None] | None =
     pulumi.runtime.set_mocks(mocks, project="ray-monitoring", stack=stack, preview=False, monitor=monitor,
                              logger=logger)
     runtime_settings.ROOT.set(None)  # set_mocks made a finished root stack; run_in_stack makes ours
-    pulumi.runtime.set_all_config(dict(config))
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
 
     def main() -> None:
         if program is not None:
@@ -241,14 +242,17 @@ def run(stack: str, config: dict[str, str], program: Callable[[], None] | None =
     return result
 
 
-def run_stack(stack: str, **overrides: Any) -> Run:
-    """The stack exactly as stacks/Pulumi.<stack>.yaml configures it, plus `overrides`."""
+def run_stack(stack: str, secrets: dict[str, Any] | None = None, **overrides: Any) -> Run:
+    """The stack exactly as stacks/Pulumi.<stack>.yaml configures it, plus `overrides`, and
+    `secrets` as `pulumi config set --secret` passes them."""
     config = stack_config(stack)
-    for key, value in overrides.items():
+    secret_keys = []
+    for key, value in {**overrides, **(secrets or {})}.items():
         full = key if ":" in key else f"ray-monitoring:{key}"
         config[full] = value if isinstance(value, str) else json.dumps(value)
-    result = run(stack, config)
-    return result
+        if secrets and key in secrets:
+            secret_keys.append(full)
+    return run(stack, config, secret_keys=tuple(secret_keys))
 
 
 def upstream_file(relative: str) -> Path:

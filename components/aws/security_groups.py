@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.constants import GRAFANA_PORT, PROMETHEUS_PORT, RAY_DASHBOARD_PORT
+from components.constants import ALERTMANAGER_PORT, GRAFANA_PORT, PROMETHEUS_PORT, RAY_DASHBOARD_PORT
 
 ACCESS_PORTS = {"ssh": 22, "ray-dashboard": RAY_DASHBOARD_PORT, "grafana": GRAFANA_PORT,
                 "prometheus": PROMETHEUS_PORT}
@@ -19,6 +19,7 @@ class SecurityGroupsArgs:
     vpc_id: str
     cluster_name: str
     allowed_cidrs: tuple[str, ...]  # validated; empty: reach the head through SSM only
+    alertmanager: bool = False  # its port is reachable exactly like Prometheus'
 
 
 class SecurityGroups(pulumi.ComponentResource):
@@ -54,7 +55,8 @@ class SecurityGroups(pulumi.ComponentResource):
         for index, cidr in enumerate(args.allowed_cidrs):
             network = ipaddress.ip_network(cidr)
             block = {"cidr_ipv4": cidr} if network.version == 4 else {"cidr_ipv6": cidr}
-            for service, port in ACCESS_PORTS.items():
+            ports = {**ACCESS_PORTS, **({"alertmanager": ALERTMANAGER_PORT} if args.alertmanager else {})}
+            for service, port in ports.items():
                 aws.vpc.SecurityGroupIngressRule(
                     f"{name}-access-{service}-{index}", security_group_id=access.id, ip_protocol="tcp",
                     from_port=port, to_port=port, description=f"{service} from {cidr}", opts=child, **block,

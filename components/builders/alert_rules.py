@@ -23,6 +23,8 @@ class AlertSettings:
     object_store_percent: int = 90
     node_memory_percent: int = 90
     failed_tasks: int = 10  # failed tasks per FAILED_TASKS_WINDOW
+    # (alert name, severity) over a rule's own severity: routes send critical alerts to pages.
+    severity_overrides: tuple[tuple[str, str], ...] = ()
 
 
 def _rule(name: str, expr: str, duration: str, severity: str, summary: str, description: str) -> dict:
@@ -36,6 +38,10 @@ def _rule(name: str, expr: str, duration: str, severity: str, summary: str, desc
 
 
 def rules(settings: AlertSettings) -> dict:
+    return _with_severities(_rules(settings), settings.severity_overrides)
+
+
+def _rules(settings: AlertSettings) -> dict:
     s = settings
     by_node = "ray_io_cluster, instance"
     return {"groups": [{"name": "ray", "rules": [
@@ -72,9 +78,19 @@ def rules(settings: AlertSettings) -> dict:
     ]}]}
 
 
+def _with_severities(groups: dict, overrides: tuple[tuple[str, str], ...]) -> dict:
+    chosen = dict(overrides)
+    for rule in groups["groups"][0]["rules"]:
+        rule["labels"]["severity"] = chosen.get(rule["alert"], rule["labels"]["severity"])
+    return groups
+
+
 def expressions(settings: AlertSettings) -> dict[str, str]:
     return {rule["alert"]: rule["expr"] for rule in rules(settings)["groups"][0]["rules"]}
 
 
 def render(settings: AlertSettings) -> str:
     return yaml.safe_dump(rules(settings), sort_keys=False, width=1000)
+
+
+ALERT_NAMES = tuple(rule["alert"] for rule in _rules(AlertSettings())["groups"][0]["rules"])

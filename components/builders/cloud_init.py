@@ -1,6 +1,7 @@
 """cloud-init user-data for the EC2 nodes: plain data in, `#cloud-config` text out (no Pulumi here).
 
-No secret is ever in user-data: the head fetches the Grafana password from SSM with its role.
+No secret is ever in user-data: the head fetches the Grafana password (and Alertmanager's
+configuration, which holds the receivers' credentials) from SSM with its role.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from dataclasses import dataclass
 import yaml
 
 from components.builders.alert_rules import FILE_NAME as ALERT_RULES_FILE
-from components.builders.compose import BASE, ENV_FILE, RAY_TMP
+from components.builders.alertmanager_config import FILE_NAME as ALERTMANAGER_FILE
+from components.builders.compose import ALERTMANAGER_SECRETS, BASE, ENV_FILE, RAY_TMP
 from components.constants import GRAFANA_PORT, GRAFANA_UID
+from components.constants import PROMETHEUS_UID as ALERTMANAGER_UID  # "nobody" in prom/alertmanager too
 
 # Ubuntu's own packages: no vendor repositories or install scripts at boot.
 PACKAGES = ["docker.io", "docker-compose-v2"]
@@ -20,7 +23,7 @@ RAY_UID = 1000  # user "ray" in the rayproject/ray image
 EC2_USER_DATA_LIMIT = 16 * 1024
 
 FETCH_SCRIPT = '''\
-"""Fetch the Grafana admin password (SSM) and the dashboards (S3) with the instance role."""
+"""Fetch the secrets (SSM SecureStrings) and the dashboards (S3) with the instance role."""
 import json
 import os
 import pathlib
@@ -29,12 +32,14 @@ import sys
 import boto3
 
 spec = json.loads(pathlib.Path(sys.argv[1]).read_text())
-secret = pathlib.Path(spec["password_file"])
-value = boto3.client("ssm", region_name=spec["region"]).get_parameter(
-    Name=spec["parameter"], WithDecryption=True)["Parameter"]["Value"]
-secret.write_text(value)
-os.chown(secret, spec["uid"], spec["uid"])
-secret.chmod(0o400)
+ssm = boto3.client("ssm", region_name=spec["region"])
+for item in spec["secrets"]:
+    secret = pathlib.Path(item["file"])
+    value = ssm.get_parameter(Name=item["parameter"], WithDecryption=True)["Parameter"]["Value"]
+    secret.touch(mode=0o400)
+    secret.write_text(value)
+    os.chown(secret, item["uid"], item["uid"])
+    secret.chmod(0o400)
 s3 = boto3.client("s3", region_name=spec["region"])
 target = pathlib.Path(spec["dashboards_dir"])
 for key in spec["dashboard_keys"]:
@@ -50,6 +55,7 @@ class HeadBoot:
     dashboard_keys: tuple[str, ...]
     iframe_host: str | None  # fixed URL, or None: the head's public name if `public`, else localhost
     public: bool
+    alertmanager_parameter: str | None = None  # SSM parameter holding alertmanager.yml, when deployed
 
 
 def start_script(boot: HeadBoot) -> str:
@@ -72,6 +78,8 @@ def start_script(boot: HeadBoot) -> str:
         f"install -d -m 0755 -o {RAY_UID} -g 100 {RAY_TMP}",
         f"install -d -m 0750 -o {GRAFANA_UID} -g {GRAFANA_UID} {BASE}/secrets",
         f"install -d -m 0755 {BASE}/dashboards",
+        *([f"install -d -m 0750 -o {ALERTMANAGER_UID} -g {ALERTMANAGER_UID} {ALERTMANAGER_SECRETS}"]
+          if boot.alertmanager_parameter else []),
         f"python3 {BASE}/bin/fetch.py {BASE}/fetch.json",
         iframe,
         f'printf "RAY_GRAFANA_IFRAME_HOST=%s\\n" "${{iframe_host}}" > {ENV_FILE}',
@@ -106,11 +114,13 @@ def _cloud_config(packages: list[str], files: list[dict], start: str) -> str:
 
 def head_user_data(boot: HeadBoot, compose_yaml: str, prometheus_yml: str, alert_rules_yml: str,
                    grafana_ini: str, datasources_yaml: str, dashboard_providers_yaml: str) -> str:
+    secrets = [{"parameter": boot.password_parameter, "file": f"{BASE}/secrets/admin-password", "uid": GRAFANA_UID}]
+    if boot.alertmanager_parameter:
+        secrets.append({"parameter": boot.alertmanager_parameter, "file": f"{ALERTMANAGER_SECRETS}/{ALERTMANAGER_FILE}",
+                        "uid": ALERTMANAGER_UID})
     fetch = {
         "region": boot.region,
-        "parameter": boot.password_parameter,
-        "password_file": f"{BASE}/secrets/admin-password",
-        "uid": GRAFANA_UID,
+        "secrets": secrets,
         "bucket": boot.bucket,
         "dashboard_keys": list(boot.dashboard_keys),
         "dashboards_dir": f"{BASE}/dashboards",

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import yaml
 
+from components.builders.alertmanager_config import FILE_NAME as ALERTMANAGER_FILE
 from components.constants import (
+    ALERTMANAGER_PORT,
     GRAFANA_DASHBOARDS_DIR,
     GRAFANA_PORT,
     GRAFANA_PROVISIONING_DIR,
     GRAFANA_SECRETS_DIR,
     PROMETHEUS_CONFIG_DIR,
     PROMETHEUS_PORT,
+    PROMETHEUS_UID,
     RAY_GCS_PORT,
     RAY_METRICS_PORT,
 )
 from components.versions import (
+    ALERTMANAGER_IMAGE,
     GRAFANA_IMAGE,
     NODE_EXPORTER_IMAGE,
     PROMETHEUS_IMAGE,
@@ -28,6 +32,7 @@ from components.versions import (
 BASE = "/opt/ray-monitoring"  # files written by cloud-init
 RAY_TMP = "/var/lib/ray-monitoring/ray"  # the host's copy of Ray's /tmp/ray, shared read-only
 ENV_FILE = f"{BASE}/.env"  # written at boot: values known only on the instance
+ALERTMANAGER_SECRETS = f"{BASE}/alertmanager"  # alertmanager.yml, fetched from SSM at boot
 
 # Ray sizes its object store from /dev/shm; Docker's default 64 MB would push it to disk.
 RAY_SHM_SIZE = "8gb"
@@ -52,7 +57,19 @@ def _compose_bytes(quantity: str) -> str:
     return quantity[:-2] + {"Ki": "k", "Mi": "m", "Gi": "g", "Ti": "t"}[quantity[-2:]]
 
 
-def head_compose(head_env: list[dict], retention_time: str, retention_size: str, prometheus_memory: str) -> str:
+def _alertmanager() -> dict:
+    return _service(
+        ALERTMANAGER_IMAGE,
+        command=[f"--config.file=/etc/alertmanager/{ALERTMANAGER_FILE}", "--storage.path=/alertmanager",
+                 f"--web.listen-address=:{ALERTMANAGER_PORT}", "--cluster.listen-address="],
+        user=f"{PROMETHEUS_UID}:{PROMETHEUS_UID}",
+        volumes=[f"{ALERTMANAGER_SECRETS}:/etc/alertmanager:ro", "alertmanager-data:/alertmanager"],
+        read_only=True,
+    )
+
+
+def head_compose(head_env: list[dict], retention_time: str, retention_size: str, prometheus_memory: str,
+                 alertmanager: bool = False) -> str:
     ray_command = ["ray", "start", "--head", f"--port={RAY_GCS_PORT}", "--dashboard-host=0.0.0.0",
                    f"--metrics-export-port={RAY_METRICS_PORT}", "--block"]
     compose = {
@@ -107,6 +124,9 @@ def head_compose(head_env: list[dict], retention_time: str, retention_size: str,
         },
         "volumes": {"prometheus-data": {}, "grafana-data": {}},
     }
+    if alertmanager:
+        compose["services"]["alertmanager"] = _alertmanager()
+        compose["volumes"]["alertmanager-data"] = {}
     return yaml.safe_dump(compose, sort_keys=False)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from components.builders.alertmanager_config import alerting_block
 from components.constants import (
     NODE_EXPORTER_PORT,
     PROMETHEUS_PORT,
@@ -25,6 +26,7 @@ from components.constants import (
 class ScrapeSettings:
     scrape_interval: str
     rule_files: tuple[str, ...] = ()
+    alertmanager_url: str | None = None  # where firing alerts go; None: only Prometheus and Grafana show them
 
 
 def _global(scrape: ScrapeSettings) -> dict:
@@ -34,6 +36,8 @@ def _global(scrape: ScrapeSettings) -> dict:
             "evaluation_interval": scrape.scrape_interval,
         }
     }
+    if scrape.alertmanager_url:
+        config["alerting"] = alerting_block(scrape.alertmanager_url)
     if scrape.rule_files:
         config["rule_files"] = list(scrape.rule_files)
     return config

@@ -10,7 +10,7 @@ naming the key, the bad value and the fix. Components never read config: they ge
 from __future__ import annotations
 
 import difflib
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from stacks.settings.aws import AwsSettings, read_aws
 from stacks.settings.kubernetes import KubernetesSettings, read_kubernetes
@@ -28,13 +28,15 @@ PLATFORMS = {"kubernetes": read_kubernetes, "aws": read_aws}
 STACK_PLATFORMS = {"minikube": "kubernetes", "aws": "aws"}
 
 
-def load(stack: str, config: Mapping[str, Any]) -> Settings:
-    """Settings for `stack` from every config value it has (`project:key` -> value)."""
+def load(stack: str, config: Mapping[str, Any],
+         is_secret: Callable[[str], bool] = lambda key: False) -> Settings:
+    """Settings for `stack` from every config value it has (`project:key` -> value); `is_secret`
+    tells which keys the CLI passed as secrets."""
 
     def get(key: str) -> Any:
         return config.get(key if ":" in key else f"{PROJECT}:{key}")
 
-    reader = Reader(get)
+    reader = Reader(get, is_secret)
     platform = reader.choice("platform", STACK_PLATFORMS.get(stack, ""), tuple(PLATFORMS))
     if not platform:
         raise ConfigError([f"{PROJECT}:platform is not set for stack {stack!r}: "

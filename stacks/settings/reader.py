@@ -41,8 +41,9 @@ def describe_problem(key: str, value: Any, why: str, fix: str) -> str:
 class Reader:
     """Reads keys through `get`, parsing and checking each, collecting every problem."""
 
-    def __init__(self, get: Callable[[str], Any]):
+    def __init__(self, get: Callable[[str], Any], is_secret: Callable[[str], bool] = lambda key: False):
         self._get = get
+        self._is_secret = is_secret
         self.problems: list[str] = []
         self.defaults: dict[str, Any] = {}  # every key read, with its default
 
@@ -106,6 +107,25 @@ class Reader:
                          f"pulumi config set {key} {example}")
             return default
         return number
+
+    def secret(self, key: str) -> bool:
+        """Whether the CLI passed `key` as a Pulumi secret (pulumi config set --secret)."""
+        return self._is_secret(key if ":" in key else f"{PROJECT}:{key}")
+
+    def structured(self, key: str, default: Any) -> Any:
+        """A list or object (the CLI passes it as JSON text); None on a problem. The value is never
+        repeated in the message: it may hold credentials."""
+        value = self._raw(key, default)
+        if value is None:
+            return default
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                self.problem(key, "<hidden>", "is not a list or object",
+                             f"pulumi config set --path '{key}[0].FIELD' VALUE")
+                return None
+        return value
 
     def string_list(self, key: str) -> list[str] | None:
         raw = value = self._raw(key, [])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from components.builders.alert_rules import AlertSettings
 from components.builders.sizing import Sizing, size
+from stacks.settings.alerting import AlertingSettings, read_alerting, severity_overrides
 from stacks.settings.reader import Reader, at_least, duration, url
 
 RETENTION_SIZE = re.compile(r"^[1-9]\d*(B|KB|MB|GB|TB|PB|EB)$")
@@ -24,6 +25,7 @@ class MonitoringSettings:
     datasource_name: str  # Grafana datasource name, given to the Ray head as RAY_PROMETHEUS_NAME
     grafana_iframe_host: str | None  # None: the platform's default (a tunnel address)
     alerts: AlertSettings
+    alerting: AlertingSettings
 
 
 def read_monitoring(reader: Reader) -> MonitoringSettings:
@@ -45,6 +47,7 @@ def read_monitoring(reader: Reader) -> MonitoringSettings:
                                       "Prometheus"),
         grafana_iframe_host=url(reader, "grafanaIframeHost"),
         alerts=read_alerts(reader),
+        alerting=read_alerting(reader),
     )
 
 
@@ -56,6 +59,7 @@ def read_alerts(reader: Reader) -> AlertSettings:
         object_store_percent=reader.integer("alertObjectStorePercent", d.object_store_percent, 1, 100, 90),
         node_memory_percent=reader.integer("alertNodeMemoryPercent", d.node_memory_percent, 1, 100, 90),
         failed_tasks=reader.integer("alertFailedTasks", d.failed_tasks, 0, 1_000_000, 10),
+        severity_overrides=severity_overrides(reader),
     )
 
 

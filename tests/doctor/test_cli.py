@@ -24,14 +24,14 @@ def test_without_the_pulumi_cli_it_says_so_and_exits_2():
 
 def test_nothing_given_runs_nothing_and_fails_nothing():
     result = doctor()
-    assert result.returncode == 0 and "0 passed, 0 failed" in result.stdout
+    assert result.returncode == 0 and "checks: 0 ok, 0 failing, 18 not run" in result.stdout
 
 
 def test_render_marks_each_outcome_and_gives_the_fix():
     text = render({"Prometheus": [Result("a", True, "fine"), Result("b", False, "broken", "do this"),
                                   Result("c", None, "no URL")]})
     assert "  ✔ a: fine" in text and "  × b: broken" in text and "      fix: do this" in text
-    assert "  - c: no URL (not run)" in text and text.endswith("1 passed, 1 failed")
+    assert "  - c: no URL (not run)" in text and text.endswith("checks: 1 ok, 1 failing, 1 not run")
 
 
 def test_both_stacks_export_what_the_doctor_reads(minikube, aws):

@@ -56,6 +56,8 @@ def variants() -> dict[str, Run]:
     runs = {
         "public": run_stack("aws", allowedCidrs=["203.0.113.7/32"]),
         "fixed": run_stack("aws", grafanaIframeHost="https://grafana.example.com"),
+        "alerting": run_stack("aws", secrets={"alertReceivers": [
+            {"name": "hook", "type": "webhook", "url": "https://hooks.example.com/x"}]}),
     }
     for name, result in runs.items():
         assert result.error is None, f"{name}: {result.error!r}"
@@ -93,9 +95,11 @@ def test_user_data_fits_ec2(aws, variants):
         assert size <= EC2_USER_DATA_LIMIT, f"{name} user-data is {size} bytes, over EC2's 16 KB"
 
 
-def test_compose_files_pass_docker_compose_config(aws, tmp_path):
-    for node, instance in (("head", "head-instance"), ("worker", "worker-0-instance")):
-        text = aws.one("aws:ec2/instance:Instance", instance).plain["userData"]
+def test_compose_files_pass_docker_compose_config(aws, variants, tmp_path):
+    nodes = (("head", aws, "head-instance"), ("worker", aws, "worker-0-instance"),
+             ("head-alerting", variants["alerting"], "head-instance"))
+    for node, result, instance in nodes:
+        text = result.one("aws:ec2/instance:Instance", instance).plain["userData"]
         directory = tmp_path / node
         directory.mkdir()
         (directory / "compose.yaml").write_text(written_files(text)["/opt/ray-monitoring/compose.yaml"])
@@ -106,6 +110,8 @@ def test_compose_files_pass_docker_compose_config(aws, tmp_path):
             assert result.returncode == 0, f"{node} ({compose_tool}): {result.stdout}{result.stderr}"
             rendered = check([compose_tool, "-f", str(directory / "compose.yaml"), "config"], cwd=directory)
             assert "http://localhost:3000" in rendered.stdout or node == "worker"
+    assert "alertmanager" in written_files(variants["alerting"].one(
+        "aws:ec2/instance:Instance", "head-instance").plain["userData"])["/opt/ray-monitoring/compose.yaml"]
 
 
 def test_docker_compose_rejects_a_broken_file(tmp_path):

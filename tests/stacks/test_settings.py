@@ -91,6 +91,13 @@ INVALID = [
     ("minikube", {"rayWorkerMinReplicas": "4"}, "rayWorkerMinReplicas", "4"),
     ("minikube", {"rayWorkerMaxReplicas": "0"}, "rayWorkerMaxReplicas", "0"),
     ("minikube", {"createRayCluster": "false", "rayImage": "my/ray:2.60.0"}, "rayImage", "my/ray:2.60.0"),
+    ("aws", {"alertReceivers": [{"name": "hook", "type": "webhook", "url": "http://hook.example/credential"}]},
+     "alertReceivers", "<1 receiver(s), hidden>"),
+    ("minikube", {"externalAlertmanagerUrl": "alertmanager:9093"}, "externalAlertmanagerUrl", "alertmanager:9093"),
+    ("minikube", {"alertGroupWait": "soon"}, "alertGroupWait", "soon"),
+    ("aws", {"alertGroupInterval": "0s"}, "alertGroupInterval", "0s"),
+    ("minikube", {"alertRepeatInterval": "10s"}, "alertRepeatInterval", "10s"),
+    ("aws", {"alertSeverity": {"RayNodeMemoryHigh": "page"}}, "alertSeverity", "{'RayNodeMemoryHigh': 'page'}"),
     # Values that pass their pattern but would break later (arithmetic, Prometheus, the kubelet).
     ("minikube", {"scrapeInterval": "0s"}, "scrapeInterval", "0s"),
     ("aws", {"scrapeInterval": "500ms"}, "scrapeInterval", "500ms"),

@@ -1,0 +1,32 @@
+"""A Pulumi secret kept as an SSM SecureString, which the head reads at boot with its role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class SecretParameterArgs:
+    cluster_name: str
+    path: str  # under /<cluster_name>/, e.g. alertmanager/config
+    value: pulumi.Input[str]  # a Pulumi secret
+
+
+class SecretParameter(pulumi.ComponentResource):
+    parameter_name: str
+    parameter_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SecretParameterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ray-monitoring:aws:SecretParameter", name, None, opts)
+        self.parameter_name = f"/{args.cluster_name}/{args.path}"
+        parameter = aws.ssm.Parameter(
+            f"{name}-parameter", name=self.parameter_name, type="SecureString",
+            value=pulumi.Output.secret(args.value), tags={"ray-cluster": args.cluster_name},
+            # Standard (free) up to 4 KB; Advanced only when a large configuration needs it.
+            tier="Intelligent-Tiering", opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.parameter_arn = parameter.arn
+        self.register_outputs({"parameter_arn": self.parameter_arn})
