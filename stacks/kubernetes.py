@@ -1,12 +1,16 @@
-"""The minikube stack (any Kubernetes with KubeRay): Prometheus, Grafana, the RayCluster env patch."""
+"""The minikube stack (any Kubernetes with KubeRay): KubeRay and a RayCluster when asked, our Prometheus
+and Grafana or the user's Prometheus Operator, and the Ray heads' environment."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.builders import alert_rules, alertmanager_config, grafana_config, prometheus_config
 from components.builders.grafana_config import checksum
+from components.builders.pod_monitor import pod_monitor_spec
 from components.builders.ray_head_env import (
     RECREATE,
     head_restart_command,
@@ -14,6 +18,7 @@ from components.builders.ray_head_env import (
 )
 from components.constants import (
     ALERTMANAGER_PORT,
+    GRAFANA_DASHBOARD_FOLDER,
     GRAFANA_DASHBOARDS_DIR,
     PROMETHEUS_PORT,
     RAY_DASHBOARD_PORT,
@@ -23,6 +28,7 @@ from components.kubernetes.alertmanager import Alertmanager, AlertmanagerArgs
 from components.kubernetes.grafana import Grafana, GrafanaArgs
 from components.kubernetes.kuberay_operator import KubeRayOperator, KubeRayOperatorArgs
 from components.kubernetes.prometheus import Prometheus, PrometheusArgs
+from components.kubernetes.prometheus_operator import PrometheusOperatorArgs, PrometheusOperatorResources
 from components.kubernetes.ray_cluster import RayCluster, RayClusterArgs
 from components.kubernetes.ray_cluster_patch import RayClusterPatch, RayClusterPatchArgs
 from components.kubernetes.ray_dashboard_service import (
@@ -30,7 +36,7 @@ from components.kubernetes.ray_dashboard_service import (
     RayDashboardServiceArgs,
 )
 from stacks.doctor import doctor_expectations
-from stacks.preflight import ClusterAccess, check_patch_target
+from stacks.preflight import ClusterAccess, check_patch_targets
 from stacks.settings import KubernetesSettings
 
 
@@ -61,11 +67,22 @@ def alertmanager_url(s: KubernetesSettings) -> str | None:
     return s.monitoring.alerting.external_url
 
 
+@dataclass
+class Monitoring:
+    """What the Ray head is pointed at, and what it must wait for."""
+
+    prometheus_url: pulumi.Input[str]
+    grafana_url: pulumi.Input[str]
+    ready: list[pulumi.Resource]  # the head starts after these are ready
+    own: bool  # our Prometheus and Grafana (not the user's Prometheus Operator)
+    admin_password: pulumi.Output[str] | None = None
+
+
 def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     s, m = settings, settings.monitoring
     if s.ray_cluster is None:
         # Read before anything is registered: a wrong target stops `pulumi preview` with nothing made.
-        check_patch_target(s, access)
+        check_patch_targets(s.targets, access)
 
     namespaces = []
     if s.create_namespace:
@@ -77,6 +94,24 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     opts = pulumi.ResourceOptions(depends_on=namespaces) if namespaces else None
     operator = KubeRayOperator("kuberay", KubeRayOperatorArgs(s.kuberay_namespace)) if s.kuberay_namespace else None
 
+    monitoring = _prometheus_operator_mode(s, opts) if s.prometheus_operator else _own_monitoring(s, opts)
+    # The browser reaches Grafana through the port-forward printed below unless told otherwise:
+    # that works on every minikube driver and on any cloud cluster.
+    iframe_host = m.grafana_iframe_host or (
+        "http://localhost:3000" if monitoring.own else s.prometheus_operator.grafana_url)
+    head_env = ray_head_env(monitoring.grafana_url, monitoring.prometheus_url, m.datasource_name, iframe_host)
+    head_restart = _ray_heads(s, head_env, monitoring.ready, namespaces, operator)
+    if s.ray_dashboard_node_port is not None:
+        RayDashboardService(
+            "ray-dashboard",
+            RayDashboardServiceArgs(s.ray_cluster_name, s.ray_cluster_namespace, s.ray_dashboard_node_port),
+            opts,
+        )
+    _exports(s, monitoring, iframe_host, head_env, head_restart)
+
+
+def _own_monitoring(s: KubernetesSettings, opts: pulumi.ResourceOptions | None) -> Monitoring:
+    m = s.monitoring
     if m.alerting.deploys_alertmanager:
         config = pulumi.Output.secret(alertmanager_config.render(m.alerting.routing))
         Alertmanager(ALERTMANAGER, AlertmanagerArgs(
@@ -122,14 +157,28 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
         ),
         opts,
     )
+    return Monitoring(prometheus.url, grafana.url, [prometheus.deployment, grafana.deployment], own=True,
+                      admin_password=grafana.admin_password)
 
-    # The browser reaches Grafana through the port-forward printed below unless told otherwise:
-    # that works on every minikube driver and on any cloud cluster.
-    grafana_forward = port_forward(s.namespace, GRAFANA, 3000, s.grafana_service_port)
-    iframe_host = m.grafana_iframe_host or "http://localhost:3000"
-    head_env = ray_head_env(grafana.url, prometheus.url, m.datasource_name, iframe_host)
-    # The head must find both ready when it starts with the environment.
-    ready = [prometheus.deployment, grafana.deployment]
+
+def _prometheus_operator_mode(s: KubernetesSettings, opts: pulumi.ResourceOptions | None) -> Monitoring:
+    """The user's Prometheus Operator scrapes and alerts; their Grafana shows the dashboards."""
+    operator = s.prometheus_operator
+    PrometheusOperatorResources("prometheus-operator", PrometheusOperatorArgs(
+        namespace=s.namespace,
+        pod_monitor=pod_monitor_spec(s.watch_namespaces, s.monitoring.scrape_interval),
+        rules=alert_rules.rules(s.monitoring.alerts),
+        selector_labels=operator.pod_monitor_labels,
+        dashboards=grafana_config.load_dashboards(),
+        dashboard_labels=operator.dashboard_labels,
+        folder=GRAFANA_DASHBOARD_FOLDER,
+    ), opts)
+    return Monitoring(operator.prometheus_url, operator.grafana_url, [], own=False)
+
+
+def _ray_heads(s: KubernetesSettings, head_env: list[dict], ready: list, namespaces: list,
+               operator: KubeRayOperator | None) -> str:
+    """The created RayCluster, or a patch per target; returns how each head gets its environment."""
     if s.ray_cluster is not None:
         RayCluster(
             "ray-cluster",
@@ -138,41 +187,53 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
             # After the operator (its CRD), so `pulumi destroy` deletes the cluster before the operator.
             pulumi.ResourceOptions(depends_on=[*namespaces, *ready, *([operator.release] if operator else [])]),
         )
-        head_restart = "not needed: the RayCluster is created with the environment"
-    else:
+        return "not needed: the RayCluster is created with the environment"
+    for target in s.targets:
         RayClusterPatch(
-            "ray-cluster",
-            RayClusterPatchArgs(s.ray_cluster_name, s.ray_cluster_namespace, s.ray_head_container, head_env,
-                                s.head_restart),
+            target.resource_name,
+            RayClusterPatchArgs(target.name, target.namespace, target.head_container, head_env, s.head_restart,
+                                target.kind),
             pulumi.ResourceOptions(depends_on=ready),
         )
-        head_restart = ("automatic (RayCluster upgradeStrategy Recreate)" if s.head_restart == RECREATE
-                        else head_restart_command(s.ray_cluster_name, s.ray_cluster_namespace))
-    if s.ray_dashboard_node_port is not None:
-        RayDashboardService(
-            "ray-dashboard",
-            RayDashboardServiceArgs(s.ray_cluster_name, s.ray_cluster_namespace, s.ray_dashboard_node_port),
-            opts,
-        )
 
+    def restart(target) -> str:
+        if target.kind == "RayService":
+            return "the RayService rolls the change out as a new cluster by itself"
+        if s.head_restart == RECREATE:
+            return "automatic (RayCluster upgradeStrategy Recreate)"
+        return head_restart_command(target.name, target.namespace)
+
+    if len(s.targets) == 1:
+        return restart(s.targets[0])
+    return "; ".join(f"{t.kind} {t.namespace}/{t.name}: {restart(t)}" for t in s.targets)
+
+
+def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, head_env: list[dict],
+             head_restart: str) -> None:
+    m = s.monitoring
     head_service = f"{s.ray_cluster_name}-head-svc"  # created by KubeRay
     pulumi.export("grafanaUrl", iframe_host)
-    pulumi.export("grafanaPortForward", grafana_forward)
-    pulumi.export("grafanaAdminPassword", grafana.admin_password)
-    pulumi.export("prometheusUrl", f"http://localhost:{PROMETHEUS_PORT}")
-    pulumi.export("prometheusPortForward", port_forward(s.namespace, "prometheus", PROMETHEUS_PORT, PROMETHEUS_PORT))
+    if monitoring.own:
+        pulumi.export("grafanaPortForward", port_forward(s.namespace, GRAFANA, 3000, s.grafana_service_port))
+        pulumi.export("grafanaAdminPassword", monitoring.admin_password)
+        pulumi.export("prometheusUrl", f"http://localhost:{PROMETHEUS_PORT}")
+        pulumi.export("prometheusPortForward",
+                      port_forward(s.namespace, PROMETHEUS, PROMETHEUS_PORT, PROMETHEUS_PORT))
     pulumi.export("rayDashboardUrl", f"http://localhost:{RAY_DASHBOARD_PORT}")
     pulumi.export("rayDashboardPortForward",
                   port_forward(s.ray_cluster_namespace, head_service, RAY_DASHBOARD_PORT, RAY_DASHBOARD_PORT))
     pulumi.export("rayHeadRestart", head_restart)
+    # RayJobs create a cluster per job: paste this into rayClusterSpec.headGroupSpec's head container.
+    pulumi.export("rayJobHeadEnv", head_env)
+    services = {"rayDashboard": {"namespace": s.ray_cluster_namespace, "service": head_service,
+                                 "port": RAY_DASHBOARD_PORT}}
+    if monitoring.own:
+        services.update(prometheus={"namespace": s.namespace, "service": PROMETHEUS, "port": PROMETHEUS_PORT},
+                        grafana={"namespace": s.namespace, "service": GRAFANA, "port": s.grafana_service_port})
     # What `python -m doctor --stack NAME` reaches (by port-forward) and expects.
     pulumi.export("doctor", {
         "platform": "kubernetes",
-        "services": {
-            "prometheus": {"namespace": s.namespace, "service": "prometheus", "port": PROMETHEUS_PORT},
-            "grafana": {"namespace": s.namespace, "service": GRAFANA, "port": s.grafana_service_port},
-            "rayDashboard": {"namespace": s.ray_cluster_namespace, "service": head_service, "port": RAY_DASHBOARD_PORT},
-        },
+        "services": services,
         **doctor_expectations(m, iframe_host, s.prometheus_resources.memory_limit, node_exporter=False,
                               restart_command=head_restart_command(s.ray_cluster_name, s.ray_cluster_namespace)),
     })

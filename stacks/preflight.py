@@ -1,6 +1,7 @@
 """What the minikube stack changes but does not own, read from the cluster before anything is
-registered: the RayCluster it patches must exist and have the head container it names. Without this,
-server-side apply would add an image-less container to the head template and break the cluster.
+registered: each RayCluster or RayService it patches must exist and have the head container it names.
+Without this, server-side apply would add an image-less container to the head template and break
+the cluster.
 
 Runs in `pulumi preview` and `pulumi up` alike, with the kubeconfig and context the Kubernetes
 provider uses (`kubernetes:kubeconfig`, `kubernetes:context`, else KUBECONFIG or ~/.kube/config).
@@ -14,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from stacks.settings import ConfigError, KubernetesSettings, describe_problem
+from stacks.settings import ConfigError, describe_problem
+from stacks.settings.existing_clusters import PatchTarget
 
 RAY_GROUP, RAY_VERSION, RAY_CLUSTERS = "ray.io", "v1", "rayclusters"
 REQUEST_TIMEOUT = 15  # seconds per API call: a preview never hangs on an unreachable cluster
@@ -40,56 +42,81 @@ def _api(access: ClusterAccess):
     return client.CustomObjectsApi(api_client)
 
 
-def _unreachable(s: KubernetesSettings, error: Exception) -> ConfigError:
+PLURALS = {"RayCluster": "rayclusters", "RayService": "rayservices"}
+
+
+def _unreachable(target: PatchTarget, error: Exception) -> ConfigError:
     return ConfigError([describe_problem(
-        "rayClusterName", s.ray_cluster_name,
-        f"could not be read from the cluster to check it before patching ({type(error).__name__}: "
+        "rayClusterName", target.name,
+        f"the {target.kind} could not be read from the cluster to check it before patching ({type(error).__name__}: "
         f"{str(error).splitlines()[0] if str(error) else 'no detail'})",
-        "point kubectl at the cluster (`kubectl get rayclusters -n "
-        f"{s.ray_cluster_namespace}` must work), or set kubernetes:context / kubernetes:kubeconfig")])
+        f"point kubectl at the cluster (`kubectl get {PLURALS[target.kind]} -n {target.namespace}` must work), "
+        "or set kubernetes:context / kubernetes:kubeconfig")])
 
 
-def _existing_clusters(api) -> list[str]:
-    """namespace/name of every RayCluster the caller may list, for the error message; [] if none or not allowed."""
+def _existing(api, kind: str) -> list[str]:
+    """namespace/name of every object of `kind` the caller may list, for the error message; [] if not allowed."""
     from kubernetes.client.exceptions import ApiException
 
     try:
-        found = api.list_cluster_custom_object(RAY_GROUP, RAY_VERSION, RAY_CLUSTERS, _request_timeout=REQUEST_TIMEOUT)
+        found = api.list_cluster_custom_object(RAY_GROUP, RAY_VERSION, PLURALS[kind], _request_timeout=REQUEST_TIMEOUT)
     except ApiException:
         return []
     return sorted(f"{c['metadata']['namespace']}/{c['metadata']['name']}" for c in found.get("items", []))
 
 
-def check_patch_target(s: KubernetesSettings, access: ClusterAccess) -> dict[str, Any]:
-    """The RayCluster to patch, after checking it exists and has the head container; ConfigError if not."""
+def head_containers(kind: str, obj: dict) -> list[str]:
+    spec = obj.get("spec", {})
+    if kind == "RayService":
+        spec = spec.get("rayClusterConfig", {})
+    return [c.get("name") for c in spec.get("headGroupSpec", {}).get("template", {}).get("spec", {})
+            .get("containers", [])]
+
+
+def _check_one(api, target: PatchTarget, single: bool) -> dict[str, Any]:
     from kubernetes.client.exceptions import ApiException
 
+    key = "rayClusterName" if single else "rayClusters"
     try:
-        api = _api(access)
-        cluster = api.get_namespaced_custom_object(RAY_GROUP, RAY_VERSION, s.ray_cluster_namespace, RAY_CLUSTERS,
-                                                   s.ray_cluster_name, _request_timeout=REQUEST_TIMEOUT)
+        obj = api.get_namespaced_custom_object(RAY_GROUP, RAY_VERSION, target.namespace, PLURALS[target.kind],
+                                               target.name, _request_timeout=REQUEST_TIMEOUT)
     except ApiException as error:
         if error.status != 404:
-            raise _unreachable(s, error) from error
-        existing = _existing_clusters(api)
-        found = f"RayClusters found: {', '.join(existing)}" if existing else "no RayCluster was found at all"
+            raise _unreachable(target, error) from error
+        existing = _existing(api, target.kind)
+        found = f"{target.kind}s found: {', '.join(existing)}" if existing else f"no {target.kind} was found at all"
+        fix = ("pulumi config set rayClusterName NAME and rayClusterNamespace NAMESPACE for an existing RayCluster "
+               "(kubectl get rayclusters -A)" if single else
+               f"list existing objects in rayClusters (kubectl get {PLURALS[target.kind]} -A)")
         raise ConfigError([describe_problem(
-            "rayClusterName", s.ray_cluster_name,
-            f"no RayCluster {s.ray_cluster_name!r} in namespace {s.ray_cluster_namespace!r} "
-            f"(rayClusterNamespace) to patch; {found}",
-            "pulumi config set rayClusterName NAME and rayClusterNamespace NAMESPACE for an existing RayCluster "
-            "(kubectl get rayclusters -A)")]) from None
-    except Exception as error:  # no kubeconfig, connection refused, TLS, an auth plugin that failed
-        raise _unreachable(s, error) from error
-
-    containers = [c.get("name") for c in
-                  cluster.get("spec", {}).get("headGroupSpec", {}).get("template", {}).get("spec", {})
-                  .get("containers", [])]
-    if s.ray_head_container not in containers:
+            key, target.name,
+            f"no {target.kind} {target.name!r} in namespace {target.namespace!r} (rayClusterNamespace) to patch; "
+            f"{found}", fix)]) from None
+    containers = head_containers(target.kind, obj)
+    if target.head_container not in containers:
         suggestion = containers[0] if containers else "NAME"
         raise ConfigError([describe_problem(
-            "rayHeadContainer", s.ray_head_container,
-            f"RayCluster {s.ray_cluster_namespace}/{s.ray_cluster_name} has no head container by that name; "
+            "rayHeadContainer" if single else "rayClusters", target.head_container,
+            f"{target.kind} {target.namespace}/{target.name} has no head container by that name; "
             f"its head containers are: {', '.join(map(str, containers)) or 'none'}",
-            f"pulumi config set rayHeadContainer {suggestion}")])
-    return cluster
+            f"pulumi config set rayHeadContainer {suggestion}" if single else
+            f"pulumi config set --path 'rayClusters[N].headContainer' {suggestion}")])
+    return obj
+
+
+def check_patch_targets(targets: tuple[PatchTarget, ...], access: ClusterAccess) -> list[dict[str, Any]]:
+    """Each RayCluster / RayService to patch, after checking it exists and has its head container;
+    ConfigError naming the key, the value and the fix if not."""
+    try:
+        api = _api(access)
+    except Exception as error:  # no kubeconfig, a context that does not exist
+        raise _unreachable(targets[0], error) from error
+    found = []
+    for target in targets:
+        try:
+            found.append(_check_one(api, target, single=len(targets) == 1 and target.resource_name == "ray-cluster"))
+        except ConfigError:
+            raise
+        except Exception as error:  # connection refused, TLS, an auth plugin that failed
+            raise _unreachable(target, error) from error
+    return found

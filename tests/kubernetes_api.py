@@ -1,6 +1,6 @@
 """A stand-in for the Kubernetes API server on 127.0.0.1, for the stack's preflight read of the
-RayCluster it patches: the real `kubernetes` client talks HTTP to it through a real kubeconfig.
-It answers only the RayCluster reads the program makes, as the API server does (JSON objects,
+RayClusters and RayServices it patches: the real `kubernetes` client talks HTTP to it through a
+real kubeconfig. It answers only the reads the program makes, as the API server does (JSON objects,
 Status bodies with 404)."""
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ from pathlib import Path
 import yaml
 
 LOOPBACK = "127.0.0.1"
-_ONE = re.compile(r"^/apis/ray\.io/v1/namespaces/([^/]+)/rayclusters/([^/?]+)$")
-_ALL = "/apis/ray.io/v1/rayclusters"
+_ONE = re.compile(r"^/apis/ray\.io/v1/namespaces/([^/]+)/(rayclusters|rayservices)/([^/?]+)$")
+_ALL = re.compile(r"^/apis/ray\.io/v1/(rayclusters|rayservices)$")
+PLURAL = {"RayCluster": "rayclusters", "RayService": "rayservices"}
 
 
 class KubernetesApi:
     def __init__(self) -> None:
         self.ray_clusters: dict[tuple[str, str], dict] = {}  # (namespace, name) -> RayCluster
+        self.ray_services: dict[tuple[str, str], dict] = {}  # (namespace, name) -> RayService
         self.requests: list[str] = []
         api = self
 
@@ -29,12 +31,12 @@ class KubernetesApi:
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 path = self.path.split("?", 1)[0]
                 api.requests.append(path)
-                one = _ONE.match(path)
-                if one and (one.group(1), one.group(2)) in api.ray_clusters:
-                    self._send(200, api.ray_clusters[(one.group(1), one.group(2))])
-                elif path == _ALL:
-                    self._send(200, {"apiVersion": "ray.io/v1", "kind": "RayClusterList",
-                                     "items": list(api.ray_clusters.values())})
+                one, every = _ONE.match(path), _ALL.match(path)
+                if one and (one.group(1), one.group(3)) in api.store(one.group(2)):
+                    self._send(200, api.store(one.group(2))[(one.group(1), one.group(3))])
+                elif every:
+                    self._send(200, {"apiVersion": "ray.io/v1", "kind": "List",
+                                     "items": list(api.store(every.group(1)).values())})
                 else:
                     self._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
                                      "message": f"rayclusters.ray.io {path.rsplit('/', 1)[-1]!r} not found",
@@ -55,6 +57,9 @@ class KubernetesApi:
         self.url = f"http://{LOOPBACK}:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
+    def store(self, plural: str) -> dict[tuple[str, str], dict]:
+        return self.ray_clusters if plural == "rayclusters" else self.ray_services
+
     def start(self) -> KubernetesApi:
         self._thread.start()
         return self
@@ -69,7 +74,7 @@ class KubernetesApi:
         metadata = cluster.setdefault("metadata", {})
         metadata["name"] = name or metadata["name"]
         metadata["namespace"] = namespace or metadata.get("namespace") or "default"
-        self.ray_clusters[(metadata["namespace"], metadata["name"])] = cluster
+        self.store(PLURAL[cluster.get("kind", "RayCluster")])[(metadata["namespace"], metadata["name"])] = cluster
         return cluster
 
     def kubeconfig(self, path: Path) -> Path:
@@ -82,6 +87,6 @@ class KubernetesApi:
         return path
 
 
-def ray_clusters_in(path: Path) -> list[dict]:
-    """The RayClusters of a (possibly multi-document) manifest file."""
-    return [d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") == "RayCluster"]
+def ray_clusters_in(path: Path, kind: str = "RayCluster") -> list[dict]:
+    """The RayClusters (or RayServices) of a (possibly multi-document) manifest file."""
+    return [d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") == kind]

@@ -34,6 +34,15 @@ def raycluster_patch_spec(head_container: str, env: list[dict], head_restart: st
     return spec
 
 
+def rayservice_patch_spec(head_container: str, env: list[dict]) -> dict:
+    """A server-side-apply body for a RayService: the head container's env in `spec.rayClusterConfig`
+    (list-maps keyed by name in KubeRay's v1 CRD, so entries merge). The RayService controller rolls a
+    changed rayClusterConfig out as a new RayCluster (upgradeStrategy NewCluster, its default) and
+    switches traffic when it is ready: no restart by hand, and the environment outlives upgrades."""
+    return {"rayClusterConfig": {"headGroupSpec": {"template": {"spec": {"containers": [
+        {"name": head_container, "env": env}]}}}}}
+
+
 def head_restart_command(cluster: str, namespace: str) -> str:
     """Recreates the head pod by hand (KubeRay starts a new one from the patched template)."""
     return f"kubectl delete pod -n {namespace} -l ray.io/cluster={cluster},ray.io/node-type=head"

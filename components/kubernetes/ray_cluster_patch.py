@@ -1,4 +1,5 @@
-"""Server-side-apply patch of an existing KubeRay RayCluster: Grafana/Prometheus env on the head."""
+"""Server-side-apply patch of an existing KubeRay RayCluster or RayService: Grafana/Prometheus env on
+its head container, merged with the entries already there."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.builders.ray_head_env import raycluster_patch_spec
+from components.builders.ray_head_env import raycluster_patch_spec, rayservice_patch_spec
 from components.kubernetes import common as kc
 
 
@@ -17,7 +18,8 @@ class RayClusterPatchArgs:
     namespace: str
     head_container: str
     env: list[dict]  # from components.builders.ray_head_env.ray_head_env
-    head_restart: str  # "upgradeStrategy" | "none"
+    head_restart: str  # "upgradeStrategy" | "none" (RayCluster only)
+    kind: str = "RayCluster"  # or RayService: the env goes into spec.rayClusterConfig
 
 
 class RayClusterPatch(pulumi.ComponentResource):
@@ -26,7 +28,7 @@ class RayClusterPatch(pulumi.ComponentResource):
         self.patch = k8s.apiextensions.CustomResourcePatch(
             f"{name}-head-env",
             api_version="ray.io/v1",
-            kind="RayCluster",
+            kind=args.kind,
             metadata={
                 "name": args.cluster_name,
                 "namespace": args.namespace,
@@ -34,7 +36,8 @@ class RayClusterPatch(pulumi.ComponentResource):
                 # (a Helm release or kubectl apply) instead of failing on the conflict.
                 "annotations": {"pulumi.com/patchForce": "true"},
             },
-            spec=raycluster_patch_spec(args.head_container, args.env, args.head_restart),
+            spec=(rayservice_patch_spec(args.head_container, args.env) if args.kind == "RayService"
+                  else raycluster_patch_spec(args.head_container, args.env, args.head_restart)),
             opts=kc.child_options(self, opts),
         )
         self.register_outputs({})

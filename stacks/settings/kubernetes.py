@@ -9,10 +9,23 @@ from components.builders.ray_cluster import RayClusterShape, RayNodeSize
 from components.builders.sizing import bytes_of
 from components.kubernetes.common import Resources, Storage
 from components.versions import RAY_IMAGE
-from stacks.settings.reader import DNS_LABEL, MEMORY, MEMORY_FLOOR_WHY, MIN_MEMORY_LIMIT, Reader, at_least
+from stacks.settings.existing_clusters import (
+    PatchTarget,
+    PrometheusOperatorSettings,
+    read_prometheus_operator,
+    read_targets,
+)
+from stacks.settings.reader import (
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    MEMORY,
+    MEMORY_FLOOR_WHY,
+    MIN_MEMORY_LIMIT,
+    Reader,
+    at_least,
+)
 from stacks.settings.shared import MonitoringSettings, read_monitoring
 
-DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 CPU = re.compile(r"^(\d+m|\d+(\.\d{1,3})?)$")
 MIN_CPU_LIMIT = "50m"
 MIN_STORAGE = "128Mi"
@@ -41,6 +54,8 @@ class KubernetesSettings:
     kuberay_namespace: str | None  # None: KubeRay is already installed
     ray_cluster: RayClusterShape | None  # None: patch the existing RayCluster named above
     create_ray_namespace: bool  # with ray_cluster: create ray_cluster_namespace
+    targets: tuple[PatchTarget, ...]  # patch mode: every RayCluster / RayService to patch
+    prometheus_operator: PrometheusOperatorSettings | None  # None: our own Prometheus and Grafana
 
 
 def _resources(reader: Reader, prefix: str, defaults: Resources, computed: bool = False) -> Resources:
@@ -139,8 +154,14 @@ def read_kubernetes(reader: Reader) -> KubernetesSettings:
     if watch_all and watched:
         reader.problem("watchNamespaces", watched, "cannot be combined with watchAllNamespaces: true",
                        "remove one of the two keys")
-    # The patched RayCluster's namespace is always watched: its head shows the charts.
-    watch = None if watch_all else tuple(dict.fromkeys([ray_namespace, *(watched or [])]))
+    cluster_name = reader.string("rayClusterName", "ray-training-cluster", DNS_SUBDOMAIN,
+                                 "must be a RayCluster name: lowercase letters, digits, '-' and '.'",
+                                 "ray-training-cluster")
+    head_container = reader.string("rayHeadContainer", "ray-head", DNS_LABEL, name_why, "ray-head")
+    targets = read_targets(reader, cluster_name, ray_namespace, head_container)
+    # Every target's namespace is always watched: its head shows the charts.
+    watch = None if watch_all else tuple(dict.fromkeys(
+        [ray_namespace, *(t.namespace for t in targets), *(watched or [])]))
 
     service_type = reader.choice("grafanaServiceType", "ClusterIP", ("ClusterIP", "NodePort", "LoadBalancer"))
     node_port = reader.integer("grafanaNodePort", None, 30000, 32767, 30300)
@@ -158,7 +179,15 @@ def read_kubernetes(reader: Reader) -> KubernetesSettings:
             if value is not None and not reader.is_default(key, value):
                 reader.problem(key, value, "shapes the RayCluster the stack creates, and createRayCluster is false",
                                f"pulumi config set createRayCluster true, or pulumi config rm {key}")
+    if create_cluster and reader.value("rayClusters") is not None:
+        reader.problem("rayClusters", "<list>", "lists clusters to patch, and createRayCluster is true",
+                       "pulumi config set createRayCluster false, or pulumi config rm rayClusters")
+    operator = read_prometheus_operator(reader)
     monitoring = read_monitoring(reader)
+    if operator and monitoring.alerting.deploys_alertmanager:
+        reader.problem("alertReceivers", "<hidden>", "with prometheusOperator your own Alertmanager routes the "
+                       "PrometheusRule's alerts", "pulumi config rm alertReceivers; route severity, alertname and "
+                       "ray_io_cluster in your Alertmanager (README)")
     sizing = monitoring.sizing
     prometheus_storage = _storage(reader, "prometheus", sizing.volume_size, computed=True)
     if bytes_of(monitoring.retention_size) > 0.95 * bytes_of(prometheus_storage.size):
@@ -170,11 +199,9 @@ def read_kubernetes(reader: Reader) -> KubernetesSettings:
         monitoring=monitoring,
         namespace=namespace,
         create_namespace=reader.boolean("createNamespace", False),
-        ray_cluster_name=reader.string("rayClusterName", "ray-training-cluster", DNS_SUBDOMAIN,
-                                       "must be a RayCluster name: lowercase letters, digits, '-' and '.'",
-                                       "ray-training-cluster"),
+        ray_cluster_name=cluster_name,
         ray_cluster_namespace=ray_namespace,
-        ray_head_container=reader.string("rayHeadContainer", "ray-head", DNS_LABEL, name_why, "ray-head"),
+        ray_head_container=head_container,
         watch_namespaces=watch,
         head_restart=reader.choice("headRestart", "upgradeStrategy", ("upgradeStrategy", "none")),
         prometheus_resources=_resources(reader, "prometheus", Resources(
@@ -189,4 +216,6 @@ def read_kubernetes(reader: Reader) -> KubernetesSettings:
         kuberay_namespace=kuberay_namespace if install_kuberay else None,
         ray_cluster=shape if create_cluster else None,
         create_ray_namespace=create_ray_namespace,
+        targets=() if create_cluster else targets,
+        prometheus_operator=operator,
     )

@@ -15,6 +15,7 @@ from components.builders.sizing import bytes_of, seconds
 
 PROJECT = "ray-monitoring"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DURATION = re.compile(r"^(?=\d)((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
 MEMORY = re.compile(r"^[1-9]\d*(Ki|Mi|Gi|Ti)$")
 # Below this Prometheus (55 MiB idle, measured) or Grafana is killed for memory while starting.

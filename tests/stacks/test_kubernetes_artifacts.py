@@ -10,6 +10,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from conftest import PATCH_MODE, Run, run_stack, upstream_file, upstream_files
+from crds import assert_strictly_valid, merge_list_map, v1_schema
 from kubernetes_api import ray_clusters_in
 from tools import promtool
 
@@ -53,63 +54,21 @@ def test_validator_rejects_a_broken_object(minikube):
         kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
 
 
-def crd_schema() -> dict:
-    crd = yaml.safe_load(upstream_file(RAY_CLUSTER_CRD).read_text())
-    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
-    return version["schema"]["openAPIV3Schema"]
-
-
-def merge_list_map(existing: list, patch: list) -> list:
-    """Server-side apply of a list-map keyed by name, as the API server does for these fields."""
-    merged = {item["name"]: dict(item) for item in existing}
-    for item in patch:
-        merged[item["name"]] = {**merged.get(item["name"], {}), **item}
-    return list(merged.values())
-
-
-def unknown_fields(value, schema: dict, path: str = "") -> list[str]:
-    """Fields the API server would prune: not declared by the structural schema (strict validation)."""
-    if schema.get("x-kubernetes-preserve-unknown-fields"):
-        return []
-    found = []
-    if isinstance(value, dict):
-        properties = schema.get("properties")
-        extra = schema.get("additionalProperties")
-        for key, item in value.items():
-            if properties is not None and key in properties:
-                found += unknown_fields(item, properties[key], f"{path}.{key}")
-            elif isinstance(extra, dict):
-                found += unknown_fields(item, extra, f"{path}.{key}")
-            elif properties is not None or extra is False:
-                found.append(f"{path}.{key}")
-    elif isinstance(value, list) and "items" in schema:
-        for index, item in enumerate(value):
-            found += unknown_fields(item, schema["items"], f"{path}[{index}]")
-    return found
-
-
-def assert_strictly_valid(body: dict) -> None:
-    schema = crd_schema()
-    jsonschema.validate(body, schema)
-    body = {k: v for k, v in body.items() if k not in ("apiVersion", "kind", "metadata")}
-    assert unknown_fields(body, schema) == []
-
-
 def test_strict_check_catches_an_unknown_field():
     with pytest.raises(AssertionError):
-        assert_strictly_valid({"spec": {"headGroupSpec": {"template": {}, "rayStartParam": {}}}})
+        assert_strictly_valid({"spec": {"headGroupSpec": {"template": {}, "rayStartParam": {}}}}, RAY_CLUSTER_CRD)
 
 
 def test_patch_validates_against_kuberay_crd(minikube_patch):
     patch = manifest(minikube_patch.one("kubernetes:ray.io/v1:RayClusterPatch", "ray-cluster-head-env"))
     patch["metadata"].pop("annotations")
-    assert_strictly_valid(patch)
+    assert_strictly_valid(patch, RAY_CLUSTER_CRD)
 
 
 def test_created_ray_cluster_validates_against_kuberay_crd(minikube):
     cluster = manifest(minikube.one("kubernetes:ray.io/v1:RayCluster", "ray-cluster-cluster"))
     assert cluster["apiVersion"] == "ray.io/v1" and cluster["kind"] == "RayCluster"
-    assert_strictly_valid(cluster)
+    assert_strictly_valid(cluster, RAY_CLUSTER_CRD)
     # Its containers are Kubernetes containers: strict for the built-in schema too.
     spec = cluster["spec"]
     for template in [spec["headGroupSpec"]["template"], *[g["template"] for g in spec["workerGroupSpecs"]]]:
@@ -144,7 +103,7 @@ def test_values_check_can_fail():
 
 def test_crd_merges_containers_and_env_by_name():
     """The patch relies on these markers to merge, not replace, the head's containers and env."""
-    pod = crd_schema()["properties"]["spec"]["properties"]["headGroupSpec"]["properties"]["template"][
+    pod = v1_schema(RAY_CLUSTER_CRD)["properties"]["spec"]["properties"]["headGroupSpec"]["properties"]["template"][
         "properties"]["spec"]["properties"]
     for field in (pod["containers"], pod["containers"]["items"]["properties"]["env"]):
         assert field["x-kubernetes-list-type"] == "map" and field["x-kubernetes-list-map-keys"] == ["name"]
@@ -167,7 +126,7 @@ def test_patched_sample_keeps_its_env_and_stays_valid(sample, kubernetes_api):
     merged_pod["containers"] = merge_list_map(merged_pod["containers"], [
         {**c, "env": merge_list_map(next(x for x in merged_pod["containers"] if x["name"] == c["name"])
                                     .get("env", []), c["env"])} for c in containers])
-    jsonschema.validate(merged, crd_schema())
+    jsonschema.validate(merged, v1_schema(RAY_CLUSTER_CRD))
     (merged_head,) = [c for c in merged_pod["containers"] if c["name"] == head["name"]]
     assert merged_head["image"] == head["image"] and merged_head["ports"] == head["ports"]
     env = {e["name"]: e["value"] for e in merged_head["env"]}

@@ -1,0 +1,170 @@
+"""Clusters users already run: several RayClusters and RayServices patched by one stack, and the
+Prometheus Operator mode (PodMonitor, PrometheusRule, dashboards for kube-prometheus-stack's Grafana),
+each strictly valid against the upstream CRDs (KubeRay v1.7.0, Prometheus Operator v0.93.0)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import yaml
+from conftest import PATCH_MODE, Run, run_stack, upstream_file
+from crds import assert_strictly_valid, merge_list_map, v1_schema
+from kubernetes_api import ray_clusters_in
+from tools import promtool
+
+from components.builders import alert_rules
+from components.builders.alert_rules import AlertSettings
+from components.builders.grafana_config import load_dashboards
+from stacks.settings import ConfigError
+
+PATCH = "kubernetes:ray.io/v1:RayClusterPatch"
+SERVICE_PATCH = "kubernetes:ray.io/v1:RayServicePatch"
+POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+TARGETS = [{"name": "ray-training-cluster", "namespace": "ray-system"},
+           {"name": "rayservice-sample", "namespace": "serve", "kind": "RayService"},
+           {"name": "batch", "namespace": "batch", "kind": "RayCluster", "headContainer": "ray-head"}]
+OPERATOR = {"prometheusOperator": "true",
+            "externalPrometheusUrl": "http://kube-prometheus-stack-prometheus.monitoring.svc:9090",
+            "externalGrafanaUrl": "http://kube-prometheus-stack-grafana.monitoring.svc:80",
+            "podMonitorLabels": {"release": "kube-prometheus-stack"}}
+
+
+@pytest.fixture(scope="module")
+def several(kubernetes_api) -> Run:
+    (service,) = ray_clusters_in(upstream_file("fixtures/rayservice.sample.kuberay-v1.7.0.yaml"), "RayService")
+    kubernetes_api.add(service, namespace="serve")
+    kubernetes_api.add(kubernetes_api.ray_clusters[("ray-system", "ray-training-cluster")], "batch", "batch")
+    result = run_stack("minikube", rayClusters=TARGETS, **PATCH_MODE)
+    assert result.error is None, result.error
+    return result
+
+
+def test_each_target_is_patched_by_its_kind(several):
+    patches = {r.name: r.plain for r in several.resources if r.type in (PATCH, SERVICE_PATCH)}
+    assert set(patches) == {"raycluster-ray-system-ray-training-cluster-head-env",
+                            "rayservice-serve-rayservice-sample-head-env", "raycluster-batch-batch-head-env"}
+    service = patches["rayservice-serve-rayservice-sample-head-env"]
+    assert service["kind"] == "RayService" and set(service["spec"]) == {"rayClusterConfig"}
+    (container,) = service["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"]
+    assert container["name"] == "ray-head" and {e["name"] for e in container["env"]} == {
+        "RAY_GRAFANA_HOST", "RAY_PROMETHEUS_HOST", "RAY_PROMETHEUS_NAME", "RAY_GRAFANA_IFRAME_HOST"}
+    assert "upgradeStrategy" not in service["spec"], "a RayService rolls out changes by itself"
+    assert "rolls the change out" in several.outputs["rayHeadRestart"]
+
+
+def test_every_patch_is_strictly_valid_against_its_crd(several):
+    for resource in several.resources:
+        if resource.type == PATCH:
+            assert_strictly_valid(resource.plain, "schemas/ray.io_rayclusters.v1.7.0.yaml")
+        elif resource.type == SERVICE_PATCH:
+            assert_strictly_valid(resource.plain, "schemas/ray.io_rayservices.v1.7.0.yaml")
+
+
+def test_the_rayservice_patch_merges_into_the_sample(several, kubernetes_api):
+    sample = kubernetes_api.ray_services[("serve", "rayservice-sample")]
+    patch = several.one(SERVICE_PATCH, "rayservice-serve-rayservice-sample-head-env").plain
+    pod = sample["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]
+    (head,) = [c for c in pod["containers"] if c["name"] == "ray-head"]
+    (patched,) = patch["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"]
+    merged_env = merge_list_map(head.get("env", []), patched["env"])
+    assert {e["name"] for e in head.get("env", [])} <= {e["name"] for e in merged_env}
+    schema = v1_schema("schemas/ray.io_rayservices.v1.7.0.yaml")
+    containers = schema["properties"]["spec"]["properties"]["rayClusterConfig"]["properties"]["headGroupSpec"][
+        "properties"]["template"]["properties"]["spec"]["properties"]["containers"]
+    assert containers["x-kubernetes-list-type"] == "map" and containers["x-kubernetes-list-map-keys"] == ["name"]
+    assert containers["items"]["properties"]["env"]["x-kubernetes-list-map-keys"] == ["name"]
+
+
+def test_discovery_roles_and_network_peers_follow_the_targets(several):
+    roles = sorted(r.plain["metadata"]["namespace"] for r in several.of_type(
+        "kubernetes:rbac.authorization.k8s.io/v1:Role"))
+    assert roles == ["batch", "ray-system", "serve"]
+    config = yaml.safe_load(several.one("kubernetes:core/v1:ConfigMap", "prometheus-config").plain["data"][
+        "prometheus.yml"])
+    assert config["scrape_configs"][1]["kubernetes_sd_configs"][0]["namespaces"]["names"] == [
+        "ray-system", "serve", "batch"]
+    policy = several.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "prometheus-network-policy").plain
+    peers = {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+             for p in policy["spec"]["ingress"][0]["from"] if "namespaceSelector" in p}
+    assert peers == {"ray-system", "serve", "batch"}
+
+
+def test_preflight_covers_every_target():
+    result = run_stack("minikube", rayClusters=[*TARGETS, {"name": "gone", "namespace": "serve",
+                                                         "kind": "RayService"}], **PATCH_MODE)
+    assert isinstance(result.error, ConfigError) and result.resources == []
+    assert "no RayService 'gone' in namespace 'serve'" in str(result.error)
+    assert "ray-monitoring:rayClusters = 'gone'" in str(result.error)
+
+
+def test_rayjob_env_block_is_exported(several):
+    env = {e["name"]: e["value"] for e in several.outputs["rayJobHeadEnv"]}
+    assert env["RAY_PROMETHEUS_HOST"] == "http://prometheus.monitoring.svc:9090"
+
+
+# --- Prometheus Operator mode ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def operator_mode() -> Run:
+    result = run_stack("minikube", **OPERATOR)
+    assert result.error is None, result.error
+    return result
+
+
+def test_operator_mode_has_none_of_our_prometheus_or_grafana(operator_mode, minikube):
+    names = {r.name for r in operator_mode.resources}
+    assert not {n for n in names if n.startswith(("prometheus-rbac", "prometheus-deployment", "grafana"))}
+    assert not operator_mode.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
+    assert {r.type for r in operator_mode.resources} >= {POD_MONITOR, RULE}
+    assert not minikube.of_type(POD_MONITOR) and not minikube.of_type(RULE), "and the other mode has none of these"
+    assert "grafanaAdminPassword" not in operator_mode.outputs
+
+
+def test_the_head_points_at_the_users_services(operator_mode):
+    cluster = operator_mode.one("kubernetes:ray.io/v1:RayCluster", "ray-cluster-cluster").plain
+    (head,) = cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in head["env"]}
+    assert env["RAY_PROMETHEUS_HOST"] == OPERATOR["externalPrometheusUrl"]
+    assert env["RAY_GRAFANA_HOST"] == OPERATOR["externalGrafanaUrl"]
+    assert env["RAY_PROMETHEUS_NAME"] == "Prometheus", "kube-prometheus-stack's default datasource name"
+
+
+def test_pod_monitor_and_rule_are_strictly_valid_and_selected(operator_mode):
+    monitor = operator_mode.one(POD_MONITOR, "prometheus-operator-pod-monitor").plain
+    rule = operator_mode.one(RULE, "prometheus-operator-rules").plain
+    assert_strictly_valid(monitor, "schemas/monitoring.coreos.com_podmonitors.v0.93.0.yaml")
+    assert_strictly_valid(rule, "schemas/monitoring.coreos.com_prometheusrules.v0.93.0.yaml")
+    for body in (monitor, rule):
+        assert body["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["ray-system"]}
+    assert [e["port"] for e in monitor["spec"]["podMetricsEndpoints"]] == ["metrics"] * 3
+
+
+def test_the_rule_passes_promtool_and_equals_our_rules(operator_mode, tmp_path):
+    spec = operator_mode.one(RULE, "prometheus-operator-rules").plain["spec"]
+    assert spec == alert_rules.rules(AlertSettings())
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump(spec))
+    checked = subprocess.run([promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0 and "SUCCESS: 6 rules found" in checked.stdout, checked.stdout + checked.stderr
+
+
+def test_dashboards_carry_the_sidecar_label_and_folder(operator_mode):
+    maps = [r.plain for r in operator_mode.of_type("kubernetes:core/v1:ConfigMap")
+            if r.name.startswith("prometheus-operator-dashboard-")]
+    assert len(maps) == len(load_dashboards())
+    for config_map in maps:
+        assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert config_map["metadata"]["annotations"]["grafana_folder"] == "Ray"
+    custom = run_stack("minikube", grafanaDashboardLabels={"team": "ml"}, **OPERATOR)
+    labels = custom.one("kubernetes:core/v1:ConfigMap", "prometheus-operator-dashboard-ray-monitoring-overview").plain[
+        "metadata"]["labels"]
+    assert labels["team"] == "ml" and "grafana_dashboard" not in labels
+
+
+def test_alert_receivers_are_refused_in_operator_mode():
+    result = run_stack("minikube", secrets={"alertReceivers": [{"name": "x", "type": "webhook",
+                                                                "url": "https://h.example.com/x"}]}, **OPERATOR)
+    assert isinstance(result.error, ConfigError) and "your own Alertmanager" in str(result.error)
