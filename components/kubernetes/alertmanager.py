@@ -73,18 +73,6 @@ class Alertmanager(pulumi.ComponentResource):
             }),
             opts=child,
         )
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-network-policy",
-            metadata={"name": name, "namespace": args.namespace, "labels": labels},
-            spec=kc.ingress_policy(selector, "http", peers=args.clients),
-            opts=child,
-        )
-        k8s.core.v1.Service(
-            f"{name}-service",
-            metadata={"name": name, "namespace": args.namespace, "labels": labels},
-            spec={"type": "ClusterIP", "selector": selector,
-                  "ports": [{"name": "http", "port": ALERTMANAGER_PORT, "targetPort": "http"}]},
-            opts=child,
-        )
+        kc.http_service(name, args.namespace, labels, selector, ALERTMANAGER_PORT, args.clients, child)
         self.url = kc.service_url(name, args.namespace, ALERTMANAGER_PORT)
         self.register_outputs({"url": self.url})

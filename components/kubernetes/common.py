@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 PART_OF = "ray-monitoring"
 
@@ -123,3 +124,18 @@ def ingress_policy(selector: dict, port: str, peers: list[dict] | None) -> dict:
     if peers is not None:
         rule["from"] = peers
     return {"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"], "ingress": [rule]}
+
+
+def http_service(name: str, namespace: str, labels: dict, selector: dict, port: int, peers: list[dict] | None,
+                 opts: pulumi.ResourceOptions, service_type: str = "ClusterIP",
+                 node_port: int | None = None) -> k8s.core.v1.Service:
+    """The pod's `http` port behind a Service named `name`, and a NetworkPolicy that admits only
+    `peers` to it (None: any client the Service lets in) and nothing else."""
+    metadata = {"name": name, "namespace": namespace, "labels": labels}
+    k8s.networking.v1.NetworkPolicy(f"{name}-network-policy", metadata=metadata,
+                                    spec=ingress_policy(selector, "http", peers), opts=opts)
+    service_port: dict = {"name": "http", "port": port, "targetPort": "http"}
+    if node_port is not None:
+        service_port["nodePort"] = node_port
+    return k8s.core.v1.Service(f"{name}-service", metadata=metadata,
+                               spec={"type": service_type, "selector": selector, "ports": [service_port]}, opts=opts)

@@ -143,21 +143,8 @@ class Grafana(pulumi.ComponentResource):
             opts=child,
         )
         # Grafana is the UI: its port is open to any client the Service lets in, and nothing else is.
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-network-policy",
-            metadata={"name": name, "namespace": args.namespace, "labels": labels},
-            spec=kc.ingress_policy(selector, "http", peers=None),
-            opts=child,
-        )
-        port: dict = {"name": "http", "port": args.service_port, "targetPort": "http"}
-        if args.node_port is not None:
-            port["nodePort"] = args.node_port
-        service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata={"name": name, "namespace": args.namespace, "labels": labels},
-            spec={"type": args.service_type, "selector": selector, "ports": [port]},
-            opts=child,
-        )
+        service = kc.http_service(name, args.namespace, labels, selector, args.service_port, None, child,
+                                  args.service_type, args.node_port)
 
         self.service_name = service.metadata.name
         self.url = kc.service_url(name, args.namespace, args.service_port)

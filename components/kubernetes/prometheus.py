@@ -103,22 +103,8 @@ class Prometheus(pulumi.ComponentResource):
             }),
             opts=child,
         )
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-network-policy",
-            metadata={"name": name, "namespace": args.namespace, "labels": labels},
-            spec=kc.ingress_policy(selector, "http", peers=args.clients),
-            opts=child,
-        )
-        service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata={"name": name, "namespace": args.namespace, "labels": labels},
-            spec={
-                "type": "ClusterIP",
-                "selector": selector,
-                "ports": [{"name": "http", "port": PROMETHEUS_PORT, "targetPort": "http"}],
-            },
-            opts=child,
-        )
+        # No authentication of its own: ClusterIP only, and only its clients get through.
+        service = kc.http_service(name, args.namespace, labels, selector, PROMETHEUS_PORT, args.clients, child)
 
         self.service_name = service.metadata.name
         self.url = kc.service_url(name, args.namespace, PROMETHEUS_PORT)

@@ -55,6 +55,11 @@ class Webhook:
                 return at, payload
         return None
 
+    def wait_for(self, status: str, alertname: str, after: float, timeout: float = 120) -> tuple[float, dict]:
+        """The first `status` notification of `alertname` since `after`; fails after `timeout` seconds."""
+        wait_until(lambda: self.first(status, alertname, after), timeout, f"a {status} {alertname} notification")
+        return self.first(status, alertname, after)
+
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
@@ -128,32 +133,17 @@ def test_a_stopped_worker_pages_and_its_recovery_resolves(alerting, live):
     stopped_at = time.monotonic()
     os.kill(exporter, signal.SIGSTOP)
     try:
-        firing = None
-
-        def fired():
-            nonlocal firing
-            firing = webhook.first("firing", "RayScrapeTargetDown", stopped_at)
-            return firing
-
-        wait_until(fired, 120, "a firing RayScrapeTargetDown notification")
+        arrived, payload = webhook.wait_for("firing", "RayScrapeTargetDown", stopped_at)
     finally:
         resumed_at = time.monotonic()
         os.kill(exporter, signal.SIGCONT)
-    arrived, payload = firing
     (alert,) = [a for a in payload["alerts"] if a["labels"]["instance"] == f"{LOOPBACK}:{WORKER_METRICS_PORT}"]
     assert alert["labels"]["ray_io_cluster"] == "ray-cluster" and alert["labels"]["severity"] == "warning"
     assert payload["groupLabels"] == {"alertname": "RayScrapeTargetDown", "ray_io_cluster": "ray-cluster"}
     assert "down for 10s" in alert["annotations"]["description"]
-    resolved = None
-
-    def resolved_now():
-        nonlocal resolved
-        resolved = webhook.first("resolved", "RayScrapeTargetDown", resumed_at)
-        return resolved
-
-    wait_until(resolved_now, 120, "a resolved RayScrapeTargetDown notification")
+    resolved_at, _ = webhook.wait_for("resolved", "RayScrapeTargetDown", resumed_at)
     figures = {"stop to firing notification": arrived - stopped_at,
-               "recovery to resolved notification": resolved[0] - resumed_at}
+               "recovery to resolved notification": resolved_at - resumed_at}
     print(f"alerting figures with {SETTINGS}, scrapeInterval 5s: "
           + ", ".join(f"{k} {v:.1f} s" for k, v in figures.items()))
     # For 10s after 1-2 failed 5 s scrapes, a 5 s evaluation, a 5 s group wait: well under a minute.

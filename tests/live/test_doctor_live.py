@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
@@ -50,8 +51,10 @@ def urls(live, grafana, prometheus_url: str | None = None) -> dict:
             "grafana": grafana.url}
 
 
-def extra_prometheus(live, stack, name: str, change) -> tuple[Processes, Prometheus]:
-    """A second Prometheus with the deployed configuration, changed by `change(config, workdir)`."""
+@contextmanager
+def extra_prometheus(live, stack, name: str, change, ports: tuple[int, ...] = (8080, 8081, 44217, 44227)):
+    """A second Prometheus with the deployed configuration, changed by `change(config, workdir)`, once
+    it has scraped the Ray endpoints on `ports`; stopped on leaving."""
     files = stack.written()
     workdir = live.workdir / f"doctor-{name}"
     workdir.mkdir()
@@ -65,9 +68,13 @@ def extra_prometheus(live, stack, name: str, change) -> tuple[Processes, Prometh
             job["static_configs"] = [{"targets": [f"localhost:{EXTRA_PROMETHEUS_PORT}"]}]
     change(config, workdir)
     processes = Processes()
-    prometheus = Prometheus(processes, workdir / "prometheus", config, port=EXTRA_PROMETHEUS_PORT)
-    prometheus.start()
-    return processes, prometheus
+    try:
+        prometheus = Prometheus(processes, workdir / "prometheus", config, port=EXTRA_PROMETHEUS_PORT)
+        prometheus.start()
+        scraped(prometheus, ports)
+        yield prometheus
+    finally:
+        processes.stop_all()
 
 
 def scraped(prometheus: Prometheus, ports: tuple[int, ...] = (8080, 8081, 44217, 44227)) -> None:
@@ -111,12 +118,8 @@ def test_a_worker_missing_from_discovery_is_named(live, doctor_setup):
             for sd in job.get("file_sd_configs", []):
                 sd["files"] = [str(workdir / "stale.json")]
 
-    processes, prometheus = extra_prometheus(live, stack, "stale", snapshot)
-    try:
-        scraped(prometheus, (8080, 44217, 44227))
+    with extra_prometheus(live, stack, "stale", snapshot, ports=(8080, 44217, 44227)) as prometheus:
         results = diagnose(urls(live, grafana, prometheus.url), expect)
-    finally:
-        processes.stop_all()
     check = "every live Ray node scraped"
     assert failures(results) == [check]
     assert f"no current metrics from {worker}: not discovered" in results[check].detail
@@ -129,12 +132,8 @@ def test_a_missing_rule_file_is_diagnosed(live, doctor_setup):
     def without_rules(config, workdir):
         config["rule_files"] = [str(workdir / "missing" / FILE_NAME)]
 
-    processes, prometheus = extra_prometheus(live, stack, "norules", without_rules)
-    try:
-        scraped(prometheus)
+    with extra_prometheus(live, stack, "norules", without_rules) as prometheus:
         results = diagnose(urls(live, grafana, prometheus.url), expect)
-    finally:
-        processes.stop_all()
     check = "Ray alert rules loaded"
     assert failures(results) == [check]
     assert "rule group(s) ray not loaded" in results[check].detail and "ray-alerts.yml" in results[check].fix
@@ -152,12 +151,8 @@ def test_prometheus_stopped_then_moved_away_from_the_heads_host(live, doctor_set
         assert all(r.ok is None for name, r in results.items()
                    if name != "Prometheus ready" and name in _prometheus_checks()), "the rest is not run"
 
-        processes, moved = extra_prometheus(live, stack, "moved", lambda config, workdir: None)
-        try:
-            scraped(moved)
+        with extra_prometheus(live, stack, "moved", lambda config, workdir: None) as moved:
             results = diagnose(urls(live, grafana, moved.url), expect)
-        finally:
-            processes.stop_all()
         check = "Ray head reaches Prometheus"
         assert failures(results) == [check]
         assert "RAY_PROMETHEUS_HOST is wrong" in results[check].detail
