@@ -14,6 +14,8 @@ from components.constants import PROMETHEUS_CONFIG_DIR
 FILE_NAME = "ray-alerts.yml"
 DEPLOYED_PATH = f"{PROMETHEUS_CONFIG_DIR}/{FILE_NAME}"  # beside prometheus.yml on both stacks
 FAILED_TASKS_WINDOW = "10m"
+GPU_IDLE_PERCENT = 5  # a GPU held by Ray below this utilisation...
+GPU_IDLE_FOR = "30m"  # ...for this long is paid for and unused
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class AlertSettings:
     object_store_percent: int = 90
     node_memory_percent: int = 90
     failed_tasks: int = 10  # failed tasks per FAILED_TASKS_WINDOW
+    gpu_memory_percent: int = 95
     # (alert name, severity) over a rule's own severity: routes send critical alerts to pages.
     severity_overrides: tuple[tuple[str, str], ...] = ()
 
@@ -44,6 +47,7 @@ def rules(settings: AlertSettings) -> dict:
 def _rules(settings: AlertSettings) -> dict:
     s = settings
     by_node = "ray_io_cluster, instance"
+    by_gpu = "ray_io_cluster, instance, GpuIndex"
     return {"groups": [{"name": "ray", "rules": [
         _rule("RayScrapeTargetDown", 'up{job=~"ray.*"} == 0', s.target_down_for, "warning",
               "A Ray metrics endpoint cannot be scraped",
@@ -71,6 +75,18 @@ def _rules(settings: AlertSettings) -> dict:
               s.sustained_for, "warning", "Ray node memory almost exhausted",
               "Node {{ $labels.instance }} uses {{ $value | humanize }}% of its memory (threshold "
               f"{s.node_memory_percent}%): Ray's OOM killer will start killing workers."),
+        _rule("RayGpuMemoryHigh",
+              f"100 * sum by ({by_gpu}) (ray_node_gram_used) / (sum by ({by_gpu}) (ray_node_gram_used)"
+              f" + sum by ({by_gpu}) (ray_node_gram_available)) > {s.gpu_memory_percent}",
+              s.sustained_for, "warning", "Ray GPU memory almost full",
+              "GPU {{ $labels.GpuIndex }} on {{ $labels.instance }} uses {{ $value | humanize }}% of its memory "
+              f"(threshold {s.gpu_memory_percent}%): the next allocation may fail with out-of-memory."),
+        _rule("RayGpusIdle",
+              f"max by ({by_gpu}) (ray_node_gpus_utilization) < {GPU_IDLE_PERCENT}"
+              f' and on ({by_node}) (sum by ({by_node}) (ray_resources{{Name="GPU",State="USED"}}) > 0)',
+              GPU_IDLE_FOR, "warning", "Ray holds GPUs that do nothing",
+              "GPU {{ $labels.GpuIndex }} on {{ $labels.instance }} is allocated to Ray tasks or actors but "
+              f"has been under {GPU_IDLE_PERCENT}% busy for {GPU_IDLE_FOR}: it is paid for and idle."),
         _rule("PrometheusScrapeFailing", 'up{job!~"ray.*"} == 0', s.sustained_for, "warning",
               "Prometheus cannot scrape a target",
               "{{ $labels.job }} target {{ $labels.instance }} has failed every scrape for " + s.sustained_for

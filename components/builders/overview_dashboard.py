@@ -1,6 +1,7 @@
 """The project's own "Ray Cluster Overview" dashboard: plain data in, dashboard JSON out.
 
-Only metric names Ray 2.60 really exports (measured from a live head; see the README). Every query
+Only metric names Ray 2.60 really exports (measured from a live head, or for GPUs read from Ray's own
+generated panels, since a CPU-only machine never emits them; see the README). Every query
 is listed by `expressions()`, which the tests evaluate against a real Prometheus.
 """
 
@@ -81,6 +82,20 @@ PANELS: tuple[Panel, ...] = (
            Query(f"sum by (instance) (ray_object_store_available_memory{{{NODE}}})",
                  "available {{instance}}")),
           "bytes", core=True),
+    # GPUs: empty on CPU-only clusters (Ray emits these only where it sees a GPU).
+    Panel("GPU utilisation per GPU", "Each GPU's utilisation, as Ray's node agent reads it.",
+          (Query(f"max by (instance, GpuIndex) (ray_node_gpus_utilization{{{NODE}}})",
+                 "{{instance}} GPU {{GpuIndex}}"),),
+          "percent", thresholds=(("red", None), ("orange", 5), ("green", 30))),
+    Panel("GPU memory used vs total", "GPU memory per node (Ray reports megabytes).",
+          (Query(f"sum by (instance) (ray_node_gram_used{{{NODE}}})", "used {{instance}}"),
+           Query(f"sum by (instance) (ray_node_gram_used{{{NODE}}}) + sum by (instance) "
+                 f"(ray_node_gram_available{{{NODE}}})", "total {{instance}}")),
+          "decmbytes"),
+    Panel("GPUs in use vs available", "GPUs Ray's tasks and actors hold, against the cluster's GPUs.",
+          (Query(f'sum(ray_resources{{{RAY},Name="GPU",State="USED"}})', "in use"),
+           Query(f'sum(ray_resources{{{RAY},Name="GPU"}})', "available")),
+          "none"),
 )
 
 

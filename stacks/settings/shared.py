@@ -59,6 +59,7 @@ def read_alerts(reader: Reader) -> AlertSettings:
         object_store_percent=reader.integer("alertObjectStorePercent", d.object_store_percent, 1, 100, 90),
         node_memory_percent=reader.integer("alertNodeMemoryPercent", d.node_memory_percent, 1, 100, 90),
         failed_tasks=reader.integer("alertFailedTasks", d.failed_tasks, 0, 1_000_000, 10),
+        gpu_memory_percent=reader.integer("alertGpuMemoryPercent", d.gpu_memory_percent, 1, 100, 95),
         severity_overrides=severity_overrides(reader),
     )
 

@@ -140,7 +140,7 @@ def test_prometheus_yml_passes_promtool(aws, tmp_path):
     path.write_text(yaml.safe_dump(config))
     result = check([tool("promtool"), "check", "config", str(path)])
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 6 rules found" in result.stdout + result.stderr
+    assert "SUCCESS: 8 rules found" in result.stdout + result.stderr
 
 
 def test_shell_fragments_pass_shellcheck(aws, variants, tmp_path):

@@ -148,7 +148,7 @@ def test_the_rule_passes_promtool_and_equals_our_rules(operator_mode, tmp_path):
     path = tmp_path / "rules.yml"
     path.write_text(yaml.safe_dump(spec))
     checked = subprocess.run([promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
-    assert checked.returncode == 0 and "SUCCESS: 6 rules found" in checked.stdout, checked.stdout + checked.stderr
+    assert checked.returncode == 0 and "SUCCESS: 8 rules found" in checked.stdout, checked.stdout + checked.stderr
 
 
 def test_dashboards_carry_the_sidecar_label_and_folder(operator_mode):

@@ -109,6 +109,7 @@ INVALID = [
     ("minikube", {"externalPrometheusUrl": "http://p:9090"}, "externalPrometheusUrl", "http://p:9090"),
     ("minikube", {"podMonitorLabels": {"release": "not valid!"}}, "podMonitorLabels", "not valid!"),
     ("minikube", {"grafanaDashboardLabels": ["grafana_dashboard"]}, "grafanaDashboardLabels", "grafana_dashboard"),
+    ("aws", {"alertGpuMemoryPercent": "101"}, "alertGpuMemoryPercent", "101"),
     # Values that pass their pattern but would break later (arithmetic, Prometheus, the kubelet).
     ("minikube", {"scrapeInterval": "0s"}, "scrapeInterval", "0s"),
     ("aws", {"scrapeInterval": "500ms"}, "scrapeInterval", "500ms"),

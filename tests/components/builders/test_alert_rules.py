@@ -31,6 +31,7 @@ def series(name: str, labels: dict[str, str], values: str) -> dict:
 
 
 NODE = {"ray_io_cluster": "c1", "instance": "10.0.0.1:8080"}
+GPU = {**NODE, "GpuIndex": "0"}
 
 
 def rule_cases(s: AlertSettings) -> list[dict]:
@@ -79,6 +80,33 @@ def rule_cases(s: AlertSettings) -> list[dict]:
          "description": "node target 10.0.0.1:9100 has failed every scrape for 5m."},
         {"name": "ray targets are not double-reported", "alert": "PrometheusScrapeFailing", "at": "10m",
          "input": [series("up", {"job": "ray", **NODE}, "0x20")], "expected": []},
+        # GPU memory in MB, as Ray reports it, per GPU.
+        {"name": "GPU memory fires", "alert": "RayGpuMemoryHigh", "at": "10m",
+         "input": [series("ray_node_gram_used", GPU, "78000x20"), series("ray_node_gram_available", GPU, "2000x20")],
+         "expected": [{**GPU, "severity": "warning"}],
+         "description": "GPU 0 on 10.0.0.1:8080 uses 97.5% of its memory (threshold 95%): the next allocation "
+                        "may fail with out-of-memory."},
+        {"name": "GPU memory fine is quiet", "alert": "RayGpuMemoryHigh", "at": "10m",
+         "input": [series("ray_node_gram_used", GPU, "40000x20"), series("ray_node_gram_available", GPU, "40000x20")],
+         "expected": []},
+        {"name": "idle allocated GPU fires", "alert": "RayGpusIdle", "at": "40m",
+         "input": [series("ray_node_gpus_utilization", GPU, "1x80"),
+                   series("ray_resources", {**NODE, "Name": "GPU", "State": "USED"}, "1x80")],
+         "expected": [{**GPU, "severity": "warning"}],
+         "description": "GPU 0 on 10.0.0.1:8080 is allocated to Ray tasks or actors but has been under 5% busy "
+                        "for 30m: it is paid for and idle."},
+        {"name": "idle but unallocated GPU is quiet", "alert": "RayGpusIdle", "at": "40m",
+         "input": [series("ray_node_gpus_utilization", GPU, "1x80"),
+                   series("ray_resources", {**NODE, "Name": "GPU", "State": "USED"}, "0x80")],
+         "expected": []},
+        {"name": "busy GPU is quiet", "alert": "RayGpusIdle", "at": "40m",
+         "input": [series("ray_node_gpus_utilization", GPU, "80x80"),
+                   series("ray_resources", {**NODE, "Name": "GPU", "State": "USED"}, "1x80")],
+         "expected": []},
+        {"name": "idle for less than 30 minutes is quiet", "alert": "RayGpusIdle", "at": "20m",
+         "input": [series("ray_node_gpus_utilization", GPU, "1x80"),
+                   series("ray_resources", {**NODE, "Name": "GPU", "State": "USED"}, "1x80")],
+         "expected": []},
     ]
 
 
@@ -88,7 +116,7 @@ def test_promtool_rule_unit_tests(tmp_path):
     rules_path.write_text(alert_rules.render(settings))
     checked = subprocess.run([promtool(), "check", "rules", str(rules_path)], capture_output=True, text=True,
                              timeout=60)
-    assert checked.returncode == 0 and "SUCCESS: 6 rules found" in checked.stdout, checked.stdout + checked.stderr
+    assert checked.returncode == 0 and "SUCCESS: 8 rules found" in checked.stdout, checked.stdout + checked.stderr
     cases = rule_cases(settings)
     assert {c["alert"] for c in cases} == set(alert_rules.expressions(settings)), "every rule has cases"
     summaries = {r["alert"]: r["annotations"]["summary"] for r in alert_rules.rules(settings)["groups"][0]["rules"]}
