@@ -29,6 +29,7 @@ from components.constants import (
     RAY_DASHBOARD_PORT,
 )
 from components.versions import UBUNTU_AMI_NAME, UBUNTU_AMI_OWNER
+from stacks.dashboards import load_dashboards_for
 from stacks.doctor import doctor_expectations
 from stacks.settings import AwsSettings, ConfigError, describe_problem
 
@@ -102,7 +103,8 @@ def build(settings: AwsSettings) -> None:
                                             f"pulumi config set rootVolumeSize {max(ami_root, 100)}")])
     vpc_id, subnet_id = _network(s)
     _warn_if_head_too_small(s)
-    dashboards = grafana_config.load_dashboards()
+    # EC2 runs the pinned image (components/versions.py), unless rayVersion says otherwise.
+    served_version, dashboards = load_dashboards_for(m.ray_version, "rayVersion")
 
     alerting = m.alerting
     groups = SecurityGroups("security-groups", SecurityGroupsArgs(vpc_id, s.cluster_name, s.allowed_cidrs,
@@ -164,6 +166,7 @@ def build(settings: AwsSettings) -> None:
         " --document-name AWS-StartPortForwardingSession",
         f" --parameters portNumber={GRAFANA_PORT},localPortNumber={GRAFANA_PORT}"))
     pulumi.export("grafanaAdminPassword", password.value)
+    pulumi.export("rayDashboardsVersion", served_version)
     # What `python -m doctor --stack NAME` reaches and expects: the URLs above (open the tunnel first
     # when they are localhost).
     iframe_host = (m.grafana_iframe_host if m.grafana_iframe_host

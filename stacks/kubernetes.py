@@ -9,8 +9,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.builders import alert_rules, alertmanager_config, grafana_config, prometheus_config
-from components.builders.grafana_config import checksum
+from components.builders.grafana_config import Dashboard, checksum
 from components.builders.pod_monitor import pod_monitor_spec
+from components.builders.ray_cluster import ray_version_of
 from components.builders.ray_head_env import (
     RECREATE,
     head_restart_command,
@@ -35,8 +36,9 @@ from components.kubernetes.ray_dashboard_service import (
     RayDashboardService,
     RayDashboardServiceArgs,
 )
+from stacks.dashboards import load_dashboards_for
 from stacks.doctor import doctor_expectations
-from stacks.preflight import ClusterAccess, check_patch_targets
+from stacks.preflight import ClusterAccess, check_patch_targets, ray_version_of_targets
 from stacks.settings import KubernetesSettings
 
 
@@ -82,7 +84,12 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     s, m = settings, settings.monitoring
     if s.ray_cluster is None:
         # Read before anything is registered: a wrong target stops `pulumi preview` with nothing made.
-        check_patch_targets(s.targets, access)
+        objects = check_patch_targets(s.targets, access)
+        found_version = m.ray_version or ray_version_of_targets(s.targets, objects)
+    else:
+        found_version = ray_version_of(s.ray_cluster.image)
+    served_version, dashboards = load_dashboards_for(m.ray_version or found_version,
+                                     "rayVersion" if m.ray_version else "the Ray version the cluster runs")
 
     namespaces = []
     if s.create_namespace:
@@ -94,7 +101,8 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     opts = pulumi.ResourceOptions(depends_on=namespaces) if namespaces else None
     operator = KubeRayOperator("kuberay", KubeRayOperatorArgs(s.kuberay_namespace)) if s.kuberay_namespace else None
 
-    monitoring = _prometheus_operator_mode(s, opts) if s.prometheus_operator else _own_monitoring(s, opts)
+    monitoring = (_prometheus_operator_mode(s, dashboards, opts) if s.prometheus_operator
+                  else _own_monitoring(s, dashboards, opts))
     # The browser reaches Grafana through the port-forward printed below unless told otherwise:
     # that works on every minikube driver and on any cloud cluster.
     iframe_host = m.grafana_iframe_host or (
@@ -108,9 +116,11 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
             opts,
         )
     _exports(s, monitoring, iframe_host, head_env, head_restart)
+    pulumi.export("rayDashboardsVersion", served_version)
 
 
-def _own_monitoring(s: KubernetesSettings, opts: pulumi.ResourceOptions | None) -> Monitoring:
+def _own_monitoring(s: KubernetesSettings, dashboards: tuple[Dashboard, ...],
+                    opts: pulumi.ResourceOptions | None) -> Monitoring:
     m = s.monitoring
     if m.alerting.deploys_alertmanager:
         config = pulumi.Output.secret(alertmanager_config.render(m.alerting.routing))
@@ -148,7 +158,7 @@ def _own_monitoring(s: KubernetesSettings, opts: pulumi.ResourceOptions | None) 
             grafana_ini=grafana_config.grafana_ini(),
             datasources_yaml=grafana_config.datasource_provisioning(m.datasource_name, prometheus.url),
             dashboard_providers_yaml=grafana_config.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
-            dashboards=grafana_config.load_dashboards(),
+            dashboards=dashboards,
             resources=s.grafana_resources,
             storage=s.grafana_storage,
             service_type=s.grafana_service_type,
@@ -161,7 +171,8 @@ def _own_monitoring(s: KubernetesSettings, opts: pulumi.ResourceOptions | None) 
                       admin_password=grafana.admin_password)
 
 
-def _prometheus_operator_mode(s: KubernetesSettings, opts: pulumi.ResourceOptions | None) -> Monitoring:
+def _prometheus_operator_mode(s: KubernetesSettings, dashboards: tuple[Dashboard, ...],
+                              opts: pulumi.ResourceOptions | None) -> Monitoring:
     """The user's Prometheus Operator scrapes and alerts; their Grafana shows the dashboards."""
     operator = s.prometheus_operator
     PrometheusOperatorResources("prometheus-operator", PrometheusOperatorArgs(
@@ -169,7 +180,7 @@ def _prometheus_operator_mode(s: KubernetesSettings, opts: pulumi.ResourceOption
         pod_monitor=pod_monitor_spec(s.watch_namespaces, s.monitoring.scrape_interval),
         rules=alert_rules.rules(s.monitoring.alerts),
         selector_labels=operator.pod_monitor_labels,
-        dashboards=grafana_config.load_dashboards(),
+        dashboards=dashboards,
         dashboard_labels=operator.dashboard_labels,
         folder=GRAFANA_DASHBOARD_FOLDER,
     ), opts)

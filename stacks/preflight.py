@@ -120,3 +120,22 @@ def check_patch_targets(targets: tuple[PatchTarget, ...], access: ClusterAccess)
         except Exception as error:  # connection refused, TLS, an auth plugin that failed
             raise _unreachable(target, error) from error
     return found
+
+
+def ray_version_of_targets(targets: tuple[PatchTarget, ...], objects: list[dict[str, Any]]) -> str | None:
+    """The Ray version the patched clusters declare (`spec.rayVersion`; a RayService's in its
+    rayClusterConfig), or None when none declares one. Clusters on different minor versions cannot
+    share one set of dashboards: ConfigError, asking for rayVersion."""
+    declared = {}
+    for target, obj in zip(targets, objects):
+        spec = obj.get("spec", {})
+        version = (spec.get("rayClusterConfig", {}) if target.kind == "RayService" else spec).get("rayVersion")
+        if version:
+            declared[f"{target.kind} {target.namespace}/{target.name}"] = str(version)
+    minors = {".".join(v.split(".")[:2]) for v in declared.values()}
+    if len(minors) > 1:
+        listing = ", ".join(f"{k} runs {v}" for k, v in declared.items())
+        raise ConfigError([describe_problem(
+            "rayVersion", None, f"the patched clusters run different Ray versions ({listing}) and Grafana serves "
+            "one set of Ray dashboards", "pulumi config set rayVersion VERSION (the one most users look at)")])
+    return next(iter(declared.values()), None)

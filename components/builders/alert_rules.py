@@ -57,9 +57,8 @@ def _rules(settings: AlertSettings) -> dict:
               "No Ray head is reporting metrics",
               "ray_cluster_active_nodes (exported by the Ray head) is absent: the head is down or not scraped."),
         _rule("RayObjectStoreFull",
-              f"100 * sum by ({by_node}) (ray_object_store_used_memory)"
-              f" / (sum by ({by_node}) (ray_object_store_used_memory)"
-              f" + sum by ({by_node}) (ray_object_store_available_memory)) > {s.object_store_percent}",
+              f"100 * sum by ({by_node}) (ray_object_store_memory)"
+              f' / sum by ({by_node}) (ray_resources{{Name="object_store_memory"}}) > {s.object_store_percent}',
               s.sustained_for, "warning", "Ray object store almost full",
               "Object store on {{ $labels.instance }} is {{ $value | humanize }}% full (threshold "
               f"{s.object_store_percent}%): objects will spill to disk."),

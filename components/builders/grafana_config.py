@@ -6,6 +6,7 @@ dashboard uids and embedding settings on Kubernetes and on EC2.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
@@ -20,6 +21,7 @@ from components.constants import (
     GRAFANA_DATASOURCE_UID,
     GRAFANA_PORT,
 )
+from components.versions import RAY_VERSION
 
 DASHBOARDS_ROOT = Path(__file__).resolve().parents[2] / "dashboards"
 
@@ -112,22 +114,72 @@ def _slug(relative_path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
 
 
-def load_dashboards(root: Path = DASHBOARDS_ROOT) -> tuple[Dashboard, ...]:
-    """Every *.json under `root`, recursively, sorted so deploys are stable."""
-    paths = sorted(root.rglob("*.json"))
-    if not paths:
+RAY_DIR = "ray"  # Ray's own dashboards for the pinned Ray, as its generator writes them
+VERSIONS_DIR = "ray-versions"  # other Ray versions: index.json and gzipped blobs named by sha256
+OWN_DIRS = ("ray-monitoring",)  # the project's own dashboards, the same for every Ray version
+
+
+class UnsupportedRayVersion(ValueError):
+    """No dashboards were generated for this Ray version; the message lists the supported ones."""
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def supported_ray_versions(root: Path = DASHBOARDS_ROOT) -> dict[str, str]:
+    """Ray minor version (2.58) -> the release whose dashboards are served for it (2.58.1)."""
+    index = json.loads((root / VERSIONS_DIR / "index.json").read_text())
+    return {_minor(v): v for v in sorted(index, key=lambda v: tuple(map(int, v.split("."))))} | {
+        _minor(RAY_VERSION): RAY_VERSION}
+
+
+def dashboards_version(version: str | None, root: Path = DASHBOARDS_ROOT) -> str:
+    """The release whose dashboards serve Ray `version` (same minor); the pinned one for None."""
+    if version is None:
+        return RAY_VERSION
+    supported = supported_ray_versions(root)
+    if _minor(version) not in supported:
+        raise UnsupportedRayVersion(f"no dashboards for Ray {version}; supported: {', '.join(supported)}")
+    return supported[_minor(version)]
+
+
+def _dashboard(relative: str, content: str) -> Dashboard:
+    try:
+        uid = json.loads(content)["uid"]
+    except (ValueError, KeyError) as error:
+        raise ValueError(f"dashboards/{relative}: not a Grafana dashboard with a uid ({error})") from error
+    slug = _slug(relative)
+    return Dashboard(relative, f"{slug}.json", slug, uid, content)
+
+
+def _ray_dashboards(version: str, root: Path) -> list[tuple[str, str]]:
+    """(path under dashboards/, content) of Ray's own dashboards for `version` (an exact release)."""
+    if version == RAY_VERSION:
+        return [(p.relative_to(root).as_posix(), p.read_text(encoding="utf-8"))
+                for p in sorted((root / RAY_DIR).glob("*.json"))]
+    files = json.loads((root / VERSIONS_DIR / "index.json").read_text())[version]["files"]
+    found = []
+    for name, digest in sorted(files.items()):
+        content = gzip.decompress((root / VERSIONS_DIR / "blobs" / f"{digest}.json.gz").read_bytes()).decode()
+        if hashlib.sha256(content.encode()).hexdigest() != digest:
+            raise ValueError(f"dashboards/{VERSIONS_DIR}: {name} of Ray {version} does not match its checksum")
+        found.append((f"{RAY_DIR}/{name}", content))
+    return found
+
+
+def load_dashboards(ray_version: str | None = None, root: Path = DASHBOARDS_ROOT) -> tuple[Dashboard, ...]:
+    """Ray's own dashboards for `ray_version` (default: the pinned Ray) and the project's own,
+    sorted so deploys are stable. Ray's keep the same file names across versions, so switching
+    versions changes their content, not the objects that hold them."""
+    files = _ray_dashboards(dashboards_version(ray_version, root), root)
+    for directory in OWN_DIRS:
+        files += [(p.relative_to(root).as_posix(), p.read_text(encoding="utf-8"))
+                  for p in sorted((root / directory).rglob("*.json"))]
+    if not files:
         # A Grafana without Ray's dashboards would leave the Ray Dashboard's charts empty.
         raise FileNotFoundError(f"no dashboards under {root}")
-    dashboards = []
-    for path in paths:
-        relative = path.relative_to(root).as_posix()
-        content = path.read_text(encoding="utf-8")
-        try:
-            uid = json.loads(content)["uid"]
-        except (ValueError, KeyError) as error:
-            raise ValueError(f"dashboards/{relative}: not a Grafana dashboard with a uid ({error})") from error
-        slug = _slug(relative)
-        dashboards.append(Dashboard(relative, f"{slug}.json", slug, uid, content))
+    dashboards = [_dashboard(relative, content) for relative, content in sorted(files)]
     names = [d.slug for d in dashboards]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

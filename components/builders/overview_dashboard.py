@@ -77,10 +77,11 @@ PANELS: tuple[Panel, ...] = (
     Panel("Actors by state", "Actors by lifecycle state, as the GCS counts them (executor counts "
           "would count each actor again).",
           (Query(f'sum by (State) (ray_actors{{{RAY},Source="gcs"}})', "{{State}}"),), "none", core=True),
-    Panel("Object store used vs available", "Shared-memory object store per node.",
-          (Query(f"sum by (instance) (ray_object_store_used_memory{{{NODE}}})", "used {{instance}}"),
-           Query(f"sum by (instance) (ray_object_store_available_memory{{{NODE}}})",
-                 "available {{instance}}")),
+    Panel("Object store used vs capacity", "Shared-memory object store per node: bytes held (in memory or "
+          "spilled) against the store's capacity.",
+          (Query(f"sum by (instance) (ray_object_store_memory{{{NODE}}})", "used {{instance}}"),
+           Query(f'sum by (instance) (ray_resources{{{NODE},Name="object_store_memory"}})',
+                 "capacity {{instance}}")),
           "bytes", core=True),
     # GPUs: empty on CPU-only clusters (Ray emits these only where it sees a GPU).
     Panel("GPU utilisation per GPU", "Each GPU's utilisation, as Ray's node agent reads it.",

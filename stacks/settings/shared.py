@@ -6,10 +6,12 @@ import re
 from dataclasses import dataclass
 
 from components.builders.alert_rules import AlertSettings
+from components.builders.grafana_config import UnsupportedRayVersion, dashboards_version, supported_ray_versions
 from components.builders.sizing import Sizing, size
 from stacks.settings.alerting import AlertingSettings, read_alerting, severity_overrides
 from stacks.settings.reader import Reader, at_least, duration, url
 
+RAY_VERSION_PATTERN = re.compile(r"^\d+\.\d+(\.\d+)?$")
 RETENTION_SIZE = re.compile(r"^[1-9]\d*(B|KB|MB|GB|TB|PB|EB)$")
 
 
@@ -24,6 +26,7 @@ class MonitoringSettings:
     retention_size: str  # explicit, or the sizing's
     datasource_name: str  # Grafana datasource name, given to the Ray head as RAY_PROMETHEUS_NAME
     grafana_iframe_host: str | None  # None: the platform's default (a tunnel address)
+    ray_version: str | None  # whose dashboards Grafana serves; None: found from the cluster, else the pinned
     alerts: AlertSettings
     alerting: AlertingSettings
 
@@ -46,6 +49,7 @@ def read_monitoring(reader: Reader) -> MonitoringSettings:
                                       "must be 1-100 letters, digits, spaces, dots, dashes or underscores",
                                       "Prometheus"),
         grafana_iframe_host=url(reader, "grafanaIframeHost"),
+        ray_version=_ray_version(reader),
         alerts=read_alerts(reader),
         alerting=read_alerting(reader),
     )
@@ -72,3 +76,17 @@ def _retention_size(reader: Reader) -> str | None:
         return None
     return at_least(reader, "retentionSize", value, "128MB",
                     "Prometheus' write-ahead log alone takes 128MB segments; a smaller cap deletes every block", "8GB")
+
+
+def _ray_version(reader: Reader) -> str | None:
+    """An explicit `rayVersion`, refused unless dashboards were generated for its minor release."""
+    value = reader.string("rayVersion", None, RAY_VERSION_PATTERN, "must be a Ray version such as 2.58.1", "2.58.1")
+    if value is None:
+        return None
+    try:
+        dashboards_version(value)
+    except UnsupportedRayVersion as error:
+        newest = list(supported_ray_versions().values())[-1]
+        reader.problem("rayVersion", value, str(error), f"pulumi config set rayVersion {newest}")
+        return None
+    return value

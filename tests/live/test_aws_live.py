@@ -75,7 +75,7 @@ def test_every_query_and_rule_evaluates(live):
 def test_core_panels_return_data_after_a_workload(live):
     core = [p for p in overview_dashboard.PANELS if p.core]
     assert {p.title for p in core} >= {"CPU utilisation per node", "Memory per node", "Tasks by state",
-                                       "Object store used vs available"}
+                                       "Object store used vs capacity"}
     for panel in core:
         for query in panel.queries:
             expr = overview_dashboard.substitute(query.expr)

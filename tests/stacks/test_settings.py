@@ -110,6 +110,8 @@ INVALID = [
     ("minikube", {"podMonitorLabels": {"release": "not valid!"}}, "podMonitorLabels", "not valid!"),
     ("minikube", {"grafanaDashboardLabels": ["grafana_dashboard"]}, "grafanaDashboardLabels", "grafana_dashboard"),
     ("aws", {"alertGpuMemoryPercent": "101"}, "alertGpuMemoryPercent", "101"),
+    ("minikube", {"rayVersion": "latest"}, "rayVersion", "latest"),
+    ("aws", {"rayVersion": "2.40.0"}, "rayVersion", "2.40.0"),
     # Values that pass their pattern but would break later (arithmetic, Prometheus, the kubelet).
     ("minikube", {"scrapeInterval": "0s"}, "scrapeInterval", "0s"),
     ("aws", {"scrapeInterval": "500ms"}, "scrapeInterval", "500ms"),

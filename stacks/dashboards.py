@@ -1,0 +1,25 @@
+"""Which Ray version's dashboards a stack serves: Ray's dashboards query the metrics of the Ray
+version that generated them, so Grafana serves the dashboards of the Ray the cluster runs."""
+
+from __future__ import annotations
+
+from components.builders.grafana_config import (
+    Dashboard,
+    UnsupportedRayVersion,
+    dashboards_version,
+    load_dashboards,
+    supported_ray_versions,
+)
+from stacks.settings import ConfigError, describe_problem
+
+
+def load_dashboards_for(version: str | None, source: str) -> tuple[str, tuple[Dashboard, ...]]:
+    """The release whose dashboards serve Ray `version` (None: the pinned Ray), and the dashboards;
+    `source` says where the version came from, for the error."""
+    try:
+        return dashboards_version(version), load_dashboards(version)
+    except UnsupportedRayVersion as error:
+        newest = list(supported_ray_versions().values())[-1]
+        raise ConfigError([describe_problem(
+            "rayVersion", version, f"{error} ({source})",
+            f"pulumi config set rayVersion {newest}, or run a supported Ray")]) from None
