@@ -148,6 +148,12 @@ def test_a_stopped_worker_pages_and_its_recovery_resolves(alerting, live):
           + ", ".join(f"{k} {v:.1f} s" for k, v in figures.items()))
     # For 10s after 1-2 failed 5 s scrapes, a 5 s evaluation, a 5 s group wait: well under a minute.
     assert figures["stop to firing notification"] < 60
-    # A stopped exporter starts its task gauges afresh: run the workload again, as the session found it.
+    # A stopped exporter starts its task gauges afresh: run the workload again and wait until the
+    # session's Prometheus has its task counts back, so later live tests find the cluster as it was.
     live.ray.run(WORKLOAD)
-    wait_until(lambda: live.prometheus.query("ray_tasks"), 60, "task metrics again after the fault")
+
+    def counted(state: str, at_least: float) -> bool:
+        found = live.prometheus.query(f'sum(ray_tasks{{State="{state}"}})')
+        return bool(found) and float(found[0]["value"][1]) >= at_least
+
+    wait_until(lambda: counted("FINISHED", 50) and counted("FAILED", 1), 120, "task counts back after the fault")
