@@ -56,7 +56,8 @@ def test_clusters_on_different_versions_need_rayversion(kubernetes_api):
     cluster = dict(kubernetes_api.ray_clusters[("ray-system", "ray-training-cluster")])
     newer = {**cluster, "spec": {**cluster["spec"], "rayVersion": "2.58.0"}}
     kubernetes_api.add(newer, "newer", "ray-system")
-    targets = [{"name": "ray-training-cluster", "namespace": "ray-system"}, {"name": "newer", "namespace": "ray-system"}]
+    targets = [{"name": "ray-training-cluster", "namespace": "ray-system"},
+               {"name": "newer", "namespace": "ray-system"}]
     result = run_stack("minikube", rayClusters=targets, **PATCH_MODE)
     assert isinstance(result.error, ConfigError) and "different Ray versions" in str(result.error)
     assert result.resources == []
