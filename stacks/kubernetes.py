@@ -82,14 +82,18 @@ class Monitoring:
 
 def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     s, m = settings, settings.monitoring
+    objects = []
     if s.ray_cluster is None:
         # Read before anything is registered: a wrong target stops `pulumi preview` with nothing made.
         objects = check_patch_targets(s.targets, access)
-        found_version = m.ray_version or ray_version_of_targets(s.targets, objects)
+    # Grafana serves the dashboards of the Ray the cluster runs, unless rayVersion says otherwise.
+    if m.ray_version:
+        version, source = m.ray_version, "rayVersion"
+    elif s.ray_cluster is None:
+        version, source = ray_version_of_targets(s.targets, objects), "the Ray version the cluster runs"
     else:
-        found_version = ray_version_of(s.ray_cluster.image)
-    served_version, dashboards = load_dashboards_for(m.ray_version or found_version,
-                                     "rayVersion" if m.ray_version else "the Ray version the cluster runs")
+        version, source = ray_version_of(s.ray_cluster.image), "the Ray version of rayImage"
+    served_version, dashboards = load_dashboards_for(version, source)
 
     namespaces = []
     if s.create_namespace:

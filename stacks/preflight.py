@@ -18,7 +18,7 @@ import yaml
 from stacks.settings import ConfigError, describe_problem
 from stacks.settings.existing_clusters import PatchTarget
 
-RAY_GROUP, RAY_VERSION, RAY_CLUSTERS = "ray.io", "v1", "rayclusters"
+RAY_GROUP, RAY_VERSION = "ray.io", "v1"
 REQUEST_TIMEOUT = 15  # seconds per API call: a preview never hangs on an unreachable cluster
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 from components.builders.alert_rules import ALERT_NAMES
 from components.builders.alertmanager_config import KINDS, SEVERITIES, Receiver, Routing
-from stacks.settings.reader import DNS_LABEL, Reader, duration
+from stacks.settings.reader import DNS_LABEL, Reader, duration, url
 
 # Fields of each receiver kind, besides name, type and severities; the first is its credential.
 FIELDS = {
@@ -117,18 +117,6 @@ def _receivers(reader: Reader) -> tuple[Receiver, ...]:
     return tuple(receivers)
 
 
-def _external_url(reader: Reader) -> str | None:
-    value = reader.string("externalAlertmanagerUrl", None)
-    if value is None:
-        return None
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query or parsed.fragment:
-        reader.problem("externalAlertmanagerUrl", value, "must be the http(s) URL of an Alertmanager",
-                       "pulumi config set externalAlertmanagerUrl http://alertmanager.monitoring.svc:9093")
-        return None
-    return value.rstrip("/")
-
-
 def severity_overrides(reader: Reader) -> tuple[tuple[str, str], ...]:
     """`alertSeverity`: alert name -> critical | warning, over each rule's own severity."""
     raw = reader.structured("alertSeverity", None)
@@ -151,7 +139,8 @@ def severity_overrides(reader: Reader) -> tuple[tuple[str, str], ...]:
 
 def read_alerting(reader: Reader) -> AlertingSettings:
     receivers = _receivers(reader)
-    external = _external_url(reader)
+    external = url(reader, "externalAlertmanagerUrl", "must be the http(s) URL of an Alertmanager",
+                   "http://alertmanager.monitoring.svc:9093")
     if receivers and external:
         reader.problem("externalAlertmanagerUrl", external, "cannot be combined with alertReceivers: our "
                        "Alertmanager would be bypassed", "use one: pulumi config rm externalAlertmanagerUrl, or "

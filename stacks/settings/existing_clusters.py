@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
-from stacks.settings.reader import DNS_LABEL, DNS_SUBDOMAIN, Reader
+from stacks.settings.reader import DNS_LABEL, DNS_SUBDOMAIN, Reader, url
 
 
 @dataclass(frozen=True)
@@ -84,24 +83,13 @@ def _labels(reader: Reader, key: str, default: dict[str, str]) -> dict[str, str]
     return raw
 
 
-def _service_url(reader: Reader, key: str, example: str) -> str | None:
-    value = reader.string(key, None)
-    if value is None:
-        return None
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query or parsed.fragment:
-        reader.problem(key, value, "must be an http(s) URL the Ray head can reach",
-                       f"pulumi config set {key} {example}")
-        return None
-    return value.rstrip("/")
-
-
 def read_prometheus_operator(reader: Reader) -> PrometheusOperatorSettings | None:
     enabled = reader.boolean("prometheusOperator", False)
     prometheus_example = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
     grafana_example = "http://kube-prometheus-stack-grafana.monitoring.svc:80"
-    prometheus = _service_url(reader, "externalPrometheusUrl", prometheus_example)
-    grafana = _service_url(reader, "externalGrafanaUrl", grafana_example)
+    reachable = "must be an http(s) URL the Ray head can reach"
+    prometheus = url(reader, "externalPrometheusUrl", reachable, prometheus_example)
+    grafana = url(reader, "externalGrafanaUrl", reachable, grafana_example)
     pod_monitor_labels = _labels(reader, "podMonitorLabels", {})
     dashboard_labels = _labels(reader, "grafanaDashboardLabels", {"grafana_dashboard": "1"})
     if not enabled:

@@ -169,14 +169,15 @@ def at_least(reader: Reader, key: str, value: str, minimum: str, because: str, e
     return value
 
 
-def url(reader: Reader, key: str) -> str | None:
+def url(reader: Reader, key: str, why: str, example: str, path_allowed: bool = True) -> str | None:
+    """An http(s) URL without query or fragment (and without a path unless `path_allowed`), with no
+    trailing slash; `why` says what it must be."""
     value = reader.string(key, None)
     if value is None:
         return None
     parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path not in ("", "/") \
-            or parsed.query or parsed.fragment:
-        reader.problem(key, value, "must be an http(s) URL the browser opens Grafana at, "
-                       "with no path", f"pulumi config set {key} http://localhost:3000")
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query or parsed.fragment \
+            or (not path_allowed and parsed.path not in ("", "/")):
+        reader.problem(key, value, why, f"pulumi config set {key} {example}")
         return None
     return value.rstrip("/")

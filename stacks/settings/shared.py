@@ -48,7 +48,8 @@ def read_monitoring(reader: Reader) -> MonitoringSettings:
         datasource_name=reader.string("datasourceName", "Prometheus", re.compile(r"^[\w .-]{1,100}$"),
                                       "must be 1-100 letters, digits, spaces, dots, dashes or underscores",
                                       "Prometheus"),
-        grafana_iframe_host=url(reader, "grafanaIframeHost"),
+        grafana_iframe_host=url(reader, "grafanaIframeHost", "must be an http(s) URL the browser opens Grafana at, "
+                                "with no path", "http://localhost:3000", path_allowed=False),
         ray_version=_ray_version(reader),
         alerts=read_alerts(reader),
         alerting=read_alerting(reader),
