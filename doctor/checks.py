@@ -7,7 +7,7 @@ so the same code runs against a deployed stack and against the live tests' real 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import quote, urlencode
 
@@ -53,7 +53,6 @@ class Findings:
 
     alive_nodes: list[str] | None = None  # "ip:metrics port" of every node Ray reports alive
     prometheus_reachable: bool | None = None
-    results: list[Result] = field(default_factory=list)
 
 
 def not_run(names: list[str], why: str) -> list[Result]:

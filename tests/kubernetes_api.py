@@ -6,15 +6,12 @@ Status bodies with 404)."""
 from __future__ import annotations
 
 import copy
-import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
+from loopback import LoopbackServer, QuietHandler
 
-LOOPBACK = "127.0.0.1"
 _ONE = re.compile(r"^/apis/ray\.io/v1/namespaces/([^/]+)/(rayclusters|rayservices)/([^/?]+)$")
 _ALL = re.compile(r"^/apis/ray\.io/v1/(rayclusters|rayservices)$")
 PLURAL = {"RayCluster": "rayclusters", "RayService": "rayservices"}
@@ -27,46 +24,34 @@ class KubernetesApi:
         self.requests: list[str] = []
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 path = self.path.split("?", 1)[0]
                 api.requests.append(path)
                 one, every = _ONE.match(path), _ALL.match(path)
                 if one and (one.group(1), one.group(3)) in api.store(one.group(2)):
-                    self._send(200, api.store(one.group(2))[(one.group(1), one.group(3))])
+                    self.send_json(200, api.store(one.group(2))[(one.group(1), one.group(3))])
                 elif every:
-                    self._send(200, {"apiVersion": "ray.io/v1", "kind": "List",
+                    self.send_json(200, {"apiVersion": "ray.io/v1", "kind": "List",
                                      "items": list(api.store(every.group(1)).values())})
                 else:
-                    self._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+                    self.send_json(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                         "reason": "NotFound",
                                      "message": f"rayclusters.ray.io {path.rsplit('/', 1)[-1]!r} not found",
                                      "code": 404})
 
-            def _send(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        self.url = f"http://{LOOPBACK}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._server = LoopbackServer(Handler)
+        self.url = self._server.url
 
     def store(self, plural: str) -> dict[tuple[str, str], dict]:
         return self.ray_clusters if plural == "rayclusters" else self.ray_services
 
     def start(self) -> KubernetesApi:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def add(self, cluster: dict, name: str | None = None, namespace: str | None = None) -> dict:
         """Serve `cluster` (renamed and placed when told), as `kubectl apply` would have created it."""

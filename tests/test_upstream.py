@@ -9,14 +9,13 @@ import json
 import socket
 import subprocess
 import sys
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import upstream
 from conftest import PROJECT_ROOT
+from loopback import LoopbackServer
 
 GOOD = b"apiVersion: v1\nkind: Example\n"
 
@@ -27,16 +26,19 @@ def server(tmp_path):
     served = tmp_path / "served"
     (served / "tag").mkdir(parents=True)
     (served / "tag" / "good.yaml").write_bytes(GOOD)
-    handler = partial(SimpleHTTPRequestHandler, directory=str(served))
-    handler.log_message = lambda *args: None
-    http = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
+
+    class Files(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(served), **kwargs)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    http = LoopbackServer(Files).start()
     try:
-        yield f"http://127.0.0.1:{http.server_address[1]}/tag"
+        yield f"{http.url}/tag"
     finally:
-        http.shutdown()
-        http.server_close()
+        http.stop()
 
 
 def entry(url: str, content: bytes = GOOD, path: str = "schemas/good.yaml") -> upstream.UpstreamFile:

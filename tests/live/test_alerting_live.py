@@ -9,15 +9,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import reveal, run_stack
 from live.harness import LOOPBACK, WORKLOAD, Processes, Prometheus, on_loopback, tool, wait_until
+from loopback import LoopbackServer, QuietHandler
 
 from components.builders.alert_rules import FILE_NAME as RULES_FILE
 
@@ -36,18 +35,13 @@ class Webhook:
         self.received: list[tuple[float, dict]] = []
         hook = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 hook.received.append((time.monotonic(), json.loads(body)))
-                self.send_response(200)
-                self.end_headers()
+                self.send(200, b"")
 
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((LOOPBACK, WEBHOOK_PORT), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LoopbackServer(Handler, WEBHOOK_PORT).start()
 
     def first(self, status: str, alertname: str, after: float) -> tuple[float, dict] | None:
         for at, payload in self.received:
@@ -61,8 +55,7 @@ class Webhook:
         return self.first(status, alertname, after)
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 def listener(port: int) -> int:

@@ -1,0 +1,45 @@
+"""An HTTP server on 127.0.0.1 in a thread, for the stand-ins the tests run (the Kubernetes API
+server, Grafana's API, a webhook receiver): started and stopped by the test that needs it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOOPBACK = "127.0.0.1"
+
+
+class LoopbackServer:
+    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0):
+        self._server = ThreadingHTTPServer((LOOPBACK, port), handler)
+        self.url = f"http://{LOOPBACK}:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """Answers without logging each request to stderr."""
+
+    def send(self, status: int, data: bytes, content_type: str = "application/json",
+             headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def send_json(self, status: int, body: dict) -> None:
+        self.send(status, json.dumps(body).encode())
+
+    def log_message(self, *args) -> None:
+        pass
