@@ -4,6 +4,7 @@
 # `ray` package the tests install are all this version (tests/dashboards/test_regenerate.py holds them together).
 RAY_VERSION = "2.60.0"
 RAY_IMAGE = f"rayproject/ray:{RAY_VERSION}"
+RAY_GPU_IMAGE = f"rayproject/ray:{RAY_VERSION}-gpu"  # the aws stack's default on GPU instance types
 
 # KubeRay: the operator chart the minikube stack installs (installKubeRay) and the CRDs and samples
 # the tests validate against (tests/upstream-files.json) are this version.
@@ -19,3 +20,7 @@ ALERTMANAGER_IMAGE = "prom/alertmanager:v0.29.0"
 # Ubuntu 24.04 LTS (Noble) from Canonical, found by AMI lookup on the aws stack.
 UBUNTU_AMI_OWNER = "099720109477"
 UBUNTU_AMI_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"
+# GPU instance types: AWS's Deep Learning Base AMI on Ubuntu 24.04, with the NVIDIA driver, Docker CE,
+# Compose and the NVIDIA container toolkit (plain Ubuntu has none of them).
+GPU_AMI_OWNER = "amazon"
+GPU_AMI_NAME = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) *"

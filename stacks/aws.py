@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import fnmatch
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.dashboard_bucket import DashboardBucket, DashboardBucketArgs
+from components.aws.config_bucket import ConfigBucket, ConfigBucketArgs
+from components.aws.data_volume import DataVolume, DataVolumeArgs
 from components.aws.grafana_password import GrafanaPassword, GrafanaPasswordArgs
 from components.aws.node_role import NodeRole, NodeRoleArgs
 from components.aws.ray_node import RayNode, RayNodeArgs
 from components.aws.secret_parameter import SecretParameter, SecretParameterArgs
 from components.aws.security_groups import SecurityGroups, SecurityGroupsArgs
+from components.aws.worker_group import WorkerGroup, WorkerGroupArgs
 from components.builders import (
     alert_rules,
     alertmanager_config,
     cloud_init,
     compose,
     grafana_config,
+    head_config,
     prometheus_config,
 )
+from components.builders.ray_cluster import ray_version_of
 from components.builders.ray_head_env import ray_head_env
 from components.builders.sizing import bytes_of
 from components.constants import (
@@ -28,7 +35,14 @@ from components.constants import (
     PROMETHEUS_PORT,
     RAY_DASHBOARD_PORT,
 )
-from components.versions import UBUNTU_AMI_NAME, UBUNTU_AMI_OWNER
+from components.versions import (
+    GPU_AMI_NAME,
+    GPU_AMI_OWNER,
+    RAY_GPU_IMAGE,
+    RAY_IMAGE,
+    UBUNTU_AMI_NAME,
+    UBUNTU_AMI_OWNER,
+)
 from stacks.dashboards import load_dashboards_for
 from stacks.doctor import doctor_expectations
 from stacks.settings import AwsSettings, ConfigError, describe_problem
@@ -39,14 +53,51 @@ HEAD_RESTART = (f"sudo docker compose --project-directory {compose.BASE} -f {com
                 "up -d --force-recreate ray-head")
 
 
-def _ami(settings: AwsSettings) -> aws.ec2.AwaitableGetAmiResult:
+@dataclass(frozen=True)
+class NodeHardware:
+    """What a node's instance type needs from its AMI and image."""
+
+    key: str  # headInstanceType | workerInstanceType
+    instance_type: str
+    memory_mib: int
+    gpus: int  # NVIDIA GPUs
+
+
+def _hardware(key: str, instance_type: str) -> NodeHardware:
+    info = aws.ec2.get_instance_type(instance_type=instance_type)
+    gpus = list(info.gpuses or [])
+    others = sorted({g.manufacturer for g in gpus if g.manufacturer != "NVIDIA"})
+    if others:
+        raise ConfigError([describe_problem(key, instance_type, f"has {', '.join(others)} GPUs; Ray's GPU images "
+                                            "and the NVIDIA container toolkit need NVIDIA GPUs",
+                                            "pick an NVIDIA GPU type (g5, g6, p4d, ...) or a CPU type")])
+    return NodeHardware(key, instance_type, info.memory_size, sum(g.count for g in gpus))
+
+
+def _ami(settings: AwsSettings, node: NodeHardware) -> aws.ec2.AwaitableGetAmiResult:
     if settings.ami_id:
         # Any owner the account can launch from: the id was chosen by the user.
-        return aws.ec2.get_ami(filters=[{"name": "image-id", "values": [settings.ami_id]}],
-                               owners=["self", "amazon", "aws-marketplace", UBUNTU_AMI_OWNER])
+        ami = aws.ec2.get_ami(filters=[{"name": "image-id", "values": [settings.ami_id]}],
+                              owners=["self", "amazon", "aws-marketplace", UBUNTU_AMI_OWNER])
+        if node.gpus and not (settings.ami_has_nvidia_driver or fnmatch.fnmatchcase(ami.name or "", GPU_AMI_NAME)):
+            raise ConfigError([describe_problem(
+                node.key, node.instance_type,
+                f"has {node.gpus} NVIDIA GPU(s), but amiId {settings.ami_id} ({ami.name}) is not a GPU AMI: "
+                "without the NVIDIA driver and container toolkit Ray sees no GPU",
+                "pulumi config rm amiId (GPU types then get AWS's Deep Learning Base GPU AMI), or, if your AMI "
+                "has the driver and the NVIDIA container toolkit, pulumi config set amiHasNvidiaDriver true")])
+        return ami
+    if node.gpus:
+        return aws.ec2.get_ami(most_recent=True, owners=[GPU_AMI_OWNER],
+                               filters=[{"name": "name", "values": [GPU_AMI_NAME]},
+                                        {"name": "architecture", "values": ["x86_64"]}])
     return aws.ec2.get_ami(most_recent=True, owners=[UBUNTU_AMI_OWNER],
                            filters=[{"name": "name", "values": [UBUNTU_AMI_NAME]},
                                     {"name": "virtualization-type", "values": ["hvm"]}])
+
+
+def _ray_image(settings: AwsSettings, node: NodeHardware) -> str:
+    return settings.ray_image or (RAY_GPU_IMAGE if node.gpus else RAY_IMAGE)
 
 
 def _root_volume_size(ami: aws.ec2.AwaitableGetAmiResult) -> int | None:
@@ -63,8 +114,8 @@ RAY_HEAD_PROCESSES_MIB = 2048
 OTHER_MONITORING_MIB = 512  # Grafana, node_exporter
 
 
-def _warn_if_head_too_small(s: AwsSettings) -> None:
-    memory_mib = aws.ec2.get_instance_type(instance_type=s.head_instance_type).memory_size
+def _warn_if_head_too_small(s: AwsSettings, head: NodeHardware) -> None:
+    memory_mib = head.memory_mib
     needed = bytes_of(s.prometheus_memory_limit) / 2**20 + OTHER_MONITORING_MIB
     room = memory_mib * (1 - RAY_OBJECT_STORE_SHARE) - RAY_HEAD_PROCESSES_MIB
     if needed > room:
@@ -76,81 +127,103 @@ def _warn_if_head_too_small(s: AwsSettings) -> None:
             "a larger headInstanceType, or lower rayNodes/retention if they overstate it"))
 
 
-def _network(settings: AwsSettings) -> tuple[str, str]:
+def _network(settings: AwsSettings) -> aws.ec2.AwaitableGetSubnetResult:
+    """The subnet every node runs in (its zone holds the data volume)."""
     if settings.subnet_id:
         subnet = aws.ec2.get_subnet(id=settings.subnet_id)
         if settings.vpc_id and subnet.vpc_id != settings.vpc_id:
             raise ConfigError([describe_problem("subnetId", settings.subnet_id,
                                                 f"is in {subnet.vpc_id}, not vpcId {settings.vpc_id}",
                                                 "pulumi config rm vpcId, or pick a subnet of that VPC")])
-        return subnet.vpc_id, subnet.id
+        return subnet
     vpc_id = settings.vpc_id or aws.ec2.get_vpc(default=True).id
     subnets = sorted(aws.ec2.get_subnets(filters=[{"name": "vpc-id", "values": [vpc_id]}]).ids)
     if not subnets:
         raise ConfigError([describe_problem("vpcId", vpc_id, "has no subnets",
                                             "pulumi config set subnetId subnet-...")])
-    return vpc_id, subnets[0]
+    return aws.ec2.get_subnet(id=subnets[0])
 
 
 def build(settings: AwsSettings) -> None:
     s, m = settings, settings.monitoring
     # Look-ups first: every check passes before the first resource is registered.
-    ami = _ami(s)
-    ami_root = _root_volume_size(ami)
-    if ami_root and s.root_volume_size < ami_root:
-        raise ConfigError([describe_problem("rootVolumeSize", s.root_volume_size,
-                                            f"is smaller than the AMI's root volume ({ami_root} GiB)",
-                                            f"pulumi config set rootVolumeSize {max(ami_root, 100)}")])
-    vpc_id, subnet_id = _network(s)
-    _warn_if_head_too_small(s)
-    # EC2 runs the pinned image (components/versions.py), unless rayVersion says otherwise.
-    served_version, dashboards = load_dashboards_for(m.ray_version, "rayVersion")
+    head_hardware = _hardware("headInstanceType", s.head_instance_type)
+    worker_hardware = _hardware("workerInstanceType", s.worker_instance_type)
+    head_ami, worker_ami = _ami(s, head_hardware), _ami(s, worker_hardware)
+    for ami in {head_ami.id: head_ami, worker_ami.id: worker_ami}.values():
+        ami_root = _root_volume_size(ami)
+        if ami_root and s.root_volume_size < ami_root:
+            raise ConfigError([describe_problem("rootVolumeSize", s.root_volume_size,
+                                                f"is smaller than the root volume of AMI {ami.name} ({ami_root} GiB)",
+                                                f"pulumi config set rootVolumeSize {max(ami_root, 100)}")])
+    subnet = _network(s)
+    _warn_if_head_too_small(s, head_hardware)
+    head_image = _ray_image(s, head_hardware)
+    # Grafana serves the dashboards of the Ray the head runs, unless rayVersion says otherwise.
+    version, source = ((m.ray_version, "rayVersion") if m.ray_version
+                       else (ray_version_of(head_image), "the Ray version of rayImage"))
+    served_version, dashboards = load_dashboards_for(version, source)
 
     alerting = m.alerting
-    groups = SecurityGroups("security-groups", SecurityGroupsArgs(vpc_id, s.cluster_name, s.allowed_cidrs,
+    groups = SecurityGroups("security-groups", SecurityGroupsArgs(subnet.vpc_id, s.cluster_name, s.allowed_cidrs,
                                                                   alerting.deploys_alertmanager))
     password = GrafanaPassword("grafana-admin-password", GrafanaPasswordArgs(s.cluster_name))
-    bucket = DashboardBucket("dashboards", DashboardBucketArgs(s.cluster_name, dashboards))
-    secret_parameters = [password.parameter_arn]
-    alertmanager_parameter = None
+    secrets = [(head_config.secret_files(password.parameter_name, None)[0], password)]
     if alerting.deploys_alertmanager:
-        # Holds the receivers' credentials: an SSM SecureString the head reads at boot.
+        # Holds the receivers' credentials: an SSM SecureString the head reads with its role.
         alertmanager_parameter = SecretParameter("alertmanager-config", SecretParameterArgs(
             s.cluster_name, "alertmanager/config", pulumi.Output.secret(alertmanager_config.render(alerting.routing))))
-        secret_parameters.append(alertmanager_parameter.parameter_arn)
-    head_role = NodeRole("head-role", NodeRoleArgs(s.cluster_name, secret_parameters, [bucket.object_arns]))
-    worker_role = NodeRole("worker-role", NodeRoleArgs(s.cluster_name, [], []))
+        secrets.append((head_config.secret_files(password.parameter_name, alertmanager_parameter.parameter_name)[1],
+                        alertmanager_parameter))
 
+    # Everything a setting changes is an object in the bucket, applied on the head in place.
     env = ray_head_env(f"{LOCAL}:{GRAFANA_PORT}", f"{LOCAL}:{PROMETHEUS_PORT}", m.datasource_name,
                        "${RAY_GRAFANA_IFRAME_HOST}")
-    public = bool(s.allowed_cidrs)
-    head_data = bucket.bucket_name.apply(lambda bucket_name: cloud_init.head_user_data(
-        cloud_init.HeadBoot(s.region, password.parameter_name, bucket_name, bucket.keys, m.grafana_iframe_host,
-                            public, alertmanager_parameter.parameter_name if alertmanager_parameter else None),
-        compose.head_compose(env, m.retention_time, m.retention_size, s.prometheus_memory_limit,
-                             alertmanager=alerting.deploys_alertmanager),
-        prometheus_config.render(prometheus_config.file_sd_config(
+    files = head_config.config_files(head_config.HeadFiles(
+        compose_yaml=compose.head_compose(env, m.retention_time, m.retention_size, s.prometheus_memory_limit,
+                                          head_image, gpus=bool(head_hardware.gpus),
+                                          alertmanager=alerting.deploys_alertmanager),
+        prometheus_yml=prometheus_config.render(prometheus_config.file_sd_config(
             prometheus_config.ScrapeSettings(
                 m.scrape_interval, (alert_rules.DEPLOYED_PATH,),
                 f"{LOCAL}:{ALERTMANAGER_PORT}" if alerting.deploys_alertmanager else alerting.external_url),
             s.cluster_name)),
-        alert_rules.render(m.alerts),
-        grafana_config.grafana_ini(),
-        grafana_config.datasource_provisioning(m.datasource_name, f"{LOCAL}:{PROMETHEUS_PORT}"),
-        grafana_config.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
+        alert_rules_yml=alert_rules.render(m.alerts),
+        grafana_ini=grafana_config.grafana_ini(),
+        datasources_yaml=grafana_config.datasource_provisioning(m.datasource_name, f"{LOCAL}:{PROMETHEUS_PORT}"),
+        dashboard_providers_yaml=grafana_config.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
+        dashboards={d.file_name: d.content for d in dashboards},
     ))
-    node = dict(cluster_name=s.cluster_name, ami_id=ami.id, subnet_id=subnet_id, key_name=s.key_name,
+    public = bool(s.allowed_cidrs)
+    manifest = pulumi.Output.all(*(parameter.version for _, parameter in secrets)).apply(
+        lambda versions: head_config.manifest(files, [(secret, version or 0) for (secret, _), version
+                                                      in zip(secrets, versions)], m.grafana_iframe_host, public))
+    bucket = ConfigBucket("config", ConfigBucketArgs(s.cluster_name, files, manifest))
+    head_role = NodeRole("head-role", NodeRoleArgs(s.cluster_name, [p.parameter_arn for _, p in secrets],
+                                                   [bucket.object_arns]))
+    worker_role = NodeRole("worker-role", NodeRoleArgs(s.cluster_name, [], []))
+    data = DataVolume("monitoring-data", DataVolumeArgs(s.cluster_name, subnet.availability_zone,
+                                                        s.data_volume_size, s.retain_data))
+
+    # The head's user-data only bootstraps: the bucket, the region and the data volume.
+    # Through the manifest's id, the head waits for the manifest its first boot applies.
+    head_data = pulumi.Output.all(bucket.bucket_name, data.volume.id, bucket.manifest.id).apply(
+        lambda args: cloud_init.head_user_data(cloud_init.HeadBoot(s.region, args[0], args[1])))
+    node = dict(cluster_name=s.cluster_name, subnet_id=subnet.id, key_name=s.key_name,
                 root_volume_size=s.root_volume_size)
     head = RayNode("head", RayNodeArgs(
-        role="head", instance_type=s.head_instance_type, user_data=head_data,
+        role="head", ami_id=head_ami.id, instance_type=s.head_instance_type, user_data=head_data,
         security_group_ids=[groups.cluster_group_id, groups.access_group_id],
         instance_profile_name=head_role.instance_profile_name, **node))
-    worker_data = head.instance.private_ip.apply(lambda ip: cloud_init.worker_user_data(compose.worker_compose(ip)))
-    for index in range(s.worker_count):
-        RayNode(f"worker-{index}", RayNodeArgs(
-            role="worker", instance_type=s.worker_instance_type, user_data=worker_data,
+    data.attach(head.instance)
+    if s.worker_max_count:
+        worker_data = head.instance.private_ip.apply(lambda ip: cloud_init.worker_user_data(
+            compose.worker_compose(ip, _ray_image(s, worker_hardware), gpus=bool(worker_hardware.gpus))))
+        WorkerGroup("workers", WorkerGroupArgs(
+            ami_id=worker_ami.id, root_device_name=worker_ami.root_device_name,
+            instance_type=s.worker_instance_type, user_data=worker_data,
             security_group_ids=[groups.cluster_group_id], instance_profile_name=worker_role.instance_profile_name,
-            **node))
+            desired=s.worker_count, minimum=s.worker_min_count, maximum=s.worker_max_count, **node))
 
     host = head.instance.public_dns if public else pulumi.Output.from_input("localhost")
     url = lambda port: pulumi.Output.concat("http://", host, f":{port}")  # noqa: E731

@@ -5,6 +5,7 @@ Only the providers are mocked: settings, builders and components run for real.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -65,6 +66,7 @@ class Registered:
     urn: str
     inputs: dict  # with secret wrappers kept
     dependencies: set[str]  # URNs it waits for
+    options: dict = field(default_factory=dict)  # resource options the engine sees (retainOnDelete, ...)
 
     @property
     def plain(self) -> dict:
@@ -77,6 +79,19 @@ UBUNTU_AMI = {
     "name": "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20261101",
     "rootDeviceName": "/dev/sda1",
     "blockDeviceMappings": [{"deviceName": "/dev/sda1", "ebs": {"volumeSize": 8}}],
+}
+GPU_AMI = {
+    "id": "ami-0fedcba9876543210",
+    "imageId": "ami-0fedcba9876543210",
+    "name": "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) 20261110",
+    "rootDeviceName": "/dev/sda1",
+    "blockDeviceMappings": [{"deviceName": "/dev/sda1", "ebs": {"volumeSize": 75}}],
+}
+# Memory (MiB) and GPUs of the instance types the tests use, as EC2's DescribeInstanceTypes gives them.
+INSTANCE_TYPES = {
+    "m5.large": (8192, []), "m5.xlarge": (16384, []), "m5.2xlarge": (32768, []), "t3.medium": (4096, []),
+    "g5.xlarge": (16384, [{"count": 1, "manufacturer": "NVIDIA", "name": "A10G", "memorySize": 24576}]),
+    "g4ad.xlarge": (16384, [{"count": 1, "manufacturer": "AMD", "name": "Radeon Pro V520", "memorySize": 8192}]),
 }
 
 
@@ -101,9 +116,14 @@ class CloudMocks(pulumi.runtime.Mocks):
                          arn=f"arn:aws:ec2:us-west-2:123456789012:instance/i-{args.name}")
         if args.typ == "aws:ssm/parameter:Parameter":
             state["arn"] = f"arn:aws:ssm:us-west-2:123456789012:parameter{state.get('name', '/x')}"
+            state["version"] = 1
+        if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            state["latestVersion"] = 1
         if args.typ == "aws:s3/bucketV2:BucketV2" or args.typ == "aws:s3/bucket:Bucket":
             state.setdefault("bucket", f"{args.name}-bucket")
             state["arn"] = f"arn:aws:s3:::{state['bucket']}"
+        if args.typ == "aws:iam/instanceProfile:InstanceProfile":
+            state.setdefault("name", f"{args.name}-name")
         if args.typ == "aws:iam/role:Role":
             state["arn"] = f"arn:aws:iam::123456789012:role/{args.name}"
         return f"{args.name}-id", state
@@ -112,6 +132,9 @@ class CloudMocks(pulumi.runtime.Mocks):
         with self._lock:
             self.invokes.append((args.token, dict(args.args)))
         if args.token == "aws:ec2/getAmi:getAmi":
+            filters = {f["name"]: f["values"][0] for f in args.args.get("filters", [])}
+            if filters.get("image-id") == GPU_AMI["id"] or "Deep Learning" in filters.get("name", ""):
+                return GPU_AMI
             return UBUNTU_AMI
         if args.token == "aws:ec2/getVpc:getVpc":
             return {"id": "vpc-0123456789abcdef0", "cidrBlock": "172.31.0.0/16"}
@@ -121,8 +144,8 @@ class CloudMocks(pulumi.runtime.Mocks):
             return {"id": args.args.get("id", "subnet-0aaaaaaaaaaaaaaaa"), "vpcId": "vpc-0123456789abcdef0",
                     "availabilityZone": "us-west-2a"}
         if args.token == "aws:ec2/getInstanceType:getInstanceType":
-            memory = {"m5.large": 8192, "m5.xlarge": 16384, "m5.2xlarge": 32768, "t3.medium": 4096}
-            return {"instanceType": args.args["instanceType"], "memorySize": memory[args.args["instanceType"]]}
+            memory, gpus = INSTANCE_TYPES[args.args["instanceType"]]
+            return {"instanceType": args.args["instanceType"], "memorySize": memory, "gpuses": gpus}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/ci", "userId": "x"}
         if args.token == "aws:index/getPartition:getPartition":
@@ -146,7 +169,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             with self._lock:
                 self.registered.append(
                     Registered(request.type, request.name, request.parent, response.urn, inputs,
-                               set(request.dependencies))
+                               set(request.dependencies),
+                               {"retainOnDelete": request.retainOnDelete,
+                                "deleteBeforeReplace": request.deleteBeforeReplace})
                 )
         return response
 
@@ -187,6 +212,20 @@ class Run:
     def written(self, instance: str = "head-instance") -> dict[str, str]:
         """The files an EC2 instance's registered user-data writes."""
         return written_files(self.one("aws:ec2/instance:Instance", instance).plain["userData"])
+
+    def manifest(self) -> dict:
+        """The head's configuration manifest (aws stack), as the bucket holds it."""
+        return json.loads(self.one("aws:s3/bucketObjectv2:BucketObjectv2", "config-manifest").plain["content"])
+
+    def config(self) -> dict[str, str]:
+        """Path on the head -> content of every configuration file the aws stack puts in the bucket."""
+        objects = {r.plain["key"]: r.plain["content"] for r in self.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
+        return {entry["path"]: objects[entry["key"]] for entry in self.manifest()["files"]}
+
+    def worker_user_data(self) -> str:
+        """The aws workers' user-data, from their launch template."""
+        encoded = self.one("aws:ec2/launchTemplate:LaunchTemplate", "workers-launch-template").plain["userData"]
+        return base64.b64decode(encoded).decode()
 
     def one(self, type_: str, name: str) -> Registered:
         found = [r for r in self.resources if r.type == type_ and r.name == name]

@@ -17,6 +17,7 @@ class GrafanaPasswordArgs:
 class GrafanaPassword(pulumi.ComponentResource):
     parameter_name: str
     parameter_arn: pulumi.Output[str]
+    version: pulumi.Output[int]  # changes with the value: the head's manifest names it
     value: pulumi.Output[str]  # a Pulumi secret
 
     def __init__(self, name: str, args: GrafanaPasswordArgs, opts: pulumi.ResourceOptions | None = None):
@@ -32,5 +33,6 @@ class GrafanaPassword(pulumi.ComponentResource):
             tags={"ray-cluster": args.cluster_name}, opts=pulumi.ResourceOptions(parent=self),
         )
         self.parameter_arn = parameter.arn
+        self.version = parameter.version
         self.value = value
         self.register_outputs({"parameter_arn": self.parameter_arn, "value": self.value})

@@ -18,6 +18,7 @@ class SecretParameterArgs:
 class SecretParameter(pulumi.ComponentResource):
     parameter_name: str
     parameter_arn: pulumi.Output[str]
+    version: pulumi.Output[int]  # changes with the value: the head's manifest names it
 
     def __init__(self, name: str, args: SecretParameterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ray-monitoring:aws:SecretParameter", name, None, opts)
@@ -29,4 +30,5 @@ class SecretParameter(pulumi.ComponentResource):
             tier="Intelligent-Tiering", opts=pulumi.ResourceOptions(parent=self),
         )
         self.parameter_arn = parameter.arn
+        self.version = parameter.version
         self.register_outputs({"parameter_arn": self.parameter_arn})

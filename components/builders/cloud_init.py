@@ -1,7 +1,9 @@
 """cloud-init user-data for the EC2 nodes: plain data in, `#cloud-config` text out (no Pulumi here).
 
-No secret is ever in user-data: the head fetches the Grafana password (and Alertmanager's
-configuration, which holds the receivers' credentials) from SSM with its role.
+The head's user-data only bootstraps: Docker if the AMI lacks it, its data volume, and the apply
+script with the timer that keeps the configuration applied from S3 and SSM (head_config.py). No
+setting but the bucket, the region and the data volume is in it, so changing one never replaces
+the head. No secret is ever in user-data.
 """
 
 from __future__ import annotations
@@ -11,79 +13,62 @@ from dataclasses import dataclass
 
 import yaml
 
-from components.builders.alert_rules import FILE_NAME as ALERT_RULES_FILE
-from components.builders.alertmanager_config import FILE_NAME as ALERTMANAGER_FILE
-from components.builders.compose import ALERTMANAGER_SECRETS, BASE, ENV_FILE, RAY_TMP
-from components.constants import GRAFANA_PORT, GRAFANA_UID
-from components.constants import PROMETHEUS_UID as ALERTMANAGER_UID  # "nobody" in prom/alertmanager too
+from components.builders.compose import BASE, DATA, RAY_TMP, RAY_UID
+from components.builders.head_config import APPLY_SCRIPT, apply_spec
 
-# Ubuntu's own packages: no vendor repositories or install scripts at boot.
-PACKAGES = ["docker.io", "docker-compose-v2"]
-RAY_UID = 1000  # user "ray" in the rayproject/ray image
 EC2_USER_DATA_LIMIT = 16 * 1024
+APPLY_UNIT = "ray-monitoring-apply"
+APPLY_EVERY = "1min"  # how soon a changed setting reaches the head after `pulumi up`
+VOLUME_WAIT_SECONDS = 600  # a replaced head waits for the volume its predecessor releases
+APPLY_ATTEMPTS = 30  # 10 s apart: the manifest may still be being written
 
-FETCH_SCRIPT = '''\
-"""Fetch the secrets (SSM SecureStrings) and the dashboards (S3) with the instance role."""
-import json
-import os
-import pathlib
-import sys
-
-import boto3
-
-spec = json.loads(pathlib.Path(sys.argv[1]).read_text())
-ssm = boto3.client("ssm", region_name=spec["region"])
-for item in spec["secrets"]:
-    secret = pathlib.Path(item["file"])
-    value = ssm.get_parameter(Name=item["parameter"], WithDecryption=True)["Parameter"]["Value"]
-    secret.touch(mode=0o400)
-    secret.write_text(value)
-    os.chown(secret, item["uid"], item["uid"])
-    secret.chmod(0o400)
-s3 = boto3.client("s3", region_name=spec["region"])
-target = pathlib.Path(spec["dashboards_dir"])
-for key in spec["dashboard_keys"]:
-    s3.download_file(spec["bucket"], key, str(target / key.rsplit("/", 1)[1]))
-'''
+# Ubuntu's own packages, only when the AMI has no Docker (NVIDIA's GPU AMIs have Docker CE and Compose).
+DOCKER = "\n".join([
+    "if ! docker compose version >/dev/null 2>&1; then",
+    "  apt-get update -q",
+    "  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io docker-compose-v2",
+    "fi",
+])
 
 
 @dataclass(frozen=True)
 class HeadBoot:
     region: str
-    password_parameter: str  # SSM parameter name, not its value
-    bucket: str
-    dashboard_keys: tuple[str, ...]
-    iframe_host: str | None  # fixed URL, or None: the head's public name if `public`, else localhost
-    public: bool
-    alertmanager_parameter: str | None = None  # SSM parameter holding alertmanager.yml, when deployed
+    bucket: str  # holds the manifest and every configuration file
+    volume_id: str  # the data volume, attached as /dev/sdf
 
 
-def start_script(boot: HeadBoot) -> str:
-    if boot.iframe_host:
-        iframe = f'iframe_host="{boot.iframe_host}"'
-    elif boot.public:
-        iframe = "\n".join([
-            'token=$(curl -sf -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" '
-            "http://169.254.169.254/latest/api/token)",
-            'public_name=$(curl -sf -H "X-aws-ec2-metadata-token: ${token}" '
-            "http://169.254.169.254/latest/meta-data/public-hostname)",
-            f'iframe_host="http://${{public_name}}:{GRAFANA_PORT}"',
-        ])
-    else:
-        iframe = f'iframe_host="http://localhost:{GRAFANA_PORT}"'
+def head_start_script(boot: HeadBoot) -> str:
+    tries = VOLUME_WAIT_SECONDS // 5
     return "\n".join([
         "#!/usr/bin/env bash",
-        "# Boot: directories, the password and dashboards, the browser's Grafana URL, then Compose.",
+        "# Boot: Docker, the data volume (formatted only when blank), the configuration, then the timer.",
         "set -euo pipefail",
-        f"install -d -m 0755 -o {RAY_UID} -g 100 {RAY_TMP}",
-        f"install -d -m 0750 -o {GRAFANA_UID} -g {GRAFANA_UID} {BASE}/secrets",
-        f"install -d -m 0755 {BASE}/dashboards",
-        *([f"install -d -m 0750 -o {ALERTMANAGER_UID} -g {ALERTMANAGER_UID} {ALERTMANAGER_SECRETS}"]
-          if boot.alertmanager_parameter else []),
-        f"python3 {BASE}/bin/fetch.py {BASE}/fetch.json",
-        iframe,
-        f'printf "RAY_GRAFANA_IFRAME_HOST=%s\\n" "${{iframe_host}}" > {ENV_FILE}',
-        f"docker compose --project-directory {BASE} -f {BASE}/compose.yaml up -d",
+        DOCKER,
+        "python3 -c 'import boto3, yaml' 2>/dev/null ||",
+        "  DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-boto3 python3-yaml",
+        f"volume={boot.volume_id}",
+        'device=""',
+        f"for _ in $(seq {tries}); do",
+        '  for candidate in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volume//-/}" /dev/xvdf; do',
+        '    [[ -e $candidate ]] && device=$(readlink -f "$candidate") && break 2',
+        "  done",
+        "  sleep 5",
+        "done",
+        f'[[ -n $device ]] || {{ echo "data volume ${{volume}} not attached after {tries * 5} s" >&2; exit 1; }}',
+        'blkid "$device" >/dev/null || mkfs.ext4 -q -L ray-monitoring "$device"',
+        f"install -d -m 0755 {DATA}",
+        f'grep -q " {DATA} " /etc/fstab ||',
+        f'  echo "UUID=$(blkid -s UUID -o value "$device") {DATA} ext4 defaults,nofail 0 2" >> /etc/fstab',
+        f"mountpoint -q {DATA} || mount {DATA}",
+        'resize2fs "$device"  # grows the filesystem when dataVolumeSize grew',
+        f"for attempt in $(seq {APPLY_ATTEMPTS}); do",
+        f"  python3 {BASE}/bin/apply_config.py {BASE}/boot.json && break",
+        f"  [[ $attempt -lt {APPLY_ATTEMPTS} ]] || exit 1",
+        "  sleep 10",
+        "done",
+        "systemctl daemon-reload",
+        f"systemctl enable --now {APPLY_UNIT}.timer",
         "",
     ])
 
@@ -92,51 +77,58 @@ def worker_start_script() -> str:
     return "\n".join([
         "#!/usr/bin/env bash",
         "set -euo pipefail",
+        DOCKER,
         f"install -d -m 0755 -o {RAY_UID} -g 100 {RAY_TMP}",
         f"docker compose --project-directory {BASE} -f {BASE}/compose.yaml up -d",
         "",
     ])
 
 
+APPLY_SERVICE = f"""\
+[Unit]
+Description=Apply the Ray monitoring configuration from S3 and SSM
+After=docker.service network-online.target
+Wants=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/python3 {BASE}/bin/apply_config.py {BASE}/boot.json
+"""
+
+APPLY_TIMER = f"""\
+[Unit]
+Description=Apply the Ray monitoring configuration when it changes
+
+[Timer]
+OnActiveSec={APPLY_EVERY}
+OnUnitInactiveSec={APPLY_EVERY}
+
+[Install]
+WantedBy=timers.target
+"""
+
+
 def _file(path: str, content: str, permissions: str = "0644") -> dict:
     return {"path": path, "content": content, "permissions": permissions, "owner": "root:root"}
 
 
-def _cloud_config(packages: list[str], files: list[dict], start: str) -> str:
+def _cloud_config(files: list[dict], start: str) -> str:
     config = {
-        "package_update": True,
-        "packages": packages,
         "write_files": files + [_file(f"{BASE}/bin/start.sh", start, "0755")],
         "runcmd": [["bash", f"{BASE}/bin/start.sh"]],
     }
     return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False, width=1000)
 
 
-def head_user_data(boot: HeadBoot, compose_yaml: str, prometheus_yml: str, alert_rules_yml: str,
-                   grafana_ini: str, datasources_yaml: str, dashboard_providers_yaml: str) -> str:
-    secrets = [{"parameter": boot.password_parameter, "file": f"{BASE}/secrets/admin-password", "uid": GRAFANA_UID}]
-    if boot.alertmanager_parameter:
-        secrets.append({"parameter": boot.alertmanager_parameter, "file": f"{ALERTMANAGER_SECRETS}/{ALERTMANAGER_FILE}",
-                        "uid": ALERTMANAGER_UID})
-    fetch = {
-        "region": boot.region,
-        "secrets": secrets,
-        "bucket": boot.bucket,
-        "dashboard_keys": list(boot.dashboard_keys),
-        "dashboards_dir": f"{BASE}/dashboards",
-    }
+def head_user_data(boot: HeadBoot) -> str:
     files = [
-        _file(f"{BASE}/compose.yaml", compose_yaml),
-        _file(f"{BASE}/prometheus/prometheus.yml", prometheus_yml),
-        _file(f"{BASE}/prometheus/{ALERT_RULES_FILE}", alert_rules_yml),
-        _file(f"{BASE}/grafana/grafana.ini", grafana_ini),
-        _file(f"{BASE}/grafana/provisioning/datasources/datasources.yaml", datasources_yaml),
-        _file(f"{BASE}/grafana/provisioning/dashboards/dashboards.yaml", dashboard_providers_yaml),
-        _file(f"{BASE}/bin/fetch.py", FETCH_SCRIPT),
-        _file(f"{BASE}/fetch.json", json.dumps(fetch, indent=1)),
+        _file(f"{BASE}/bin/apply_config.py", APPLY_SCRIPT),
+        _file(f"{BASE}/boot.json", json.dumps(apply_spec(boot.region, boot.bucket), indent=1)),
+        _file(f"/etc/systemd/system/{APPLY_UNIT}.service", APPLY_SERVICE),
+        _file(f"/etc/systemd/system/{APPLY_UNIT}.timer", APPLY_TIMER),
     ]
-    return _cloud_config(PACKAGES + ["python3-boto3"], files, start_script(boot))
+    return _cloud_config(files, head_start_script(boot))
 
 
 def worker_user_data(compose_yaml: str) -> str:
-    return _cloud_config(PACKAGES, [_file(f"{BASE}/compose.yaml", compose_yaml)], worker_start_script())
+    return _cloud_config([_file(f"{BASE}/compose.yaml", compose_yaml)], worker_start_script())

@@ -15,6 +15,7 @@ from components.constants import (
     GRAFANA_PORT,
     GRAFANA_PROVISIONING_DIR,
     GRAFANA_SECRETS_DIR,
+    GRAFANA_UID,
     PROMETHEUS_CONFIG_DIR,
     PROMETHEUS_PORT,
     PROMETHEUS_UID,
@@ -26,13 +27,16 @@ from components.versions import (
     GRAFANA_IMAGE,
     NODE_EXPORTER_IMAGE,
     PROMETHEUS_IMAGE,
-    RAY_IMAGE,
 )
 
-BASE = "/opt/ray-monitoring"  # files written by cloud-init
+BASE = "/opt/ray-monitoring"  # configuration, applied from S3 and SSM (head_config.py)
 RAY_TMP = "/var/lib/ray-monitoring/ray"  # the host's copy of Ray's /tmp/ray, shared read-only
-ENV_FILE = f"{BASE}/.env"  # written at boot: values known only on the instance
-ALERTMANAGER_SECRETS = f"{BASE}/alertmanager"  # alertmanager.yml, fetched from SSM at boot
+ENV_FILE = f"{BASE}/.env"  # values known only on the instance (its public name)
+ALERTMANAGER_SECRETS = f"{BASE}/alertmanager"  # alertmanager.yml, from SSM
+GRAFANA_CONFIG = f"{BASE}/grafana/config"  # grafana.ini; a directory mount sees a replaced file
+# The head's data volume (its own EBS volume): Prometheus' TSDB and Grafana's database outlive the instance.
+DATA = "/var/lib/ray-monitoring/data"
+RAY_UID = 1000  # user "ray" in the rayproject/ray image
 
 # Ray sizes its object store from /dev/shm; Docker's default 64 MB would push it to disk.
 RAY_SHM_SIZE = "8gb"
@@ -63,25 +67,31 @@ def _alertmanager() -> dict:
         command=[f"--config.file=/etc/alertmanager/{ALERTMANAGER_FILE}", "--storage.path=/alertmanager",
                  f"--web.listen-address=:{ALERTMANAGER_PORT}", "--cluster.listen-address="],
         user=f"{PROMETHEUS_UID}:{PROMETHEUS_UID}",
-        volumes=[f"{ALERTMANAGER_SECRETS}:/etc/alertmanager:ro", "alertmanager-data:/alertmanager"],
+        volumes=[f"{ALERTMANAGER_SECRETS}:/etc/alertmanager:ro", f"{DATA}/alertmanager:/alertmanager"],
         read_only=True,
     )
 
 
+def _ray(image: str, command: list[str], gpus: bool, **extra) -> dict:
+    ray = _service(image, command=command, shm_size=RAY_SHM_SIZE, volumes=[f"{RAY_TMP}:/tmp/ray"], **extra)
+    if gpus:
+        # Every GPU of the instance, through the NVIDIA container toolkit (the GPU AMI has it).
+        ray["deploy"] = {"resources": {"reservations": {"devices": [
+            {"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]}}}
+    return ray
+
+
 def head_compose(head_env: list[dict], retention_time: str, retention_size: str, prometheus_memory: str,
-                 alertmanager: bool = False) -> str:
+                 ray_image: str, gpus: bool = False, alertmanager: bool = False) -> str:
     ray_command = ["ray", "start", "--head", f"--port={RAY_GCS_PORT}", "--dashboard-host=0.0.0.0",
                    f"--metrics-export-port={RAY_METRICS_PORT}", "--block"]
     compose = {
         "services": {
-            "ray-head": _service(
-                RAY_IMAGE,
-                command=ray_command,
+            "ray-head": _ray(
+                ray_image, ray_command, gpus,
                 # Set before `ray start`: the dashboard reads them once. The iframe host comes from
-                # the .env file the boot script writes (the public name is known only at boot).
+                # the .env file the apply script writes (the public name is known only on the instance).
                 environment={e["name"]: e["value"] for e in head_env},
-                shm_size=RAY_SHM_SIZE,
-                volumes=[f"{RAY_TMP}:/tmp/ray"],
             ),
             "prometheus": _service(
                 PROMETHEUS_IMAGE,
@@ -94,7 +104,7 @@ def head_compose(head_env: list[dict], retention_time: str, retention_size: str,
                 ],
                 volumes=[
                     f"{BASE}/prometheus:{PROMETHEUS_CONFIG_DIR}:ro",
-                    "prometheus-data:/prometheus",
+                    f"{DATA}/prometheus:/prometheus",
                     f"{RAY_TMP}:/tmp/ray:ro",  # Ray's discovery file
                 ],
                 read_only=True,
@@ -103,13 +113,15 @@ def head_compose(head_env: list[dict], retention_time: str, retention_size: str,
             ),
             "grafana": _service(
                 GRAFANA_IMAGE,
-                environment={"GF_PATHS_PROVISIONING": GRAFANA_PROVISIONING_DIR},
+                user=str(GRAFANA_UID),
+                environment={"GF_PATHS_CONFIG": "/etc/grafana/config/grafana.ini",
+                             "GF_PATHS_PROVISIONING": GRAFANA_PROVISIONING_DIR},
                 volumes=[
-                    f"{BASE}/grafana/grafana.ini:/etc/grafana/grafana.ini:ro",
+                    f"{GRAFANA_CONFIG}:/etc/grafana/config:ro",
                     f"{BASE}/grafana/provisioning:{GRAFANA_PROVISIONING_DIR}:ro",
                     f"{BASE}/dashboards:{GRAFANA_DASHBOARDS_DIR}:ro",
                     f"{BASE}/secrets:{GRAFANA_SECRETS_DIR}:ro",
-                    "grafana-data:/var/lib/grafana",
+                    f"{DATA}/grafana:/var/lib/grafana",
                 ],
                 tmpfs=["/tmp"],
                 read_only=True,
@@ -122,24 +134,17 @@ def head_compose(head_env: list[dict], retention_time: str, retention_size: str,
             ),
             "node-exporter": _node_exporter(),
         },
-        "volumes": {"prometheus-data": {}, "grafana-data": {}},
     }
     if alertmanager:
         compose["services"]["alertmanager"] = _alertmanager()
-        compose["volumes"]["alertmanager-data"] = {}
     return yaml.safe_dump(compose, sort_keys=False)
 
 
-def worker_compose(head_address: str) -> str:
+def worker_compose(head_address: str, ray_image: str, gpus: bool = False) -> str:
     compose = {
         "services": {
-            "ray-worker": _service(
-                RAY_IMAGE,
-                command=["ray", "start", f"--address={head_address}:{RAY_GCS_PORT}",
-                         f"--metrics-export-port={RAY_METRICS_PORT}", "--block"],
-                shm_size=RAY_SHM_SIZE,
-                volumes=[f"{RAY_TMP}:/tmp/ray"],
-            ),
+            "ray-worker": _ray(ray_image, ["ray", "start", f"--address={head_address}:{RAY_GCS_PORT}",
+                                           f"--metrics-export-port={RAY_METRICS_PORT}", "--block"], gpus),
             "node-exporter": _node_exporter(),
         },
     }

@@ -39,7 +39,7 @@ def ray_shipped_config() -> dict:
 def configs() -> dict[str, dict]:
     stack = run_stack("aws")
     assert stack.error is None, stack.error
-    project = yaml.safe_load(stack.written()["/opt/ray-monitoring/prometheus/prometheus.yml"])
+    project = yaml.safe_load(stack.config()["/opt/ray-monitoring/prometheus/prometheus.yml"])
     project.pop("rule_files")
     project["scrape_configs"] = [j for j in project["scrape_configs"] if j["job_name"] == "ray"]
     return {"project": project, "ray-default": ray_shipped_config()}

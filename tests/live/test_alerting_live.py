@@ -81,7 +81,7 @@ def alerting(live):
     receivers = [{"name": "hook", "type": "webhook", "url": f"http://{LOOPBACK}:{WEBHOOK_PORT}/hook"}]
     stack = run_stack("aws", secrets={"alertReceivers": receivers}, **SETTINGS)
     assert stack.error is None, stack.error
-    files = stack.written()
+    files = stack.config()
     workdir = live.workdir / "alerting"
     workdir.mkdir()
     (workdir / "alertmanager.yml").write_text(

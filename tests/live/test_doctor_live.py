@@ -55,7 +55,7 @@ def urls(live, grafana, prometheus_url: str | None = None) -> dict:
 def extra_prometheus(live, stack, name: str, change, ports: tuple[int, ...] = (8080, 8081, 44217, 44227)):
     """A second Prometheus with the deployed configuration, changed by `change(config, workdir)`, once
     it has scraped the Ray endpoints on `ports`; stopped on leaving."""
-    files = stack.written()
+    files = stack.config()
     workdir = live.workdir / f"doctor-{name}"
     workdir.mkdir()
     rules = workdir / FILE_NAME

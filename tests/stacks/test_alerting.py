@@ -44,7 +44,7 @@ def prometheus_yml(result: Run, stack: str) -> dict:
     if stack == "minikube":
         return yaml.safe_load(result.one("kubernetes:core/v1:ConfigMap", "prometheus-config").plain["data"][
             "prometheus.yml"])
-    return yaml.safe_load(result.written()["/opt/ray-monitoring/prometheus/prometheus.yml"])
+    return yaml.safe_load(result.config()["/opt/ray-monitoring/prometheus/prometheus.yml"])
 
 
 def alertmanager_yml(result: Run, stack: str) -> str:
@@ -62,7 +62,7 @@ def test_without_receivers_nothing_changes(minikube, aws):
     for result, stack in ((minikube, "minikube"), (aws, "aws")):
         assert "alerting" not in prometheus_yml(result, stack)
         assert not [r for r in result.resources if "alertmanager" in r.name]
-    assert "alertmanager" not in yaml.safe_load(aws.written()["/opt/ray-monitoring/compose.yaml"])["services"]
+    assert "alertmanager" not in yaml.safe_load(aws.config()["/opt/ray-monitoring/compose.yaml"])["services"]
 
 
 @pytest.mark.parametrize("stack", ["minikube", "aws"])
@@ -134,12 +134,12 @@ def test_kubernetes_alertmanager_is_hardened_and_private(minikube_alerting):
 
 
 def test_ec2_alertmanager_is_reached_only_like_prometheus(aws_alerting):
-    compose = yaml.safe_load(aws_alerting.written()["/opt/ray-monitoring/compose.yaml"])
+    compose = yaml.safe_load(aws_alerting.config()["/opt/ray-monitoring/compose.yaml"])
     service = compose["services"]["alertmanager"]
     assert service["read_only"] is True and service["user"] == "65534:65534"
-    fetch = json.loads(aws_alerting.written()["/opt/ray-monitoring/fetch.json"])
-    assert {"parameter": "/ray-cluster/alertmanager/config", "uid": 65534,
-            "file": "/opt/ray-monitoring/alertmanager/alertmanager.yml"} in fetch["secrets"]
+    assert {"parameter": "/ray-cluster/alertmanager/config", "version": 1, "uid": 65534, "mode": "0400",
+            "path": "/opt/ray-monitoring/alertmanager/alertmanager.yml", "reload": "alertmanager"} in (
+        aws_alerting.manifest()["secrets"])
     rules = aws_alerting.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
     ports = {(r.plain.get("fromPort"), r.plain.get("cidrIpv4")) for r in rules if r.plain.get("fromPort")}
     assert (9093, "203.0.113.7/32") in ports and (9090, "203.0.113.7/32") in ports

@@ -12,6 +12,8 @@ from conftest import Run, run_stack
 from stacks.settings import ConfigError
 
 INSTANCE = "aws:ec2/instance:Instance"
+GROUP = "aws:autoscaling/group:Group"
+TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 POLICY = "aws:iam/rolePolicy:RolePolicy"
 
@@ -26,20 +28,28 @@ def written(result: Run, node: str) -> dict[str, str]:
     return result.written(f"{node}-instance")
 
 
-def test_stack_registers_head_and_workers(aws):
-    instances = {r.name: r.plain for r in aws.of_type(INSTANCE)}
-    assert sorted(instances) == ["head-instance", "worker-0-instance"]
+def test_stack_registers_the_head_and_a_worker_group(aws):
+    assert [r.name for r in aws.of_type(INSTANCE)] == ["head-instance"]
     assert aws.one("aws:ssm/parameter:Parameter", "grafana-admin-password-parameter").plain["type"] == "SecureString"
-    three = run_stack("aws", workerCount="3")
-    assert three.error is None, three.error
-    assert len(three.of_type(INSTANCE)) == 4
+    group = aws.one(GROUP, "workers-group").plain
+    assert (group["desiredCapacity"], group["minSize"], group["maxSize"]) == (1, 1, 1)
+    scaled = run_stack("aws", workerCount="3", workerMinCount="2", workerMaxCount="10")
+    assert scaled.error is None, scaled.error
+    group = scaled.one(GROUP, "workers-group").plain
+    assert (group["desiredCapacity"], group["minSize"], group["maxSize"]) == (3, 2, 10)
     none = run_stack("aws", workerCount="0")
-    assert none.error is None and len(none.of_type(INSTANCE)) == 1
+    assert none.error is None and none.of_type(GROUP) == [] and len(none.of_type(INSTANCE)) == 1
 
 
-@pytest.mark.parametrize("node", ["head", "worker-0"])
-def test_instances_are_hardened(aws, node):
-    instance = aws.one(INSTANCE, f"{node}-instance").plain
+def test_worker_count_outside_its_bounds_is_refused():
+    result = run_stack("aws", workerCount="5", workerMaxCount="3")
+    assert isinstance(result.error, ConfigError), result.error
+    assert "workerCount = 5" in str(result.error) and "workerMaxCount (3)" in str(result.error)
+    assert result.resources == []
+
+
+def test_head_is_hardened(aws):
+    instance = aws.one(INSTANCE, "head-instance").plain
     assert instance["metadataOptions"]["httpTokens"] == "required"
     assert instance["rootBlockDevice"] == {"volumeSize": 100, "volumeType": "gp3", "encrypted": True}
     assert instance["ami"] == conftest.UBUNTU_AMI["id"]
@@ -48,8 +58,26 @@ def test_instances_are_hardened(aws, node):
     assert "keyName" not in instance
 
 
+def test_workers_launch_hardened_and_private(aws):
+    template = aws.one(TEMPLATE, "workers-launch-template").plain
+    assert template["metadataOptions"]["httpTokens"] == "required"
+    assert template["imageId"] == conftest.UBUNTU_AMI["id"]
+    (interface,) = template["networkInterfaces"]
+    assert interface["associatePublicIpAddress"] == "false"
+    assert len(interface["securityGroups"]) == 1, "workers are only in the cluster's own group"
+    (root,) = template["blockDeviceMappings"]
+    assert root["deviceName"] == conftest.UBUNTU_AMI["rootDeviceName"]
+    assert root["ebs"]["encrypted"] == "true" and root["ebs"]["volumeType"] == "gp3"
+    assert template["iamInstanceProfile"]["name"] == "worker-role-profile-name"
+    group = aws.one(GROUP, "workers-group").plain
+    assert group["launchTemplate"]["version"] == "1", "the group launches the template's newest version"
+    assert group["instanceRefresh"]["strategy"] == "Rolling"
+    assert group["vpcZoneIdentifiers"] == ["subnet-0aaaaaaaaaaaaaaaa"]
+
+
 def test_ami_lookup_is_canonical_ubuntu_noble(aws):
-    (lookup,) = [args for token, args in aws.mocks.invokes if token == "aws:ec2/getAmi:getAmi"]
+    lookups = {json.dumps(args, sort_keys=True) for token, args in aws.mocks.invokes if token == "aws:ec2/getAmi:getAmi"}
+    (lookup,) = [json.loads(text) for text in lookups]  # head and workers: the same CPU AMI
     assert lookup["owners"] == ["099720109477"]
     names = [f["values"] for f in lookup["filters"] if f["name"] == "name"]
     assert names and "ubuntu-noble-24.04-amd64" in names[0][0]
@@ -94,27 +122,29 @@ def test_iam_names_every_action_and_resource(aws):
     assert head["ReadParameters"]["Action"] == ["ssm:GetParameter"]
     assert head["ReadParameters"]["Resource"] == [f"arn:aws:ssm:us-west-2:123456789012:parameter{parameter}"]
     assert head["ReadObjects"]["Action"] == ["s3:GetObject"]
-    assert head["ReadObjects"]["Resource"] == ["arn:aws:s3:::dashboards-bucket-bucket/dashboards/*"]
+    assert head["ReadObjects"]["Resource"] == ["arn:aws:s3:::config-bucket-bucket/config/*"]
     worker = {s["Sid"] for s in statements["worker-role-policy"]}
     assert worker == {"SessionManager"}, "workers read nothing"
 
 
 def test_head_runs_the_monitoring_stack_with_compose(aws):
-    data = user_data(aws, "head")
-    assert {"docker.io", "docker-compose-v2"} <= set(data["packages"])
-    files = written(aws, "head")
+    files = aws.config()
     compose = yaml.safe_load(files["/opt/ray-monitoring/compose.yaml"])
     services = compose["services"]
     assert set(services) == {"ray-head", "prometheus", "grafana", "node-exporter"}
     assert all(s["restart"] == "unless-stopped" for s in services.values())
     ray = services["ray-head"]
-    assert ray["image"] == "rayproject/ray:2.60.0"
+    assert ray["image"] == "rayproject/ray:2.60.0" and "deploy" not in ray, "no GPU on m5.xlarge"
     assert "--metrics-export-port=8080" in ray["command"] and "--block" in ray["command"]
     assert ray["environment"] == {
         "RAY_GRAFANA_HOST": "http://127.0.0.1:3000", "RAY_PROMETHEUS_HOST": "http://127.0.0.1:9090",
         "RAY_PROMETHEUS_NAME": "Prometheus", "RAY_GRAFANA_IFRAME_HOST": "${RAY_GRAFANA_IFRAME_HOST}",
     }
     assert "--storage.tsdb.retention.time=15d" in services["prometheus"]["command"]
+    # History and Grafana's database live on the data volume, never in a Docker volume on the root disk.
+    assert "/var/lib/ray-monitoring/data/prometheus:/prometheus" in services["prometheus"]["volumes"]
+    assert "/var/lib/ray-monitoring/data/grafana:/var/lib/grafana" in services["grafana"]["volumes"]
+    assert "volumes" not in compose
     node = services["node-exporter"]
     assert node["pid"] == "host" and node["network_mode"] == "host" and node["volumes"] == ["/:/host:ro,rslave"]
     prometheus = yaml.safe_load(files["/opt/ray-monitoring/prometheus/prometheus.yml"])
@@ -122,40 +152,48 @@ def test_head_runs_the_monitoring_stack_with_compose(aws):
     assert ray_job["file_sd_configs"] == [
         {"files": ["/tmp/ray/prom_metrics_service_discovery.json"], "refresh_interval": "1s"}]
     assert {"target_label": "ray_io_cluster", "replacement": "ray-cluster"} in ray_job["relabel_configs"]
-    fetch = json.loads(files["/opt/ray-monitoring/fetch.json"])
-    bucket_keys = [r.plain["key"] for r in aws.of_type("aws:s3/bucketObjectv2:BucketObjectv2")]
-    assert sorted(fetch["dashboard_keys"]) == sorted(bucket_keys) and len(bucket_keys) >= 8
+    dashboards = [path for path in files if path.startswith("/opt/ray-monitoring/dashboards/")]
+    assert len(dashboards) >= 8
+
+
+def test_head_user_data_only_bootstraps(aws):
+    files = written(aws, "head")
+    assert sorted(files) == ["/etc/systemd/system/ray-monitoring-apply.service",
+                             "/etc/systemd/system/ray-monitoring-apply.timer", "/opt/ray-monitoring/bin/apply_config.py",
+                             "/opt/ray-monitoring/bin/start.sh", "/opt/ray-monitoring/boot.json"]
+    assert json.loads(files["/opt/ray-monitoring/boot.json"]) == {
+        "region": "us-west-2", "bucket": "config-bucket-bucket", "manifest_key": "config/manifest.json",
+        "base": "/opt/ray-monitoring", "state": "/var/lib/ray-monitoring/applied.json",
+        "grafana_url": "http://127.0.0.1:3000", "grafana_password_file": "/opt/ray-monitoring/secrets/admin-password"}
+    start = files["/opt/ray-monitoring/bin/start.sh"]
+    assert "volume=monitoring-data-volume-id" in start
+    assert "systemctl enable --now ray-monitoring-apply.timer" in start
 
 
 def test_grafana_files_match_the_minikube_stack(aws, minikube):
-    files = written(aws, "head")
+    files = aws.config()
     kube = minikube.one("kubernetes:core/v1:ConfigMap", "grafana-config").plain["data"]["grafana.ini"]
-    assert files["/opt/ray-monitoring/grafana/grafana.ini"] == kube
+    assert files["/opt/ray-monitoring/grafana/config/grafana.ini"] == kube
     datasource = yaml.safe_load(files["/opt/ray-monitoring/grafana/provisioning/datasources/datasources.yaml"])
     assert datasource["datasources"][0]["name"] == "Prometheus"
     assert datasource["datasources"][0]["url"] == "http://127.0.0.1:9090"
 
 
 def test_iframe_host_follows_access_mode():
-    def start(result: Run) -> str:
-        return written(result, "head")["/opt/ray-monitoring/bin/start.sh"]
-
-    tunnel = run_stack("aws")
-    assert 'iframe_host="http://localhost:3000"' in start(tunnel)
+    assert run_stack("aws").manifest()["iframe"] == {"host": None, "public": False, "port": 3000}
     public = run_stack("aws", allowedCidrs=["203.0.113.7/32"])
-    assert "meta-data/public-hostname" in start(public)
+    assert public.manifest()["iframe"] == {"host": None, "public": True, "port": 3000}
     fixed = run_stack("aws", grafanaIframeHost="https://grafana.example.com")
-    assert 'iframe_host="https://grafana.example.com"' in start(fixed)
+    assert fixed.manifest()["iframe"]["host"] == "https://grafana.example.com"
 
 
 def test_workers_join_the_head_private_address(aws):
-    compose = yaml.safe_load(written(aws, "worker-0")["/opt/ray-monitoring/compose.yaml"])
+    from conftest import written_files
+
+    compose = yaml.safe_load(written_files(aws.worker_user_data())["/opt/ray-monitoring/compose.yaml"])
     assert set(compose["services"]) == {"ray-worker", "node-exporter"}
     command = compose["services"]["ray-worker"]["command"]
     assert "--address=10.0.1.10:6379" in command and "--metrics-export-port=8080" in command
-    worker = aws.one(INSTANCE, "worker-0-instance").plain
-    assert worker["associatePublicIpAddress"] is False
-    assert len(worker["vpcSecurityGroupIds"]) == 1
 
 
 def test_outputs(aws):
@@ -202,4 +240,110 @@ def test_default_vpc_first_subnet(aws):
 def test_subnet_outside_the_vpc_is_refused():
     result = run_stack("aws", vpcId="vpc-0fffffffffffffff0", subnetId="subnet-0123456789abcdef0")
     assert isinstance(result.error, ConfigError) and "subnetId" in str(result.error)
+    assert result.resources == []
+
+
+# Settings the head applies in place: each changes the bucket's objects, never the head instance.
+IN_PLACE = {
+    "scrapeInterval": "15s",
+    "retentionTime": "30d",
+    "alertFor": "10m",
+    "alertObjectStorePercent": "80",
+    "alertSeverity": json.dumps({"RayScrapeTargetDown": "critical"}),
+    "rayVersion": "2.58.1",  # another Ray release's dashboards
+    "grafanaIframeHost": "https://grafana.example.com",
+    "datasourceName": "Ray Prometheus",
+}
+
+
+@pytest.mark.parametrize("key", sorted(IN_PLACE))
+def test_in_place_settings_leave_the_head_instance_alone(aws, key):
+    changed = run_stack("aws", **{key: IN_PLACE[key]})
+    assert changed.error is None, changed.error
+    assert changed.one(INSTANCE, "head-instance").inputs == aws.one(INSTANCE, "head-instance").inputs
+    assert changed.manifest() != aws.manifest(), f"{key} must reach the head through the manifest"
+
+
+def test_alert_receivers_reach_the_head_in_place(aws):
+    changed = run_stack("aws", secrets={"alertReceivers": [
+        {"name": "hook", "type": "webhook", "url": "https://hooks.example.com/x"}]})
+    assert changed.error is None, changed.error
+    assert changed.one(INSTANCE, "head-instance").inputs == aws.one(INSTANCE, "head-instance").inputs
+    (secret,) = [s for s in changed.manifest()["secrets"] if s["reload"] == "alertmanager"]
+    assert secret["path"] == "/opt/ray-monitoring/alertmanager/alertmanager.yml" and secret["mode"] == "0400"
+    assert "hooks.example.com" not in json.dumps([r.plain for r in changed.of_type(
+        "aws:s3/bucketObjectv2:BucketObjectv2")]), "receivers' credentials stay in SSM"
+
+
+def test_data_volume_outlives_the_head(aws):
+    volume = aws.one("aws:ebs/volume:Volume", "monitoring-data-volume")
+    assert volume.plain["type"] == "gp3" and volume.plain["encrypted"] is True
+    assert volume.plain["availabilityZone"] == "us-west-2a", "the head's subnet's zone"
+    retention = aws.config()["/opt/ray-monitoring/compose.yaml"].split("--storage.tsdb.retention.size=")[1].split()[0]
+    assert volume.plain["size"] >= int(retention.removesuffix("GB")) / 0.8 / 1.074 + 2
+    assert volume.options["retainOnDelete"] is False, "pulumi destroy deletes it unless retainData"
+    attachment = aws.one("aws:ec2/volumeAttachment:VolumeAttachment", "monitoring-data-attachment")
+    assert attachment.plain["deviceName"] == "/dev/sdf" and attachment.plain["stopInstanceBeforeDetaching"] is True
+    assert attachment.options["deleteBeforeReplace"] is True, "a new head takes the volume over"
+    kept = run_stack("aws", retainData="true", dataVolumeSize="500")
+    assert kept.error is None, kept.error
+    volume = kept.one("aws:ebs/volume:Volume", "monitoring-data-volume")
+    assert volume.options["retainOnDelete"] is True and volume.plain["size"] == 500
+
+
+def test_data_volume_below_the_retention_cap_is_refused():
+    result = run_stack("aws", retentionSize="100GB", dataVolumeSize="50")
+    assert isinstance(result.error, ConfigError), result.error
+    assert "dataVolumeSize = 50" in str(result.error) and "retentionSize" in str(result.error)
+    assert result.resources == []
+
+
+def test_gpu_workers_get_the_gpu_ami_image_and_devices():
+    result = run_stack("aws", workerInstanceType="g5.xlarge")
+    assert result.error is None, result.error
+    from conftest import written_files
+
+    assert result.one(TEMPLATE, "workers-launch-template").plain["imageId"] == conftest.GPU_AMI["id"]
+    assert result.one(INSTANCE, "head-instance").plain["ami"] == conftest.UBUNTU_AMI["id"]
+    worker = yaml.safe_load(written_files(result.worker_user_data())["/opt/ray-monitoring/compose.yaml"])
+    ray = worker["services"]["ray-worker"]
+    assert ray["image"] == "rayproject/ray:2.60.0-gpu"
+    assert ray["deploy"]["resources"]["reservations"]["devices"] == [
+        {"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]
+    lookups = [args for token, args in result.mocks.invokes if token == "aws:ec2/getAmi:getAmi"]
+    assert any(args["owners"] == ["amazon"] and "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) *"
+               in args["filters"][0]["values"] for args in lookups)
+
+
+def test_ray_image_runs_on_head_and_workers():
+    image = "registry.example.com/team/ray:2.58.1-py311-gpu"
+    result = run_stack("aws", rayImage=image, workerInstanceType="g5.xlarge")
+    assert result.error is None, result.error
+    from conftest import written_files
+
+    assert yaml.safe_load(result.config()["/opt/ray-monitoring/compose.yaml"])["services"]["ray-head"]["image"] == image
+    worker = yaml.safe_load(written_files(result.worker_user_data())["/opt/ray-monitoring/compose.yaml"])
+    assert worker["services"]["ray-worker"]["image"] == image
+    assert result.outputs["rayDashboardsVersion"] == "2.58.1", "Grafana serves the image's Ray dashboards"
+    bad = run_stack("aws", rayImage="not an image")
+    assert isinstance(bad.error, ConfigError) and "rayImage" in str(bad.error)
+
+
+def test_gpu_type_with_a_plain_ami_is_refused():
+    result = run_stack("aws", workerInstanceType="g5.xlarge", amiId=conftest.UBUNTU_AMI["id"])
+    assert isinstance(result.error, ConfigError), result.error
+    message = str(result.error)
+    assert "workerInstanceType = 'g5.xlarge'" in message and conftest.UBUNTU_AMI["name"] in message
+    assert "amiHasNvidiaDriver" in message and result.resources == []
+    vouched = run_stack("aws", workerInstanceType="g5.xlarge", amiId=conftest.UBUNTU_AMI["id"],
+                        amiHasNvidiaDriver="true")
+    assert vouched.error is None, vouched.error
+    gpu_ami = run_stack("aws", headInstanceType="g5.xlarge", amiId=conftest.GPU_AMI["id"])
+    assert gpu_ami.error is None, gpu_ami.error
+
+
+def test_non_nvidia_gpus_are_refused():
+    result = run_stack("aws", workerInstanceType="g4ad.xlarge")
+    assert isinstance(result.error, ConfigError), result.error
+    assert "workerInstanceType = 'g4ad.xlarge'" in str(result.error) and "AMD" in str(result.error)
     assert result.resources == []

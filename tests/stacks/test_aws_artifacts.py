@@ -52,12 +52,11 @@ def check(command: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def variants() -> dict[str, Run]:
-    """The default stack plus the other head start-up modes (public access, fixed iframe URL)."""
+    """The stacks whose files differ: with Alertmanager, and with GPUs on both node kinds."""
     runs = {
-        "public": run_stack("aws", allowedCidrs=["203.0.113.7/32"]),
-        "fixed": run_stack("aws", grafanaIframeHost="https://grafana.example.com"),
         "alerting": run_stack("aws", secrets={"alertReceivers": [
             {"name": "hook", "type": "webhook", "url": "https://hooks.example.com/x"}]}),
+        "gpu": run_stack("aws", headInstanceType="g5.xlarge", workerInstanceType="g5.xlarge"),
     }
     for name, result in runs.items():
         assert result.error is None, f"{name}: {result.error!r}"
@@ -65,10 +64,10 @@ def variants() -> dict[str, Run]:
 
 
 def user_data_texts(aws: Run, variants: dict[str, Run]) -> dict[str, str]:
-    texts = {"head": aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"],
-             "worker": aws.one("aws:ec2/instance:Instance", "worker-0-instance").plain["userData"]}
-    for name, result in variants.items():
+    texts = {}
+    for name, result in {"default": aws, **variants}.items():
         texts[f"head-{name}"] = result.one("aws:ec2/instance:Instance", "head-instance").plain["userData"]
+        texts[f"worker-{name}"] = result.worker_user_data()
     return texts
 
 
@@ -83,7 +82,8 @@ def test_user_data_passes_cloud_init_schema_strict(aws, variants, tmp_path):
 
 def test_cloud_init_check_catches_mistakes(aws, tmp_path):
     text = aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"]
-    for broken in (text.replace("packages:", "packges:"), text.replace("package_update: true", "package_update: 1")):
+    for broken in (text.replace("write_files:", "write_file:"), text.replace("permissions: '0755'", "permissions: 493")):
+        assert broken != text
         path = tmp_path / "broken.yaml"
         path.write_text(broken)
         assert check([SYSTEM_PYTHON, "-c", CLOUD_INIT_CHECK, str(path)]).returncode != 0
@@ -93,25 +93,32 @@ def test_user_data_fits_ec2(aws, variants):
     for name, text in user_data_texts(aws, variants).items():
         size = len(text.encode())
         assert size <= EC2_USER_DATA_LIMIT, f"{name} user-data is {size} bytes, over EC2's 16 KB"
+        print(f"{name}: {size} bytes of user-data")
+
+
+def compose_files(aws: Run, variants: dict[str, Run]) -> dict[str, str]:
+    files = {}
+    for name, result in {"default": aws, **variants}.items():
+        files[f"head-{name}"] = result.config()["/opt/ray-monitoring/compose.yaml"]
+        files[f"worker-{name}"] = written_files(result.worker_user_data())["/opt/ray-monitoring/compose.yaml"]
+    return files
 
 
 def test_compose_files_pass_docker_compose_config(aws, variants, tmp_path):
-    nodes = (("head", aws, "head-instance"), ("worker", aws, "worker-0-instance"),
-             ("head-alerting", variants["alerting"], "head-instance"))
-    for node, result, instance in nodes:
-        text = result.one("aws:ec2/instance:Instance", instance).plain["userData"]
+    for node, text in compose_files(aws, variants).items():
         directory = tmp_path / node
         directory.mkdir()
-        (directory / "compose.yaml").write_text(written_files(text)["/opt/ray-monitoring/compose.yaml"])
-        # The head's .env is written at boot; give compose the same variable.
+        (directory / "compose.yaml").write_text(text)
+        # The head's .env is written on the instance; give compose the same variable.
         (directory / ".env").write_text("RAY_GRAFANA_IFRAME_HOST=http://localhost:3000\n")
         for compose_tool in compose_tools():
             result = check([compose_tool, "-f", str(directory / "compose.yaml"), "config", "-q"], cwd=directory)
             assert result.returncode == 0, f"{node} ({compose_tool}): {result.stdout}{result.stderr}"
             rendered = check([compose_tool, "-f", str(directory / "compose.yaml"), "config"], cwd=directory)
-            assert "http://localhost:3000" in rendered.stdout or node == "worker"
-    assert "alertmanager" in written_files(variants["alerting"].one(
-        "aws:ec2/instance:Instance", "head-instance").plain["userData"])["/opt/ray-monitoring/compose.yaml"]
+            assert "http://localhost:3000" in rendered.stdout or node.startswith("worker")
+            if node.endswith("gpu"):
+                assert "nvidia" in rendered.stdout, f"{node}: {compose_tool} dropped the GPU request"
+    assert "alertmanager" in variants["alerting"].config()["/opt/ray-monitoring/compose.yaml"]
 
 
 def test_docker_compose_rejects_a_broken_file(tmp_path):
@@ -122,8 +129,7 @@ def test_docker_compose_rejects_a_broken_file(tmp_path):
 
 
 def test_prometheus_yml_passes_promtool(aws, tmp_path):
-    text = aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"]
-    files = written_files(text)
+    files = aws.config()
     config = yaml.safe_load(files["/opt/ray-monitoring/prometheus/prometheus.yml"])
     # The rule file sits beside prometheus.yml (/etc/prometheus in the container): check it too.
     assert config["rule_files"] == ["/etc/prometheus/ray-alerts.yml"]
@@ -143,7 +149,8 @@ def test_prometheus_yml_passes_promtool(aws, tmp_path):
     assert "SUCCESS: 8 rules found" in result.stdout + result.stderr
 
 
-def test_shell_fragments_pass_shellcheck(aws, variants, tmp_path):
+def test_scripts_pass_shellcheck_and_compile(aws, variants, tmp_path):
+    checked = 0
     for name, text in user_data_texts(aws, variants).items():
         for path, content in written_files(text).items():
             if path.endswith(".sh"):
@@ -151,12 +158,14 @@ def test_shell_fragments_pass_shellcheck(aws, variants, tmp_path):
                 script.write_text(content)
                 result = check([tool("shellcheck"), "--shell=bash", str(script)])
                 assert result.returncode == 0, f"{name} {path}:\n{result.stdout}"
+                checked += 1
             if path.endswith(".py"):
                 source = tmp_path / f"{name}-{Path(path).name}"
                 source.write_text(content)
                 py_compile.compile(str(source), doraise=True)
         for command in yaml.safe_load(text)["runcmd"]:
             assert isinstance(command, list), "runcmd entries are argument lists, not shell strings"
+    assert checked == len(user_data_texts(aws, variants))
 
 
 def test_shellcheck_catches_mistakes(tmp_path):
@@ -165,8 +174,26 @@ def test_shellcheck_catches_mistakes(tmp_path):
     assert check([tool("shellcheck"), str(script)]).returncode != 0
 
 
+def systemd_verify(directory: Path) -> subprocess.CompletedProcess:
+    units = sorted(str(p) for p in directory.iterdir())
+    return check([tool("systemd-analyze"), "verify", "--man=no", *units], cwd=directory)
+
+
+def test_systemd_units_pass_systemd_analyze(aws, tmp_path):
+    files = written_files(aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"])
+    units = {Path(path).name: content for path, content in files.items() if path.startswith("/etc/systemd/system/")}
+    assert sorted(units) == ["ray-monitoring-apply.service", "ray-monitoring-apply.timer"]
+    for name, content in units.items():
+        (tmp_path / name).write_text(content)
+    result = systemd_verify(tmp_path)
+    # systemd-analyze exits 0 on unknown keys and only warns: any output is a finding.
+    assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stdout + result.stderr
+    (tmp_path / "ray-monitoring-apply.timer").write_text(units["ray-monitoring-apply.timer"].replace(
+        "OnActiveSec", "OnActivSec"))
+    assert "Unknown key" in systemd_verify(tmp_path).stderr
+
+
 def test_deployed_yaml_has_no_aliases(aws):
-    text = aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"]
-    for path, content in written_files(text).items():
+    for path, content in aws.config().items():
         if path.endswith((".yml", ".yaml")):
             assert "&id" not in content and "*id" not in content, f"{path} uses YAML aliases"

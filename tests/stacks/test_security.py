@@ -122,7 +122,7 @@ def test_grafana_anonymous_access_is_viewer_only(minikube, aws):
     anonymous = re.search(r"\[auth\.anonymous\]\n((?:[^\[].*\n)*)", ini).group(1)
     assert "org_role = Viewer" in anonymous and "enabled = true" in anonymous
     assert "allow_sign_up = false" in ini
-    assert aws.written()["/opt/ray-monitoring/grafana/grafana.ini"] == ini
+    assert aws.config()["/opt/ray-monitoring/grafana/config/grafana.ini"] == ini
 
 
 # --- secrets ---------------------------------------------------------------------------------------

@@ -147,7 +147,7 @@ def test_both_stacks_load_the_rules(minikube, aws):
     data = minikube.one("kubernetes:core/v1:ConfigMap", "prometheus-config").plain["data"]
     assert data[alert_rules.FILE_NAME] == alert_rules.render(AlertSettings())
     assert yaml.safe_load(data["prometheus.yml"])["rule_files"] == ["/etc/prometheus/ray-alerts.yml"]
-    assert aws.written()["/opt/ray-monitoring/prometheus/ray-alerts.yml"] == alert_rules.render(AlertSettings())
+    assert aws.config()["/opt/ray-monitoring/prometheus/ray-alerts.yml"] == alert_rules.render(AlertSettings())
 
 
 def test_alert_settings_reach_the_rules():

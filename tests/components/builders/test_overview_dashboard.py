@@ -95,8 +95,8 @@ def test_own_dashboards_type_check_against_grafana_schema():
 
 def test_both_stacks_deploy_every_dashboard(minikube, aws):
     dashboards = load_dashboards()
-    keys = {r.plain["key"] for r in aws.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
-    assert keys == {f"dashboards/{d.file_name}" for d in dashboards}
+    paths = {path for path in aws.config() if path.startswith("/opt/ray-monitoring/dashboards/")}
+    assert paths == {f"/opt/ray-monitoring/dashboards/{d.file_name}" for d in dashboards}
     maps = {r.name for r in minikube.of_type("kubernetes:core/v1:ConfigMap")}
     assert {f"grafana-dashboard-{d.slug}" for d in dashboards} <= maps
     assert "grafana-dashboard-ray-monitoring-overview" in maps

@@ -84,7 +84,7 @@ def test_computed_values_land_in_the_aws_stack():
     result = run_stack("aws", rayNodes="250")
     assert result.error is None, result.error
     expected = size(250, "5s", "15d")
-    compose = yaml.safe_load(result.written()["/opt/ray-monitoring/compose.yaml"])
+    compose = yaml.safe_load(result.config()["/opt/ray-monitoring/compose.yaml"])
     prometheus = compose["services"]["prometheus"]
     assert f"--storage.tsdb.retention.size={expected.retention_size}" in prometheus["command"]
     assert prometheus["mem_limit"] == expected.memory_limit.replace("Gi", "g").replace("Mi", "m")

@@ -1,0 +1,72 @@
+"""Ray workers in an Auto Scaling Group: a terminated worker is replaced and joins the head by itself."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class WorkerGroupArgs:
+    cluster_name: str
+    ami_id: str
+    instance_type: str
+    subnet_id: str
+    security_group_ids: list[pulumi.Input[str]]
+    instance_profile_name: pulumi.Input[str]
+    user_data: pulumi.Input[str]  # names the head's address: a new head rolls the workers
+    root_device_name: str  # the AMI's
+    root_volume_size: int
+    key_name: str | None
+    desired: int  # workerCount
+    minimum: int  # workerMinCount
+    maximum: int  # workerMaxCount
+
+
+class WorkerGroup(pulumi.ComponentResource):
+    group: aws.autoscaling.Group
+
+    def __init__(self, name: str, args: WorkerGroupArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ray-monitoring:aws:WorkerGroup", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {"Name": f"{args.cluster_name}-worker", "ray-cluster": args.cluster_name, "ray-node-type": "worker"}
+        template = aws.ec2.LaunchTemplate(
+            f"{name}-launch-template",
+            image_id=args.ami_id,
+            instance_type=args.instance_type,
+            key_name=args.key_name,
+            user_data=pulumi.Output.from_input(args.user_data).apply(
+                lambda text: base64.b64encode(text.encode()).decode()),
+            iam_instance_profile={"name": args.instance_profile_name},
+            metadata_options={"http_tokens": "required", "http_endpoint": "enabled",
+                              "http_put_response_hop_limit": 1},
+            # Workers are reached only from the cluster's own group: no public address.
+            network_interfaces=[{"associate_public_ip_address": "false", "delete_on_termination": "true",
+                                 "security_groups": args.security_group_ids}],
+            block_device_mappings=[{"device_name": args.root_device_name, "ebs": {
+                "volume_size": args.root_volume_size, "volume_type": "gp3", "encrypted": "true",
+                "delete_on_termination": "true"}}],
+            tag_specifications=[{"resource_type": "instance", "tags": tags},
+                                {"resource_type": "volume", "tags": tags}],
+            tags={"ray-cluster": args.cluster_name},
+            update_default_version=True,
+            opts=child,
+        )
+        self.group = aws.autoscaling.Group(
+            f"{name}-group",
+            desired_capacity=args.desired,
+            min_size=args.minimum,
+            max_size=args.maximum,
+            vpc_zone_identifiers=[args.subnet_id],
+            launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+            health_check_type="EC2",
+            # A new template (new head address, image, AMI) replaces the workers in turn.
+            instance_refresh={"strategy": "Rolling", "preferences": {"min_healthy_percentage": 50}},
+            tags=[{"key": k, "value": v, "propagate_at_launch": False} for k, v in sorted(tags.items())],
+            wait_for_capacity_timeout="10m",
+            opts=child,
+        )
+        self.register_outputs({"group_name": self.group.name})

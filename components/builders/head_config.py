@@ -1,0 +1,133 @@
+"""The aws head's monitoring configuration as files the head applies in place (no Pulumi here).
+
+Everything that changes with a setting (prometheus.yml, rules, Grafana's files, dashboards, the
+Compose file) is an S3 object listed in one manifest with its sha256, owner, mode and the reload it
+needs; secrets are SSM SecureStrings listed by name and version. The head's user-data only
+bootstraps, so changing a setting rewrites objects, not the instance. scripts/apply_config.py reads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from components.builders.alert_rules import FILE_NAME as ALERT_RULES_FILE
+from components.builders.alertmanager_config import FILE_NAME as ALERTMANAGER_FILE
+from components.builders.compose import (
+    ALERTMANAGER_SECRETS,
+    BASE,
+    DATA,
+    ENV_FILE,
+    GRAFANA_CONFIG,
+    RAY_TMP,
+    RAY_UID,
+)
+from components.constants import GRAFANA_PORT, GRAFANA_UID, PROMETHEUS_UID
+
+APPLY_SCRIPT = (Path(__file__).parent / "scripts" / "apply_config.py").read_text()
+PREFIX = "config/"  # S3 key prefix: the head's role reads only below it
+MANIFEST_KEY = f"{PREFIX}manifest.json"
+STATE_FILE = "/var/lib/ray-monitoring/applied.json"
+GRAFANA_PASSWORD_FILE = f"{BASE}/secrets/admin-password"
+
+# Reloads (see scripts/apply_config.py): what a changed file needs, and no more.
+COMPOSE = "compose"
+PROMETHEUS = "prometheus"
+ALERTMANAGER = "alertmanager"
+GRAFANA_DATASOURCES = "grafana-datasources"
+GRAFANA_DASHBOARDS = "grafana-dashboards"
+GRAFANA_RESTART = "grafana-restart"
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    path: str  # absolute, on the head
+    content: str
+    reload: str
+    mode: str = "0644"
+    uid: int = 0
+
+    @property
+    def key(self) -> str:
+        return PREFIX + self.path.removeprefix(f"{BASE}/")
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    parameter: str  # SSM SecureString name; its value never leaves SSM but for this file
+    path: str
+    reload: str
+    uid: int
+    mode: str = "0400"
+
+
+@dataclass(frozen=True)
+class HeadFiles:
+    compose_yaml: str
+    prometheus_yml: str
+    alert_rules_yml: str
+    grafana_ini: str
+    datasources_yaml: str
+    dashboard_providers_yaml: str
+    dashboards: dict[str, str]  # file name -> JSON
+
+
+def config_files(files: HeadFiles) -> list[ConfigFile]:
+    return [
+        ConfigFile(f"{BASE}/compose.yaml", files.compose_yaml, COMPOSE),
+        ConfigFile(f"{BASE}/prometheus/prometheus.yml", files.prometheus_yml, PROMETHEUS),
+        ConfigFile(f"{BASE}/prometheus/{ALERT_RULES_FILE}", files.alert_rules_yml, PROMETHEUS),
+        ConfigFile(f"{GRAFANA_CONFIG}/grafana.ini", files.grafana_ini, GRAFANA_RESTART),
+        ConfigFile(f"{BASE}/grafana/provisioning/datasources/datasources.yaml", files.datasources_yaml,
+                   GRAFANA_DATASOURCES),
+        ConfigFile(f"{BASE}/grafana/provisioning/dashboards/dashboards.yaml", files.dashboard_providers_yaml,
+                   GRAFANA_DASHBOARDS),
+        *(ConfigFile(f"{BASE}/dashboards/{name}", content, GRAFANA_DASHBOARDS)
+          for name, content in sorted(files.dashboards.items())),
+    ]
+
+
+def secret_files(password_parameter: str, alertmanager_parameter: str | None) -> list[SecretFile]:
+    secrets = [SecretFile(password_parameter, GRAFANA_PASSWORD_FILE, GRAFANA_RESTART, GRAFANA_UID)]
+    if alertmanager_parameter:
+        secrets.append(SecretFile(alertmanager_parameter, f"{ALERTMANAGER_SECRETS}/{ALERTMANAGER_FILE}",
+                                  ALERTMANAGER, PROMETHEUS_UID))
+    return secrets
+
+
+# Directories the services write or read, owned by the UID each image runs as.
+DIRECTORIES = [
+    {"path": RAY_TMP, "uid": RAY_UID, "mode": "0755"},
+    {"path": f"{BASE}/secrets", "uid": GRAFANA_UID, "mode": "0750"},
+    {"path": ALERTMANAGER_SECRETS, "uid": PROMETHEUS_UID, "mode": "0750"},
+    {"path": f"{DATA}/prometheus", "uid": PROMETHEUS_UID, "mode": "0750"},
+    {"path": f"{DATA}/grafana", "uid": GRAFANA_UID, "mode": "0750"},
+    {"path": f"{DATA}/alertmanager", "uid": PROMETHEUS_UID, "mode": "0750"},
+]
+
+
+def manifest(files: list[ConfigFile], secrets: list[tuple[SecretFile, int]], iframe_host: str | None,
+             public: bool) -> str:
+    """The manifest object. A secret's version is in it, so a new value changes the manifest too."""
+    return json.dumps({
+        "files": [{"path": f.path, "key": f.key, "sha256": f.sha256, "mode": f.mode, "uid": f.uid,
+                   "reload": f.reload} for f in files],
+        "secrets": [{"parameter": s.parameter, "version": version, "path": s.path, "mode": s.mode, "uid": s.uid,
+                     "reload": s.reload} for s, version in secrets],
+        "directories": DIRECTORIES,
+        # The browser's Grafana URL: fixed, the head's public name (from instance metadata), or a tunnel.
+        "iframe": {"host": iframe_host, "public": public, "port": GRAFANA_PORT},
+        "env_file": {"path": ENV_FILE, "mode": "0644", "uid": 0, "reload": COMPOSE},
+    }, indent=1, sort_keys=True)
+
+
+def apply_spec(region: str, bucket: str) -> dict:
+    """What the head's apply script is told at boot: where to look, nothing that changes with a setting."""
+    return {"region": region, "bucket": bucket, "manifest_key": MANIFEST_KEY, "base": BASE, "state": STATE_FILE,
+            "grafana_url": f"http://127.0.0.1:{GRAFANA_PORT}", "grafana_password_file": GRAFANA_PASSWORD_FILE}

@@ -1,0 +1,197 @@
+"""Applies the head's monitoring configuration from S3 and SSM, in place (runs on the head).
+
+    python3 apply_config.py /opt/ray-monitoring/boot.json [--root DIR]
+
+The boot script runs it once; a systemd timer runs it every minute after. Each run reads the
+manifest object (one S3 GET); when it is the one applied last, it stops there. Otherwise it writes
+every file whose sha256 differs (S3 objects, checked against the manifest) and every secret whose
+value differs (SSM SecureStrings), with the owner and mode the manifest names, then runs exactly the
+reloads those files need:
+
+    compose              docker compose up -d: Compose recreates only the services whose spec changed
+    prometheus           SIGHUP through Compose (no HTTP lifecycle API, so no /-/quit to expose)
+    alertmanager         SIGHUP through Compose
+    grafana-datasources  Grafana's provisioning reload API (admin, on 127.0.0.1)
+    grafana-dashboards   Grafana's provisioning reload API
+    grafana-restart      docker compose restart grafana (grafana.ini is read at start only)
+
+A reload that fails is kept pending in the state file and retried on the next run, so a change is
+never half-applied; a download whose sha256 differs from the manifest (objects still being written)
+stops the run before anything is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import boto3
+import yaml
+
+IMDS = os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://169.254.169.254").rstrip("/")
+# The order reloads run in: Compose first (it may recreate what a signal would reach).
+RELOADS = ("compose", "grafana-restart", "prometheus", "alertmanager", "grafana-datasources", "grafana-dashboards")
+SIGNALLED = {"prometheus": "prometheus", "alertmanager": "alertmanager"}
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def current(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
+
+
+def write(path: Path, data: bytes, mode: str, uid: int, gid: int) -> None:
+    """Atomically (rename in the same directory): a service never reads half a file. Directory
+    bind mounts see the new file; that is why no single file is bind-mounted."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(handle, int(mode, 8))
+        os.write(handle, data)
+        os.fsync(handle)
+        os.close(handle)
+        os.chown(temporary, uid, gid)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def services(compose_text: bytes | None) -> dict[str, object]:
+    return (yaml.safe_load(compose_text) or {}).get("services", {}) if compose_text else {}
+
+
+def public_hostname() -> str:
+    request = urllib.request.Request(f"{IMDS}/latest/api/token", method="PUT",
+                                     headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (instance metadata)
+        token = response.read().decode()
+    request = urllib.request.Request(f"{IMDS}/latest/meta-data/public-hostname",
+                                     headers={"X-aws-ec2-metadata-token": token})
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        return response.read().decode()
+
+
+def env_file(iframe: dict) -> bytes:
+    """The head's .env: values known only on the instance (its public name)."""
+    host = iframe["host"] or (f"http://{public_hostname()}:{iframe['port']}" if iframe["public"]
+                              else f"http://localhost:{iframe['port']}")
+    return f"RAY_GRAFANA_IFRAME_HOST={host}\n".encode()
+
+
+class Head:
+    """The head's services, as the reloads reach them."""
+
+    def __init__(self, spec: dict, root: Path):
+        self.base = spec["base"]
+        self.grafana_url = spec["grafana_url"]
+        self.password_file = root / spec["grafana_password_file"].lstrip("/")
+
+    def compose(self, *args: str) -> None:
+        subprocess.run(["docker", "compose", "--project-directory", self.base, "-f", f"{self.base}/compose.yaml",
+                        *args], check=True, timeout=600)
+
+    def grafana(self, path: str) -> None:
+        credentials = base64.b64encode(b"admin:" + self.password_file.read_bytes().strip()).decode()
+        request = urllib.request.Request(f"{self.grafana_url}{path}", method="POST", data=b"",
+                                         headers={"Authorization": f"Basic {credentials}"})
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (127.0.0.1)
+            response.read()
+
+
+def apply(spec: dict, root: Path, s3, ssm, head: Head) -> list[str] | None:
+    """One run: None when the manifest is the one applied last, else the reloads it ran."""
+    state_path = root / spec["state"].lstrip("/")
+    state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    manifest_object = s3.get_object(Bucket=spec["bucket"], Key=spec["manifest_key"])
+    etag = manifest_object["ETag"]
+    if etag == state.get("etag") and not state.get("pending"):
+        return None
+    manifest = json.loads(manifest_object["Body"].read())
+    on_host = lambda path: root / path.lstrip("/")  # noqa: E731
+
+    # Fetch and check everything first: nothing is written unless every object matches the manifest.
+    writes: list[tuple[Path, bytes, dict]] = []
+    for entry in manifest["files"]:
+        if sha256(current(on_host(entry["path"])) or b"") == entry["sha256"]:
+            continue
+        data = s3.get_object(Bucket=spec["bucket"], Key=entry["key"])["Body"].read()
+        if sha256(data) != entry["sha256"]:
+            raise RuntimeError(f"s3://{spec['bucket']}/{entry['key']} does not match the manifest yet; "
+                               "retrying on the next run")
+        writes.append((on_host(entry["path"]), data, entry))
+    for entry in manifest["secrets"]:
+        value = ssm.get_parameter(Name=entry["parameter"], WithDecryption=True)["Parameter"]["Value"].encode()
+        if current(on_host(entry["path"])) != value:
+            writes.append((on_host(entry["path"]), value, entry))
+    env_path = on_host(manifest["env_file"]["path"])
+    env = env_file(manifest["iframe"])
+    if current(env_path) != env:
+        writes.append((env_path, env, manifest["env_file"]))
+
+    for directory in manifest["directories"]:
+        path = on_host(directory["path"])
+        path.mkdir(parents=True, exist_ok=True)
+        os.chown(path, directory["uid"], directory["uid"])
+        path.chmod(int(directory["mode"], 8))
+    pending = set(state.get("pending", []))
+    compose_path = on_host(f"{spec['base']}/compose.yaml")
+    before = services(current(compose_path))
+    for path, data, entry in writes:
+        write(path, data, entry["mode"], entry["uid"], entry["uid"])
+        pending.add(entry["reload"])
+    kept = {entry["path"] for entry in manifest["files"]}
+    for gone in sorted(set(state.get("files", {})) - kept):  # e.g. a dashboard no longer deployed
+        on_host(gone).unlink(missing_ok=True)
+        pending.add(state["files"][gone])
+    state.update(etag=None, pending=sorted(pending), files={e["path"]: e["reload"] for e in manifest["files"]})
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    state_path.write_text(json.dumps(state))  # the pending reloads survive a failure below
+
+    done = []
+    recreated: set[str] = set()
+    if "compose" in pending:
+        after = services(current(compose_path))
+        recreated = {name for name, service in after.items() if before.get(name) != service}
+        if any(path == env_path for path, _, _ in writes):  # .env feeds the services that interpolate it
+            recreated |= {name for name, service in after.items() if "${" in json.dumps(service)}
+        head.compose("up", "-d", "--remove-orphans")
+        done.append("compose up -d" + (f" (recreates {', '.join(sorted(recreated))})" if recreated else ""))
+    for reload in (r for r in RELOADS if r in pending and r != "compose"):
+        if reload in SIGNALLED and SIGNALLED[reload] not in recreated:
+            head.compose("kill", "-s", "SIGHUP", SIGNALLED[reload])
+            done.append(f"SIGHUP {SIGNALLED[reload]}")
+        elif reload.startswith("grafana") and "grafana" not in recreated:
+            if reload == "grafana-restart":
+                head.compose("restart", "grafana")
+                recreated.add("grafana")  # a restarted Grafana provisions everything anew
+                done.append("restart grafana")
+            else:
+                head.grafana(f"/api/admin/provisioning/{reload.split('-')[1]}/reload")
+                done.append(f"reload {reload}")
+    state.update(etag=etag, pending=[])
+    state_path.write_text(json.dumps(state))
+    return done
+
+
+def main(argv: list[str]) -> int:
+    spec = json.loads(Path(argv[1]).read_text())
+    root = Path(argv[argv.index("--root") + 1]) if "--root" in argv else Path("/")
+    session = boto3.session.Session(region_name=spec["region"])
+    done = apply(spec, root, session.client("s3"), session.client("ssm"), Head(spec, root))
+    if done is not None:  # the journal's record of each change
+        print(f"applied {spec['manifest_key']}: " + ("; ".join(done) or "no reload needed"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
