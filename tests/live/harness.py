@@ -74,16 +74,19 @@ class Processes:
 
 
 class Prometheus:
-    def __init__(self, processes: Processes, workdir: Path, config: dict, port: int = 9090):
+    def __init__(self, processes: Processes, workdir: Path, config: dict | Path, port: int = 9090):
+        """`config`: the configuration, or the path of a file that holds it (left as it is)."""
         self.processes, self.workdir, self.port = processes, workdir, port
         self.url = f"http://{LOOPBACK}:{port}"
         workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
+        self.config_file = config if isinstance(config, Path) else workdir / "prometheus.yml"
+        if not isinstance(config, Path):
+            self.config_file.write_text(json.dumps(config))  # JSON is YAML
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> None:
         self.process = self.processes.start("prometheus", [
-            tool("prometheus"), f"--config.file={self.workdir / 'prometheus.yml'}",
+            tool("prometheus"), f"--config.file={self.config_file}",
             f"--storage.tsdb.path={self.workdir / 'data'}", f"--web.listen-address={LOOPBACK}:{self.port}",
         ], self.workdir / "prometheus.log")
         wait_until(lambda: urllib.request.urlopen(f"{self.url}/-/ready", timeout=2).status == 200,  # noqa: S310

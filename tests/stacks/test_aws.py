@@ -76,7 +76,8 @@ def test_workers_launch_hardened_and_private(aws):
 
 
 def test_ami_lookup_is_canonical_ubuntu_noble(aws):
-    lookups = {json.dumps(args, sort_keys=True) for token, args in aws.mocks.invokes if token == "aws:ec2/getAmi:getAmi"}
+    lookups = {json.dumps(args, sort_keys=True) for token, args in aws.mocks.invokes
+               if token == "aws:ec2/getAmi:getAmi"}
     (lookup,) = [json.loads(text) for text in lookups]  # head and workers: the same CPU AMI
     assert lookup["owners"] == ["099720109477"]
     names = [f["values"] for f in lookup["filters"] if f["name"] == "name"]
@@ -159,8 +160,9 @@ def test_head_runs_the_monitoring_stack_with_compose(aws):
 def test_head_user_data_only_bootstraps(aws):
     files = written(aws, "head")
     assert sorted(files) == ["/etc/systemd/system/ray-monitoring-apply.service",
-                             "/etc/systemd/system/ray-monitoring-apply.timer", "/opt/ray-monitoring/bin/apply_config.py",
-                             "/opt/ray-monitoring/bin/start.sh", "/opt/ray-monitoring/boot.json"]
+                             "/etc/systemd/system/ray-monitoring-apply.timer",
+                             "/opt/ray-monitoring/bin/apply_config.py", "/opt/ray-monitoring/bin/start.sh",
+                             "/opt/ray-monitoring/boot.json"]
     assert json.loads(files["/opt/ray-monitoring/boot.json"]) == {
         "region": "us-west-2", "bucket": "config-bucket-bucket", "manifest_key": "config/manifest.json",
         "base": "/opt/ray-monitoring", "state": "/var/lib/ray-monitoring/applied.json",

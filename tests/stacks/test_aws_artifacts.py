@@ -82,7 +82,8 @@ def test_user_data_passes_cloud_init_schema_strict(aws, variants, tmp_path):
 
 def test_cloud_init_check_catches_mistakes(aws, tmp_path):
     text = aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"]
-    for broken in (text.replace("write_files:", "write_file:"), text.replace("permissions: '0755'", "permissions: 493")):
+    for broken in (text.replace("write_files:", "write_file:"),
+                   text.replace("permissions: '0755'", "permissions: 493")):
         assert broken != text
         path = tmp_path / "broken.yaml"
         path.write_text(broken)

@@ -1,0 +1,173 @@
+"""The aws head's apply path run for real: moto's S3 and SSM servers on 127.0.0.1 (from .venv-aws),
+filled with exactly the objects and SecureStrings the program registers, and the apply script the
+head's user-data writes, run with boto3 against them. Only the container runtime is a stand-in: a
+`docker` on PATH that records each call (and, for the live test, delivers the signal to a process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conftest import PROJECT_ROOT, Run, written_files
+from loopback import LOOPBACK, LoopbackServer, QuietHandler
+
+AWS_VENV = PROJECT_ROOT / ".venv-aws" / "bin"
+REGION = "us-west-2"
+
+SEED = '''
+import json, sys, boto3
+spec = json.load(open(sys.argv[1]))
+s3 = boto3.client("s3", region_name=spec["region"])
+ssm = boto3.client("ssm", region_name=spec["region"])
+buckets = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
+if spec["bucket"] not in buckets:
+    s3.create_bucket(Bucket=spec["bucket"], CreateBucketConfiguration={"LocationConstraint": spec["region"]})
+for key, content in spec["objects"].items():
+    s3.put_object(Bucket=spec["bucket"], Key=key, Body=content.encode())
+for name, value in spec["parameters"].items():
+    ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+'''
+
+# Records each call as a JSON line; with SIGNAL_PID set, `compose kill -s SIG SERVICE` reaches that process.
+DOCKER = '''#!/usr/bin/env bash
+set -euo pipefail
+python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "$@" >> "$DOCKER_LOG"
+args="$*"
+if [[ -n "${SIGNAL_PID:-}" && " $args " == *" kill -s "* ]]; then
+  signal=${args##*kill -s }
+  kill -s "${signal%% *}" "$SIGNAL_PID"
+fi
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def aws_python() -> str:
+    python = AWS_VENV / "python"
+    assert python.exists(), "the aws virtualenv is missing: tests/run makes .venv-aws (tests/requirements-aws.txt)"
+    return str(python)
+
+
+class MotoServer:
+    """moto's server (S3 and SSM) on 127.0.0.1; every wait bounded."""
+
+    def __init__(self, log: Path):
+        self.port = free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        self._log = log
+        self._process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> "MotoServer":
+        server = AWS_VENV / "moto_server"
+        assert server.exists(), "moto_server is missing: tests/run installs tests/requirements-aws.txt"
+        with self._log.open("wb") as log:
+            self._process = subprocess.Popen([str(server), "-H", LOOPBACK, "-p", str(self.port)], stdout=log,
+                                             stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=2).read()  # noqa: S310 (loopback)
+                return self
+            except OSError:
+                assert self._process.poll() is None, self._log.read_text()
+                time.sleep(0.2)
+        raise AssertionError(f"moto_server did not answer within {timeout} s")
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(10)
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
+
+
+def moto_server(directory: Path):
+    """For a fixture: `yield from moto_server(tmp_path_factory.mktemp("moto"))`."""
+    server = MotoServer(directory / "moto.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class GrafanaAdmin(QuietHandler):
+    """Grafana's provisioning reload endpoints: records each call and its credentials."""
+
+    calls: list[tuple[str, str]] = []
+    down = False
+
+    def do_POST(self) -> None:  # noqa: N802
+        if type(self).down:
+            self.send_json(503, {"message": "starting"})
+            return
+        type(self).calls.append((self.path, self.headers.get("Authorization", "")))
+        self.send_json(200, {"message": "reloaded"})
+
+
+@dataclass
+class Head:
+    """One head's filesystem (under `root`), its apply script and what it called."""
+
+    moto: MotoServer
+    root: Path
+    user_data: str
+    grafana: LoopbackServer
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        files = written_files(self.user_data)
+        self.script = self.root / "apply_config.py"
+        self.script.write_text(files["/opt/ray-monitoring/bin/apply_config.py"])
+        spec = json.loads(files["/opt/ray-monitoring/boot.json"])
+        self.spec = {**spec, "grafana_url": self.grafana.url}  # the one change: where Grafana listens here
+        self.boot = self.root / "boot.json"
+        self.boot.write_text(json.dumps(self.spec))
+        bin_dir = self.root / "bin"
+        bin_dir.mkdir()
+        (bin_dir / "docker").write_text(DOCKER)
+        (bin_dir / "docker").chmod(0o755)
+        self.docker_log = self.root / "docker.log"
+        self.docker_log.touch()
+        self.path = f"{bin_dir}:{os.environ['PATH']}"
+
+    def seed(self, result: Run, parameters: dict[str, str] | None = None) -> None:
+        """Put what the program registers: every bucket object and every SecureString's value."""
+        objects = {r.plain["key"]: r.plain["content"] for r in result.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
+        parameters = parameters if parameters is not None else {
+            r.plain["name"]: r.plain["value"] for r in result.of_type("aws:ssm/parameter:Parameter")}
+        spec = self.root / "seed.json"
+        spec.write_text(json.dumps({"region": REGION, "bucket": self.spec["bucket"], "objects": objects,
+                                    "parameters": parameters}))
+        done = subprocess.run([aws_python(), "-c", SEED, str(spec)], env=self.moto.env(), capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+
+    def apply(self) -> subprocess.CompletedProcess:
+        env = {**self.moto.env(), "PATH": self.path, "DOCKER_LOG": str(self.docker_log), **self.extra_env}
+        return subprocess.run([aws_python(), str(self.script), str(self.boot), "--root", str(self.root)], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    def docker_calls(self) -> list[list[str]]:
+        """The calls since the last look."""
+        lines = self.docker_log.read_text().splitlines()
+        self.docker_log.write_text("")
+        return [json.loads(line)[5:] for line in lines]  # without `compose --project-directory D -f F`
+
+    def file(self, path: str) -> Path:
+        return self.root / path.lstrip("/")

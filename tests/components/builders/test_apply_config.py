@@ -1,0 +1,209 @@
+"""The aws head's apply script for real, with boto3 against moto's S3 and SSM on 127.0.0.1: from what
+the program registers it writes exactly the files, owners and modes the services read, and each
+change triggers exactly the reload it needs (tests/aws_head.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat
+
+import pytest
+from aws_head import GrafanaAdmin, Head, moto_server
+from conftest import Run, run_stack
+from loopback import LoopbackServer
+
+from components.constants import GRAFANA_UID, PROMETHEUS_UID
+
+PASSWORD = "/ray-cluster/grafana/admin-password"
+SIZED = {"retentionSize": "20GB", "prometheusMemoryLimit": "2Gi"}
+RECEIVERS = {"alertReceivers": [{"name": "hook", "type": "webhook", "url": "https://hooks.example.com/x"}]}
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory):
+    yield from moto_server(tmp_path_factory.mktemp("moto"))
+
+
+@pytest.fixture
+def grafana():
+    GrafanaAdmin.calls, GrafanaAdmin.down = [], False
+    server = LoopbackServer(GrafanaAdmin).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def head(moto, grafana, aws, tmp_path) -> Head:
+    """A head booted from the default stack: the first apply has run."""
+    head = Head(moto, tmp_path, aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"], grafana)
+    head.seed(aws)
+    first = head.apply()
+    assert first.returncode == 0, first.stderr
+    return head
+
+
+def changed(head: Head, result: Run, **parameters) -> list[list[str]]:
+    assert result.error is None, result.error
+    head.docker_calls()  # forget what came before
+    head.seed(result, parameters or None)
+    applied = head.apply()
+    assert applied.returncode == 0, applied.stderr
+    return head.docker_calls()
+
+
+def mode_and_owner(path) -> tuple[str, int, int]:
+    info = path.stat()
+    return oct(stat.S_IMODE(info.st_mode)), info.st_uid, info.st_gid
+
+
+def test_first_boot_writes_exactly_the_manifest(head, aws):
+    manifest = aws.manifest()
+    for entry in manifest["files"]:
+        path = head.file(entry["path"])
+        assert path.read_text() == aws.config()[entry["path"]], entry["path"]
+        assert mode_and_owner(path) == ("0o644", 0, 0), entry["path"]
+    password = head.file("/opt/ray-monitoring/secrets/admin-password")
+    assert password.read_text() == aws.one("aws:ssm/parameter:Parameter",
+                                           "grafana-admin-password-parameter").plain["value"]
+    assert mode_and_owner(password) == ("0o400", GRAFANA_UID, GRAFANA_UID), "only Grafana reads it"
+    for directory, uid in (("/var/lib/ray-monitoring/data/prometheus", PROMETHEUS_UID),
+                           ("/var/lib/ray-monitoring/data/grafana", GRAFANA_UID),
+                           ("/var/lib/ray-monitoring/ray", 1000)):
+        assert head.file(directory).stat().st_uid == uid, directory
+    assert head.file("/opt/ray-monitoring/.env").read_text() == "RAY_GRAFANA_IFRAME_HOST=http://localhost:3000\n"
+    written = {str(p.relative_to(head.root)) for p in (head.root / "opt").rglob("*") if p.is_file()}
+    expected = {e["path"].lstrip("/") for e in manifest["files"]} | {
+        "opt/ray-monitoring/secrets/admin-password", "opt/ray-monitoring/.env"}
+    assert written == expected, "nothing more, nothing less"
+    assert head.docker_calls() == [["up", "-d", "--remove-orphans"]]
+    assert GrafanaAdmin.calls == [], "a new Grafana provisions itself"
+
+
+def test_an_unchanged_manifest_does_nothing(head):
+    head.docker_calls()
+    again = head.apply()
+    assert again.returncode == 0 and again.stdout == ""
+    assert head.docker_calls() == [] and GrafanaAdmin.calls == []
+
+
+def test_scrape_interval_sighups_prometheus_only(moto, grafana, tmp_path):
+    # With the sizing fixed, a new interval changes prometheus.yml alone.
+    sized = run_stack("aws", **SIZED)
+    head = Head(moto, tmp_path, sized.one("aws:ec2/instance:Instance", "head-instance").plain["userData"], grafana)
+    head.seed(sized)
+    assert head.apply().returncode == 0
+    calls = changed(head, run_stack("aws", scrapeInterval="15s", **SIZED))
+    assert calls == [["kill", "-s", "SIGHUP", "prometheus"]]
+    assert "scrape_interval: 15s" in head.file("/opt/ray-monitoring/prometheus/prometheus.yml").read_text()
+    assert GrafanaAdmin.calls == []
+
+
+def test_a_sized_scrape_interval_recreates_prometheus_alone(head):
+    # Unset, the memory limit and retention cap follow the interval: Compose recreates Prometheus
+    # (its data stays on the data volume) and nothing else.
+    head.docker_calls()
+    head.seed(run_stack("aws", scrapeInterval="15s"))
+    report = head.apply()
+    assert report.returncode == 0, report.stderr
+    assert head.docker_calls() == [["up", "-d", "--remove-orphans"]]
+    assert "(recreates prometheus)" in report.stdout, report.stdout
+
+
+def test_an_alert_threshold_sighups_prometheus_only(head):
+    result = run_stack("aws", alertObjectStorePercent="80")
+    calls = changed(head, result)
+    assert calls == [["kill", "-s", "SIGHUP", "prometheus"]]
+    rules = head.file("/opt/ray-monitoring/prometheus/ray-alerts.yml").read_text()
+    assert rules == result.config()["/opt/ray-monitoring/prometheus/ray-alerts.yml"] and "> 80" in rules
+
+
+def test_dashboards_reload_through_grafana_api(head, aws):
+    before = {p.name: p.read_text() for p in head.file("/opt/ray-monitoring/dashboards").iterdir()}
+    calls = changed(head, run_stack("aws", rayVersion="2.58.1"))
+    assert calls == [], "no container is touched"
+    password = head.file("/opt/ray-monitoring/secrets/admin-password").read_text()
+    expected_auth = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
+    assert GrafanaAdmin.calls == [("/api/admin/provisioning/dashboards/reload", expected_auth)]
+    after = {p.name: p.read_text() for p in head.file("/opt/ray-monitoring/dashboards").iterdir()}
+    assert after != before
+
+
+def test_retention_time_recreates_prometheus_only(head):
+    head.docker_calls()
+    head.seed(run_stack("aws", retentionTime="30d"))
+    report = head.apply()
+    assert report.returncode == 0, report.stderr
+    assert head.docker_calls() == [["up", "-d", "--remove-orphans"]]
+    assert "(recreates prometheus)" in report.stdout, "Compose recreates the one service whose spec changed"
+
+
+def test_receivers_add_alertmanager_with_its_secret(head):
+    result = run_stack("aws", secrets=RECEIVERS)
+    calls = changed(head, result)
+    # Compose adds Alertmanager; Prometheus (same container spec) reloads its alerting block by signal.
+    assert calls == [["up", "-d", "--remove-orphans"], ["kill", "-s", "SIGHUP", "prometheus"]]
+    config = head.file("/opt/ray-monitoring/alertmanager/alertmanager.yml")
+    assert "hooks.example.com" in config.read_text()
+    assert mode_and_owner(config) == ("0o400", PROMETHEUS_UID, PROMETHEUS_UID)
+
+
+def test_a_changed_secret_restarts_grafana(head, aws):
+    # SSM gives a new value a new version; the manifest names it, so the manifest changes too.
+    head.docker_calls()
+    manifest = aws.manifest()
+    manifest["secrets"][0]["version"] = 2
+    bumped = json.dumps(manifest)
+    head.seed(_with_manifest(aws, bumped), {PASSWORD: "a-new-password-from-ssm"})
+    report = head.apply()
+    assert report.returncode == 0, report.stderr
+    assert head.docker_calls() == [["restart", "grafana"]]
+    assert head.file("/opt/ray-monitoring/secrets/admin-password").read_text() == "a-new-password-from-ssm"
+
+
+def test_a_mismatching_object_writes_nothing(head, aws):
+    result = run_stack("aws", alertObjectStorePercent="80")
+    head.docker_calls()
+    rules = head.file("/opt/ray-monitoring/prometheus/ray-alerts.yml")
+    before = rules.read_text()
+    head.seed(_with_object(result, "config/prometheus/ray-alerts.yml", "groups: []\n"))
+    failed = head.apply()
+    assert failed.returncode != 0 and "does not match the manifest" in failed.stderr
+    assert rules.read_text() == before
+    assert head.docker_calls() == []
+    head.seed(result)  # the objects catch up with the manifest
+    assert head.apply().returncode == 0
+    assert head.docker_calls() == [["kill", "-s", "SIGHUP", "prometheus"]]
+
+
+def test_a_failed_reload_stays_pending_until_it_succeeds(head):
+    GrafanaAdmin.down = True
+    result = run_stack("aws", datasourceName="Ray Prometheus")
+    head.docker_calls()
+    head.seed(result)
+    failed = head.apply()
+    assert failed.returncode != 0 and GrafanaAdmin.calls == []
+    GrafanaAdmin.down = False
+    retried = head.apply()
+    assert retried.returncode == 0, retried.stderr
+    assert [path for path, _ in GrafanaAdmin.calls] == ["/api/admin/provisioning/datasources/reload"]
+    # The datasource name is also the Ray head's RAY_PROMETHEUS_NAME: Compose recreates ray-head.
+    assert ["up", "-d", "--remove-orphans"] in head.docker_calls()
+    assert head.apply().stdout == "", "done once, not again"
+
+
+def _with_object(result: Run, key: str, content: str) -> Run:
+    """`result` with one bucket object's content replaced (as if written out of step)."""
+    import copy
+
+    changed_run = copy.copy(result)
+    resources = copy.deepcopy(result.resources)
+    for resource in resources:
+        if resource.type == "aws:s3/bucketObjectv2:BucketObjectv2" and resource.inputs.get("key") == key:
+            resource.inputs["content"] = content
+    changed_run.monitor = type("Monitor", (), {"registered": resources, "outputs": result.outputs})()
+    return changed_run
+
+
+def _with_manifest(result: Run, manifest: str) -> Run:
+    return _with_object(result, "config/manifest.json", manifest)
