@@ -387,11 +387,11 @@ def live(tmp_path_factory):
 
     stack = run_stack("aws")
     assert stack.error is None, stack.error
-    files = stack.written()
+    files = stack.config()
     compose = yaml.safe_load(files["/opt/ray-monitoring/compose.yaml"])
     head_env = {k: v for k, v in compose["services"]["ray-head"]["environment"].items()
                 if not v.startswith("${")}
-    # The iframe host is written at boot; without allowedCidrs it is the tunnel's, as the stack says.
+    # The iframe host is written on the head; without allowedCidrs it is the tunnel's, as the stack says.
     head_env["RAY_GRAFANA_IFRAME_HOST"] = stack.outputs["doctor"]["iframeHost"]
 
     workdir = tmp_path_factory.mktemp("live")

@@ -84,10 +84,10 @@ class Prometheus:
             self.config_file.write_text(json.dumps(config))  # JSON is YAML
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30) -> None:
+    def start(self, timeout: float = 30, *flags: str) -> None:
         self.process = self.processes.start("prometheus", [
             tool("prometheus"), f"--config.file={self.config_file}",
-            f"--storage.tsdb.path={self.workdir / 'data'}", f"--web.listen-address={LOOPBACK}:{self.port}",
+            f"--storage.tsdb.path={self.workdir / 'data'}", f"--web.listen-address={LOOPBACK}:{self.port}", *flags,
         ], self.workdir / "prometheus.log")
         wait_until(lambda: urllib.request.urlopen(f"{self.url}/-/ready", timeout=2).status == 200,  # noqa: S310
                    timeout, f"Prometheus ready on {self.url} (see {self.workdir / 'prometheus.log'})")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from live.harness import LOOPBACK, http_json, wait_until
+from live.harness import LOOPBACK, WORKLOAD, http_json, wait_until
 
 from components.builders import alert_rules, overview_dashboard
 from components.builders.alert_rules import AlertSettings
 
 DISCOVERY_BUDGET = 15  # seconds after `ray start` returns, for a joining worker and a head started after Prometheus
 
+# Ray's task gauges follow recent tasks (a state's series goes once no task has been in it for a
+# while): the tests that read them run the workload themselves, whatever ran before.
 
 def test_every_target_is_up(live):
     expected = {("ray", f"{LOOPBACK}:{port}") for port in (8080, 8081, 44217, 44227)}
@@ -24,6 +26,7 @@ def test_every_target_is_up(live):
 
 
 def test_ray_series_carry_cluster_and_session(live):
+    live.ray.run(WORKLOAD)
     for metric in ("ray_node_cpu_utilization", "ray_tasks", "ray_actors"):
         wait_until(lambda metric=metric: live.prometheus.query(metric), 30, f"{metric} samples")
         series = live.prometheus.query(metric)
@@ -73,6 +76,7 @@ def test_every_query_and_rule_evaluates(live):
 
 
 def test_core_panels_return_data_after_a_workload(live):
+    live.ray.run(WORKLOAD)
     core = [p for p in overview_dashboard.PANELS if p.core]
     assert {p.title for p in core} >= {"CPU utilisation per node", "Memory per node", "Tasks by state",
                                        "Object store used vs capacity"}
