@@ -55,8 +55,9 @@ def test_a_store_away_for_60_s_loses_no_sample(live, tmp_path):
         sent = raw_timestamps(sender, stopped_at - 15, end)
         received = raw_timestamps(receiver, stopped_at - 15, end)
         missing = sent - received
+        queue = config["remote_write"][0]["queue_config"]
         print(f"remote write: {len(sent)} samples of {SERIES} in the {end - stopped_at + 15:.0f} s around a "
-              f"{OUTAGE_SECONDS} s outage; the receiver lacks {len(missing)}; queue {config['remote_write'][0]['queue_config']}")
+              f"{OUTAGE_SECONDS} s outage; the receiver lacks {len(missing)}; queue {queue}")
         assert len(sent) >= (OUTAGE_SECONDS + 30) / 5 - 3, "the sender itself scraped too little"
         assert not missing, (f"{len(missing)} samples lost across the outage, at "
                              f"{[round(m - stopped_at, 1) for m in sorted(missing)]} s from the stop "
