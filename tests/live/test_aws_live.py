@@ -84,10 +84,12 @@ def test_core_panels_return_data_after_a_workload(live):
         for query in panel.queries:
             expr = overview_dashboard.substitute(query.expr)
             wait_until(lambda expr=expr: live.prometheus.query(expr), 30, f"data for {panel.title}: {expr}")
-    finished = live.prometheus.query('sum(ray_tasks{State="FINISHED"})')
-    assert float(finished[0]["value"][1]) >= 50, "the workload's 50 tasks finished"
-    failed = live.prometheus.query('sum(ray_tasks{State="FAILED"})')
-    assert float(failed[0]["value"][1]) >= 1, "the workload's failing task is counted"
+    def counted(state: str, at_least: int) -> bool:  # Ray exports the finished states a little later
+        found = live.prometheus.query(f'sum(ray_tasks{{State="{state}"}})')
+        return bool(found) and float(found[0]["value"][1]) >= at_least
+
+    wait_until(lambda: counted("FINISHED", 50), 30, "the workload's 50 tasks counted as finished")
+    wait_until(lambda: counted("FAILED", 1), 30, "the workload's failing task counted")
 
 
 def test_no_alert_fires_on_a_healthy_cluster(live):
