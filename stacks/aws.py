@@ -149,7 +149,10 @@ def build(settings: AwsSettings) -> None:
     # Look-ups first: every check passes before the first resource is registered.
     head_hardware = _hardware("headInstanceType", s.head_instance_type)
     worker_hardware = _hardware("workerInstanceType", s.worker_instance_type)
-    head_ami, worker_ami = _ami(s, head_hardware), _ami(s, worker_hardware)
+    head_ami = _ami(s, head_hardware)
+    # One lookup serves both node kinds when they need the same kind of AMI.
+    worker_ami = (head_ami if bool(worker_hardware.gpus) == bool(head_hardware.gpus)
+                  else _ami(s, worker_hardware))
     for ami in {head_ami.id: head_ami, worker_ami.id: worker_ami}.values():
         ami_root = _root_volume_size(ami)
         if ami_root and s.root_volume_size < ami_root:
@@ -168,13 +171,13 @@ def build(settings: AwsSettings) -> None:
     groups = SecurityGroups("security-groups", SecurityGroupsArgs(subnet.vpc_id, s.cluster_name, s.allowed_cidrs,
                                                                   alerting.deploys_alertmanager))
     password = GrafanaPassword("grafana-admin-password", GrafanaPasswordArgs(s.cluster_name))
-    secrets = [(head_config.secret_files(password.parameter_name, None)[0], password)]
+    parameters: list[GrafanaPassword | SecretParameter] = [password]
     if alerting.deploys_alertmanager:
         # Holds the receivers' credentials: an SSM SecureString the head reads with its role.
-        alertmanager_parameter = SecretParameter("alertmanager-config", SecretParameterArgs(
-            s.cluster_name, "alertmanager/config", pulumi.Output.secret(alertmanager_config.render(alerting.routing))))
-        secrets.append((head_config.secret_files(password.parameter_name, alertmanager_parameter.parameter_name)[1],
-                        alertmanager_parameter))
+        parameters.append(SecretParameter("alertmanager-config", SecretParameterArgs(
+            s.cluster_name, "alertmanager/config", pulumi.Output.secret(alertmanager_config.render(alerting.routing)))))
+    # Each file on the head with the parameter it comes from, in secret_files' order.
+    secrets = list(zip(head_config.secret_files(*(p.parameter_name for p in parameters)), parameters))
 
     # Everything a setting changes is an object in the bucket, applied on the head in place.
     env = ray_head_env(f"{LOCAL}:{GRAFANA_PORT}", f"{LOCAL}:{PROMETHEUS_PORT}", m.datasource_name,

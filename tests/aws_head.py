@@ -146,9 +146,12 @@ class Head:
         self.docker_log.touch()
         self.path = f"{bin_dir}:{os.environ['PATH']}"
 
-    def seed(self, result: Run, parameters: dict[str, str] | None = None) -> None:
-        """Put what the program registers: every bucket object and every SecureString's value."""
+    def seed(self, result: Run, parameters: dict[str, str] | None = None,
+             replaced: dict[str, str] | None = None) -> None:
+        """Put what the program registers: every bucket object and every SecureString's value;
+        `parameters` and `replaced` (key -> content) stand in for values written out of step."""
         objects = {r.plain["key"]: r.plain["content"] for r in result.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
+        objects |= replaced or {}
         parameters = parameters if parameters is not None else {
             r.plain["name"]: r.plain["value"] for r in result.of_type("aws:ssm/parameter:Parameter")}
         spec = self.root / "seed.json"

@@ -34,6 +34,7 @@ RAY_TMP = "/var/lib/ray-monitoring/ray"  # the host's copy of Ray's /tmp/ray, sh
 ENV_FILE = f"{BASE}/.env"  # values known only on the instance (its public name)
 ALERTMANAGER_SECRETS = f"{BASE}/alertmanager"  # alertmanager.yml, from SSM
 GRAFANA_CONFIG = f"{BASE}/grafana/config"  # grafana.ini; a directory mount sees a replaced file
+GRAFANA_CONFIG_MOUNT = "/etc/grafana/config"  # where the container sees it
 # The head's data volume (its own EBS volume): Prometheus' TSDB and Grafana's database outlive the instance.
 DATA = "/var/lib/ray-monitoring/data"
 RAY_UID = 1000  # user "ray" in the rayproject/ray image
@@ -114,10 +115,10 @@ def head_compose(head_env: list[dict], retention_time: str, retention_size: str,
             "grafana": _service(
                 GRAFANA_IMAGE,
                 user=str(GRAFANA_UID),
-                environment={"GF_PATHS_CONFIG": "/etc/grafana/config/grafana.ini",
+                environment={"GF_PATHS_CONFIG": f"{GRAFANA_CONFIG_MOUNT}/grafana.ini",
                              "GF_PATHS_PROVISIONING": GRAFANA_PROVISIONING_DIR},
                 volumes=[
-                    f"{GRAFANA_CONFIG}:/etc/grafana/config:ro",
+                    f"{GRAFANA_CONFIG}:{GRAFANA_CONFIG_MOUNT}:ro",
                     f"{BASE}/grafana/provisioning:{GRAFANA_PROVISIONING_DIR}:ro",
                     f"{BASE}/dashboards:{GRAFANA_DASHBOARDS_DIR}:ro",
                     f"{BASE}/secrets:{GRAFANA_SECRETS_DIR}:ro",

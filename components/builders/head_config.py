@@ -93,7 +93,7 @@ def config_files(files: HeadFiles) -> list[ConfigFile]:
     ]
 
 
-def secret_files(password_parameter: str, alertmanager_parameter: str | None) -> list[SecretFile]:
+def secret_files(password_parameter: str, alertmanager_parameter: str | None = None) -> list[SecretFile]:
     secrets = [SecretFile(password_parameter, GRAFANA_PASSWORD_FILE, GRAFANA_RESTART, GRAFANA_UID)]
     if alertmanager_parameter:
         secrets.append(SecretFile(alertmanager_parameter, f"{ALERTMANAGER_SECRETS}/{ALERTMANAGER_FILE}",

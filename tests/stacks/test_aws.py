@@ -7,7 +7,7 @@ import json
 import conftest
 import pytest
 import yaml
-from conftest import Run, run_stack
+from conftest import Run, run_stack, written_files
 
 from stacks.settings import ConfigError
 
@@ -190,8 +190,6 @@ def test_iframe_host_follows_access_mode():
 
 
 def test_workers_join_the_head_private_address(aws):
-    from conftest import written_files
-
     compose = yaml.safe_load(written_files(aws.worker_user_data())["/opt/ray-monitoring/compose.yaml"])
     assert set(compose["services"]) == {"ray-worker", "node-exporter"}
     command = compose["services"]["ray-worker"]["command"]
@@ -303,8 +301,6 @@ def test_data_volume_below_the_retention_cap_is_refused():
 def test_gpu_workers_get_the_gpu_ami_image_and_devices():
     result = run_stack("aws", workerInstanceType="g5.xlarge")
     assert result.error is None, result.error
-    from conftest import written_files
-
     assert result.one(TEMPLATE, "workers-launch-template").plain["imageId"] == conftest.GPU_AMI["id"]
     assert result.one(INSTANCE, "head-instance").plain["ami"] == conftest.UBUNTU_AMI["id"]
     worker = yaml.safe_load(written_files(result.worker_user_data())["/opt/ray-monitoring/compose.yaml"])
@@ -321,8 +317,6 @@ def test_ray_image_runs_on_head_and_workers():
     image = "registry.example.com/team/ray:2.58.1-py311-gpu"
     result = run_stack("aws", rayImage=image, workerInstanceType="g5.xlarge")
     assert result.error is None, result.error
-    from conftest import written_files
-
     assert yaml.safe_load(result.config()["/opt/ray-monitoring/compose.yaml"])["services"]["ray-head"]["image"] == image
     worker = yaml.safe_load(written_files(result.worker_user_data())["/opt/ray-monitoring/compose.yaml"])
     assert worker["services"]["ray-worker"]["image"] == image

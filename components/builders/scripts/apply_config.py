@@ -38,7 +38,7 @@ import yaml
 IMDS = os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://169.254.169.254").rstrip("/")
 # The order reloads run in: Compose first (it may recreate what a signal would reach).
 RELOADS = ("compose", "grafana-restart", "prometheus", "alertmanager", "grafana-datasources", "grafana-dashboards")
-SIGNALLED = {"prometheus": "prometheus", "alertmanager": "alertmanager"}
+SIGNALLED = ("prometheus", "alertmanager")  # reloads named after the service they signal
 
 
 def sha256(data: bytes) -> str:
@@ -167,9 +167,9 @@ def apply(spec: dict, root: Path, s3, ssm, head: Head) -> list[str] | None:
         head.compose("up", "-d", "--remove-orphans")
         done.append("compose up -d" + (f" (recreates {', '.join(sorted(recreated))})" if recreated else ""))
     for reload in (r for r in RELOADS if r in pending and r != "compose"):
-        if reload in SIGNALLED and SIGNALLED[reload] not in recreated:
-            head.compose("kill", "-s", "SIGHUP", SIGNALLED[reload])
-            done.append(f"SIGHUP {SIGNALLED[reload]}")
+        if reload in SIGNALLED and reload not in recreated:
+            head.compose("kill", "-s", "SIGHUP", reload)
+            done.append(f"SIGHUP {reload}")
         elif reload.startswith("grafana") and "grafana" not in recreated:
             if reload == "grafana-restart":
                 head.compose("restart", "grafana")

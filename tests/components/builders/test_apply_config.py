@@ -43,13 +43,15 @@ def head(moto, grafana, aws, tmp_path) -> Head:
     return head
 
 
-def changed(head: Head, result: Run, **parameters) -> list[list[str]]:
+def changed(head: Head, result: Run, parameters: dict[str, str] | None = None,
+            replaced: dict[str, str] | None = None) -> tuple[list[list[str]], str]:
+    """Seed `result`, apply once successfully: the docker calls it made, and its report."""
     assert result.error is None, result.error
     head.docker_calls()  # forget what came before
-    head.seed(result, parameters or None)
+    head.seed(result, parameters, replaced)
     applied = head.apply()
     assert applied.returncode == 0, applied.stderr
-    return head.docker_calls()
+    return head.docker_calls(), applied.stdout
 
 
 def mode_and_owner(path) -> tuple[str, int, int]:
@@ -93,7 +95,7 @@ def test_scrape_interval_sighups_prometheus_only(moto, grafana, tmp_path):
     head = Head(moto, tmp_path, sized.one("aws:ec2/instance:Instance", "head-instance").plain["userData"], grafana)
     head.seed(sized)
     assert head.apply().returncode == 0
-    calls = changed(head, run_stack("aws", scrapeInterval="15s", **SIZED))
+    calls, _ = changed(head, run_stack("aws", scrapeInterval="15s", **SIZED))
     assert calls == [["kill", "-s", "SIGHUP", "prometheus"]]
     assert "scrape_interval: 15s" in head.file("/opt/ray-monitoring/prometheus/prometheus.yml").read_text()
     assert GrafanaAdmin.calls == []
@@ -102,17 +104,14 @@ def test_scrape_interval_sighups_prometheus_only(moto, grafana, tmp_path):
 def test_a_sized_scrape_interval_recreates_prometheus_alone(head):
     # Unset, the memory limit and retention cap follow the interval: Compose recreates Prometheus
     # (its data stays on the data volume) and nothing else.
-    head.docker_calls()
-    head.seed(run_stack("aws", scrapeInterval="15s"))
-    report = head.apply()
-    assert report.returncode == 0, report.stderr
-    assert head.docker_calls() == [["up", "-d", "--remove-orphans"]]
-    assert "(recreates prometheus)" in report.stdout, report.stdout
+    calls, report = changed(head, run_stack("aws", scrapeInterval="15s"))
+    assert calls == [["up", "-d", "--remove-orphans"]]
+    assert "(recreates prometheus)" in report, report
 
 
 def test_an_alert_threshold_sighups_prometheus_only(head):
     result = run_stack("aws", alertObjectStorePercent="80")
-    calls = changed(head, result)
+    calls, _ = changed(head, result)
     assert calls == [["kill", "-s", "SIGHUP", "prometheus"]]
     rules = head.file("/opt/ray-monitoring/prometheus/ray-alerts.yml").read_text()
     assert rules == result.config()["/opt/ray-monitoring/prometheus/ray-alerts.yml"] and "> 80" in rules
@@ -120,7 +119,7 @@ def test_an_alert_threshold_sighups_prometheus_only(head):
 
 def test_dashboards_reload_through_grafana_api(head, aws):
     before = {p.name: p.read_text() for p in head.file("/opt/ray-monitoring/dashboards").iterdir()}
-    calls = changed(head, run_stack("aws", rayVersion="2.58.1"))
+    calls, _ = changed(head, run_stack("aws", rayVersion="2.58.1"))
     assert calls == [], "no container is touched"
     password = head.file("/opt/ray-monitoring/secrets/admin-password").read_text()
     expected_auth = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
@@ -130,17 +129,14 @@ def test_dashboards_reload_through_grafana_api(head, aws):
 
 
 def test_retention_time_recreates_prometheus_only(head):
-    head.docker_calls()
-    head.seed(run_stack("aws", retentionTime="30d"))
-    report = head.apply()
-    assert report.returncode == 0, report.stderr
-    assert head.docker_calls() == [["up", "-d", "--remove-orphans"]]
-    assert "(recreates prometheus)" in report.stdout, "Compose recreates the one service whose spec changed"
+    calls, report = changed(head, run_stack("aws", retentionTime="30d"))
+    assert calls == [["up", "-d", "--remove-orphans"]]
+    assert "(recreates prometheus)" in report, "Compose recreates the one service whose spec changed"
 
 
 def test_receivers_add_alertmanager_with_its_secret(head):
     result = run_stack("aws", secrets=RECEIVERS)
-    calls = changed(head, result)
+    calls, _ = changed(head, result)
     # Compose adds Alertmanager; Prometheus (same container spec) reloads its alerting block by signal.
     assert calls == [["up", "-d", "--remove-orphans"], ["kill", "-s", "SIGHUP", "prometheus"]]
     config = head.file("/opt/ray-monitoring/alertmanager/alertmanager.yml")
@@ -150,14 +146,10 @@ def test_receivers_add_alertmanager_with_its_secret(head):
 
 def test_a_changed_secret_restarts_grafana(head, aws):
     # SSM gives a new value a new version; the manifest names it, so the manifest changes too.
-    head.docker_calls()
     manifest = aws.manifest()
     manifest["secrets"][0]["version"] = 2
-    bumped = json.dumps(manifest)
-    head.seed(_with_manifest(aws, bumped), {PASSWORD: "a-new-password-from-ssm"})
-    report = head.apply()
-    assert report.returncode == 0, report.stderr
-    assert head.docker_calls() == [["restart", "grafana"]]
+    calls, _ = changed(head, aws, {PASSWORD: "a-new-password-from-ssm"}, {"config/manifest.json": json.dumps(manifest)})
+    assert calls == [["restart", "grafana"]]
     assert head.file("/opt/ray-monitoring/secrets/admin-password").read_text() == "a-new-password-from-ssm"
 
 
@@ -166,7 +158,7 @@ def test_a_mismatching_object_writes_nothing(head, aws):
     head.docker_calls()
     rules = head.file("/opt/ray-monitoring/prometheus/ray-alerts.yml")
     before = rules.read_text()
-    head.seed(_with_object(result, "config/prometheus/ray-alerts.yml", "groups: []\n"))
+    head.seed(result, replaced={"config/prometheus/ray-alerts.yml": "groups: []\n"})
     failed = head.apply()
     assert failed.returncode != 0 and "does not match the manifest" in failed.stderr
     assert rules.read_text() == before
@@ -191,19 +183,3 @@ def test_a_failed_reload_stays_pending_until_it_succeeds(head):
     assert ["up", "-d", "--remove-orphans"] in head.docker_calls()
     assert head.apply().stdout == "", "done once, not again"
 
-
-def _with_object(result: Run, key: str, content: str) -> Run:
-    """`result` with one bucket object's content replaced (as if written out of step)."""
-    import copy
-
-    changed_run = copy.copy(result)
-    resources = copy.deepcopy(result.resources)
-    for resource in resources:
-        if resource.type == "aws:s3/bucketObjectv2:BucketObjectv2" and resource.inputs.get("key") == key:
-            resource.inputs["content"] = content
-    changed_run.monitor = type("Monitor", (), {"registered": resources, "outputs": result.outputs})()
-    return changed_run
-
-
-def _with_manifest(result: Run, manifest: str) -> Run:
-    return _with_object(result, "config/manifest.json", manifest)
