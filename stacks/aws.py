@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
+import functools
 from dataclasses import dataclass
+from typing import Callable
 
 import pulumi
 import pulumi_aws as aws
@@ -11,6 +14,7 @@ import pulumi_aws as aws
 from components.aws.config_bucket import ConfigBucket, ConfigBucketArgs
 from components.aws.data_volume import DataVolume, DataVolumeArgs
 from components.aws.grafana_password import GrafanaPassword, GrafanaPasswordArgs
+from components.aws.managed_prometheus import ManagedPrometheus, ManagedPrometheusArgs
 from components.aws.node_role import NodeRole, NodeRoleArgs
 from components.aws.ray_node import RayNode, RayNodeArgs
 from components.aws.secret_parameter import SecretParameter, SecretParameterArgs
@@ -24,13 +28,16 @@ from components.builders import (
     grafana_config,
     head_config,
     prometheus_config,
+    remote_write,
 )
 from components.builders.ray_cluster import ray_version_of
 from components.builders.ray_head_env import ray_head_env
+from components.builders.remote_write import RemoteWriteTarget, StoreAuth
 from components.builders.sizing import bytes_of
 from components.constants import (
     ALERTMANAGER_PORT,
     GRAFANA_DASHBOARDS_DIR,
+    GRAFANA_DATASOURCE_CREDENTIAL_FILE,
     GRAFANA_PORT,
     PROMETHEUS_PORT,
     RAY_DASHBOARD_PORT,
@@ -170,40 +177,85 @@ def build(settings: AwsSettings) -> None:
     alerting = m.alerting
     groups = SecurityGroups("security-groups", SecurityGroupsArgs(subnet.vpc_id, s.cluster_name, s.allowed_cidrs,
                                                                   alerting.deploys_alertmanager))
+    store = m.store
+    managed = (ManagedPrometheus("managed-prometheus", ManagedPrometheusArgs(s.cluster_name))
+               if s.managed_prometheus else None)
     password = GrafanaPassword("grafana-admin-password", GrafanaPasswordArgs(s.cluster_name))
-    parameters: list[GrafanaPassword | SecretParameter] = [password]
+    # Each file on the head with the SSM SecureString it comes from.
+    secrets: list[tuple[head_config.SecretFile, GrafanaPassword | SecretParameter]] = [
+        (head_config.grafana_password(password.parameter_name), password)]
+
+    def secret(name: str, path: str, value: str, file_for: Callable[[str], head_config.SecretFile]) -> None:
+        parameter = SecretParameter(name, SecretParameterArgs(s.cluster_name, path, pulumi.Output.secret(value)))
+        secrets.append((file_for(parameter.parameter_name), parameter))
+
     if alerting.deploys_alertmanager:
-        # Holds the receivers' credentials: an SSM SecureString the head reads with its role.
-        parameters.append(SecretParameter("alertmanager-config", SecretParameterArgs(
-            s.cluster_name, "alertmanager/config", pulumi.Output.secret(alertmanager_config.render(alerting.routing)))))
-    # Each file on the head with the parameter it comes from, in secret_files' order.
-    secrets = list(zip(head_config.secret_files(*(p.parameter_name for p in parameters)), parameters))
+        # Holds the receivers' credentials.
+        secret("alertmanager-config", "alertmanager/config", alertmanager_config.render(alerting.routing),
+               head_config.alertmanager_config)
+    for index, write in enumerate(store.writes):
+        if write.secret is not None:
+            file_name = remote_write.secret_file(index, write.auth)
+            secret(f"remote-write-{file_name}", f"prometheus/remote-write/{file_name}", write.secret,
+                   functools.partial(head_config.remote_write_credential, file_name=file_name))
+    query = store.query
+    if query and query.secret is not None:
+        secret("grafana-datasource-credential", "grafana/datasource-credential", query.secret,
+               head_config.datasource_credential)
+    # In agent mode the head's Prometheus keeps nothing to query: Ray queries the store, with its credentials.
+    agent_query = query if store.agent else None
+    ray_headers = bool(agent_query and agent_query.secret is not None)
+    if ray_headers:
+        secret("ray-prometheus-headers", "ray/prometheus-headers",
+               remote_write.ray_prometheus_headers(agent_query.auth, agent_query.secret), head_config.ray_query_headers)
+
+    def prometheus_yml(workspace_write_url: str | None = None) -> str:
+        targets = store.targets + ((RemoteWriteTarget(workspace_write_url, StoreAuth("sigv4", region=s.region)),)
+                                   if workspace_write_url else ())
+        return prometheus_config.render(prometheus_config.file_sd_config(
+            prometheus_config.ScrapeSettings(
+                m.scrape_interval, (alert_rules.DEPLOYED_PATH,),
+                f"{LOCAL}:{ALERTMANAGER_PORT}" if alerting.deploys_alertmanager else alerting.external_url,
+                tuple(remote_write.remote_write_block(targets, m.sizing.samples_per_second)), store.agent),
+            s.cluster_name))
+
+    if managed:
+        # The workspace's SigV4 endpoint, signed with the head's role (Ray's dashboard keeps our Prometheus).
+        datasources: pulumi.Input[str] = managed.query_url.apply(lambda url: grafana_config.datasource_provisioning(
+            m.datasource_name, url, StoreAuth("sigv4", region=s.region)))
+    elif query:
+        datasources = grafana_config.datasource_provisioning(m.datasource_name, query.url, query.auth,
+                                                             GRAFANA_DATASOURCE_CREDENTIAL_FILE)
+    else:
+        datasources = grafana_config.datasource_provisioning(m.datasource_name, f"{LOCAL}:{PROMETHEUS_PORT}")
 
     # Everything a setting changes is an object in the bucket, applied on the head in place.
-    env = ray_head_env(f"{LOCAL}:{GRAFANA_PORT}", f"{LOCAL}:{PROMETHEUS_PORT}", m.datasource_name,
-                       "${RAY_GRAFANA_IFRAME_HOST}")
+    env = ray_head_env(f"{LOCAL}:{GRAFANA_PORT}", agent_query.url if agent_query else f"{LOCAL}:{PROMETHEUS_PORT}",
+                       m.datasource_name, "${RAY_GRAFANA_IFRAME_HOST}")
     files = head_config.config_files(head_config.HeadFiles(
         compose_yaml=compose.head_compose(env, m.retention_time, m.retention_size, s.prometheus_memory_limit,
                                           head_image, gpus=bool(head_hardware.gpus),
-                                          alertmanager=alerting.deploys_alertmanager),
-        prometheus_yml=prometheus_config.render(prometheus_config.file_sd_config(
-            prometheus_config.ScrapeSettings(
-                m.scrape_interval, (alert_rules.DEPLOYED_PATH,),
-                f"{LOCAL}:{ALERTMANAGER_PORT}" if alerting.deploys_alertmanager else alerting.external_url),
-            s.cluster_name)),
+                                          alertmanager=alerting.deploys_alertmanager, agent=store.agent,
+                                          ray_query_headers=ray_headers),
+        prometheus_yml=managed.remote_write_url.apply(prometheus_yml) if managed else prometheus_yml(),
         alert_rules_yml=alert_rules.render(m.alerts),
-        grafana_ini=grafana_config.grafana_ini(),
-        datasources_yaml=grafana_config.datasource_provisioning(m.datasource_name, f"{LOCAL}:{PROMETHEUS_PORT}"),
+        grafana_ini=grafana_config.grafana_ini(sigv4=bool(managed or (query and query.auth.kind == "sigv4"))),
+        datasources_yaml=datasources,
         dashboard_providers_yaml=grafana_config.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
         dashboards={d.file_name: d.content for d in dashboards},
     ))
     public = bool(s.allowed_cidrs)
-    manifest = pulumi.Output.all(*(parameter.version for _, parameter in secrets)).apply(
-        lambda versions: head_config.manifest(files, [(secret, version or 0) for (secret, _), version
-                                                      in zip(secrets, versions)], m.grafana_iframe_host, public))
+    # Some files wait for the workspace's endpoint; the manifest holds every file's sha256 and secret's version.
+    manifest = pulumi.Output.all(pulumi.Output.all(*(f.content for f in files)),
+                                 pulumi.Output.all(*(parameter.version for _, parameter in secrets))).apply(
+        lambda resolved: head_config.manifest(
+            [dataclasses.replace(f, content=content) for f, content in zip(files, resolved[0])],
+            [(file, version or 0) for (file, _), version in zip(secrets, resolved[1])],
+            m.grafana_iframe_host, public))
     bucket = ConfigBucket("config", ConfigBucketArgs(s.cluster_name, files, manifest))
     head_role = NodeRole("head-role", NodeRoleArgs(s.cluster_name, [p.parameter_arn for _, p in secrets],
-                                                   [bucket.object_arns]))
+                                                   [bucket.object_arns],
+                                                   [managed.workspace_arn] if managed else []))
     worker_role = NodeRole("worker-role", NodeRoleArgs(s.cluster_name, [], []))
     data = DataVolume("monitoring-data", DataVolumeArgs(s.cluster_name, subnet.availability_zone,
                                                         s.data_volume_size, s.retain_data))
@@ -243,6 +295,11 @@ def build(settings: AwsSettings) -> None:
         f" --parameters portNumber={GRAFANA_PORT},localPortNumber={GRAFANA_PORT}"))
     pulumi.export("grafanaAdminPassword", password.value)
     pulumi.export("rayDashboardsVersion", served_version)
+    if managed:
+        pulumi.export("managedPrometheusQueryUrl", managed.query_url)
+    if store.agent:
+        # Agent mode evaluates no rules: load these into the store's ruler (README).
+        pulumi.export("alertRules", alert_rules.render(m.alerts))
     # What `python -m doctor --stack NAME` reaches and expects: the URLs above (open the tunnel first
     # when they are localhost).
     iframe_host = (m.grafana_iframe_host if m.grafana_iframe_host

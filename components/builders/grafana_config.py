@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from components.builders.remote_write import StoreAuth
 from components.constants import (
     GRAFANA_ADMIN_PASSWORD_FILE,
     GRAFANA_DASHBOARD_FOLDER,
@@ -26,7 +27,8 @@ from components.versions import RAY_VERSION
 DASHBOARDS_ROOT = Path(__file__).resolve().parents[2] / "dashboards"
 
 
-def grafana_ini(admin_password_file: str = GRAFANA_ADMIN_PASSWORD_FILE) -> str:
+def grafana_ini(admin_password_file: str = GRAFANA_ADMIN_PASSWORD_FILE, sigv4: bool = False) -> str:
+    """`sigv4`: the datasource signs its queries with Grafana's AWS identity (Amazon Managed Prometheus)."""
     sections = {
         "server": {"http_port": str(GRAFANA_PORT)},
         "security": {
@@ -49,6 +51,10 @@ def grafana_ini(admin_password_file: str = GRAFANA_ADMIN_PASSWORD_FILE) -> str:
         "news": {"news_feed_enabled": "false"},
         "log": {"mode": "console"},
     }
+    if sigv4:
+        # Grafana 12's core Prometheus datasource signs with the default AWS credential chain
+        # (instance role on EC2, pod identity on EKS) only when this is on.
+        sections["auth"] = {"sigv4_auth_enabled": "true"}
     lines: list[str] = []
     for section, values in sections.items():
         lines.append(f"[{section}]")
@@ -57,25 +63,34 @@ def grafana_ini(admin_password_file: str = GRAFANA_ADMIN_PASSWORD_FILE) -> str:
     return "\n".join(lines)
 
 
-def datasource_provisioning(name: str, url: str) -> str:
-    """The datasource Ray's panels select by name (RAY_PROMETHEUS_NAME), with a fixed uid."""
-    return yaml.safe_dump(
-        {
-            "apiVersion": 1,
-            "datasources": [
-                {
-                    "name": name,
-                    "uid": GRAFANA_DATASOURCE_UID,
-                    "type": "prometheus",
-                    "access": "proxy",
-                    "url": url,
-                    "isDefault": True,
-                    "editable": False,
-                }
-            ],
-        },
-        sort_keys=False,
-    )
+def datasource_provisioning(name: str, url: str, auth: StoreAuth = StoreAuth("none"),
+                            secret_file: str | None = None) -> str:
+    """The datasource Ray's panels select by name (RAY_PROMETHEUS_NAME), with a fixed uid.
+
+    `auth` is how Grafana queries a store beyond our Prometheus; a password or token is read from
+    `secret_file` when Grafana provisions (`$__file{}`), so it is never in this file.
+    """
+    datasource: dict = {
+        "name": name,
+        "uid": GRAFANA_DATASOURCE_UID,
+        "type": "prometheus",
+        "access": "proxy",
+        "url": url,
+        "isDefault": True,
+        "editable": False,
+    }
+    secret = f"$__file{{{secret_file}}}"
+    if auth.kind == "basic":
+        datasource.update(basicAuth=True, basicAuthUser=auth.username,
+                          secureJsonData={"basicAuthPassword": secret})
+    elif auth.kind == "bearer":
+        datasource.update(jsonData={"httpHeaderName1": "Authorization"},
+                          secureJsonData={"httpHeaderValue1": f"Bearer {secret}"})
+    elif auth.kind == "sigv4":
+        # Stores such as Amazon Managed Prometheus take PromQL by POST.
+        datasource["jsonData"] = {"sigV4Auth": True, "sigV4AuthType": "default", "sigV4Region": auth.region,
+                                  "httpMethod": "POST"}
+    return yaml.safe_dump({"apiVersion": 1, "datasources": [datasource]}, sort_keys=False)
 
 
 def dashboard_provisioning(path: str) -> str:

@@ -21,10 +21,13 @@ from components.builders.compose import (
     DATA,
     ENV_FILE,
     GRAFANA_CONFIG,
+    RAY_HEADERS_FILE,
+    RAY_SECRETS,
     RAY_TMP,
     RAY_UID,
+    REMOTE_WRITE_SECRETS,
 )
-from components.constants import GRAFANA_PORT, GRAFANA_UID, PROMETHEUS_UID
+from components.constants import GRAFANA_DATASOURCE_CREDENTIAL_FILE, GRAFANA_PORT, GRAFANA_UID, PROMETHEUS_UID
 
 APPLY_SCRIPT = (Path(__file__).parent / "scripts" / "apply_config.py").read_text()
 PREFIX = "config/"  # S3 key prefix: the head's role reads only below it
@@ -39,12 +42,13 @@ ALERTMANAGER = "alertmanager"
 GRAFANA_DATASOURCES = "grafana-datasources"
 GRAFANA_DASHBOARDS = "grafana-dashboards"
 GRAFANA_RESTART = "grafana-restart"
+RAY_HEAD_RESTART = "ray-head-restart"
 
 
 @dataclass(frozen=True)
 class ConfigFile:
     path: str  # absolute, on the head
-    content: str
+    content: str  # a pulumi Output[str] until deployed when it waits for a resource (the AMP endpoint)
     reload: str
     mode: str = "0644"
     uid: int = 0
@@ -93,12 +97,30 @@ def config_files(files: HeadFiles) -> list[ConfigFile]:
     ]
 
 
-def secret_files(password_parameter: str, alertmanager_parameter: str | None = None) -> list[SecretFile]:
-    secrets = [SecretFile(password_parameter, GRAFANA_PASSWORD_FILE, GRAFANA_RESTART, GRAFANA_UID)]
-    if alertmanager_parameter:
-        secrets.append(SecretFile(alertmanager_parameter, f"{ALERTMANAGER_SECRETS}/{ALERTMANAGER_FILE}",
-                                  ALERTMANAGER, PROMETHEUS_UID))
-    return secrets
+# Each secret's file on the head (an SSM SecureString, read with the head's role): who reads it and
+# what reloads it. `parameter` is the SecureString's name.
+
+def grafana_password(parameter: str) -> SecretFile:
+    return SecretFile(parameter, GRAFANA_PASSWORD_FILE, GRAFANA_RESTART, GRAFANA_UID)
+
+
+def alertmanager_config(parameter: str) -> SecretFile:
+    return SecretFile(parameter, f"{ALERTMANAGER_SECRETS}/{ALERTMANAGER_FILE}", ALERTMANAGER, PROMETHEUS_UID)
+
+
+def remote_write_credential(parameter: str, file_name: str) -> SecretFile:
+    # Prometheus reads password_file/credentials_file on every request: a SIGHUP is more than enough.
+    return SecretFile(parameter, f"{REMOTE_WRITE_SECRETS}/{file_name}", PROMETHEUS, PROMETHEUS_UID)
+
+
+def datasource_credential(parameter: str) -> SecretFile:
+    # Read through $__file{} when Grafana provisions the datasource.
+    return SecretFile(parameter, f"{BASE}/secrets/{GRAFANA_DATASOURCE_CREDENTIAL_FILE.rsplit('/', 1)[1]}",
+                      GRAFANA_DATASOURCES, GRAFANA_UID)
+
+
+def ray_query_headers(parameter: str) -> SecretFile:
+    return SecretFile(parameter, RAY_HEADERS_FILE, RAY_HEAD_RESTART, RAY_UID)
 
 
 # Directories the services write or read, owned by the UID each image runs as.
@@ -106,6 +128,8 @@ DIRECTORIES = [
     {"path": RAY_TMP, "uid": RAY_UID, "mode": "0755"},
     {"path": f"{BASE}/secrets", "uid": GRAFANA_UID, "mode": "0750"},
     {"path": ALERTMANAGER_SECRETS, "uid": PROMETHEUS_UID, "mode": "0750"},
+    {"path": REMOTE_WRITE_SECRETS, "uid": PROMETHEUS_UID, "mode": "0750"},
+    {"path": RAY_SECRETS, "uid": RAY_UID, "mode": "0700"},
     {"path": f"{DATA}/prometheus", "uid": PROMETHEUS_UID, "mode": "0750"},
     {"path": f"{DATA}/grafana", "uid": GRAFANA_UID, "mode": "0750"},
     {"path": f"{DATA}/alertmanager", "uid": PROMETHEUS_UID, "mode": "0750"},

@@ -27,19 +27,21 @@ class ScrapeSettings:
     scrape_interval: str
     rule_files: tuple[str, ...] = ()
     alertmanager_url: str | None = None  # where firing alerts go; None: only Prometheus and Grafana show them
+    remote_write: tuple[dict, ...] = ()  # remote_write.remote_write_block(): stores beyond this Prometheus
+    # Agent mode (`--agent`): scrape and forward only. No rules, no alerts, nothing to query locally.
+    agent: bool = False
 
 
 def _global(scrape: ScrapeSettings) -> dict:
-    config: dict = {
-        "global": {
-            "scrape_interval": scrape.scrape_interval,
-            "evaluation_interval": scrape.scrape_interval,
-        }
-    }
-    if scrape.alertmanager_url:
-        config["alerting"] = alerting_block(scrape.alertmanager_url)
-    if scrape.rule_files:
-        config["rule_files"] = list(scrape.rule_files)
+    config: dict = {"global": {"scrape_interval": scrape.scrape_interval}}
+    if not scrape.agent:
+        config["global"]["evaluation_interval"] = scrape.scrape_interval
+        if scrape.alertmanager_url:
+            config["alerting"] = alerting_block(scrape.alertmanager_url)
+        if scrape.rule_files:
+            config["rule_files"] = list(scrape.rule_files)
+    if scrape.remote_write:
+        config["remote_write"] = list(scrape.remote_write)
     return config
 
 
@@ -163,6 +165,15 @@ def file_sd_config(scrape: ScrapeSettings, cluster_name: str, sd_file: str = RAY
         },
     ]
     return config
+
+
+def storage_flags(path: str, agent: bool, retention_time: str, retention_size: str) -> list[str]:
+    """Prometheus' storage flags. An agent keeps only its write-ahead log (until the store has it) and
+    refuses the TSDB and retention flags."""
+    if agent:
+        return ["--agent", f"--storage.agent.path={path}"]
+    return [f"--storage.tsdb.path={path}", f"--storage.tsdb.retention.time={retention_time}",
+            f"--storage.tsdb.retention.size={retention_size}"]
 
 
 class _NoAliases(yaml.SafeDumper):

@@ -9,13 +9,23 @@ from __future__ import annotations
 RECREATE = "upgradeStrategy"
 
 
-def ray_head_env(grafana_host: str, prometheus_host: str, datasource_name: str, iframe_host: str) -> list[dict]:
-    return [
+HEADERS_ENV = "RAY_PROMETHEUS_HEADERS"
+HEADERS_KEY = "headers"  # the key of the Kubernetes Secret holding RAY_PROMETHEUS_HEADERS
+
+
+def ray_head_env(grafana_host: str, prometheus_host: str, datasource_name: str, iframe_host: str,
+                 headers_secret: str | None = None) -> list[dict]:
+    """`headers_secret`: a Secret (in the head's namespace) whose `headers` key is RAY_PROMETHEUS_HEADERS,
+    for a query endpoint that wants credentials (agent mode)."""
+    env = [
         {"name": "RAY_GRAFANA_HOST", "value": grafana_host},
         {"name": "RAY_PROMETHEUS_HOST", "value": prometheus_host},
         {"name": "RAY_PROMETHEUS_NAME", "value": datasource_name},
         {"name": "RAY_GRAFANA_IFRAME_HOST", "value": iframe_host},
     ]
+    if headers_secret:
+        env.append({"name": HEADERS_ENV, "valueFrom": {"secretKeyRef": {"name": headers_secret, "key": HEADERS_KEY}}})
+    return env
 
 
 def raycluster_patch_spec(head_container: str, env: list[dict], head_restart: str) -> dict:

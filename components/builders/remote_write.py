@@ -9,6 +9,8 @@ so a store that is away for a while gets the backlog from the write-ahead log wh
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 from dataclasses import dataclass
 
@@ -22,7 +24,10 @@ MIN_SHARDS, MAX_SHARDS = 4, 200
 
 
 @dataclass(frozen=True)
-class RemoteWriteAuth:
+class StoreAuth:
+    """How Prometheus writes to a store, or Grafana and Ray query it. The password or token itself
+    is never here: it travels as a Pulumi secret to a file."""
+
     kind: str  # none | basic | bearer | sigv4
     username: str | None = None  # basic
     region: str | None = None  # sigv4
@@ -31,10 +36,10 @@ class RemoteWriteAuth:
 @dataclass(frozen=True)
 class RemoteWriteTarget:
     url: str
-    auth: RemoteWriteAuth
+    auth: StoreAuth
 
 
-def secret_file(index: int, auth: RemoteWriteAuth) -> str | None:
+def secret_file(index: int, auth: StoreAuth) -> str | None:
     """The file name holding target `index`'s password or token (None: the auth needs no secret)."""
     return {"basic": f"{index}-password", "bearer": f"{index}-token"}.get(auth.kind)
 
@@ -71,3 +76,15 @@ def remote_write_block(targets: tuple[RemoteWriteTarget, ...], samples_per_secon
             entry["sigv4"] = {"region": auth.region}
         block.append(entry)
     return block
+
+
+def ray_prometheus_headers(auth: StoreAuth, secret: str | None) -> str:
+    """RAY_PROMETHEUS_HEADERS (JSON) for the Ray head to query a store: static headers are all Ray sends."""
+    if auth.kind == "basic":
+        token = base64.b64encode(f"{auth.username}:{secret}".encode()).decode()
+        return json.dumps({"Authorization": f"Basic {token}"})
+    if auth.kind == "bearer":
+        return json.dumps({"Authorization": f"Bearer {secret}"})
+    if auth.kind == "none":
+        return "{}"
+    raise ValueError(f"Ray cannot query a store with {auth.kind} auth")

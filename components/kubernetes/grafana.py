@@ -11,6 +11,7 @@ import pulumi_random as random
 from components.builders.grafana_config import Dashboard, checksum
 from components.constants import (
     GRAFANA_DASHBOARDS_DIR,
+    GRAFANA_DATASOURCE_CREDENTIAL_FILE,
     GRAFANA_KUBERNETES_UID,
     GRAFANA_PORT,
     GRAFANA_PROVISIONING_DIR,
@@ -33,6 +34,8 @@ class GrafanaArgs:
     service_type: str  # ClusterIP | NodePort | LoadBalancer
     service_port: int
     node_port: int | None
+    # The password or token the datasource sends to a store (a Pulumi secret), read from a file.
+    datasource_credential: pulumi.Input[str] | None = None
 
 
 class Grafana(pulumi.ComponentResource):
@@ -61,6 +64,17 @@ class Grafana(pulumi.ComponentResource):
             string_data={"admin-password": admin_password},
             opts=child,
         )
+        secrets = [{"secret": {"name": secret.metadata.name}}]
+        if args.datasource_credential is not None:
+            credential = k8s.core.v1.Secret(
+                f"{name}-datasource",
+                metadata=metadata("datasource"),
+                type="Opaque",
+                string_data={GRAFANA_DATASOURCE_CREDENTIAL_FILE.rsplit("/", 1)[1]:
+                             pulumi.Output.secret(args.datasource_credential)},
+                opts=child,
+            )
+            secrets.append({"secret": {"name": credential.metadata.name}})
         config = k8s.core.v1.ConfigMap(
             f"{name}-config", metadata=metadata("config"), data={"grafana.ini": args.grafana_ini}, opts=child
         )
@@ -122,7 +136,9 @@ class Grafana(pulumi.ComponentResource):
                 "name": "dashboards",
                 "projected": {"sources": [{"configMap": {"name": m.metadata.name}} for m in dashboard_maps]},
             },
-            {"name": "admin", "secret": {"secretName": secret.metadata.name, "defaultMode": 0o440}},
+            # The admin password and the datasource's credential (if any), side by side in GRAFANA_SECRETS_DIR.
+            {"name": "admin", "projected": {"sources": secrets, "defaultMode": 0o440}} if len(secrets) > 1
+            else {"name": "admin", "secret": {"secretName": secret.metadata.name, "defaultMode": 0o440}},
             kc.storage_volume("data", args.storage, f"{name}-data"),
             {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
         ]

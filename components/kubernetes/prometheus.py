@@ -8,6 +8,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.builders.grafana_config import checksum
+from components.builders.prometheus_config import storage_flags
+from components.builders.remote_write import SECRETS_DIR
 from components.constants import PROMETHEUS_CONFIG_DIR, PROMETHEUS_PORT, PROMETHEUS_UID
 from components.kubernetes import common as kc
 from components.kubernetes.common import Resources, Storage
@@ -29,6 +31,11 @@ class PrometheusArgs:
     rule_files: dict[str, str] = field(default_factory=dict)  # file name -> rule file text
     # NetworkPolicy peers allowed to query Prometheus, which has no authentication of its own.
     clients: list[dict] = field(default_factory=list)
+    # Agent mode: scrape and remote-write only (no rules, no retention, no local queries).
+    agent: bool = False
+    # remote_write credentials: file name -> password or token (Pulumi secrets), mounted at SECRETS_DIR.
+    # Prometheus reads them on every request, so a new value needs no restart.
+    remote_write_secrets: dict[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 class Prometheus(pulumi.ComponentResource):
@@ -56,6 +63,21 @@ class Prometheus(pulumi.ComponentResource):
             {"name": "config", "configMap": {"name": config_map.metadata.name}},
             kc.storage_volume("data", args.storage, f"{name}-data"),
         ]
+        mounts = [
+            {"name": "config", "mountPath": PROMETHEUS_CONFIG_DIR, "readOnly": True},
+            {"name": "data", "mountPath": DATA_DIR},
+        ]
+        if args.remote_write_secrets:
+            credentials = k8s.core.v1.Secret(
+                f"{name}-remote-write",
+                metadata={"name": f"{name}-remote-write", "namespace": args.namespace, "labels": labels},
+                type="Opaque",
+                string_data={file: pulumi.Output.secret(value) for file, value in args.remote_write_secrets.items()},
+                opts=child,
+            )
+            volumes.append({"name": "remote-write", "secret": {"secretName": credentials.metadata.name,
+                                                               "defaultMode": 0o440}})
+            mounts.append({"name": "remote-write", "mountPath": SECRETS_DIR, "readOnly": True})
         if args.storage.persistent:
             k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-data",
@@ -70,9 +92,7 @@ class Prometheus(pulumi.ComponentResource):
             "image": PROMETHEUS_IMAGE,
             "args": [
                 f"--config.file={PROMETHEUS_CONFIG_DIR}/prometheus.yml",
-                f"--storage.tsdb.path={DATA_DIR}",
-                f"--storage.tsdb.retention.time={args.retention_time}",
-                f"--storage.tsdb.retention.size={args.retention_size}",
+                *storage_flags(DATA_DIR, args.agent, args.retention_time, args.retention_size),
                 f"--web.listen-address=:{PROMETHEUS_PORT}",
             ],
             "ports": [{"name": "http", "containerPort": PROMETHEUS_PORT}],
@@ -81,10 +101,7 @@ class Prometheus(pulumi.ComponentResource):
                               "initialDelaySeconds": 30, "failureThreshold": 4},
             "resources": kc.resources(args.resources),
             "securityContext": kc.container_security_context(PROMETHEUS_UID),
-            "volumeMounts": [
-                {"name": "config", "mountPath": PROMETHEUS_CONFIG_DIR, "readOnly": True},
-                {"name": "data", "mountPath": DATA_DIR},
-            ],
+            "volumeMounts": mounts,
         }
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",

@@ -38,6 +38,8 @@ class AwsSettings:
     data_volume_size: int  # GiB: Prometheus' TSDB, Grafana's and Alertmanager's data
     retain_data: bool  # `pulumi destroy` leaves the data volume
     prometheus_memory_limit: str  # the Prometheus container's memory cap on the head
+    # An Amazon Managed Service for Prometheus workspace: the head writes to it, Grafana reads it (SigV4).
+    managed_prometheus: bool = False
 
 
 def read_aws(reader: Reader) -> AwsSettings:
@@ -59,7 +61,12 @@ def read_aws(reader: Reader) -> AwsSettings:
             continue
         cidrs.append(str(network))
     instance_why = "must be an EC2 instance type such as m5.xlarge"
-    monitoring = read_monitoring(reader)
+    managed = reader.boolean("managedPrometheus", False)
+    monitoring = read_monitoring(reader, managed_store=managed)
+    if managed and monitoring.store.query:
+        reader.problem("grafanaQueryUrl", monitoring.store.query.url, "managedPrometheus points Grafana at its "
+                       "workspace", "pulumi config rm grafanaQueryUrl (and grafanaQueryAuth), or pulumi config set "
+                       "managedPrometheus false")
     worker_count = reader.integer("workerCount", 1, 0, 1000, 2)
     worker_min = reader.integer("workerMinCount", None, 0, 1000, 0)
     worker_max = reader.integer("workerMaxCount", None, 0, 1000, 10)
@@ -73,6 +80,7 @@ def read_aws(reader: Reader) -> AwsSettings:
                               f"{RAY_IMAGE} or registry.example.com/team/ray:2.60.0-py311-gpu", RAY_IMAGE)
     return AwsSettings(
         monitoring=monitoring,
+        managed_prometheus=managed,
         prometheus_memory_limit=_prometheus_memory_limit(reader) or monitoring.sizing.memory_limit,
         region=region or "",
         cluster_name=reader.string("clusterName", "ray-cluster", DNS_LABEL,

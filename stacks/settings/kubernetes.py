@@ -125,6 +125,10 @@ RAY_CLUSTER_KEYS = ("rayImage", "rayHeadCpu", "rayHeadMemory", "rayWorkerCpu", "
                     "rayWorkerMinReplicas", "rayWorkerMaxReplicas", "createRayNamespace")
 
 
+# Keys of our own Prometheus and Grafana's remote storage: the user's Prometheus Operator has its own.
+STORE_KEYS = ("remoteWrite", "prometheusAgent", "grafanaQueryUrl", "grafanaQueryAuth")
+
+
 def _ray_cluster_shape(reader: Reader) -> RayClusterShape:
     """Fits `minikube start --cpus 4 --memory 8g` beside Prometheus, Grafana and KubeRay (README)."""
     minimum = reader.integer("rayWorkerMinReplicas", 1, 0, 100, 1)
@@ -188,6 +192,14 @@ def read_kubernetes(reader: Reader) -> KubernetesSettings:
         reader.problem("alertReceivers", "<hidden>", "with prometheusOperator your own Alertmanager routes the "
                        "PrometheusRule's alerts", "pulumi config rm alertReceivers; route severity, alertname and "
                        "ray_io_cluster in your Alertmanager (README)")
+    if operator:
+        for key in STORE_KEYS:
+            value = reader.value(key)
+            if value is not None and not reader.is_default(key, value):
+                reader.problem(key, "<hidden>" if key == "remoteWrite" else value,
+                               "configures our Prometheus and Grafana, and with prometheusOperator yours write and "
+                               "query", f"pulumi config rm {key}; set remoteWrite in your Prometheus resource "
+                               "(README: Beyond one Prometheus, Prometheus Operator)")
     sizing = monitoring.sizing
     prometheus_storage = _storage(reader, "prometheus", sizing.volume_size, computed=True)
     if bytes_of(monitoring.retention_size) > 0.95 * bytes_of(prometheus_storage.size):

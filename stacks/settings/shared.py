@@ -10,6 +10,7 @@ from components.builders.grafana_config import UnsupportedRayVersion, dashboards
 from components.builders.sizing import Sizing, size
 from stacks.settings.alerting import AlertingSettings, read_alerting, severity_overrides
 from stacks.settings.reader import Reader, at_least, duration, url
+from stacks.settings.remote_store import RemoteStoreSettings, read_remote_store
 
 RAY_VERSION_PATTERN = re.compile(r"^\d+\.\d+(\.\d+)?$")
 RETENTION_SIZE = re.compile(r"^[1-9]\d*(B|KB|MB|GB|TB|PB|EB)$")
@@ -29,15 +30,24 @@ class MonitoringSettings:
     ray_version: str | None  # whose dashboards Grafana serves; None: found from the cluster, else the pinned
     alerts: AlertSettings
     alerting: AlertingSettings
+    store: RemoteStoreSettings  # remote write, agent mode, where Grafana queries
 
 
-def read_monitoring(reader: Reader) -> MonitoringSettings:
+def read_monitoring(reader: Reader, managed_store: bool = False) -> MonitoringSettings:
+    """`managed_store`: the platform writes to a store of its own (aws managedPrometheus)."""
     scrape_interval = duration(reader, "scrapeInterval", "5s", minimum="1s",
                                because="faster scrapes add load on every Ray node and no information")
     retention_time = duration(reader, "retentionTime", "15d", minimum="2h",
                               because="Prometheus cuts its data into 2-hour blocks; less keeps none")
     ray_nodes = reader.integer("rayNodes", 10, 1, 10_000, 50)
     sizing = size(ray_nodes, scrape_interval, retention_time)
+    alerting = read_alerting(reader)
+    store = read_remote_store(reader, managed_store)
+    if store.agent and (alerting.deploys_alertmanager or alerting.external_url):
+        key = "alertReceivers" if alerting.deploys_alertmanager else "externalAlertmanagerUrl"
+        reader.problem(key, "<hidden>", "sends the alerts Prometheus evaluates, and in agent mode (prometheusAgent) "
+                       "it evaluates none", f"pulumi config rm {key}; load the alertRules stack output into your "
+                       "store's ruler (README: Beyond one Prometheus)")
     return MonitoringSettings(
         scrape_interval=scrape_interval,
         retention_time=retention_time,
@@ -52,7 +62,8 @@ def read_monitoring(reader: Reader) -> MonitoringSettings:
                                 "with no path", "http://localhost:3000", path_allowed=False),
         ray_version=_ray_version(reader),
         alerts=read_alerts(reader),
-        alerting=read_alerting(reader),
+        alerting=alerting,
+        store=store,
     )
 
 

@@ -30,7 +30,7 @@ def test_a_store_away_for_60_s_loses_no_sample(live, tmp_path):
     receiver = Prometheus(processes, tmp_path / "receiver", {"global": {"scrape_interval": "1h"}}, port=free_port())
     config = prometheus_config.file_sd_config(prometheus_config.ScrapeSettings("5s"), "ray-cluster")
     config["remote_write"] = remote_write.remote_write_block(
-        (remote_write.RemoteWriteTarget(f"{receiver.url}/api/v1/write", remote_write.RemoteWriteAuth("none")),),
+        (remote_write.RemoteWriteTarget(f"{receiver.url}/api/v1/write", remote_write.StoreAuth("none")),),
         sizing.samples_per_second)
     sender = Prometheus(processes, tmp_path / "sender", on_loopback(config, live.ray.sd_file, None), port=free_port())
     try:

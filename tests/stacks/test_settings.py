@@ -8,6 +8,10 @@ from conftest import PROJECT_ROOT, run_stack
 
 from stacks.settings import ConfigError, defaults, load
 
+STORE = "https://mimir.example.com/api/v1/push"
+QUERY = "https://mimir.example.com/prometheus"
+CREDENTIAL = "hunter2-credential"
+
 # (stack, overrides, key the error must name, value the error must quote)
 INVALID = [
     ("minikube", {"namespace": "Monitoring"}, "namespace", "Monitoring"),
@@ -119,6 +123,34 @@ INVALID = [
     ("aws", {"alertGpuMemoryPercent": "101"}, "alertGpuMemoryPercent", "101"),
     ("minikube", {"rayVersion": "latest"}, "rayVersion", "latest"),
     ("aws", {"rayVersion": "2.40.0"}, "rayVersion", "2.40.0"),
+    # Stores beyond one Prometheus.
+    ("minikube", {"remoteWrite": [{"url": "ftp://store.example/write"}]}, "remoteWrite", "ftp://store.example/write"),
+    ("aws", {"remoteWrite": [{"url": STORE, "auth": {"type": "sigv4"}}]}, "remoteWrite", "remoteWrite[0].auth (sigv4)"),
+    ("aws", {"remoteWrite": [{"url": STORE, "auth": {"type": "sigv4", "region": "west"}}]}, "remoteWrite", "west"),
+    ("minikube", {"remoteWrite": [{"url": STORE, "auth": {"type": "oauth2"}}]}, "remoteWrite", "oauth2"),
+    ("minikube", {"remoteWrite": [{"url": STORE, "auth": {"type": "bearer", "token": CREDENTIAL}}]}, "remoteWrite",
+     "<remoteWrite[0].auth.token, hidden>"),
+    ("minikube", {"remoteWrite": [{"url": f"https://ray:{CREDENTIAL}@store.example/api/v1/push"}]}, "remoteWrite",
+     "remoteWrite[0].url (hidden)"),
+    ("aws", {"remoteWrite": [{"url": STORE}, {"url": STORE}]}, "remoteWrite", STORE),
+    ("minikube", {"remoteWrite": {"url": STORE}}, "remoteWrite", "<hidden>"),
+    ("minikube", {"prometheusAgent": "yes"}, "prometheusAgent", "yes"),
+    ("aws", {"prometheusAgent": "true"}, "prometheusAgent", "True"),
+    ("minikube", {"prometheusAgent": "true", "remoteWrite": [{"url": STORE}]}, "prometheusAgent", "True"),
+    ("minikube", {"prometheusAgent": "true", "remoteWrite": [{"url": STORE}], "grafanaQueryUrl": QUERY,
+                  "grafanaQueryAuth": {"type": "sigv4", "region": "us-west-2"}}, "grafanaQueryAuth", "type sigv4"),
+    ("aws", {"prometheusAgent": "true", "remoteWrite": [{"url": STORE}], "grafanaQueryUrl": QUERY,
+             "externalAlertmanagerUrl": "http://alertmanager.example:9093"}, "externalAlertmanagerUrl", "<hidden>"),
+    ("minikube", {"grafanaQueryUrl": "mimir:8080"}, "grafanaQueryUrl", "mimir:8080"),
+    ("minikube", {"grafanaQueryUrl": QUERY}, "grafanaQueryUrl", QUERY),
+    ("aws", {"grafanaQueryAuth": {"type": "bearer"}}, "grafanaQueryAuth", "<hidden>"),
+    ("minikube", {"grafanaQueryUrl": QUERY, "remoteWrite": [{"url": STORE}], "grafanaQueryAuth": {"type": "basic"}},
+     "grafanaQueryAuth", "grafanaQueryAuth (basic)"),
+    ("aws", {"managedPrometheus": "maybe"}, "managedPrometheus", "maybe"),
+    ("aws", {"managedPrometheus": "true", "grafanaQueryUrl": QUERY}, "grafanaQueryUrl", QUERY),
+    ("aws", {"managedPrometheus": "true", "prometheusAgent": "true"}, "prometheusAgent", "True"),
+    ("minikube", {"prometheusOperator": "true", "externalPrometheusUrl": "http://p:9090",
+                  "externalGrafanaUrl": "http://g:80", "remoteWrite": [{"url": STORE}]}, "remoteWrite", "<hidden>"),
     # Values that pass their pattern but would break later (arithmetic, Prometheus, the kubelet).
     ("minikube", {"scrapeInterval": "0s"}, "scrapeInterval", "0s"),
     ("aws", {"scrapeInterval": "500ms"}, "scrapeInterval", "500ms"),
@@ -146,6 +178,30 @@ def test_invalid_config_is_refused_before_any_resource(stack, overrides, key, va
     assert any(p.startswith(f"{full_key} = ") and str(value) in p and "Fix:" in p
                for p in result.error.problems) or (key == "platform" and value in message), message
     assert result.resources == [], f"registered {[r.name for r in result.resources]} despite bad config"
+    assert CREDENTIAL not in message, "a credential was repeated in an error"
+
+
+# Bad values inside keys set with --secret: the error names the key and never repeats the value.
+SECRET_INVALID = [
+    ("minikube", {"remoteWrite": [{"url": STORE}], "grafanaQueryUrl": QUERY},
+     {"grafanaQueryAuth": {"type": "bearer", "token": f"{CREDENTIAL}$x"}}, "grafanaQueryAuth", "contains '$'"),
+    ("aws", {}, {"remoteWrite": [{"url": STORE, "auth": {"type": "basic", "password": CREDENTIAL}}]}, "remoteWrite",
+     "missing fields ['username']"),
+    ("minikube", {"prometheusAgent": "true", "grafanaQueryUrl": QUERY},
+     {"remoteWrite": [{"url": STORE, "auth": {"type": "bearer", "token": CREDENTIAL}}],
+      "grafanaQueryAuth": {"type": "sigv4", "region": "us-west-2"}}, "grafanaQueryAuth", "cannot sign SigV4"),
+]
+
+
+@pytest.mark.parametrize("stack,overrides,secrets,key,reason", SECRET_INVALID,
+                         ids=[f"{s}-{k}-{r:.20}" for s, _, _, k, r in SECRET_INVALID])
+def test_bad_secret_settings_are_refused_without_repeating_them(stack, overrides, secrets, key, reason):
+    result = run_stack(stack, secrets=secrets, **overrides)
+    assert isinstance(result.error, ConfigError), f"expected a ConfigError, got {result.error!r}"
+    assert any(p.startswith(f"ray-monitoring:{key} = ") and reason in p and "Fix:" in p
+               for p in result.error.problems), str(result.error)
+    assert CREDENTIAL not in str(result.error)
+    assert result.resources == []
 
 
 @pytest.mark.parametrize("platform", ["kubernetes", "aws"])

@@ -9,15 +9,15 @@ import yaml
 from tools import promtool
 
 from components.builders import prometheus_config, remote_write
-from components.builders.remote_write import RemoteWriteAuth, RemoteWriteTarget
+from components.builders.remote_write import RemoteWriteTarget, StoreAuth
 from components.builders.sizing import size
 
 TARGETS = {
-    "none": RemoteWriteTarget("http://thanos-receive.monitoring:19291/api/v1/receive", RemoteWriteAuth("none")),
-    "basic": RemoteWriteTarget("https://mimir.example.com/api/v1/push", RemoteWriteAuth("basic", username="ray")),
-    "bearer": RemoteWriteTarget("https://vm.example.com/api/v1/write", RemoteWriteAuth("bearer")),
+    "none": RemoteWriteTarget("http://thanos-receive.monitoring:19291/api/v1/receive", StoreAuth("none")),
+    "basic": RemoteWriteTarget("https://mimir.example.com/api/v1/push", StoreAuth("basic", username="ray")),
+    "bearer": RemoteWriteTarget("https://vm.example.com/api/v1/write", StoreAuth("bearer")),
     "sigv4": RemoteWriteTarget("https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-0123/api/v1/remote_write",
-                               RemoteWriteAuth("sigv4", region="us-west-2")),
+                               StoreAuth("sigv4", region="us-west-2")),
 }
 
 

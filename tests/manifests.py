@@ -1,0 +1,33 @@
+"""The minikube stack's registered Kubernetes objects as manifests, for the validators."""
+
+from __future__ import annotations
+
+import copy
+
+from conftest import Run
+
+# The oldest Kubernetes the manifests must be valid for (minikube's default is newer).
+KUBERNETES_VERSION = "1.30.0"
+
+
+def manifest(resource) -> dict:
+    body = copy.deepcopy(resource.plain)
+    body.pop("__defaults", None)
+    return body
+
+
+def kubernetes_objects(result: Run) -> list:
+    """Built-in kinds; KubeRay's kinds are checked against KubeRay's CRD, the Helm release against its chart."""
+    return [r for r in result.resources if r.type.startswith("kubernetes:")
+            and not r.type.startswith(("kubernetes:ray.io/", "kubernetes:helm.sh/"))]
+
+
+def file_sd_instead_of_kubernetes(config: dict, sd_file: str) -> dict:
+    """Debian's promtool has no kubernetes_sd: swap only the discovery block, keep the relabeling."""
+    swapped = copy.deepcopy(config)
+    for job in swapped["scrape_configs"]:
+        if job.pop("kubernetes_sd_configs", None) is not None:
+            job["file_sd_configs"] = [{"files": [sd_file], "refresh_interval": "5s"}]
+    return swapped
+
+
