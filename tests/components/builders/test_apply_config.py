@@ -144,6 +144,45 @@ def test_receivers_add_alertmanager_with_its_secret(head):
     assert mode_and_owner(config) == ("0o400", PROMETHEUS_UID, PROMETHEUS_UID)
 
 
+STORE = "https://mimir.example.com/api/v1/push"
+QUERY = "https://mimir.example.com/prometheus"
+AGENT = {"prometheusAgent": "true", "grafanaQueryUrl": QUERY}
+
+
+def store_secrets(token: str) -> dict:
+    return {"remoteWrite": [{"url": STORE, "auth": {"type": "basic", "username": "ray", "password": "write-pw"}}],
+            "grafanaQueryAuth": {"type": "bearer", "token": token}}
+
+
+def test_agent_mode_with_credentials_lands_each_secret_where_its_reader_is(head):
+    calls, report = changed(head, run_stack("aws", secrets=store_secrets("query-token-1"), **AGENT))
+    # New agent flags and the head's secret and command: Compose recreates those two (so no SIGHUP);
+    # Grafana's container is unchanged and re-reads its datasource through the API.
+    assert calls == [["up", "-d", "--remove-orphans"]], calls
+    assert "compose up -d (recreates prometheus, ray-head); reload grafana-datasources" in report, report
+    for path, content, owner in (
+            ("/opt/ray-monitoring/prometheus/remote-write/0-password", "write-pw", PROMETHEUS_UID),
+            ("/opt/ray-monitoring/secrets/datasource-credential", "query-token-1", GRAFANA_UID),
+            ("/opt/ray-monitoring/ray/prometheus-headers", '{"Authorization": "Bearer query-token-1"}', 1000)):
+        assert head.file(path).read_text() == content, path
+        assert mode_and_owner(head.file(path)) == ("0o400", owner, owner), path
+    assert mode_and_owner(head.file("/opt/ray-monitoring/ray")) == ("0o700", 1000, 1000)
+
+
+def test_a_new_query_token_restarts_the_ray_head_and_reprovisions_grafana(head):
+    changed(head, run_stack("aws", secrets=store_secrets("query-token-1"), **AGENT))
+    result = run_stack("aws", secrets=store_secrets("query-token-2"), **AGENT)
+    manifest = result.manifest()
+    for secret in manifest["secrets"]:
+        if secret["path"].endswith(("prometheus-headers", "datasource-credential")):
+            secret["version"] = 2  # SSM's new version for a new value
+    calls, report = changed(head, result, replaced={"config/manifest.json": json.dumps(manifest)})
+    # Ray reads RAY_PROMETHEUS_HEADERS as it starts; Grafana reads the token when it provisions.
+    assert calls == [["restart", "ray-head"]], calls
+    assert "reload grafana-datasources" in report
+    assert head.file("/opt/ray-monitoring/ray/prometheus-headers").read_text().endswith('query-token-2"}')
+
+
 def test_a_changed_secret_restarts_grafana(head, aws):
     # SSM gives a new value a new version; the manifest names it, so the manifest changes too.
     manifest = aws.manifest()
