@@ -46,6 +46,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--expect-iframe-host", help="the RAY_GRAFANA_IFRAME_HOST the head should report")
     parser.add_argument("--ray-nodes", type=int, help="rayNodes: the sizing plan to compare series against")
     parser.add_argument("--prometheus-memory-limit", help="Prometheus' memory limit, such as 1Gi")
+    parser.add_argument("--remote-writes", type=int, default=0,
+                        help="how many stores Prometheus writes to (remoteWrite, managedPrometheus)")
+    parser.add_argument("--prometheus-agent", action="store_true", help="Prometheus runs in agent mode")
     parser.add_argument("--json", action="store_true", help="print a JSON list of {check, ok, detail, fix}")
     return parser.parse_args(argv)
 
@@ -61,7 +64,8 @@ def expectations(doctor: dict, stack: str) -> Expectations:
         dashboard_uids=dashboard_uids(), ray_nodes=doctor["rayNodes"],
         scrape_interval=doctor["scrapeInterval"], retention_time=doctor["retentionTime"],
         prometheus_memory_limit=doctor["prometheusMemoryLimit"], node_exporter=doctor["nodeExporter"],
-        restart_command=doctor["restartCommand"], config_hint=f"pulumi config set --stack {stack}")
+        restart_command=doctor["restartCommand"], config_hint=f"pulumi config set --stack {stack}",
+        remote_writes=doctor.get("remoteWrites", 0), prometheus_agent=doctor.get("prometheusAgent", False))
 
 
 def run_checks(http: Http, urls: dict[str, str | None], password: str | None,
@@ -106,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     urls = {"prometheus": args.prometheus_url, "rayDashboard": args.ray_dashboard_url, "grafana": args.grafana_url}
     expect = Expectations(datasource_name=args.expect_datasource, iframe_host=args.expect_iframe_host,
                           dashboard_uids=dashboard_uids(), ray_nodes=args.ray_nodes,
-                          prometheus_memory_limit=args.prometheus_memory_limit)
+                          prometheus_memory_limit=args.prometheus_memory_limit, remote_writes=args.remote_writes,
+                          prometheus_agent=args.prometheus_agent)
     forwards = PortForwards(args.context)
     try:
         if args.stack:

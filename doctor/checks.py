@@ -40,6 +40,8 @@ class Expectations:
     prometheus_memory_limit: str | None = None
     node_exporter: bool = False  # EC2: node_exporter beside every Ray node
     restart_command: str = ""  # recreates the Ray head so it reads its environment again
+    remote_writes: int = 0  # stores Prometheus writes to (remoteWrite, managedPrometheus)
+    prometheus_agent: bool = False  # agent mode: nothing to query locally
     config_hint: str = "pulumi config set"  # how the user changes a setting of this stack
 
     @property
@@ -145,7 +147,45 @@ def ray_dashboard(http: Http, url: str, exp: Expectations, findings: Findings) -
 PROMETHEUS_CHECKS = ["Prometheus ready", "Prometheus configuration loaded", "Ray alert rules loaded",
                      "every live Ray node scraped", "Ray head's autoscaler and dashboard metrics scraped",
                      "no other target down", "Ray series carry ray_io_cluster and SessionName",
-                     "series within the sizing plan", "memory within its limit"]
+                     "series within the sizing plan", "memory within its limit", "remote write keeps up"]
+# Samples reach a healthy store within a batch deadline (5 s) and a scrape; this much lag means it is away.
+REMOTE_WRITE_LAG_SECONDS = 30
+AGENT_CHECKS = (0, 1, 9)  # what an agent answers: ready, configuration, its remote write
+
+
+def _metrics(text: str) -> list[tuple[str, dict[str, str], float]]:
+    """Prometheus' own /metrics (text format): (name, labels, value) of every sample."""
+    samples = []
+    for line in text.splitlines():
+        match = re.match(r'^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)', line)
+        if match and not line.startswith("#"):
+            labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(2) or ""))
+            samples.append((match.group(1), labels, float(match.group(3))))
+    return samples
+
+
+def remote_write_health(metrics_text: str) -> tuple[bool, str]:
+    """Every remote_write queue sends recent samples and the store refused none."""
+    samples = _metrics(metrics_text)
+    newest = max((v for n, _, v in samples if n == "prometheus_remote_storage_highest_timestamp_in_seconds"),
+                 default=0)
+    sent = {labels.get("remote_name", "?"): (labels.get("url", "?"), v) for n, labels, v in samples
+            if n == "prometheus_remote_storage_queue_highest_sent_timestamp_seconds"}
+    failed = {labels.get("remote_name", "?"): v for n, labels, v in samples
+              if n == "prometheus_remote_storage_samples_failed_total"}
+    if not sent:
+        return False, "no remote_write queue: the configuration lacks the stores (pulumi up again)"
+    problems = []
+    for name, (url, last) in sorted(sent.items()):
+        if last == 0:
+            problems.append(f"{url}: nothing sent yet")
+        elif newest - last > REMOTE_WRITE_LAG_SECONDS:
+            problems.append(f"{url}: {newest - last:.0f} s behind")
+        if failed.get(name):
+            problems.append(f"{url}: refused {failed[name]:.0f} samples")
+    if problems:
+        return False, "; ".join(problems)
+    return True, f"{len(sent)} store(s), each within {REMOTE_WRITE_LAG_SECONDS} s"
 
 
 def prometheus(http: Http, url: str, exp: Expectations, findings: Findings) -> list[Result]:
@@ -156,6 +196,8 @@ def prometheus(http: Http, url: str, exp: Expectations, findings: Findings) -> l
         findings.prometheus_reachable = False
         return results + not_run(PROMETHEUS_CHECKS[1:], "Prometheus is unreachable")
     findings.prometheus_reachable = True
+    if exp.prometheus_agent:
+        return _agent(http, url, exp, results)
 
     def query(expr: str) -> list[dict]:
         return http.json(f"{url}/api/v1/query?" + urlencode({"query": expr}))["data"]["result"]
@@ -164,8 +206,7 @@ def prometheus(http: Http, url: str, exp: Expectations, findings: Findings) -> l
         info = http.json(f"{url}/api/v1/status/runtimeinfo")["data"]
         return info.get("reloadConfigSuccess") is True, f"last reload at {info.get('lastConfigTime', '?')}"
 
-    _attempt(results, PROMETHEUS_CHECKS[1], "Prometheus' log names the bad line; pulumi up again to restore the "
-             "stack's configuration", reload)
+    _attempt(results, PROMETHEUS_CHECKS[1], RELOAD_FIX, reload)
 
     def rules():
         groups = http.json(f"{url}/api/v1/rules")["data"]["groups"]
@@ -244,8 +285,8 @@ def prometheus(http: Http, url: str, exp: Expectations, findings: Findings) -> l
 
     plan = exp.planned_series
     if plan is None:
-        results += not_run(PROMETHEUS_CHECKS[7:], "the stack's sizing plan is unknown (pass --ray-nodes)")
-        return results
+        results += not_run(PROMETHEUS_CHECKS[7:9], "the stack's sizing plan is unknown (pass --ray-nodes)")
+        return results + _remote_write(http, url, exp)
 
     def series():
         current = own("max(prometheus_tsdb_head_series)")
@@ -262,7 +303,7 @@ def prometheus(http: Http, url: str, exp: Expectations, findings: Findings) -> l
              "(README: Sizing)", series)
     if not exp.prometheus_memory_limit:
         results.append(Result(PROMETHEUS_CHECKS[8], None, "the memory limit is unknown"))
-        return results
+        return results + _remote_write(http, url, exp)
 
     def memory():
         rss = own('max(process_resident_memory_bytes{job="prometheus"})')
@@ -275,7 +316,38 @@ def prometheus(http: Http, url: str, exp: Expectations, findings: Findings) -> l
 
     _attempt(results, PROMETHEUS_CHECKS[8], f"above 80% of its limit Prometheus risks an out-of-memory kill: "
              f"{exp.config_hint} rayNodes to the cluster's real size, or prometheusMemoryLimit", memory)
+    return results + _remote_write(http, url, exp)
+
+
+RELOAD_FIX = "Prometheus' log names the bad line; pulumi up again to restore the stack's configuration"
+REMOTE_WRITE_FIX = ("Prometheus' log names each failing store (\"remote_write\"): check its URL and credentials "
+                    "(remoteWrite), and that the store accepts this much traffic. Samples wait in the write-ahead "
+                    "log (about 2 h) and are sent when the store answers")
+
+
+def _remote_write(http: Http, url: str, exp: Expectations) -> list[Result]:
+    if not exp.remote_writes:
+        return not_run(PROMETHEUS_CHECKS[9:], "no remoteWrite configured")
+    results: list[Result] = []
+    _attempt(results, PROMETHEUS_CHECKS[9], REMOTE_WRITE_FIX,
+             lambda: remote_write_health(http.get(f"{url}/metrics").body.decode()))
     return results
+
+
+def _agent(http: Http, url: str, exp: Expectations, results: list[Result]) -> list[Result]:
+    """An agent answers no queries: its reload status and its remote write are what can be checked here.
+    The store's side is checked through Grafana's datasource and the Ray head's own Prometheus check."""
+
+    def reload():
+        response = http.get(f"{url}/metrics")
+        samples = {n: v for n, _, v in _metrics(response.body.decode())}
+        ok = samples.get("prometheus_config_last_reload_successful") == 1
+        return ok, "last reload successful" if ok else "the last configuration reload failed"
+
+    _attempt(results, PROMETHEUS_CHECKS[1], RELOAD_FIX, reload)
+    why = "agent mode: Prometheus keeps nothing to query (Grafana and the Ray head query the store)"
+    return results + [Result(name, None, why) for i, name in enumerate(PROMETHEUS_CHECKS)
+                      if i not in AGENT_CHECKS] + _remote_write(http, url, exp)
 
 
 # --- Grafana ------------------------------------------------------------------------------------

@@ -309,5 +309,5 @@ def build(settings: AwsSettings) -> None:
         "urls": {"prometheus": url(PROMETHEUS_PORT), "grafana": url(GRAFANA_PORT),
                  "rayDashboard": url(RAY_DASHBOARD_PORT)},
         **doctor_expectations(m, iframe_host, s.prometheus_memory_limit, node_exporter=True,
-                              restart_command=f"on the head: {HEAD_RESTART}"),
+                              restart_command=f"on the head: {HEAD_RESTART}", managed_store=bool(managed)),
     })

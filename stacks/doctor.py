@@ -10,7 +10,8 @@ from stacks.settings import MonitoringSettings
 
 
 def doctor_expectations(m: MonitoringSettings, iframe_host: pulumi.Input[str], memory_limit: str,
-                        node_exporter: bool, restart_command: pulumi.Input[str]) -> dict[str, Any]:
+                        node_exporter: bool, restart_command: pulumi.Input[str],
+                        managed_store: bool = False) -> dict[str, Any]:
     return {
         "datasourceName": m.datasource_name,
         "iframeHost": iframe_host,
@@ -20,4 +21,6 @@ def doctor_expectations(m: MonitoringSettings, iframe_host: pulumi.Input[str], m
         "prometheusMemoryLimit": memory_limit,
         "nodeExporter": node_exporter,
         "restartCommand": restart_command,
+        "remoteWrites": len(m.store.writes) + managed_store,
+        "prometheusAgent": m.store.agent,
     }

@@ -84,10 +84,13 @@ class Prometheus:
             self.config_file.write_text(json.dumps(config))  # JSON is YAML
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30, *flags: str) -> None:
+    def start(self, timeout: float = 30, *flags: str, agent: bool = False) -> None:
+        """`agent`: agent mode, as Debian's Prometheus 2.42 spells it (the image's 3.x says `--agent`)."""
+        storage = (["--enable-feature=agent", f"--storage.agent.path={self.workdir / 'data'}"] if agent
+                   else [f"--storage.tsdb.path={self.workdir / 'data'}"])
         self.process = self.processes.start("prometheus", [
-            tool("prometheus"), f"--config.file={self.config_file}",
-            f"--storage.tsdb.path={self.workdir / 'data'}", f"--web.listen-address={LOOPBACK}:{self.port}", *flags,
+            tool("prometheus"), f"--config.file={self.config_file}", *storage,
+            f"--web.listen-address={LOOPBACK}:{self.port}", *flags,
         ], self.workdir / "prometheus.log")
         wait_until(lambda: urllib.request.urlopen(f"{self.url}/-/ready", timeout=2).status == 200,  # noqa: S310
                    timeout, f"Prometheus ready on {self.url} (see {self.workdir / 'prometheus.log'})")

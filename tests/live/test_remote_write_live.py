@@ -1,20 +1,34 @@
-"""Remote write against two real Prometheus processes: the deployed scrape configuration (real Ray,
-5 s scrapes) writing to a receiver (`--web.enable-remote-write-receiver`). The receiver is stopped
-for 60 s while Ray runs; afterwards the samples of one Ray series it lacks for that window are
-counted (the figure is in the README, with the queue settings below)."""
+"""Remote write against two real Prometheus processes: the aws stack's deployed prometheus.yml with a
+`remoteWrite` store (real Ray, 5 s scrapes) writing to a receiver (`--web.enable-remote-write-receiver`).
+The receiver is stopped for 60 s while Ray runs; afterwards the samples of one Ray series it lacks for
+that window are counted (the figure is in the README, with the queue settings below). The doctor's
+remote write check follows the store away and back. In agent mode the same configuration forwards
+without local storage."""
 
 from __future__ import annotations
 
 import time
+import urllib.request
 
+import yaml
 from aws_head import free_port
+from conftest import run_stack
 from live.harness import LOOPBACK, Processes, Prometheus, http_json, on_loopback, wait_until
 
-from components.builders import prometheus_config, remote_write
-from components.builders.sizing import size
+from doctor.checks import Expectations, Findings, prometheus, remote_write_health
+from doctor.http import Http
 
 OUTAGE_SECONDS = 60
 SERIES = f'ray_node_cpu_utilization{{instance="{LOOPBACK}:8080"}}'
+QUERY = "https://mimir.example.com/prometheus"  # never called: Grafana's and Ray's side of agent mode
+
+
+def deployed_config(live, receiver: Prometheus, **settings) -> dict:
+    """The aws stack's prometheus.yml with the receiver as its `remoteWrite` store, on 127.0.0.1."""
+    stack = run_stack("aws", remoteWrite=[{"url": f"{receiver.url}/api/v1/write"}], **settings)
+    assert stack.error is None, stack.error
+    deployed = yaml.safe_load(stack.config()["/opt/ray-monitoring/prometheus/prometheus.yml"])
+    return on_loopback(deployed, live.ray.sd_file, None)
 
 
 def raw_timestamps(prometheus: Prometheus, start: float, end: float) -> set[float]:
@@ -24,25 +38,31 @@ def raw_timestamps(prometheus: Prometheus, start: float, end: float) -> set[floa
     return {float(t) for series in reply["data"]["result"] for t, _ in series["values"]}
 
 
+def health(sender: Prometheus) -> tuple[bool, str]:
+    return remote_write_health(urllib.request.urlopen(f"{sender.url}/metrics", timeout=5).read().decode())  # noqa: S310
+
+
 def test_a_store_away_for_60_s_loses_no_sample(live, tmp_path):
-    sizing = size(10, "5s", "15d")
     processes = Processes()
     receiver = Prometheus(processes, tmp_path / "receiver", {"global": {"scrape_interval": "1h"}}, port=free_port())
-    config = prometheus_config.file_sd_config(prometheus_config.ScrapeSettings("5s"), "ray-cluster")
-    config["remote_write"] = remote_write.remote_write_block(
-        (remote_write.RemoteWriteTarget(f"{receiver.url}/api/v1/write", remote_write.StoreAuth("none")),),
-        sizing.samples_per_second)
-    sender = Prometheus(processes, tmp_path / "sender", on_loopback(config, live.ray.sd_file, None), port=free_port())
+    config = deployed_config(live, receiver)
+    sender = Prometheus(processes, tmp_path / "sender", config, port=free_port())
     try:
         receiver.start(30, "--web.enable-remote-write-receiver")
         sender.start()
         wait_until(lambda: receiver.query(SERIES), 60, "Ray series at the receiver")
         (sample,) = receiver.query(SERIES)
         assert sample["metric"]["ray_io_cluster"] == "ray-cluster"
+        ok, detail = health(sender)
+        assert ok, detail
 
         stopped_at = time.time()
         processes.stop(receiver.process)
-        time.sleep(OUTAGE_SECONDS)
+        # The doctor sees the store fall behind while it is away.
+        wait_until(lambda: not health(sender)[0], OUTAGE_SECONDS - 5, "the doctor reports the store behind")
+        ok, detail = health(sender)
+        assert "behind" in detail, detail
+        time.sleep(max(0.0, stopped_at + OUTAGE_SECONDS - time.time()))
         receiver.start(60, "--web.enable-remote-write-receiver")
         restarted_at = time.time()
         end = restarted_at + 15
@@ -62,5 +82,32 @@ def test_a_store_away_for_60_s_loses_no_sample(live, tmp_path):
         assert not missing, (f"{len(missing)} samples lost across the outage, at "
                              f"{[round(m - stopped_at, 1) for m in sorted(missing)]} s from the stop "
                              f"(restarted at {restarted_at - stopped_at:.1f} s)")
+        ok, detail = health(sender)
+        assert ok, detail
+    finally:
+        processes.stop_all()
+
+
+def test_agent_mode_forwards_ray_series_and_the_doctor_checks_what_an_agent_answers(live, tmp_path):
+    processes = Processes()
+    receiver = Prometheus(processes, tmp_path / "receiver", {"global": {"scrape_interval": "1h"}}, port=free_port())
+    config = deployed_config(live, receiver, prometheusAgent="true", grafanaQueryUrl=QUERY)
+    assert "rule_files" not in config
+    agent = Prometheus(processes, tmp_path / "agent", config, port=free_port())
+    try:
+        receiver.start(30, "--web.enable-remote-write-receiver")
+        agent.start(30, agent=True)
+        wait_until(lambda: receiver.query(SERIES), 60, "Ray series at the receiver")
+        (sample,) = receiver.query(SERIES)
+        assert sample["metric"]["ray_io_cluster"] == "ray-cluster"
+        # Nothing to query on an agent: what the dashboards need is at the store.
+        assert urllib.request.urlopen(f"{agent.url}/-/ready", timeout=5).status == 200  # noqa: S310
+        results = prometheus(Http(timeout=5), agent.url, Expectations(prometheus_agent=True, remote_writes=1,
+                                                                    ray_nodes=10), Findings())
+        by_check = {r.check: r for r in results}
+        assert [r.check for r in results if r.ok] == ["Prometheus ready", "Prometheus configuration loaded",
+                                                       "remote write keeps up"], [vars(r) for r in results]
+        assert not [r for r in results if r.ok is False]
+        assert "agent mode" in by_check["every live Ray node scraped"].detail
     finally:
         processes.stop_all()

@@ -128,7 +128,8 @@ def test_kubernetes_remote_write_reads_credentials_from_a_mounted_secret(k8s_wri
     (volume,) = [v for v in pod["volumes"] if v["name"] == "remote-write"]
     assert volume["secret"]["secretName"] == "prometheus-remote-write"
     (container,) = pod["containers"]
-    assert {"name": "remote-write", "mountPath": remote_write.SECRETS_DIR, "readOnly": True} in container["volumeMounts"]
+    mount = {"name": "remote-write", "mountPath": remote_write.SECRETS_DIR, "readOnly": True}
+    assert mount in container["volumeMounts"]
     assert "--storage.tsdb.retention.time=15d" in container["args"] and "--agent" not in container["args"]
     assert "SUCCESS" in promtool_check(data["prometheus.yml"], tmp_path, rules=data["ray-alerts.yml"])
     assert_no_plain_credential(k8s_write)
