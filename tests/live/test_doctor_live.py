@@ -87,7 +87,9 @@ def test_a_healthy_stack_passes_every_check(live, doctor_setup):
     stack, grafana, expect = doctor_setup
     results = diagnose(urls(live, grafana), expect)
     assert failures(results) == []
-    assert all(r.ok is True for r in results.values()), {k: r.detail for k, r in results.items() if r.ok is not True}
+    # Every check runs and passes but remote write's: this stack writes to no store (test_remote_write_live).
+    assert {k: r.detail for k, r in results.items() if r.ok is not True} == {
+        "remote write keeps up": "no remoteWrite configured"}
     assert "2 Ray node(s) alive" in results["Ray Dashboard reachable"].detail
 
 
