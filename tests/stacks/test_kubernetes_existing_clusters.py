@@ -168,3 +168,29 @@ def test_alert_receivers_are_refused_in_operator_mode():
     result = run_stack("minikube", secrets={"alertReceivers": [{"name": "x", "type": "webhook",
                                                                 "url": "https://h.example.com/x"}]}, **OPERATOR)
     assert isinstance(result.error, ConfigError) and "your own Alertmanager" in str(result.error)
+
+
+def test_agent_mode_puts_the_query_headers_beside_every_patched_head(several, kubernetes_api):
+    """Agent mode over three targets in three namespaces: a headers Secret in each, the patches referencing
+    it by secretKeyRef (valid against the RayCluster and RayService CRDs), the credential in no patch."""
+    token = "query-token-for-every-head"
+    result = run_stack("minikube", rayClusters=TARGETS, prometheusAgent="true",
+                       grafanaQueryUrl="https://mimir.example.com/prometheus", **PATCH_MODE,
+                       secrets={"remoteWrite": [{"url": "https://mimir.example.com/api/v1/push"}],
+                                "grafanaQueryAuth": {"type": "bearer", "token": token}})
+    assert result.error is None, result.error
+    secrets = {r.plain["metadata"]["namespace"]: r for r in result.of_type("kubernetes:core/v1:Secret")
+               if r.plain["metadata"]["name"] == "ray-prometheus-headers"}
+    assert set(secrets) == {"ray-system", "serve", "batch"}
+    for resource in result.resources:
+        if resource.type in (PATCH, SERVICE_PATCH):
+            assert token not in str(resource.plain)
+            spec = resource.plain["spec"]
+            spec = spec.get("rayClusterConfig", spec)
+            (container,) = spec["headGroupSpec"]["template"]["spec"]["containers"]
+            env = {e["name"]: e for e in container["env"]}
+            assert env["RAY_PROMETHEUS_HOST"]["value"] == "https://mimir.example.com/prometheus"
+            assert env["RAY_PROMETHEUS_HEADERS"]["valueFrom"]["secretKeyRef"]["name"] == "ray-prometheus-headers"
+            schema = ("schemas/ray.io_rayservices.v1.7.0.yaml" if resource.type == SERVICE_PATCH
+                      else "schemas/ray.io_rayclusters.v1.7.0.yaml")
+            assert_strictly_valid(resource.plain, schema)
