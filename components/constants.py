@@ -30,6 +30,7 @@ GRAFANA_DASHBOARD_FOLDER = "Ray"
 GRAFANA_SECRETS_DIR = "/etc/grafana/secrets"
 GRAFANA_ADMIN_PASSWORD_FILE = f"{GRAFANA_SECRETS_DIR}/admin-password"
 # The password or token Grafana's datasource sends to a store (grafanaQueryAuth), beside it.
-GRAFANA_DATASOURCE_CREDENTIAL_FILE = f"{GRAFANA_SECRETS_DIR}/datasource-credential"
+GRAFANA_DATASOURCE_CREDENTIAL = "datasource-credential"
+GRAFANA_DATASOURCE_CREDENTIAL_FILE = f"{GRAFANA_SECRETS_DIR}/{GRAFANA_DATASOURCE_CREDENTIAL}"
 GRAFANA_DASHBOARDS_DIR = "/etc/grafana/dashboards"
 GRAFANA_PROVISIONING_DIR = "/etc/grafana/provisioning"

@@ -193,21 +193,17 @@ def build(settings: AwsSettings) -> None:
         # Holds the receivers' credentials.
         secret("alertmanager-config", "alertmanager/config", alertmanager_config.render(alerting.routing),
                head_config.alertmanager_config)
-    for index, write in enumerate(store.writes):
-        if write.secret is not None:
-            file_name = remote_write.secret_file(index, write.auth)
-            secret(f"remote-write-{file_name}", f"prometheus/remote-write/{file_name}", write.secret,
-                   functools.partial(head_config.remote_write_credential, file_name=file_name))
+    for file_name, credential in store.write_credentials.items():
+        secret(f"remote-write-{file_name}", f"prometheus/remote-write/{file_name}", credential,
+               functools.partial(head_config.remote_write_credential, file_name=file_name))
     query = store.query
     if query and query.secret is not None:
         secret("grafana-datasource-credential", "grafana/datasource-credential", query.secret,
                head_config.datasource_credential)
     # In agent mode the head's Prometheus keeps nothing to query: Ray queries the store, with its credentials.
-    agent_query = query if store.agent else None
-    ray_headers = bool(agent_query and agent_query.secret is not None)
-    if ray_headers:
-        secret("ray-prometheus-headers", "ray/prometheus-headers",
-               remote_write.ray_prometheus_headers(agent_query.auth, agent_query.secret), head_config.ray_query_headers)
+    ray_headers = store.ray_query_headers
+    if ray_headers is not None:
+        secret("ray-prometheus-headers", "ray/prometheus-headers", ray_headers, head_config.ray_query_headers)
 
     def prometheus_yml(workspace_write_url: str | None = None) -> str:
         targets = store.targets + ((RemoteWriteTarget(workspace_write_url, StoreAuth("sigv4", region=s.region)),)
@@ -230,16 +226,16 @@ def build(settings: AwsSettings) -> None:
         datasources = grafana_config.datasource_provisioning(m.datasource_name, f"{LOCAL}:{PROMETHEUS_PORT}")
 
     # Everything a setting changes is an object in the bucket, applied on the head in place.
-    env = ray_head_env(f"{LOCAL}:{GRAFANA_PORT}", agent_query.url if agent_query else f"{LOCAL}:{PROMETHEUS_PORT}",
-                       m.datasource_name, "${RAY_GRAFANA_IFRAME_HOST}")
+    ray_prometheus = store.ray_query.url if store.ray_query else f"{LOCAL}:{PROMETHEUS_PORT}"
+    env = ray_head_env(f"{LOCAL}:{GRAFANA_PORT}", ray_prometheus, m.datasource_name, "${RAY_GRAFANA_IFRAME_HOST}")
     files = head_config.config_files(head_config.HeadFiles(
         compose_yaml=compose.head_compose(env, m.retention_time, m.retention_size, s.prometheus_memory_limit,
                                           head_image, gpus=bool(head_hardware.gpus),
                                           alertmanager=alerting.deploys_alertmanager, agent=store.agent,
-                                          ray_query_headers=ray_headers),
+                                          ray_query_headers=ray_headers is not None),
         prometheus_yml=managed.remote_write_url.apply(prometheus_yml) if managed else prometheus_yml(),
         alert_rules_yml=alert_rules.render(m.alerts),
-        grafana_ini=grafana_config.grafana_ini(sigv4=bool(managed or (query and query.auth.kind == "sigv4"))),
+        grafana_ini=grafana_config.grafana_ini(sigv4=bool(managed) or store.query_signs_sigv4),
         datasources_yaml=datasources,
         dashboard_providers_yaml=grafana_config.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
         dashboards={d.file_name: d.content for d in dashboards},

@@ -168,8 +168,7 @@ def _own_monitoring(s: KubernetesSettings, dashboards: tuple[Dashboard, ...],
             ),
             rule_files={} if store.agent else {alert_rules.FILE_NAME: alert_rules.render(m.alerts)},
             agent=store.agent,
-            remote_write_secrets={remote_write.secret_file(i, w.auth): w.secret
-                                  for i, w in enumerate(store.writes) if w.secret is not None},
+            remote_write_secrets=store.write_credentials,
             clients=prometheus_clients(s),
             watch_namespaces=s.watch_namespaces,
             retention_time=m.retention_time,
@@ -183,7 +182,7 @@ def _own_monitoring(s: KubernetesSettings, dashboards: tuple[Dashboard, ...],
         GRAFANA,
         GrafanaArgs(
             namespace=s.namespace,
-            grafana_ini=grafana_config.grafana_ini(sigv4=bool(query and query.auth.kind == "sigv4")),
+            grafana_ini=grafana_config.grafana_ini(sigv4=store.query_signs_sigv4),
             datasources_yaml=(grafana_config.datasource_provisioning(m.datasource_name, query.url, query.auth,
                                                                      GRAFANA_DATASOURCE_CREDENTIAL_FILE)
                               if query else grafana_config.datasource_provisioning(m.datasource_name, prometheus.url)),
@@ -199,11 +198,10 @@ def _own_monitoring(s: KubernetesSettings, dashboards: tuple[Dashboard, ...],
         opts,
     )
     # In agent mode our Prometheus keeps nothing to query: the heads query the store, with its credentials.
-    agent_query = query if store.agent else None
-    return Monitoring(agent_query.url if agent_query else prometheus.url, grafana.url,
+    headers = store.ray_query_headers
+    return Monitoring(store.ray_query.url if store.ray_query else prometheus.url, grafana.url,
                       [prometheus.deployment, grafana.deployment], own=True, admin_password=grafana.admin_password,
-                      ray_query_headers=pulumi.Output.secret(remote_write.ray_prometheus_headers(
-                          agent_query.auth, agent_query.secret)) if agent_query and agent_query.secret else None)
+                      ray_query_headers=pulumi.Output.secret(headers) if headers is not None else None)
 
 
 def _prometheus_operator_mode(s: KubernetesSettings, dashboards: tuple[Dashboard, ...],

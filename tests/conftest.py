@@ -47,15 +47,25 @@ def is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE
 
 
+def _map_secrets(value: Any, on_secret: Callable[[dict], Any]) -> Any:
+    """`value` with every secret wrapper in it replaced by `on_secret(wrapper)`, recursively."""
+    if is_secret(value):
+        return on_secret(value)
+    if isinstance(value, dict):
+        return {k: _map_secrets(v, on_secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_secrets(v, on_secret) for v in value]
+    return value
+
+
 def reveal(value: Any) -> Any:
     """The plain value inside secret wrappers, recursively."""
-    if is_secret(value):
-        return reveal(value["value"])
-    if isinstance(value, dict):
-        return {k: reveal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [reveal(v) for v in value]
-    return value
+    return _map_secrets(value, lambda secret: reveal(secret["value"]))
+
+
+def hide(value: Any) -> Any:
+    """What anyone reading a resource's inputs (or the stack's outputs) sees: each secret as "<secret>"."""
+    return _map_secrets(value, lambda secret: "<secret>")
 
 
 @dataclass

@@ -27,7 +27,7 @@ from components.builders.compose import (
     RAY_UID,
     REMOTE_WRITE_SECRETS,
 )
-from components.constants import GRAFANA_DATASOURCE_CREDENTIAL_FILE, GRAFANA_PORT, GRAFANA_UID, PROMETHEUS_UID
+from components.constants import GRAFANA_DATASOURCE_CREDENTIAL, GRAFANA_PORT, GRAFANA_UID, PROMETHEUS_UID
 
 APPLY_SCRIPT = (Path(__file__).parent / "scripts" / "apply_config.py").read_text()
 PREFIX = "config/"  # S3 key prefix: the head's role reads only below it
@@ -115,8 +115,7 @@ def remote_write_credential(parameter: str, file_name: str) -> SecretFile:
 
 def datasource_credential(parameter: str) -> SecretFile:
     # Read through $__file{} when Grafana provisions the datasource.
-    return SecretFile(parameter, f"{BASE}/secrets/{GRAFANA_DATASOURCE_CREDENTIAL_FILE.rsplit('/', 1)[1]}",
-                      GRAFANA_DATASOURCES, GRAFANA_UID)
+    return SecretFile(parameter, f"{BASE}/secrets/{GRAFANA_DATASOURCE_CREDENTIAL}", GRAFANA_DATASOURCES, GRAFANA_UID)
 
 
 def ray_query_headers(parameter: str) -> SecretFile:

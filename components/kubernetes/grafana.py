@@ -11,7 +11,7 @@ import pulumi_random as random
 from components.builders.grafana_config import Dashboard, checksum
 from components.constants import (
     GRAFANA_DASHBOARDS_DIR,
-    GRAFANA_DATASOURCE_CREDENTIAL_FILE,
+    GRAFANA_DATASOURCE_CREDENTIAL,
     GRAFANA_KUBERNETES_UID,
     GRAFANA_PORT,
     GRAFANA_PROVISIONING_DIR,
@@ -70,8 +70,7 @@ class Grafana(pulumi.ComponentResource):
                 f"{name}-datasource",
                 metadata=metadata("datasource"),
                 type="Opaque",
-                string_data={GRAFANA_DATASOURCE_CREDENTIAL_FILE.rsplit("/", 1)[1]:
-                             pulumi.Output.secret(args.datasource_credential)},
+                string_data={GRAFANA_DATASOURCE_CREDENTIAL: pulumi.Output.secret(args.datasource_credential)},
                 opts=child,
             )
             secrets.append({"secret": {"name": credential.metadata.name}})

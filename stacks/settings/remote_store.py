@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from components.builders.remote_write import AUTH_KINDS, RemoteWriteTarget, StoreAuth
+from components.builders.remote_write import (
+    AUTH_KINDS,
+    RemoteWriteTarget,
+    StoreAuth,
+    ray_prometheus_headers,
+    secret_file,
+)
 from stacks.settings.reader import Reader
 
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
@@ -44,6 +50,27 @@ class RemoteStoreSettings:
     @property
     def targets(self) -> tuple[RemoteWriteTarget, ...]:
         return tuple(RemoteWriteTarget(w.url, w.auth) for w in self.writes)
+
+    @property
+    def write_credentials(self) -> dict[str, str]:
+        """File name Prometheus reads (remote_write.secret_file) -> password or token, per target."""
+        return {secret_file(i, w.auth): w.secret for i, w in enumerate(self.writes) if w.secret is not None}
+
+    @property
+    def query_signs_sigv4(self) -> bool:
+        """Grafana signs its queries to the store with its AWS identity."""
+        return bool(self.query and self.query.auth.kind == "sigv4")
+
+    @property
+    def ray_query(self) -> Credentialed | None:
+        """Where the Ray heads query instead of our Prometheus: the store, in agent mode."""
+        return self.query if self.agent else None
+
+    @property
+    def ray_query_headers(self) -> str | None:
+        """RAY_PROMETHEUS_HEADERS (JSON) when the Ray heads query a store that wants a credential."""
+        query = self.ray_query
+        return ray_prometheus_headers(query.auth, query.secret) if query and query.secret is not None else None
 
 
 def _store_url(reader: Reader, key: str, value: Any, where: str, example: str, auth_where: str) -> str | None:
