@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_ROOT
+from support.paths import PROJECT_ROOT
 
 COMPONENTS = PROJECT_ROOT / "components"
 BUILDERS = COMPONENTS / "builders"
@@ -64,3 +64,13 @@ def test_the_check_catches_each_wrong_arrow():
     }
     for path, (line, expected) in cases.items():
         assert expected in violations(path, path.read_text() + line)
+
+
+def test_tests_import_helpers_from_support_never_from_conftest():
+    """conftest files hold fixtures; helpers are in tests/support/, imported by name."""
+    tests = PROJECT_ROOT / "tests"
+    offenders = sorted(str(path.relative_to(PROJECT_ROOT)) for path in tests.rglob("*.py")
+                       if "node-tools" not in path.parts
+                       and {"conftest", "harness"} & {m.split(".")[0] for m in imported_modules(path)})
+    assert offenders == []
+    assert "conftest" in imported_modules(tests / "x.py", "def f():\n    from conftest import run\n")

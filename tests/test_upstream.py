@@ -1,4 +1,4 @@
-"""tests/upstream.py: upstream files from UPSTREAM_DIR or a checksummed download, never a silent gap.
+"""tests/support/upstream.py: upstream files from UPSTREAM_DIR or a checksummed download, never a silent gap.
 Downloads are tested against an HTTP server on 127.0.0.1: a good file, a wrong checksum, a server
 that is down."""
 
@@ -13,9 +13,9 @@ from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-import upstream
-from conftest import PROJECT_ROOT
-from loopback import LoopbackServer
+from support import upstream
+from support.paths import PROJECT_ROOT
+from support.loopback import LoopbackServer
 
 GOOD = b"apiVersion: v1\nkind: Example\n"
 
@@ -92,11 +92,11 @@ def test_offline_without_upstream_dir_prints_one_message_and_fails(tmp_path):
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"files": [vars(entry(f"http://127.0.0.1:{closed_port()}/good.yaml"))]}))
     env = {"PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "tests/upstream.py"), "--manifest", str(manifest),
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "tests/support/upstream.py"), "--manifest", str(manifest),
                              "--cache", str(tmp_path / "cache")], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 1 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
-    assert result.stderr.startswith("tests/upstream.py: schemas/good.yaml could not be downloaded")
+    assert result.stderr.startswith("tests/support/upstream.py: schemas/good.yaml could not be downloaded")
 
 
 def test_the_manifest_pins_every_file_the_tests_read():
@@ -115,7 +115,7 @@ def test_the_manifest_pins_every_file_the_tests_read():
 
 def test_tests_run_resolves_upstream_files_before_anything_else():
     script = (PROJECT_ROOT / "tests/run").read_text()
-    assert script.index("$(python3 tests/upstream.py)") < script.index("apt-get update") < script.index("-m pytest")
+    assert script.index("$(python3 tests/support/upstream.py)") < script.index("apt-get update") < script.index("-m pytest")
     assert 'export UPSTREAM_DIR="$upstream_dir"' in script
 
 

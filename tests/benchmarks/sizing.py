@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from live.harness import (  # noqa: E402
+from support.live import (  # noqa: E402
     LOOPBACK,
     WORKLOAD,
     Processes,

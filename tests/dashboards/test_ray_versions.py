@@ -9,8 +9,8 @@ import hashlib
 import json
 
 import pytest
-from conftest import PROJECT_ROOT
-from promql import METRIC_NAMES, metric_names
+from support.paths import PROJECT_ROOT
+from support.promql import METRIC_NAMES, metric_names
 
 from components.builders import alert_rules, overview_dashboard
 from components.builders.grafana_config import (

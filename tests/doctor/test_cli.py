@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import PROJECT_ROOT
+from support.paths import PROJECT_ROOT
 
 from doctor.__main__ import expectations, render
 from doctor.checks import Result

@@ -5,7 +5,7 @@ Each fault is diagnosed by the right check, with its cause and its fix."""
 from __future__ import annotations
 
 import pytest
-from grafana_api import GrafanaApi
+from support.grafana_api import GrafanaApi
 
 from doctor.checks import GRAFANA_CHECKS, Expectations, grafana
 from doctor.http import Http

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from conftest import PROJECT_ROOT
-from tools import node_tool, tool
+from support.paths import PROJECT_ROOT
+from support.tools import node_tool, tool
 
 WORKFLOWS = sorted((PROJECT_ROOT / ".github" / "workflows").glob("*.yml"))
 

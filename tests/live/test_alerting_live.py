@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import reveal, run_stack
-from live.harness import LOOPBACK, WORKLOAD, Processes, Prometheus, on_loopback, tool, wait_until
-from loopback import LoopbackServer, QuietHandler
+from support.pulumi_internals import reveal
+from support.stacks import run_stack
+from support.live import LOOPBACK, WORKLOAD, Processes, Prometheus, on_loopback, tool, wait_until
+from support.loopback import LoopbackServer, QuietHandler
 
 from components.builders.alert_rules import FILE_NAME as RULES_FILE
 
@@ -114,7 +115,7 @@ def alerting(live):
 
 
 def _alertmanagers(prometheus: Prometheus) -> list[dict]:
-    from live.harness import http_json
+    from support.live import http_json
 
     active = http_json(f"{prometheus.url}/api/v1/alertmanagers")["data"]["activeAlertmanagers"]
     return [{"health": "up"} for _ in active]

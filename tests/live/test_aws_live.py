@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from live.harness import LOOPBACK, WORKLOAD, http_json, wait_until
+from support.live import LOOPBACK, WORKLOAD, http_json, wait_until
 
 from components.builders import alert_rules, overview_dashboard
 from components.builders.alert_rules import AlertSettings

@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import pytest
 import yaml
-from conftest import run_stack
-from grafana_api import GrafanaApi
-from live.harness import LOOPBACK, Processes, Prometheus, on_loopback, wait_until
+from support.stacks import run_stack
+from support.grafana_api import GrafanaApi
+from support.live import LOOPBACK, Processes, Prometheus, on_loopback, wait_until
 
 from components.builders.alert_rules import FILE_NAME
 from doctor.__main__ import dashboard_uids, expectations, render, run_checks
@@ -175,7 +175,7 @@ def test_the_cli_prints_one_line_per_check_and_fails_on_a_fault(live, doctor_set
     import subprocess
     import sys
 
-    from conftest import PROJECT_ROOT
+    from support.paths import PROJECT_ROOT
 
     password = tmp_path / "password"
     password.write_text(PASSWORD)

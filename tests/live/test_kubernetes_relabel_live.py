@@ -8,29 +8,9 @@ import json
 
 import pytest
 import yaml
-from conftest import run_stack
-from live.harness import LOOPBACK, Processes, Prometheus, wait_until
-
-
-def pod(name: str, namespace: str, address: str, port_name: str, phase: str = "Running",
-        node_type: str | None = None, cluster: str | None = "raycluster-kuberay") -> dict:
-    """One target as kubernetes_sd role pod would produce it: one per declared container port."""
-    labels = {
-        "__meta_kubernetes_namespace": namespace,
-        "__meta_kubernetes_pod_name": name,
-        "__meta_kubernetes_pod_ip": address.split(":")[0],
-        "__meta_kubernetes_pod_phase": phase,
-        "__meta_kubernetes_pod_node_name": "minikube",
-        "__meta_kubernetes_pod_container_name": "ray-head" if node_type == "head" else "ray-worker",
-        "__meta_kubernetes_pod_container_port_name": port_name,
-        "__meta_kubernetes_pod_container_port_number": address.split(":")[1],
-    }
-    if node_type is not None:
-        labels["__meta_kubernetes_pod_label_ray_io_node_type"] = node_type
-        labels["__meta_kubernetes_pod_labelpresent_ray_io_node_type"] = "true"
-    if cluster is not None and node_type is not None:
-        labels["__meta_kubernetes_pod_label_ray_io_cluster"] = cluster
-    return {"targets": [address], "labels": labels}
+from support.stacks import run_stack
+from support.kubernetes_sd import kuberay_pods, pod
+from support.live import LOOPBACK, Processes, Prometheus, wait_until
 
 
 PODS = [
@@ -93,34 +73,6 @@ def test_kept_targets_carry_kubernetes_labels(kubernetes_prometheus):
     # The labels reach the series Ray's dashboards filter on.
     wait_until(lambda: kubernetes_prometheus.query('ray_node_cpu_utilization{ray_io_cluster="raycluster-kuberay"}'),
                30, "Ray series with ray_io_cluster from the pod label")
-
-
-# Where each declared port of the created cluster's pods points: the live Ray endpoints.
-LIVE_PORTS = {("head", "metrics"): 8080, ("head", "as-metrics"): 44217, ("head", "dash-metrics"): 44227,
-              ("worker", "metrics"): 8081}
-
-
-def kuberay_pods(cluster: dict) -> list[dict]:
-    """Targets kubernetes_sd (role pod) gives for the pods KubeRay makes from `cluster`: one per
-    declared container port, with the labels KubeRay puts on them (ray.io/cluster, node-type, group)."""
-    name, namespace, spec = cluster["metadata"]["name"], cluster["metadata"]["namespace"], cluster["spec"]
-    groups = [("head", "headgroup", f"{name}-head-abcde", spec["headGroupSpec"])]
-    groups += [("worker", g["groupName"], f"{name}-{g['groupName']}-worker-fghij", g) for g in spec["workerGroupSpecs"]]
-    targets = []
-    for node_type, group, pod_name, group_spec in groups:
-        for container in group_spec["template"]["spec"]["containers"]:
-            for port in container["ports"]:
-                live = LIVE_PORTS.get((node_type, port["name"]), 10_000 + port["containerPort"] % 10_000)
-                target = pod(pod_name, namespace, f"{LOOPBACK}:{live}", port["name"], node_type=node_type,
-                             cluster=name)
-                target["labels"].update({
-                    "__meta_kubernetes_pod_container_name": container["name"],
-                    "__meta_kubernetes_pod_label_ray_io_group": group,
-                    "__meta_kubernetes_pod_label_ray_io_is_ray_node": "yes",
-                    "__meta_kubernetes_pod_label_app_kubernetes_io_created_by": "kuberay-operator",
-                })
-                targets.append(target)
-    return targets
 
 
 def test_the_created_clusters_pods_are_kept_with_their_cluster_label(kubernetes_prometheus):

@@ -10,9 +10,9 @@ import json
 import re
 
 import pytest
-from conftest import run_stack
-from live.harness import LOOPBACK, Processes, Prometheus, wait_until
-from live.test_kubernetes_relabel_live import kuberay_pods
+from support.stacks import run_stack
+from support.live import LOOPBACK, Processes, Prometheus, wait_until
+from support.kubernetes_sd import kuberay_pods
 
 from components.builders.pod_monitor import pod_monitor_spec
 

@@ -11,9 +11,9 @@ import time
 import urllib.request
 
 import yaml
-from aws_head import free_port
-from conftest import run_stack
-from live.harness import LOOPBACK, Processes, Prometheus, http_json, on_loopback, wait_until
+from support.aws_head import free_port
+from support.stacks import run_stack
+from support.live import LOOPBACK, Processes, Prometheus, http_json, on_loopback, wait_until
 
 from doctor.checks import Expectations, Findings, prometheus, remote_write_health
 from doctor.http import Http

@@ -9,8 +9,9 @@ import subprocess
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import Run, is_secret, reveal, run_stack
-from tools import tool
+from support.pulumi_internals import is_secret, reveal
+from support.stacks import Run, run_stack
+from support.tools import tool
 
 from stacks.settings import ConfigError
 

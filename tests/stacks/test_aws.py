@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-import conftest
+from support import cloud_mocks
 import pytest
 import yaml
-from conftest import Run, run_stack, written_files
+from support.stacks import Run, run_stack, written_files
 
 from stacks.settings import ConfigError
 
@@ -52,7 +52,7 @@ def test_head_is_hardened(aws):
     instance = aws.one(INSTANCE, "head-instance").plain
     assert instance["metadataOptions"]["httpTokens"] == "required"
     assert instance["rootBlockDevice"] == {"volumeSize": 100, "volumeType": "gp3", "encrypted": True}
-    assert instance["ami"] == conftest.UBUNTU_AMI["id"]
+    assert instance["ami"] == cloud_mocks.UBUNTU_AMI["id"]
     assert instance["tags"]["ray-cluster"] == "ray-cluster"
     assert instance["userDataReplaceOnChange"] is True
     assert "keyName" not in instance
@@ -61,12 +61,12 @@ def test_head_is_hardened(aws):
 def test_workers_launch_hardened_and_private(aws):
     template = aws.one(TEMPLATE, "workers-launch-template").plain
     assert template["metadataOptions"]["httpTokens"] == "required"
-    assert template["imageId"] == conftest.UBUNTU_AMI["id"]
+    assert template["imageId"] == cloud_mocks.UBUNTU_AMI["id"]
     (interface,) = template["networkInterfaces"]
     assert interface["associatePublicIpAddress"] == "false"
     assert len(interface["securityGroups"]) == 1, "workers are only in the cluster's own group"
     (root,) = template["blockDeviceMappings"]
-    assert root["deviceName"] == conftest.UBUNTU_AMI["rootDeviceName"]
+    assert root["deviceName"] == cloud_mocks.UBUNTU_AMI["rootDeviceName"]
     assert root["ebs"]["encrypted"] == "true" and root["ebs"]["volumeType"] == "gp3"
     assert template["iamInstanceProfile"]["name"] == "worker-role-profile-name"
     group = aws.one(GROUP, "workers-group").plain
@@ -213,9 +213,9 @@ def test_every_child_is_parented_to_its_component(aws):
 
 
 def test_root_volume_below_the_ami_is_refused(monkeypatch):
-    image = json.loads(json.dumps(conftest.UBUNTU_AMI))
+    image = json.loads(json.dumps(cloud_mocks.UBUNTU_AMI))
     image["blockDeviceMappings"][0]["ebs"]["volumeSize"] = 30
-    monkeypatch.setattr(conftest, "UBUNTU_AMI", image)
+    monkeypatch.setattr(cloud_mocks, "UBUNTU_AMI", image)
     result = run_stack("aws", rootVolumeSize="20")
     assert isinstance(result.error, ConfigError), result.error
     assert "rootVolumeSize = 20" in str(result.error) and "30 GiB" in str(result.error)
@@ -301,8 +301,8 @@ def test_data_volume_below_the_retention_cap_is_refused():
 def test_gpu_workers_get_the_gpu_ami_image_and_devices():
     result = run_stack("aws", workerInstanceType="g5.xlarge")
     assert result.error is None, result.error
-    assert result.one(TEMPLATE, "workers-launch-template").plain["imageId"] == conftest.GPU_AMI["id"]
-    assert result.one(INSTANCE, "head-instance").plain["ami"] == conftest.UBUNTU_AMI["id"]
+    assert result.one(TEMPLATE, "workers-launch-template").plain["imageId"] == cloud_mocks.GPU_AMI["id"]
+    assert result.one(INSTANCE, "head-instance").plain["ami"] == cloud_mocks.UBUNTU_AMI["id"]
     worker = yaml.safe_load(written_files(result.worker_user_data())["/opt/ray-monitoring/compose.yaml"])
     ray = worker["services"]["ray-worker"]
     assert ray["image"] == "rayproject/ray:2.60.0-gpu"
@@ -326,15 +326,15 @@ def test_ray_image_runs_on_head_and_workers():
 
 
 def test_gpu_type_with_a_plain_ami_is_refused():
-    result = run_stack("aws", workerInstanceType="g5.xlarge", amiId=conftest.UBUNTU_AMI["id"])
+    result = run_stack("aws", workerInstanceType="g5.xlarge", amiId=cloud_mocks.UBUNTU_AMI["id"])
     assert isinstance(result.error, ConfigError), result.error
     message = str(result.error)
-    assert "workerInstanceType = 'g5.xlarge'" in message and conftest.UBUNTU_AMI["name"] in message
+    assert "workerInstanceType = 'g5.xlarge'" in message and cloud_mocks.UBUNTU_AMI["name"] in message
     assert "amiHasNvidiaDriver" in message and result.resources == []
-    vouched = run_stack("aws", workerInstanceType="g5.xlarge", amiId=conftest.UBUNTU_AMI["id"],
+    vouched = run_stack("aws", workerInstanceType="g5.xlarge", amiId=cloud_mocks.UBUNTU_AMI["id"],
                         amiHasNvidiaDriver="true")
     assert vouched.error is None, vouched.error
-    gpu_ami = run_stack("aws", headInstanceType="g5.xlarge", amiId=conftest.GPU_AMI["id"])
+    gpu_ami = run_stack("aws", headInstanceType="g5.xlarge", amiId=cloud_mocks.GPU_AMI["id"])
     assert gpu_ami.error is None, gpu_ami.error
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Run, run_stack, written_files
-from tools import compose_tools, tool
+from support.stacks import Run, run_stack, written_files
+from support.tools import compose_tools, tool
 
 from components.builders.cloud_init import EC2_USER_DATA_LIMIT
 

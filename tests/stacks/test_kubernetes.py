@@ -6,7 +6,7 @@ import json
 
 import pytest
 import yaml
-from conftest import PATCH_MODE, Run, run_stack
+from support.stacks import PATCH_MODE, Run, run_stack
 
 from components.builders.grafana_config import load_dashboards
 from components.kubernetes.prometheus_rbac import DISCOVERY_RULES
@@ -160,7 +160,7 @@ def test_services_and_node_ports(minikube):
 
 
 def test_code_defaults_expose_nothing_and_need_an_existing_namespace():
-    from conftest import run as run_program
+    from support.stacks import run as run_program
 
     result = run_program("minikube", {})
     assert result.error is None, result.error

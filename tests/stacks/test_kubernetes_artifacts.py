@@ -9,11 +9,12 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import PATCH_MODE, run_stack, upstream_file, upstream_files
-from crds import assert_strictly_valid, merge_list_map, v1_schema
-from kubernetes_api import ray_clusters_in
-from manifests import KUBERNETES_VERSION, file_sd_instead_of_kubernetes, kubernetes_objects, manifest
-from tools import promtool
+from support.stacks import PATCH_MODE, run_stack
+from support.upstream import upstream_file, upstream_files
+from support.crds import assert_strictly_valid, merge_list_map, v1_schema
+from support.kubernetes_api import ray_clusters_in
+from support.manifests import KUBERNETES_VERSION, file_sd_instead_of_kubernetes, kubernetes_objects, manifest
+from support.tools import promtool
 
 from components.builders import prometheus_config
 

@@ -8,10 +8,11 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import PATCH_MODE, Run, run_stack, upstream_file
-from crds import assert_strictly_valid, merge_list_map, v1_schema
-from kubernetes_api import ray_clusters_in
-from tools import promtool
+from support.stacks import PATCH_MODE, Run, run_stack
+from support.upstream import upstream_file
+from support.crds import assert_strictly_valid, merge_list_map, v1_schema
+from support.kubernetes_api import ray_clusters_in
+from support.tools import promtool
 
 from components.builders import alert_rules
 from components.builders.alert_rules import AlertSettings

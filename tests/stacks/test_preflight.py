@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from conftest import PATCH_MODE, run_stack
+from support.stacks import PATCH_MODE, run_stack
 
 from stacks.settings import ConfigError
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import PATCH_MODE, Run, run_stack
+from support.stacks import PATCH_MODE, Run, run_stack
 
 from stacks.settings import ConfigError
 

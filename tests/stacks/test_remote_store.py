@@ -11,9 +11,10 @@ import subprocess
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import Run, hide, is_secret, run_stack
-from manifests import KUBERNETES_VERSION, file_sd_instead_of_kubernetes, kubernetes_objects, manifest
-from tools import compose_tools, promtool
+from support.pulumi_internals import hide, is_secret
+from support.stacks import Run, run_stack
+from support.manifests import KUBERNETES_VERSION, file_sd_instead_of_kubernetes, kubernetes_objects, manifest
+from support.tools import compose_tools, promtool
 
 from components.builders import prometheus_config, remote_write
 from components.builders.compose import BASE

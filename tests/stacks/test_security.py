@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PROJECT_ROOT, Run, is_secret, reveal, run_stack
+from support.paths import PROJECT_ROOT
+from support.pulumi_internals import is_secret, reveal
+from support.stacks import Run, run_stack
 
 SKIPS = yaml.safe_load((PROJECT_ROOT / "tests" / "checkov-skips.yaml").read_text())
 
@@ -97,7 +99,7 @@ def test_exposure_of_the_shipped_stacks():
 
 
 def test_code_defaults_expose_nothing():
-    from conftest import run
+    from support.stacks import run
 
     assert kubernetes_exposure(run("minikube", {})) == set()
     assert kubernetes_exposure(run("eks", {"ray-monitoring:platform": "kubernetes"})) == set()

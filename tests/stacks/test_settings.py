@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import PROJECT_ROOT, run_stack
+from support.paths import PROJECT_ROOT
+from support.stacks import run_stack
 
 from stacks.settings import ConfigError, defaults, load
 

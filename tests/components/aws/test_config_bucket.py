@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import run
+from support.stacks import run
 
 from components.aws.config_bucket import ConfigBucket, ConfigBucketArgs
 from components.builders.head_config import ConfigFile

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import run
+from support.stacks import run
 
 from components.aws.grafana_password import GrafanaPassword, GrafanaPasswordArgs
 

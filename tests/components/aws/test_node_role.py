@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import run
+from support.stacks import run
 
 from components.aws.node_role import NodeRole, NodeRoleArgs
 

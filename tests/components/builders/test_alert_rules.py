@@ -6,8 +6,8 @@ from __future__ import annotations
 import subprocess
 
 import yaml
-from promql import assert_expressions_parse, assert_real_metric_names
-from tools import promtool
+from support.promql import assert_expressions_parse, assert_real_metric_names
+from support.tools import promtool
 
 from components.builders import alert_rules
 from components.builders.alert_rules import AlertSettings
@@ -151,7 +151,7 @@ def test_both_stacks_load_the_rules(minikube, aws):
 
 
 def test_alert_settings_reach_the_rules():
-    from conftest import run_stack
+    from support.stacks import run_stack
 
     result = run_stack("minikube", alertObjectStorePercent="75", alertFor="15m")
     assert result.error is None, result.error

@@ -9,9 +9,9 @@ import json
 import stat
 
 import pytest
-from aws_head import GrafanaAdmin, Head, moto_server
-from conftest import Run, run_stack
-from loopback import LoopbackServer
+from support.aws_head import GrafanaAdmin, Head, moto_server
+from support.stacks import Run, run_stack
+from support.loopback import LoopbackServer
 
 from components.constants import GRAFANA_UID, PROMETHEUS_UID
 

@@ -8,9 +8,9 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import PROJECT_ROOT
-from promql import METRIC_NAMES, assert_expressions_parse, assert_real_metric_names, metric_names
-from tools import node_tool
+from support.paths import PROJECT_ROOT
+from support.promql import METRIC_NAMES, assert_expressions_parse, assert_real_metric_names, metric_names
+from support.tools import node_tool
 
 from components.builders import overview_dashboard
 from components.builders.grafana_config import load_dashboards

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 import yaml
-from tools import promtool
+from support.tools import promtool
 
 from components.builders import prometheus_config, remote_write
 from components.builders.remote_write import RemoteWriteTarget, StoreAuth

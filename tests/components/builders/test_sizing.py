@@ -6,7 +6,8 @@ import re
 
 import pytest
 import yaml
-from conftest import PROJECT_ROOT, run_stack
+from support.paths import PROJECT_ROOT
+from support.stacks import run_stack
 
 from components.builders.sizing import bytes_of, seconds, size, table
 from stacks.settings import ConfigError

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import run
+from support.stacks import run
 
 from components.builders.grafana_config import Dashboard
 from components.kubernetes.common import Resources, Storage

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import run
+from support.stacks import run
 
 from components.builders.ray_cluster import RayClusterShape, RayNodeSize, ray_cluster_spec
 from components.kubernetes.ray_cluster import RayCluster, RayClusterArgs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import run
+from support.stacks import run
 
 from components.kubernetes.ray_cluster_patch import RayClusterPatch, RayClusterPatchArgs
 

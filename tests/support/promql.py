@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from tools import promtool
+from support.tools import promtool
 
-DATA = Path(__file__).resolve().parent / "data"
-RAY_DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards" / "ray"
+DATA = Path(__file__).resolve().parent.parent / "data"
+RAY_DASHBOARDS = Path(__file__).resolve().parent.parent.parent / "dashboards" / "ray"
 # Recorded from a live Ray 2.60.0 head and worker.
 RECORDED = {line for line in (DATA / "ray-2.60.0-metric-names.txt").read_text().split()
             if not line.startswith("#")} - {"#"}

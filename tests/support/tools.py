@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-NODE_TOOLS = Path(__file__).resolve().parent / "node-tools"
+NODE_TOOLS = Path(__file__).resolve().parent.parent / "node-tools"
 
 
 def tool(name: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import jsonschema
 import yaml
-from conftest import upstream_file
+from support.upstream import upstream_file
 
 
 def v1_schema(path: str) -> dict:

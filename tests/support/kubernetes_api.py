@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import yaml
-from loopback import LoopbackServer, QuietHandler
+from support.loopback import LoopbackServer, QuietHandler
 
 _ONE = re.compile(r"^/apis/ray\.io/v1/namespaces/([^/]+)/(rayclusters|rayservices)/([^/?]+)$")
 _ALL = re.compile(r"^/apis/ray\.io/v1/(rayclusters|rayservices)$")

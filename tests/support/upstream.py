@@ -5,7 +5,7 @@ Operator's CRDs), obtained one way and never committed.
 - Otherwise each file is downloaded at its pinned tag into `.upstream-cache/` (gitignored).
 Either way every file is checked against the sha256 in tests/upstream-files.json.
 
-`python tests/upstream.py` (run by tests/run before pytest) prints the directory that holds every file,
+`python tests/support/upstream.py` (run by tests/run before pytest) prints the directory that holds every file,
 or one message naming what is missing and both ways to provide it, and exits 1.
 """
 
@@ -22,7 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 MANIFEST = ROOT / "tests" / "upstream-files.json"
 CACHE = ROOT / ".upstream-cache"
 DOWNLOAD_TIMEOUT = 30  # seconds per file
@@ -99,6 +99,25 @@ def resolve(files: list[UpstreamFile] | None = None, environ: dict | None = None
     return download(files, cache)
 
 
+def upstream_file(relative: str) -> Path:
+    """An upstream file (tests/upstream-files.json), from UPSTREAM_DIR or the download cache that
+    tests/run fills; the test fails, never skips, when it is missing or differs from its checksum."""
+    import pytest  # here, not above: tests/run runs this file with a Python that may lack pytest
+
+    (entry,) = [f for f in manifest() if f.path == relative]
+    directory = Path(os.environ["UPSTREAM_DIR"]) if os.environ.get("UPSTREAM_DIR") else CACHE
+    try:
+        check(directory, [entry])
+    except UpstreamError as error:
+        pytest.fail(str(error))
+    return directory / relative
+
+
+def upstream_files(prefix: str) -> list[str]:
+    """Manifest paths under `prefix`, known at collection time without touching the files."""
+    return [f.path for f in manifest() if f.path.startswith(prefix)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Print the directory holding every upstream test file.")
     parser.add_argument("--manifest", type=Path, default=MANIFEST)
@@ -107,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(resolve(manifest(args.manifest), cache=args.cache))
     except UpstreamError as error:
-        print(f"tests/upstream.py: {error}", file=sys.stderr)
+        print(f"tests/support/upstream.py: {error}", file=sys.stderr)
         return 1
     return 0
 

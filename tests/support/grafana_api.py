@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 from urllib.parse import unquote
 
-from loopback import LoopbackServer, QuietHandler
+from support.loopback import LoopbackServer, QuietHandler
 
 
 class GrafanaApi:

@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
-from tools import tool
+from support.tools import tool
 
 VENV_BIN = Path(sys.executable).parent
 LOOPBACK = "127.0.0.1"

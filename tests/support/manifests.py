@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from conftest import Run
+from support.stacks import Run
 
 # The oldest Kubernetes the manifests must be valid for (minikube's default is newer).
 KUBERNETES_VERSION = "1.30.0"

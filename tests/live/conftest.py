@@ -1,0 +1,73 @@
+"""The live tier's shared cluster: one real Ray cluster and Prometheus for the tests that read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from support.stacks import run_stack
+
+
+@dataclass
+class LiveCluster:
+    """A real Ray head and worker, node_exporter and Prometheus running the aws stack's config."""
+
+    ray: Any
+    prometheus: Any
+    workdir: Path
+    head_found_after: float  # seconds from `ray start --head` returning to Prometheus' first Ray scrape
+    worker_found_after: float  # seconds from the worker's `ray start` returning to its first scrape
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory):
+    """One Ray cluster for all live tests (Ray takes ~10 s to start on 2 cores)."""
+    from support.live import (
+        LOOPBACK,
+        WORKLOAD,
+        Processes,
+        Prometheus,
+        RayCluster,
+        on_loopback,
+        tool,
+        wait_until,
+    )
+
+    from components.builders.alert_rules import FILE_NAME
+
+    stack = run_stack("aws")
+    assert stack.error is None, stack.error
+    files = stack.config()
+    compose = yaml.safe_load(files["/opt/ray-monitoring/compose.yaml"])
+    head_env = {k: v for k, v in compose["services"]["ray-head"]["environment"].items()
+                if not v.startswith("${")}
+    # The iframe host is written on the head; without allowedCidrs it is the tunnel's, as the stack says.
+    head_env["RAY_GRAFANA_IFRAME_HOST"] = stack.outputs["doctor"]["iframeHost"]
+
+    workdir = tmp_path_factory.mktemp("live")
+    processes = Processes()
+    ray = RayCluster(workdir / "ray", head_env)
+    rules = workdir / FILE_NAME
+    rules.write_text(files[f"/opt/ray-monitoring/prometheus/{FILE_NAME}"])
+    config = on_loopback(yaml.safe_load(files["/opt/ray-monitoring/prometheus/prometheus.yml"]), ray.sd_file, rules)
+    prometheus = Prometheus(processes, workdir / "prometheus", config)
+    try:
+        processes.start("node_exporter", [tool("prometheus-node-exporter"),
+                                          f"--web.listen-address={LOOPBACK}:9100"], workdir / "node_exporter.log")
+        # Prometheus first, before Ray's temp dir even exists: the trap FIELD-NOTES measured.
+        prometheus.start()
+        ray.start_head()  # returns once Ray is up; its discovery file exists from then on
+        head_found_after = wait_until(lambda: prometheus.target_up("ray", f"{LOOPBACK}:8080"), 60,
+                                      "the Ray head scraped")
+        ray.add_worker(8081)
+        worker_found_after = wait_until(lambda: prometheus.target_up("ray", f"{LOOPBACK}:8081"), 60,
+                                        "the Ray worker scraped")
+        ray.run(WORKLOAD)
+        yield LiveCluster(ray, prometheus, workdir, head_found_after, worker_found_after)
+    finally:
+        ray.stop()
+        processes.stop_all()

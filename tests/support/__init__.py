@@ -1,0 +1,2 @@
+"""Helpers the tests import by name (`from support.stacks import run_stack`). The conftest files
+hold fixtures only."""

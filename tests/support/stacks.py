@@ -1,0 +1,137 @@
+"""Running a whole stack (__main__.py) under the cloud mocks, as `pulumi up --stack NAME` would."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import runpy
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pulumi
+import yaml
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.stack import run_in_stack
+
+from support.cloud_mocks import CloudMocks, RecordingMonitor, Registered
+from support.paths import PROJECT_ROOT
+from support.pulumi_internals import run_to_end
+
+
+def written_files(user_data: str) -> dict[str, str]:
+    """Path -> content of every file a cloud-config user-data writes."""
+    return {f["path"]: f["content"] for f in yaml.safe_load(user_data)["write_files"]}
+
+
+@dataclass
+class Run:
+    monitor: RecordingMonitor
+    mocks: CloudMocks
+    error: BaseException | None = None
+    logs: list[str] = field(default_factory=list)
+
+    @property
+    def resources(self) -> list[Registered]:
+        return list(self.monitor.registered)
+
+    @property
+    def outputs(self) -> dict:
+        return self.monitor.outputs
+
+    @property
+    def dependencies(self) -> dict[str, set[str]]:
+        return {r.name: r.dependencies for r in self.resources}
+
+    def of_type(self, type_: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == type_]
+
+    def written(self, instance: str = "head-instance") -> dict[str, str]:
+        """The files an EC2 instance's registered user-data writes."""
+        return written_files(self.one("aws:ec2/instance:Instance", instance).plain["userData"])
+
+    def manifest(self) -> dict:
+        """The head's configuration manifest (aws stack), as the bucket holds it."""
+        return json.loads(self.one("aws:s3/bucketObjectv2:BucketObjectv2", "config-manifest").plain["content"])
+
+    def config(self) -> dict[str, str]:
+        """Path on the head -> content of every configuration file the aws stack puts in the bucket."""
+        objects = {r.plain["key"]: r.plain["content"] for r in self.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
+        return {entry["path"]: objects[entry["key"]] for entry in self.manifest()["files"]}
+
+    def worker_user_data(self) -> str:
+        """The aws workers' user-data, from their launch template."""
+        encoded = self.one("aws:ec2/launchTemplate:LaunchTemplate", "workers-launch-template").plain["userData"]
+        return base64.b64decode(encoded).decode()
+
+    def one(self, type_: str, name: str) -> Registered:
+        found = [r for r in self.resources if r.type == type_ and r.name == name]
+        assert len(found) == 1, f"expected one {type_} named {name}, found {[r.name for r in found]}"
+        return found[0]
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The stack's config as the CLI passes it: `project:key` -> string (JSON for lists)."""
+    data = yaml.safe_load((PROJECT_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text()) or {}
+    config = {}
+    for key, value in (data.get("config") or {}).items():
+        config[key] = value if isinstance(value, str) else json.dumps(value)
+    return config
+
+
+class _Recorder(logging.Handler):
+    def __init__(self, lines: list[str]):
+        super().__init__(logging.DEBUG)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def run(stack: str, config: dict[str, str], program: Callable[[], None] | None = None,
+        secret_keys: tuple[str, ...] = ()) -> Run:
+    """Run `program` (default: __main__.py) as `pulumi up --stack <stack>` would, under mocks."""
+    mocks = CloudMocks()
+    monitor = RecordingMonitor(mocks)
+    result = Run(monitor, mocks)
+    logger = logging.getLogger(f"pulumi-engine-{id(result)}")
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(_Recorder(result.logs))  # what the engine would print: pulumi.log.*
+    runtime_settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project="ray-monitoring", stack=stack, preview=False, monitor=monitor,
+                             logger=logger)
+    runtime_settings.ROOT.set(None)  # set_mocks made a finished root stack; run_in_stack makes ours
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+
+    def main() -> None:
+        if program is not None:
+            program()
+        else:
+            runpy.run_path(str(PROJECT_ROOT / "__main__.py"), run_name="__main__")
+
+    try:
+        run_to_end(run_in_stack(main))
+    except BaseException as error:  # noqa: BLE001 handed to the test
+        result.error = error
+    finally:
+        runtime_settings.ROOT.set(None)
+    return result
+
+
+def run_stack(stack: str, secrets: dict[str, Any] | None = None, **overrides: Any) -> Run:
+    """The stack exactly as stacks/Pulumi.<stack>.yaml configures it, plus `overrides`, and
+    `secrets` as `pulumi config set --secret` passes them."""
+    config = stack_config(stack)
+    secret_keys = []
+    for key, value in {**overrides, **(secrets or {})}.items():
+        full = key if ":" in key else f"ray-monitoring:{key}"
+        config[full] = value if isinstance(value, str) else json.dumps(value)
+        if secrets and key in secrets:
+            secret_keys.append(full)
+    return run(stack, config, secret_keys=tuple(secret_keys))
+
+
+
+
+# The minikube stack for a RayCluster that already runs: patch it instead of creating one.
+PATCH_MODE = {"installKubeRay": "false", "createRayCluster": "false"}
