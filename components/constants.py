@@ -6,6 +6,7 @@ RAY_AUTOSCALER_METRICS_PORT = 44217
 RAY_DASHBOARD_METRICS_PORT = 44227
 RAY_DASHBOARD_PORT = 8265
 RAY_GCS_PORT = 6379
+RAY_UID = 1000  # the "ray" user of the rayproject/ray images
 # Ray rewrites this file every few seconds; it lists every node's metrics endpoints.
 RAY_SD_FILE = "/tmp/ray/prom_metrics_service_discovery.json"
 # Ray replaces the file inside its session dir, so Prometheus' file watch misses changes: poll.

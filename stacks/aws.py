@@ -82,14 +82,14 @@ def _hardware(key: str, instance_type: str) -> NodeHardware:
 
 
 def _ami(settings: AwsSettings, node: NodeHardware) -> aws.ec2.AwaitableGetAmiResult:
-    if settings.ami_id:
+    if settings.nodes.ami_id:
         # Any owner the account can launch from: the id was chosen by the user.
-        ami = aws.ec2.get_ami(filters=[{"name": "image-id", "values": [settings.ami_id]}],
+        ami = aws.ec2.get_ami(filters=[{"name": "image-id", "values": [settings.nodes.ami_id]}],
                               owners=["self", "amazon", "aws-marketplace", UBUNTU_AMI_OWNER])
-        if node.gpus and not (settings.ami_has_nvidia_driver or fnmatch.fnmatchcase(ami.name or "", GPU_AMI_NAME)):
+        if node.gpus and not (settings.nodes.ami_has_nvidia_driver or fnmatch.fnmatchcase(ami.name or "", GPU_AMI_NAME)):
             raise ConfigError([describe_problem(
                 node.key, node.instance_type,
-                f"has {node.gpus} NVIDIA GPU(s), but amiId {settings.ami_id} ({ami.name}) is not a GPU AMI: "
+                f"has {node.gpus} NVIDIA GPU(s), but amiId {settings.nodes.ami_id} ({ami.name}) is not a GPU AMI: "
                 "without the NVIDIA driver and container toolkit Ray sees no GPU",
                 "pulumi config rm amiId (GPU types then get AWS's Deep Learning Base GPU AMI), or, if your AMI "
                 "has the driver and the NVIDIA container toolkit, pulumi config set amiHasNvidiaDriver true")])
@@ -104,7 +104,7 @@ def _ami(settings: AwsSettings, node: NodeHardware) -> aws.ec2.AwaitableGetAmiRe
 
 
 def _ray_image(settings: AwsSettings, node: NodeHardware) -> str:
-    return settings.ray_image or (RAY_GPU_IMAGE if node.gpus else RAY_IMAGE)
+    return settings.nodes.ray_image or (RAY_GPU_IMAGE if node.gpus else RAY_IMAGE)
 
 
 def _root_volume_size(ami: aws.ec2.AwaitableGetAmiResult) -> int | None:
@@ -123,27 +123,27 @@ OTHER_MONITORING_MIB = 512  # Grafana, node_exporter
 
 def _warn_if_head_too_small(s: AwsSettings, head: NodeHardware) -> None:
     memory_mib = head.memory_mib
-    needed = bytes_of(s.prometheus_memory_limit) / 2**20 + OTHER_MONITORING_MIB
+    needed = bytes_of(s.data.prometheus_memory_limit) / 2**20 + OTHER_MONITORING_MIB
     room = memory_mib * (1 - RAY_OBJECT_STORE_SHARE) - RAY_HEAD_PROCESSES_MIB
     if needed > room:
         pulumi.log.warn(describe_problem(
-            "headInstanceType", s.head_instance_type,
+            "headInstanceType", s.nodes.head_instance_type,
             f"its {memory_mib / 1024:.0f} GiB leave about {max(room, 0) / 1024:.1f} GiB beside the Ray head, but "
             f"monitoring {s.monitoring.ray_nodes} Ray nodes needs {needed / 1024:.1f} GiB (Prometheus limit "
-            f"{s.prometheus_memory_limit} + Grafana and node_exporter)",
+            f"{s.data.prometheus_memory_limit} + Grafana and node_exporter)",
             "a larger headInstanceType, or lower rayNodes/retention if they overstate it"))
 
 
 def _network(settings: AwsSettings) -> aws.ec2.AwaitableGetSubnetResult:
     """The subnet every node runs in (its zone holds the data volume)."""
-    if settings.subnet_id:
-        subnet = aws.ec2.get_subnet(id=settings.subnet_id)
-        if settings.vpc_id and subnet.vpc_id != settings.vpc_id:
-            raise ConfigError([describe_problem("subnetId", settings.subnet_id,
-                                                f"is in {subnet.vpc_id}, not vpcId {settings.vpc_id}",
+    if settings.network.subnet_id:
+        subnet = aws.ec2.get_subnet(id=settings.network.subnet_id)
+        if settings.network.vpc_id and subnet.vpc_id != settings.network.vpc_id:
+            raise ConfigError([describe_problem("subnetId", settings.network.subnet_id,
+                                                f"is in {subnet.vpc_id}, not vpcId {settings.network.vpc_id}",
                                                 "pulumi config rm vpcId, or pick a subnet of that VPC")])
         return subnet
-    vpc_id = settings.vpc_id or aws.ec2.get_vpc(default=True).id
+    vpc_id = settings.network.vpc_id or aws.ec2.get_vpc(default=True).id
     subnets = sorted(aws.ec2.get_subnets(filters=[{"name": "vpc-id", "values": [vpc_id]}]).ids)
     if not subnets:
         raise ConfigError([describe_problem("vpcId", vpc_id, "has no subnets",
@@ -154,16 +154,16 @@ def _network(settings: AwsSettings) -> aws.ec2.AwaitableGetSubnetResult:
 def build(settings: AwsSettings) -> None:
     s, m = settings, settings.monitoring
     # Look-ups first: every check passes before the first resource is registered.
-    head_hardware = _hardware("headInstanceType", s.head_instance_type)
-    worker_hardware = _hardware("workerInstanceType", s.worker_instance_type)
+    head_hardware = _hardware("headInstanceType", s.nodes.head_instance_type)
+    worker_hardware = _hardware("workerInstanceType", s.nodes.worker_instance_type)
     head_ami = _ami(s, head_hardware)
     # One lookup serves both node kinds when they need the same kind of AMI.
     worker_ami = (head_ami if bool(worker_hardware.gpus) == bool(head_hardware.gpus)
                   else _ami(s, worker_hardware))
     for ami in {head_ami.id: head_ami, worker_ami.id: worker_ami}.values():
         ami_root = _root_volume_size(ami)
-        if ami_root and s.root_volume_size < ami_root:
-            raise ConfigError([describe_problem("rootVolumeSize", s.root_volume_size,
+        if ami_root and s.nodes.root_volume_size < ami_root:
+            raise ConfigError([describe_problem("rootVolumeSize", s.nodes.root_volume_size,
                                                 f"is smaller than the root volume of AMI {ami.name} ({ami_root} GiB)",
                                                 f"pulumi config set rootVolumeSize {max(ami_root, 100)}")])
     subnet = _network(s)
@@ -175,11 +175,11 @@ def build(settings: AwsSettings) -> None:
     served_version, dashboards = load_dashboards_for(version, source)
 
     alerting = m.alerting
-    groups = SecurityGroups("security-groups", SecurityGroupsArgs(subnet.vpc_id, s.cluster_name, s.allowed_cidrs,
+    groups = SecurityGroups("security-groups", SecurityGroupsArgs(subnet.vpc_id, s.cluster_name, s.network.allowed_cidrs,
                                                                   alerting.deploys_alertmanager))
     store = m.store
     managed = (ManagedPrometheus("managed-prometheus", ManagedPrometheusArgs(s.cluster_name))
-               if s.managed_prometheus else None)
+               if s.data.managed_prometheus else None)
     password = GrafanaPassword("grafana-admin-password", GrafanaPasswordArgs(s.cluster_name))
     # Each file on the head with the SSM SecureString it comes from.
     secrets: list[tuple[head_config.SecretFile, GrafanaPassword | SecretParameter]] = [
@@ -229,7 +229,7 @@ def build(settings: AwsSettings) -> None:
     ray_prometheus = store.ray_query.url if store.ray_query else f"{LOCAL}:{PROMETHEUS_PORT}"
     env = ray_head_env(f"{LOCAL}:{GRAFANA_PORT}", ray_prometheus, m.datasource_name, "${RAY_GRAFANA_IFRAME_HOST}")
     files = head_config.config_files(head_config.HeadFiles(
-        compose_yaml=compose.head_compose(env, m.retention_time, m.retention_size, s.prometheus_memory_limit,
+        compose_yaml=compose.head_compose(env, m.retention_time, m.retention_size, s.data.prometheus_memory_limit,
                                           head_image, gpus=bool(head_hardware.gpus),
                                           alertmanager=alerting.deploys_alertmanager, agent=store.agent,
                                           ray_query_headers=ray_headers is not None),
@@ -240,7 +240,7 @@ def build(settings: AwsSettings) -> None:
         dashboard_providers_yaml=grafana_config.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
         dashboards={d.file_name: d.content for d in dashboards},
     ))
-    public = bool(s.allowed_cidrs)
+    public = bool(s.network.allowed_cidrs)
     # Some files wait for the workspace's endpoint; the manifest holds every file's sha256 and secret's version.
     manifest = pulumi.Output.all(pulumi.Output.all(*(f.content for f in files)),
                                  pulumi.Output.all(*(parameter.version for _, parameter in secrets))).apply(
@@ -254,27 +254,27 @@ def build(settings: AwsSettings) -> None:
                                                    [managed.workspace_arn] if managed else []))
     worker_role = NodeRole("worker-role", NodeRoleArgs(s.cluster_name, [], []))
     data = DataVolume("monitoring-data", DataVolumeArgs(s.cluster_name, subnet.availability_zone,
-                                                        s.data_volume_size, s.retain_data))
+                                                        s.data.volume_size, s.data.retain))
 
     # The head's user-data only bootstraps: the bucket, the region and the data volume.
     # Through the manifest's id, the head waits for the manifest its first boot applies.
     head_data = pulumi.Output.all(bucket.bucket_name, data.volume.id, bucket.manifest.id).apply(
         lambda args: cloud_init.head_user_data(cloud_init.HeadBoot(s.region, args[0], args[1])))
-    node = dict(cluster_name=s.cluster_name, subnet_id=subnet.id, key_name=s.key_name,
-                root_volume_size=s.root_volume_size)
+    node = dict(cluster_name=s.cluster_name, subnet_id=subnet.id, key_name=s.network.key_name,
+                root_volume_size=s.nodes.root_volume_size)
     head = RayNode("head", RayNodeArgs(
-        role="head", ami_id=head_ami.id, instance_type=s.head_instance_type, user_data=head_data,
+        role="head", ami_id=head_ami.id, instance_type=s.nodes.head_instance_type, user_data=head_data,
         security_group_ids=[groups.cluster_group_id, groups.access_group_id],
         instance_profile_name=head_role.instance_profile_name, **node))
     data.attach(head.instance)
-    if s.worker_max_count:
+    if s.nodes.worker_max_count:
         worker_data = head.instance.private_ip.apply(lambda ip: cloud_init.worker_user_data(
             compose.worker_compose(ip, _ray_image(s, worker_hardware), gpus=bool(worker_hardware.gpus))))
         WorkerGroup("workers", WorkerGroupArgs(
             ami_id=worker_ami.id, root_device_name=worker_ami.root_device_name,
-            instance_type=s.worker_instance_type, user_data=worker_data,
+            instance_type=s.nodes.worker_instance_type, user_data=worker_data,
             security_group_ids=[groups.cluster_group_id], instance_profile_name=worker_role.instance_profile_name,
-            desired=s.worker_count, minimum=s.worker_min_count, maximum=s.worker_max_count, **node))
+            desired=s.nodes.worker_count, minimum=s.nodes.worker_min_count, maximum=s.nodes.worker_max_count, **node))
 
     host = head.instance.public_dns if public else pulumi.Output.from_input("localhost")
     url = lambda port: pulumi.Output.concat("http://", host, f":{port}")  # noqa: E731
@@ -304,6 +304,6 @@ def build(settings: AwsSettings) -> None:
         "platform": "aws",
         "urls": {"prometheus": url(PROMETHEUS_PORT), "grafana": url(GRAFANA_PORT),
                  "rayDashboard": url(RAY_DASHBOARD_PORT)},
-        **doctor_expectations(m, iframe_host, s.prometheus_memory_limit, node_exporter=True,
+        **doctor_expectations(m, iframe_host, s.data.prometheus_memory_limit, node_exporter=True,
                               restart_command=f"on the head: {HEAD_RESTART}", managed_store=bool(managed)),
     })

@@ -42,6 +42,8 @@ from stacks.dashboards import load_dashboards_for
 from stacks.doctor import doctor_expectations
 from stacks.preflight import ClusterAccess, check_patch_targets, ray_version_of_targets
 from stacks.settings import KubernetesSettings
+from stacks.settings.existing_clusters import PatchTarget, PrometheusOperatorSettings
+from stacks.settings.kubernetes import CreatedCluster, OwnMonitoring, PatchedClusters
 
 
 def port_forward(namespace: str, service: str, local: int, remote: int) -> str:
@@ -78,7 +80,6 @@ class Monitoring:
     prometheus_url: pulumi.Input[str]
     grafana_url: pulumi.Input[str]
     ready: list[pulumi.Resource]  # the head starts after these are ready
-    own: bool  # our Prometheus and Grafana (not the user's Prometheus Operator)
     admin_password: pulumi.Output[str] | None = None
     # RAY_PROMETHEUS_HEADERS (a Pulumi secret) when the heads query a store that wants credentials.
     ray_query_headers: pulumi.Output[str] | None = None
@@ -87,37 +88,39 @@ class Monitoring:
 def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     s, m = settings, settings.monitoring
     objects = []
-    if s.ray_cluster is None:
+    if isinstance(s.ray, PatchedClusters):
         # Read before anything is registered: a wrong target stops `pulumi preview` with nothing made.
-        objects = check_patch_targets(s.targets, access)
+        objects = check_patch_targets(s.ray.targets, access)
     # Grafana serves the dashboards of the Ray the cluster runs, unless rayVersion says otherwise.
     if m.ray_version:
         version, source = m.ray_version, "rayVersion"
-    elif s.ray_cluster is None:
-        version, source = ray_version_of_targets(s.targets, objects), "the Ray version the cluster runs"
+    elif isinstance(s.ray, PatchedClusters):
+        version, source = ray_version_of_targets(s.ray.targets, objects), "the Ray version the cluster runs"
     else:
-        version, source = ray_version_of(s.ray_cluster.image), "the Ray version of rayImage"
+        version, source = ray_version_of(s.ray.shape.image), "the Ray version of rayImage"
     served_version, dashboards = load_dashboards_for(version, source)
 
     namespaces = []
     if s.create_namespace:
         namespaces.append(_namespace("monitoring-namespace", s.namespace))
-    if s.ray_cluster is not None and s.create_ray_namespace and not (
-            s.create_namespace and s.ray_cluster_namespace == s.namespace):
-        namespaces.append(_namespace("ray-namespace", s.ray_cluster_namespace))
+    if isinstance(s.ray, CreatedCluster) and s.ray.create_namespace and not (
+            s.create_namespace and s.ray.namespace == s.namespace):
+        namespaces.append(_namespace("ray-namespace", s.ray.namespace))
     # Everything in them (Roles in the Ray namespace too) waits for the namespaces the stack creates.
     opts = pulumi.ResourceOptions(depends_on=namespaces) if namespaces else None
     operator = KubeRayOperator("kuberay", KubeRayOperatorArgs(s.kuberay_namespace)) if s.kuberay_namespace else None
 
-    monitoring = (_prometheus_operator_mode(s, dashboards, opts) if s.prometheus_operator
-                  else _own_monitoring(s, dashboards, opts))
+    if isinstance(s.backend, PrometheusOperatorSettings):
+        monitoring = _prometheus_operator_mode(s, s.backend, dashboards, opts)
+    else:
+        monitoring = _own_monitoring(s, s.backend, dashboards, opts)
     # The browser reaches Grafana through the port-forward printed below unless told otherwise:
     # that works on every minikube driver and on any cloud cluster.
     iframe_host = m.grafana_iframe_host or (
-        "http://localhost:3000" if monitoring.own else s.prometheus_operator.grafana_url)
+        "http://localhost:3000" if isinstance(s.backend, OwnMonitoring) else s.backend.grafana_url)
     headers = None
     if monitoring.ray_query_headers is not None:
-        headers = RayQueryHeaders("ray-query-headers", RayQueryHeadersArgs(_ray_namespaces(s),
+        headers = RayQueryHeaders("ray-query-headers", RayQueryHeadersArgs(s.ray_namespaces,
                                                                            monitoring.ray_query_headers),
                                   pulumi.ResourceOptions(depends_on=namespaces))
     head_env = ray_head_env(monitoring.grafana_url, monitoring.prometheus_url, m.datasource_name, iframe_host,
@@ -134,14 +137,7 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     pulumi.export("rayDashboardsVersion", served_version)
 
 
-def _ray_namespaces(s: KubernetesSettings) -> tuple[str, ...]:
-    """Where the Ray heads run: the created cluster's namespace, or every patched target's."""
-    if s.ray_cluster is not None:
-        return (s.ray_cluster_namespace,)
-    return tuple(dict.fromkeys(t.namespace for t in s.targets))
-
-
-def _own_monitoring(s: KubernetesSettings, dashboards: tuple[Dashboard, ...],
+def _own_monitoring(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple[Dashboard, ...],
                     opts: pulumi.ResourceOptions | None) -> Monitoring:
     m, store = s.monitoring, s.monitoring.store
     if m.alerting.deploys_alertmanager:
@@ -173,8 +169,8 @@ def _own_monitoring(s: KubernetesSettings, dashboards: tuple[Dashboard, ...],
             watch_namespaces=s.watch_namespaces,
             retention_time=m.retention_time,
             retention_size=m.retention_size,
-            resources=s.prometheus_resources,
-            storage=s.prometheus_storage,
+            resources=own.prometheus_resources,
+            storage=own.prometheus_storage,
         ),
         opts,
     )
@@ -189,25 +185,24 @@ def _own_monitoring(s: KubernetesSettings, dashboards: tuple[Dashboard, ...],
             datasource_credential=query.secret if query else None,
             dashboard_providers_yaml=grafana_config.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
             dashboards=dashboards,
-            resources=s.grafana_resources,
-            storage=s.grafana_storage,
-            service_type=s.grafana_service_type,
-            service_port=s.grafana_service_port,
-            node_port=s.grafana_node_port,
+            resources=own.grafana_resources,
+            storage=own.grafana_storage,
+            service_type=own.grafana_service.type,
+            service_port=own.grafana_service.port,
+            node_port=own.grafana_service.node_port,
         ),
         opts,
     )
     # In agent mode our Prometheus keeps nothing to query: the heads query the store, with its credentials.
     headers = store.ray_query_headers
     return Monitoring(store.ray_query.url if store.ray_query else prometheus.url, grafana.url,
-                      [prometheus.deployment, grafana.deployment], own=True, admin_password=grafana.admin_password,
+                      [prometheus.deployment, grafana.deployment], admin_password=grafana.admin_password,
                       ray_query_headers=pulumi.Output.secret(headers) if headers is not None else None)
 
 
-def _prometheus_operator_mode(s: KubernetesSettings, dashboards: tuple[Dashboard, ...],
-                              opts: pulumi.ResourceOptions | None) -> Monitoring:
+def _prometheus_operator_mode(s: KubernetesSettings, operator: PrometheusOperatorSettings,
+                              dashboards: tuple[Dashboard, ...], opts: pulumi.ResourceOptions | None) -> Monitoring:
     """The user's Prometheus Operator scrapes and alerts; their Grafana shows the dashboards."""
-    operator = s.prometheus_operator
     PrometheusOperatorResources("prometheus-operator", PrometheusOperatorArgs(
         namespace=s.namespace,
         pod_monitor=pod_monitor_spec(s.watch_namespaces, s.monitoring.scrape_interval),
@@ -217,48 +212,49 @@ def _prometheus_operator_mode(s: KubernetesSettings, dashboards: tuple[Dashboard
         dashboard_labels=operator.dashboard_labels,
         folder=GRAFANA_DASHBOARD_FOLDER,
     ), opts)
-    return Monitoring(operator.prometheus_url, operator.grafana_url, [], own=False)
+    return Monitoring(operator.prometheus_url, operator.grafana_url, [])
 
 
 def _ray_heads(s: KubernetesSettings, head_env: list[dict], ready: list, namespaces: list,
                operator: KubeRayOperator | None) -> str:
     """The created RayCluster, or a patch per target; returns how each head gets its environment."""
-    if s.ray_cluster is not None:
+    if isinstance(s.ray, CreatedCluster):
         RayCluster(
             "ray-cluster",
-            RayClusterArgs(s.ray_cluster_name, s.ray_cluster_namespace, s.ray_cluster, s.ray_head_container,
-                           head_env),
+            RayClusterArgs(s.ray.name, s.ray.namespace, s.ray.shape, s.ray.head_container, head_env),
             # After the operator (its CRD), so `pulumi destroy` deletes the cluster before the operator.
             pulumi.ResourceOptions(depends_on=[*namespaces, *ready, *([operator.release] if operator else [])]),
         )
         return "not needed: the RayCluster is created with the environment"
-    for target in s.targets:
+    patched = s.ray
+    for target in patched.targets:
         RayClusterPatch(
             target.resource_name,
-            RayClusterPatchArgs(target.name, target.namespace, target.head_container, head_env, s.head_restart,
-                                target.kind),
+            RayClusterPatchArgs(target.name, target.namespace, target.head_container, head_env,
+                                patched.head_restart, target.kind),
             pulumi.ResourceOptions(depends_on=ready),
         )
 
-    def restart(target) -> str:
+    def restart(target: PatchTarget) -> str:
         if target.kind == "RayService":
             return "the RayService rolls the change out as a new cluster by itself"
-        if s.head_restart == RECREATE:
+        if patched.head_restart == RECREATE:
             return "automatic (RayCluster upgradeStrategy Recreate)"
         return head_restart_command(target.name, target.namespace)
 
-    if len(s.targets) == 1:
-        return restart(s.targets[0])
-    return "; ".join(f"{t.kind} {t.namespace}/{t.name}: {restart(t)}" for t in s.targets)
+    if len(patched.targets) == 1:
+        return restart(patched.targets[0])
+    return "; ".join(f"{t.kind} {t.namespace}/{t.name}: {restart(t)}" for t in patched.targets)
 
 
 def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, head_env: list[dict],
              head_restart: str) -> None:
     m = s.monitoring
+    own = s.backend if isinstance(s.backend, OwnMonitoring) else None
     head_service = f"{s.ray_cluster_name}-head-svc"  # created by KubeRay
     pulumi.export("grafanaUrl", iframe_host)
-    if monitoring.own:
-        pulumi.export("grafanaPortForward", port_forward(s.namespace, GRAFANA, 3000, s.grafana_service_port))
+    if own:
+        pulumi.export("grafanaPortForward", port_forward(s.namespace, GRAFANA, 3000, own.grafana_service.port))
         pulumi.export("grafanaAdminPassword", monitoring.admin_password)
         pulumi.export("prometheusUrl", f"http://localhost:{PROMETHEUS_PORT}")
         pulumi.export("prometheusPortForward",
@@ -274,14 +270,16 @@ def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, he
     pulumi.export("rayJobHeadEnv", head_env)
     services = {"rayDashboard": {"namespace": s.ray_cluster_namespace, "service": head_service,
                                  "port": RAY_DASHBOARD_PORT}}
-    if monitoring.own:
+    if own:
         services.update(prometheus={"namespace": s.namespace, "service": PROMETHEUS, "port": PROMETHEUS_PORT},
-                        grafana={"namespace": s.namespace, "service": GRAFANA, "port": s.grafana_service_port})
+                        grafana={"namespace": s.namespace, "service": GRAFANA, "port": own.grafana_service.port})
     # What `python -m doctor --stack NAME` reaches (by port-forward) and expects.
     pulumi.export("doctor", {
         "platform": "kubernetes",
         "services": services,
-        **doctor_expectations(m, iframe_host, s.prometheus_resources.memory_limit, node_exporter=False,
+        **doctor_expectations(m, iframe_host,
+                              own.prometheus_resources.memory_limit if own else m.sizing.memory_limit,
+                              node_exporter=False,
                               restart_command=head_restart_command(s.ray_cluster_name, s.ray_cluster_namespace)),
     })
 

@@ -7,6 +7,7 @@ import ast
 from pathlib import Path
 
 import pytest
+
 from support.paths import PROJECT_ROOT
 
 COMPONENTS = PROJECT_ROOT / "components"

@@ -13,9 +13,10 @@ from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+
 from support import upstream
-from support.paths import PROJECT_ROOT
 from support.loopback import LoopbackServer
+from support.paths import PROJECT_ROOT
 
 GOOD = b"apiVersion: v1\nkind: Example\n"
 
@@ -92,8 +93,9 @@ def test_offline_without_upstream_dir_prints_one_message_and_fails(tmp_path):
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"files": [vars(entry(f"http://127.0.0.1:{closed_port()}/good.yaml"))]}))
     env = {"PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "tests/support/upstream.py"), "--manifest", str(manifest),
-                             "--cache", str(tmp_path / "cache")], capture_output=True, text=True, timeout=60, env=env)
+    script = str(PROJECT_ROOT / "tests/support/upstream.py")
+    result = subprocess.run([sys.executable, script, "--manifest", str(manifest), "--cache", str(tmp_path / "cache")],
+                            capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 1 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("tests/support/upstream.py: schemas/good.yaml could not be downloaded")
@@ -115,7 +117,8 @@ def test_the_manifest_pins_every_file_the_tests_read():
 
 def test_tests_run_resolves_upstream_files_before_anything_else():
     script = (PROJECT_ROOT / "tests/run").read_text()
-    assert script.index("$(python3 tests/support/upstream.py)") < script.index("apt-get update") < script.index("-m pytest")
+    resolve = script.index("$(python3 tests/support/upstream.py)")
+    assert resolve < script.index("apt-get update") < script.index("-m pytest")
     assert 'export UPSTREAM_DIR="$upstream_dir"' in script
 
 

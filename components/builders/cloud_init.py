@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import yaml
 
-from components.builders.compose import BASE, DATA, RAY_TMP, RAY_UID
+from components.builders.compose import BASE, DATA, RAY_TMP
 from components.builders.head_config import APPLY_SCRIPT, apply_spec
+from components.constants import RAY_UID
 
 EC2_USER_DATA_LIMIT = 16 * 1024
 APPLY_UNIT = "ray-monitoring-apply"

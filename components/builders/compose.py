@@ -45,7 +45,6 @@ GRAFANA_CONFIG = f"{BASE}/grafana/config"  # grafana.ini; a directory mount sees
 GRAFANA_CONFIG_MOUNT = "/etc/grafana/config"  # where the container sees it
 # The head's data volume (its own EBS volume): Prometheus' TSDB and Grafana's database outlive the instance.
 DATA = "/var/lib/ray-monitoring/data"
-RAY_UID = 1000  # user "ray" in the rayproject/ray image
 
 # Ray sizes its object store from /dev/shm; Docker's default 64 MB would push it to disk.
 RAY_SHM_SIZE = "8gb"

@@ -24,10 +24,9 @@ from components.builders.compose import (
     RAY_HEADERS_FILE,
     RAY_SECRETS,
     RAY_TMP,
-    RAY_UID,
     REMOTE_WRITE_SECRETS,
 )
-from components.constants import GRAFANA_DATASOURCE_CREDENTIAL, GRAFANA_PORT, GRAFANA_UID, PROMETHEUS_UID
+from components.constants import GRAFANA_DATASOURCE_CREDENTIAL, GRAFANA_PORT, GRAFANA_UID, PROMETHEUS_UID, RAY_UID
 
 APPLY_SCRIPT = (Path(__file__).parent / "scripts" / "apply_config.py").read_text()
 PREFIX = "config/"  # S3 key prefix: the head's role reads only below it

@@ -20,12 +20,12 @@ from components.constants import (
     RAY_DASHBOARD_PORT,
     RAY_GCS_PORT,
     RAY_METRICS_PORT,
+    RAY_UID,
 )
 
 WORKER_CONTAINER = "ray-worker"
 WORKER_GROUP = "workers"
 RAY_CLIENT_PORT = 10001
-RAY_UID = 1000  # the "ray" user of the rayproject/ray images
 # The autoscaler sidecar KubeRay adds to the head: smaller than KubeRay's default (500m / 512Mi),
 # which would not leave room for a worker on a 4-CPU minikube.
 AUTOSCALER_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}

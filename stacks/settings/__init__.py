@@ -2,9 +2,12 @@
 
 Every key is checked before any resource exists; all problems are reported together, each
 naming the key, the bad value and the fix. Components never read config: they get these.
-  reader.py      the reader and its one error format
-  shared.py      what both platforms read the same way
-  kubernetes.py  aws.py   each platform's own settings
+  table.py       every setting once: key, kind, default, platforms, check, doc
+  formats.py     the patterns and quantity parsers the rows and checks share
+  reader.py      the reader that checks values by their rows, and its one error format
+  shared.py      what both platforms read the same way (alerting.py, remote_store.py beside it)
+  kubernetes.py  aws.py   each platform's own settings (existing_clusters.py: patch and operator modes)
+  generate.py    Pulumi.yaml's config block and docs/configuration.md's table, from the table
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from stacks.settings.aws import AwsSettings, read_aws
 from stacks.settings.kubernetes import KubernetesSettings, read_kubernetes
 from stacks.settings.reader import PROJECT, ConfigError, Reader, describe_problem, same_value
 from stacks.settings.shared import MonitoringSettings
+from stacks.settings.table import rows
 
 __all__ = ["AwsSettings", "ConfigError", "KubernetesSettings", "MonitoringSettings", "PROJECT", "Settings",
            "defaults", "describe_problem", "load"]
@@ -36,12 +40,12 @@ def load(stack: str, config: Mapping[str, Any],
     def get(key: str) -> Any:
         return config.get(key if ":" in key else f"{PROJECT}:{key}")
 
-    reader = Reader(get, is_secret)
-    platform = reader.choice("platform", STACK_PLATFORMS.get(stack, ""), tuple(PLATFORMS))
-    if not platform:
-        raise ConfigError([f"{PROJECT}:platform is not set for stack {stack!r}: "
-                           f"must be one of {', '.join(PLATFORMS)}. "
-                           f"Fix: pulumi config set platform kubernetes"])
+    reader = Reader(get, is_secret=is_secret)
+    platform = reader.optional_text("platform") or STACK_PLATFORMS.get(stack)
+    if platform is None:
+        raise ConfigError(reader.problems or [f"{PROJECT}:platform is not set for stack {stack!r}: "
+                                              f"must be one of {', '.join(PLATFORMS)}. "
+                                              f"Fix: pulumi config set platform kubernetes"])
     settings = PLATFORMS[platform](reader)
     _reject_unknown_keys(reader, platform, config)
     if reader.problems:
@@ -51,17 +55,12 @@ def load(stack: str, config: Mapping[str, Any],
 
 def defaults(platform: str) -> dict[str, Any]:
     """Every key the platform reads, with its default (None: unset unless configured)."""
-    reader = Reader(lambda key: None)
-    PLATFORMS[platform](reader)
-    return {"platform": None, **reader.defaults}
+    return {row.key: row.default for row in rows(platform)}
 
 
 def _reject_unknown_keys(reader: Reader, platform: str, config: Mapping[str, Any]) -> None:
     known = defaults(platform)
-    others: dict[str, Any] = {}
-    for other in PLATFORMS:
-        if other != platform:
-            others.update(defaults(other))
+    others = {key: default for other in PLATFORMS if other != platform for key, default in defaults(other).items()}
     for full_key in sorted(config):
         if not full_key.startswith(f"{PROJECT}:"):
             continue
@@ -77,4 +76,4 @@ def _reject_unknown_keys(reader: Reader, platform: str, config: Mapping[str, Any
         close = difflib.get_close_matches(key, sorted(known), n=1)
         hint = f"did you mean {close[0]}? " if close else ""
         reader.problem(key, config[full_key], "is not a setting of this project",
-                       f"{hint}see the README's configuration reference, or pulumi config rm {key}")
+                       f"{hint}see docs/configuration.md, or pulumi config rm {key}")

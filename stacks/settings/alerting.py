@@ -13,7 +13,8 @@ from urllib.parse import urlparse
 
 from components.builders.alert_rules import ALERT_NAMES
 from components.builders.alertmanager_config import KINDS, SEVERITIES, Receiver, Routing
-from stacks.settings.reader import DNS_LABEL, Reader, duration, url
+from stacks.settings.formats import DNS_LABEL
+from stacks.settings.reader import Reader
 
 # Fields of each receiver kind, besides name, type and severities; the first is its credential.
 FIELDS = {
@@ -96,7 +97,7 @@ def _receiver(reader: Reader, index: int, raw: Any) -> Receiver | None:
 
 
 def _receivers(reader: Reader) -> tuple[Receiver, ...]:
-    raw = reader.structured("alertReceivers", None)
+    raw = reader.structured("alertReceivers")
     if raw in (None, []):
         return ()
     if not isinstance(raw, list):
@@ -119,7 +120,7 @@ def _receivers(reader: Reader) -> tuple[Receiver, ...]:
 
 def severity_overrides(reader: Reader) -> tuple[tuple[str, str], ...]:
     """`alertSeverity`: alert name -> critical | warning, over each rule's own severity."""
-    raw = reader.structured("alertSeverity", None)
+    raw = reader.structured("alertSeverity")
     if raw in (None, {}):
         return ()
     if not isinstance(raw, dict):
@@ -139,17 +140,15 @@ def severity_overrides(reader: Reader) -> tuple[tuple[str, str], ...]:
 
 def read_alerting(reader: Reader) -> AlertingSettings:
     receivers = _receivers(reader)
-    external = url(reader, "externalAlertmanagerUrl", "must be the http(s) URL of an Alertmanager",
-                   "http://alertmanager.monitoring.svc:9093")
+    external = reader.optional_text("externalAlertmanagerUrl")
     if receivers and external:
         reader.problem("externalAlertmanagerUrl", external, "cannot be combined with alertReceivers: our "
                        "Alertmanager would be bypassed", "use one: pulumi config rm externalAlertmanagerUrl, or "
                        "pulumi config rm alertReceivers")
     routing = Routing(
-        group_wait=duration(reader, "alertGroupWait", "30s"),
-        group_interval=duration(reader, "alertGroupInterval", "5m", minimum="1s", because="Alertmanager needs it"),
-        repeat_interval=duration(reader, "alertRepeatInterval", "4h", minimum="1m",
-                                 because="a still-firing alert would page every few seconds"),
+        group_wait=reader.text("alertGroupWait"),
+        group_interval=reader.text("alertGroupInterval"),
+        repeat_interval=reader.text("alertRepeatInterval"),
         receivers=receivers,
     )
     return AlertingSettings(routing=routing, external_url=external)

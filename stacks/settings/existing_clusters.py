@@ -3,17 +3,21 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from typing import Literal
 
-from stacks.settings.reader import DNS_LABEL, DNS_SUBDOMAIN, Reader, url
+from stacks.settings.formats import DNS_LABEL, DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE
+from stacks.settings.reader import Reader
+from stacks.settings.table import BY_KEY
+
+Kind = Literal["RayCluster", "RayService"]
 
 
 @dataclass(frozen=True)
 class PatchTarget:
     """A RayCluster or RayService whose head gets the environment by a server-side-apply patch."""
 
-    kind: str  # RayCluster | RayService
+    kind: Kind
     name: str
     namespace: str
     head_container: str
@@ -31,14 +35,12 @@ class PrometheusOperatorSettings:
     dashboard_labels: dict[str, str]  # what the user's Grafana sidecar loads dashboards by
 
 
-LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
-KINDS = ("RayCluster", "RayService")
+KINDS: tuple[Kind, ...] = ("RayCluster", "RayService")
 
 
 def read_targets(reader: Reader, name: str, namespace: str, head_container: str) -> tuple[PatchTarget, ...]:
     """`rayClusters`, or the single-cluster keys as its one-element shorthand."""
-    raw = reader.structured("rayClusters", None)
+    raw = reader.structured("rayClusters")
     if raw is None:
         return (PatchTarget("RayCluster", name, namespace, head_container, "ray-cluster"),)
     fix = "pulumi config set --path 'rayClusters[0].name' NAME (and .namespace, .kind: RayCluster or RayService)"
@@ -72,7 +74,7 @@ def read_targets(reader: Reader, name: str, namespace: str, head_container: str)
 
 
 def _labels(reader: Reader, key: str, default: dict[str, str]) -> dict[str, str]:
-    raw = reader.structured(key, None)
+    raw = reader.structured(key)
     if raw is None:
         return default
     if not isinstance(raw, dict) or not all(isinstance(k, str) and LABEL_KEY.match(k) and isinstance(v, str)
@@ -84,23 +86,19 @@ def _labels(reader: Reader, key: str, default: dict[str, str]) -> dict[str, str]
 
 
 def read_prometheus_operator(reader: Reader) -> PrometheusOperatorSettings | None:
-    enabled = reader.boolean("prometheusOperator", False)
-    prometheus_example = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
-    grafana_example = "http://kube-prometheus-stack-grafana.monitoring.svc:80"
-    reachable = "must be an http(s) URL the Ray head can reach"
-    prometheus = url(reader, "externalPrometheusUrl", reachable, prometheus_example)
-    grafana = url(reader, "externalGrafanaUrl", reachable, grafana_example)
+    enabled = reader.flag("prometheusOperator")
+    urls = {key: reader.optional_text(key) for key in ("externalPrometheusUrl", "externalGrafanaUrl")}
     pod_monitor_labels = _labels(reader, "podMonitorLabels", {})
     dashboard_labels = _labels(reader, "grafanaDashboardLabels", {"grafana_dashboard": "1"})
     if not enabled:
-        for key, value in (("externalPrometheusUrl", prometheus), ("externalGrafanaUrl", grafana)):
+        for key, value in urls.items():
             if value is not None:
                 reader.problem(key, value, "is used only with prometheusOperator: true",
                                f"pulumi config set prometheusOperator true, or pulumi config rm {key}")
         return None
-    for key, value, example in (("externalPrometheusUrl", prometheus, prometheus_example),
-                                ("externalGrafanaUrl", grafana, grafana_example)):
-        if value is None and not any(p.startswith(f"ray-monitoring:{key} ") for p in reader.problems):
+    for key, value in urls.items():
+        if value is None and not reader.has_problem(key):
             reader.problem(key, None, "is required with prometheusOperator: true: the Ray head queries your "
-                           "Prometheus and embeds your Grafana", f"pulumi config set {key} {example}")
-    return PrometheusOperatorSettings(prometheus or "", grafana or "", pod_monitor_labels, dashboard_labels)
+                           "Prometheus and embeds your Grafana", f"pulumi config set {key} {BY_KEY[key].example}")
+    return PrometheusOperatorSettings(urls["externalPrometheusUrl"] or "", urls["externalGrafanaUrl"] or "",
+                                      pod_monitor_labels, dashboard_labels)

@@ -1,26 +1,19 @@
-"""Reading Pulumi config: one reader that parses and checks each key, and the one format every
-problem is stated in (key, value, why, fix). All problems are collected and reported together,
-before any resource exists."""
+"""Reading Pulumi config: one reader that parses and checks each key by its row in the settings table,
+and the one format every problem is stated in (key, value, why, fix). All problems are collected and
+reported together, before any resource exists."""
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Callable
 from urllib.parse import urlparse
 
 import pulumi
 
-from components.builders.sizing import bytes_of, seconds
+from stacks.settings.formats import MAGNITUDE
+from stacks.settings.table import BY_KEY, Setting
 
 PROJECT = "ray-monitoring"
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-DURATION = re.compile(r"^(?=\d)((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
-MEMORY = re.compile(r"^[1-9]\d*(Ki|Mi|Gi|Ti)$")
-# Below this Prometheus (55 MiB idle, measured) or Grafana is killed for memory while starting.
-MIN_MEMORY_LIMIT = "128Mi"
-MEMORY_FLOOR_WHY = "Prometheus and Grafana are killed for memory while starting with less"
 
 
 class ConfigError(pulumi.RunError):
@@ -39,111 +32,6 @@ def describe_problem(key: str, value: Any, why: str, fix: str) -> str:
     return f"{full} = {value!r}: {why}. Fix: {fix}"
 
 
-class Reader:
-    """Reads keys through `get`, parsing and checking each, collecting every problem."""
-
-    def __init__(self, get: Callable[[str], Any], is_secret: Callable[[str], bool] = lambda key: False):
-        self._get = get
-        self._is_secret = is_secret
-        self.problems: list[str] = []
-        self.defaults: dict[str, Any] = {}  # every key read, with its default
-
-    def problem(self, key: str, value: Any, why: str, fix: str) -> None:
-        self.problems.append(describe_problem(key, value, why, fix))
-
-    def _raw(self, key: str, default: Any) -> Any:
-        self.defaults[key] = default
-        return self._get(key)
-
-    def value(self, key: str) -> Any:
-        """The raw configured value (None when unset)."""
-        return self._get(key)
-
-    def is_default(self, key: str, value: Any) -> bool:
-        """Whether `value` is the default recorded when `key` was read (Pulumi.yaml passes defaults)."""
-        return same_value(value, self.defaults[key])
-
-    def string(self, key: str, default: str | None, pattern: re.Pattern | None = None,
-               why: str = "", example: str = "") -> str | None:
-        value = self._raw(key, default)
-        if value is None:
-            return default
-        value = str(value)
-        if value == "" or (pattern is not None and not pattern.match(value)):
-            self.problem(key, value, why or "must not be empty", f"pulumi config set {key} {example}")
-            return default
-        return value
-
-    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self._raw(key, default)
-        if value is None:
-            return default
-        if value not in choices:
-            self.problem(key, value, f"must be one of {', '.join(choices)}",
-                         f"pulumi config set {key} {default}")
-            return default
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self._raw(key, default)
-        if value is None:
-            return default
-        if isinstance(value, bool):
-            return value
-        if str(value).lower() in ("true", "false"):
-            return str(value).lower() == "true"
-        self.problem(key, value, "must be true or false", f"pulumi config set {key} {str(default).lower()}")
-        return default
-
-    def integer(self, key: str, default: int | None, low: int, high: int, example: int) -> int | None:
-        value = self._raw(key, default)
-        if value is None:
-            return default
-        try:
-            number = int(str(value))
-        except ValueError:
-            number = None
-        if number is None or not low <= number <= high:
-            self.problem(key, value, f"must be a whole number from {low} to {high}",
-                         f"pulumi config set {key} {example}")
-            return default
-        return number
-
-    def secret(self, key: str) -> bool:
-        """Whether the CLI passed `key` as a Pulumi secret (pulumi config set --secret)."""
-        return self._is_secret(key if ":" in key else f"{PROJECT}:{key}")
-
-    def structured(self, key: str, default: Any) -> Any:
-        """A list or object (the CLI passes it as JSON text); None on a problem. The value is never
-        repeated in the message: it may hold credentials."""
-        value = self._raw(key, default)
-        if value is None:
-            return default
-        if isinstance(value, str):
-            try:
-                return json.loads(value)
-            except ValueError:
-                self.problem(key, "<hidden>", "is not a list or object",
-                             f"pulumi config set --path '{key}[0].FIELD' VALUE")
-                return None
-        return value
-
-    def string_list(self, key: str) -> list[str] | None:
-        raw = value = self._raw(key, [])
-        if value is None:
-            return None
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                value = None
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.problem(key, raw, "must be a list of strings",
-                         f"pulumi config set --path '{key}[0]' VALUE")
-            return None
-        return value
-
-
 def same_value(value: Any, default: Any) -> bool:
     """A configured value against a default, as the CLI passes values (text; lists as JSON)."""
     if isinstance(value, str) and value[:1] in "[{":
@@ -151,33 +39,149 @@ def same_value(value: Any, default: Any) -> bool:
     return str(value).lower() == str(default).lower()
 
 
-def duration(reader: Reader, key: str, default: str, minimum: str | None = None, because: str = "") -> str:
-    """A Prometheus duration; with `minimum`, shorter values (0s included) are refused, `because` says why."""
-    value = reader.string(key, default, DURATION,
-                          "must be a Prometheus duration such as 30s, 10m, 6h or 15d", default)
-    if minimum is not None and seconds(value) < seconds(minimum):
-        reader.problem(key, value, f"must be at least {minimum}: {because}", f"pulumi config set {key} {default}")
-        return default
-    return value
+class Reader:
+    """Reads keys through `get`, parsing and checking each by its row, collecting every problem.
+    A key without a row is a programming error (KeyError), never a silent read."""
 
+    def __init__(self, get: Callable[[str], Any], *, is_secret: Callable[[str], bool] = lambda key: False):
+        self._get = get
+        self._is_secret = is_secret
+        self.problems: list[str] = []
+        self.read_keys: set[str] = set()
 
-def at_least(reader: Reader, key: str, value: str, minimum: str, because: str, example: str) -> str | None:
-    """`value` (a size or memory quantity already read) if it is at least `minimum`; else a problem."""
-    if bytes_of(value) < bytes_of(minimum):
-        reader.problem(key, value, f"must be at least {minimum}: {because}", f"pulumi config set {key} {example}")
-        return None
-    return value
+    def problem(self, key: str, value: Any, why: str, fix: str) -> None:
+        self.problems.append(describe_problem(key, value, why, fix))
 
+    def has_problem(self, key: str) -> bool:
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        return any(p.startswith(f"{full} ") for p in self.problems)
 
-def url(reader: Reader, key: str, why: str, example: str, path_allowed: bool = True) -> str | None:
-    """An http(s) URL without query or fragment (and without a path unless `path_allowed`), with no
-    trailing slash; `why` says what it must be."""
-    value = reader.string(key, None)
-    if value is None:
-        return None
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query or parsed.fragment \
-            or (not path_allowed and parsed.path not in ("", "/")):
-        reader.problem(key, value, why, f"pulumi config set {key} {example}")
-        return None
-    return value.rstrip("/")
+    def value(self, key: str) -> Any:
+        """The raw configured value (None when unset)."""
+        return self._get(BY_KEY[key].key)
+
+    def is_default(self, key: str, value: Any) -> bool:
+        """Whether `value` is the key's default (Pulumi.yaml passes defaults as values)."""
+        return same_value(value, BY_KEY[key].default)
+
+    def secret(self, key: str) -> bool:
+        """Whether the CLI passed `key` as a Pulumi secret (pulumi config set --secret)."""
+        return self._is_secret(key if ":" in key else f"{PROJECT}:{key}")
+
+    # Typed reads: each returns the row's default when the key is unset or its value is refused.
+
+    def text(self, key: str) -> str:
+        """A text key that has a default."""
+        value = self.optional_text(key)
+        assert value is not None, f"{key} has no default: read it with optional_text"
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        row, raw = self._row(key, "string", "choice", "duration", "cpu", "memory", "size", "url")
+        if raw is None:
+            return row.default
+        value = str(raw)
+        if row.kind == "choice":
+            return self._choice(row, value)
+        if row.kind == "url":
+            return self._url(row, value)
+        pattern, why = row.check()
+        if value == "" or (pattern is not None and not pattern.match(value)):
+            self.problem(key, value, why, f"pulumi config set {key} {row.fix_value}")
+            return row.default
+        return self._at_least(row, value)
+
+    def flag(self, key: str) -> bool:
+        row, raw = self._row(key, "boolean")
+        if raw is None:
+            return bool(row.default)
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() in ("true", "false"):
+            return str(raw).lower() == "true"
+        self.problem(key, raw, "must be true or false", f"pulumi config set {key} {row.fix_value}")
+        return bool(row.default)
+
+    def number(self, key: str) -> int:
+        value = self.optional_number(key)
+        assert value is not None, f"{key} has no default: read it with optional_number"
+        return value
+
+    def optional_number(self, key: str) -> int | None:
+        row, raw = self._row(key, "integer")
+        if raw is None:
+            return row.default
+        try:
+            number: int | None = int(str(raw))
+        except ValueError:
+            number = None
+        if number is None or not row.low <= number <= row.high:
+            self.problem(key, raw, f"must be a whole number from {row.low} to {row.high}",
+                         f"pulumi config set {key} {row.fix_value}")
+            return row.default
+        return number
+
+    def strings(self, key: str) -> list[str] | None:
+        """A list of strings; None after a problem."""
+        row, raw = self._row(key, "list")
+        if raw is None:
+            return list(row.default)
+        value = raw
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                value = None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.problem(key, raw, "must be a list of strings", f"pulumi config set --path '{key}[0]' VALUE")
+            return None
+        return value
+
+    def structured(self, key: str) -> Any:
+        """A list or object (the CLI passes it as JSON text); None when unset or on a problem. The
+        value is never repeated in the message: it may hold credentials."""
+        _, raw = self._row(key, "object")
+        if isinstance(raw, str):
+            try:
+                return json.loads(raw)
+            except ValueError:
+                self.problem(key, "<hidden>", "is not a list or object",
+                             f"pulumi config set --path '{key}[0].FIELD' VALUE")
+                return None
+        return raw
+
+    def _row(self, key: str, *kinds: str) -> tuple[Setting, Any]:
+        row = BY_KEY[key]
+        assert row.kind in kinds, f"{key} is a {row.kind}, not one of {kinds}"
+        self.read_keys.add(key)
+        raw = self._get(key)
+        if raw is None and row.required:
+            self.problem(key, None, "is required", f"pulumi config set {key} {row.fix_value}")
+        return row, raw
+
+    def _choice(self, row: Setting, value: str) -> str | None:
+        if value in row.choices:
+            return value
+        self.problem(row.key, value, f"must be one of {', '.join(row.choices)}",
+                     f"pulumi config set {row.key} {row.fix_value or row.choices[0]}")
+        return row.default
+
+    def _url(self, row: Setting, value: str) -> str | None:
+        """An http(s) URL without query or fragment (and without a path unless the row allows one),
+        with no trailing slash."""
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query or parsed.fragment \
+                or (not row.path_allowed and parsed.path not in ("", "/")):
+            self.problem(row.key, value, row.why, f"pulumi config set {row.key} {row.example}")
+            return None
+        return value.rstrip("/")
+
+    def _at_least(self, row: Setting, value: str) -> str | None:
+        if row.minimum is None:
+            return value
+        measure = MAGNITUDE[row.kind]
+        if measure(value) < measure(row.minimum):
+            self.problem(row.key, value, f"must be at least {row.minimum}: {row.because}",
+                         f"pulumi config set {row.key} {row.fix_value}")
+            return row.default
+        return value

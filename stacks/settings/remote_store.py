@@ -6,7 +6,6 @@ Passwords and tokens are credentials: a key holding one must be a Pulumi secret
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -18,9 +17,9 @@ from components.builders.remote_write import (
     ray_prometheus_headers,
     secret_file,
 )
+from stacks.settings.formats import REGION
 from stacks.settings.reader import Reader
 
-REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 # Fields of each auth type besides `type`; the credential among them is a Pulumi secret.
 AUTH_FIELDS = {"none": (), "basic": ("username", "password"), "bearer": ("token",), "sigv4": ("region",)}
 CREDENTIAL = {"basic": "password", "bearer": "token"}
@@ -128,7 +127,7 @@ def _must_be_secret(reader: Reader, key: str, where: str) -> bool:
 
 def _writes(reader: Reader) -> tuple[Credentialed, ...]:
     key = "remoteWrite"
-    raw = reader.structured(key, None)
+    raw = reader.structured(key)
     if raw in (None, []):
         return ()
     if not isinstance(raw, list):
@@ -157,8 +156,8 @@ def _writes(reader: Reader) -> tuple[Credentialed, ...]:
 
 
 def _query(reader: Reader) -> Credentialed | None:
-    query_url = reader.string("grafanaQueryUrl", None)
-    raw_auth = reader.structured("grafanaQueryAuth", None)
+    query_url = reader.optional_text("grafanaQueryUrl")
+    raw_auth = reader.structured("grafanaQueryAuth")
     if query_url is None:
         if raw_auth is not None:
             reader.problem("grafanaQueryAuth", "<hidden>", "is how Grafana queries grafanaQueryUrl, which is not set",
@@ -182,10 +181,10 @@ def _query(reader: Reader) -> Credentialed | None:
     return Credentialed(checked, *auth)
 
 
-def read_remote_store(reader: Reader, managed_store: bool = False) -> RemoteStoreSettings:
+def read_remote_store(reader: Reader, *, managed_store: bool = False) -> RemoteStoreSettings:
     """`managed_store`: the platform writes to a store of its own as well (aws managedPrometheus)."""
     writes = _writes(reader)
-    agent = reader.boolean("prometheusAgent", False)
+    agent = reader.flag("prometheusAgent")
     query = _query(reader)
     if query and not (writes or managed_store):
         reader.problem("grafanaQueryUrl", query.url, "Grafana would read a store this stack writes nothing to",

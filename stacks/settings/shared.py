@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from components.builders.alert_rules import AlertSettings
 from components.builders.grafana_config import UnsupportedRayVersion, dashboards_version, supported_ray_versions
 from components.builders.sizing import Sizing, size
 from stacks.settings.alerting import AlertingSettings, read_alerting, severity_overrides
-from stacks.settings.reader import Reader, at_least, duration, url
+from stacks.settings.reader import Reader
 from stacks.settings.remote_store import RemoteStoreSettings, read_remote_store
-
-RAY_VERSION_PATTERN = re.compile(r"^\d+\.\d+(\.\d+)?$")
-RETENTION_SIZE = re.compile(r"^[1-9]\d*(B|KB|MB|GB|TB|PB|EB)$")
 
 
 @dataclass(frozen=True)
@@ -33,33 +29,27 @@ class MonitoringSettings:
     store: RemoteStoreSettings  # remote write, agent mode, where Grafana queries
 
 
-def read_monitoring(reader: Reader, managed_store: bool = False) -> MonitoringSettings:
+def read_monitoring(reader: Reader, *, managed_store: bool = False) -> MonitoringSettings:
     """`managed_store`: the platform writes to a store of its own (aws managedPrometheus)."""
-    scrape_interval = duration(reader, "scrapeInterval", "5s", minimum="1s",
-                               because="faster scrapes add load on every Ray node and no information")
-    retention_time = duration(reader, "retentionTime", "15d", minimum="2h",
-                              because="Prometheus cuts its data into 2-hour blocks; less keeps none")
-    ray_nodes = reader.integer("rayNodes", 10, 1, 10_000, 50)
+    scrape_interval = reader.text("scrapeInterval")
+    retention_time = reader.text("retentionTime")
+    ray_nodes = reader.number("rayNodes")
     sizing = size(ray_nodes, scrape_interval, retention_time)
     alerting = read_alerting(reader)
-    store = read_remote_store(reader, managed_store)
+    store = read_remote_store(reader, managed_store=managed_store)
     if store.agent and (alerting.deploys_alertmanager or alerting.external_url):
         key = "alertReceivers" if alerting.deploys_alertmanager else "externalAlertmanagerUrl"
         reader.problem(key, "<hidden>", "sends the alerts Prometheus evaluates, and in agent mode (prometheusAgent) "
                        "it evaluates none", f"pulumi config rm {key}; load the alertRules stack output into your "
-                       "store's ruler (README: Beyond one Prometheus)")
+                       "store's ruler (docs/remote-storage.md)")
     return MonitoringSettings(
         scrape_interval=scrape_interval,
         retention_time=retention_time,
         ray_nodes=ray_nodes,
         sizing=sizing,
-        # Computed unless set: the reader records no default for it.
-        retention_size=_retention_size(reader) or sizing.retention_size,
-        datasource_name=reader.string("datasourceName", "Prometheus", re.compile(r"^[\w .-]{1,100}$"),
-                                      "must be 1-100 letters, digits, spaces, dots, dashes or underscores",
-                                      "Prometheus"),
-        grafana_iframe_host=url(reader, "grafanaIframeHost", "must be an http(s) URL the browser opens Grafana at, "
-                                "with no path", "http://localhost:3000", path_allowed=False),
+        retention_size=reader.optional_text("retentionSize") or sizing.retention_size,
+        datasource_name=reader.text("datasourceName"),
+        grafana_iframe_host=reader.optional_text("grafanaIframeHost"),
         ray_version=_ray_version(reader),
         alerts=read_alerts(reader),
         alerting=alerting,
@@ -68,31 +58,20 @@ def read_monitoring(reader: Reader, managed_store: bool = False) -> MonitoringSe
 
 
 def read_alerts(reader: Reader) -> AlertSettings:
-    d = AlertSettings()
     return AlertSettings(
-        target_down_for=duration(reader, "alertTargetDownFor", d.target_down_for),
-        sustained_for=duration(reader, "alertFor", d.sustained_for),
-        object_store_percent=reader.integer("alertObjectStorePercent", d.object_store_percent, 1, 100, 90),
-        node_memory_percent=reader.integer("alertNodeMemoryPercent", d.node_memory_percent, 1, 100, 90),
-        failed_tasks=reader.integer("alertFailedTasks", d.failed_tasks, 0, 1_000_000, 10),
-        gpu_memory_percent=reader.integer("alertGpuMemoryPercent", d.gpu_memory_percent, 1, 100, 95),
+        target_down_for=reader.text("alertTargetDownFor"),
+        sustained_for=reader.text("alertFor"),
+        object_store_percent=reader.number("alertObjectStorePercent"),
+        node_memory_percent=reader.number("alertNodeMemoryPercent"),
+        failed_tasks=reader.number("alertFailedTasks"),
+        gpu_memory_percent=reader.number("alertGpuMemoryPercent"),
         severity_overrides=severity_overrides(reader),
     )
 
 
-def _retention_size(reader: Reader) -> str | None:
-    """Explicit, or None: computed by the sizing (the reader records no default for it)."""
-    value = reader.string("retentionSize", None, RETENTION_SIZE,
-                          "must be a size such as 512MB or 8GB (units B, KB, MB, GB, TB, PB, EB)", "8GB")
-    if value is None:
-        return None
-    return at_least(reader, "retentionSize", value, "128MB",
-                    "Prometheus' write-ahead log alone takes 128MB segments; a smaller cap deletes every block", "8GB")
-
-
 def _ray_version(reader: Reader) -> str | None:
     """An explicit `rayVersion`, refused unless dashboards were generated for its minor release."""
-    value = reader.string("rayVersion", None, RAY_VERSION_PATTERN, "must be a Ray version such as 2.58.1", "2.58.1")
+    value = reader.optional_text("rayVersion")
     if value is None:
         return None
     try:

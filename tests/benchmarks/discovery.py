@@ -25,8 +25,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from support.stacks import run_stack  # noqa: E402
 from support.live import LOOPBACK, Processes, Prometheus, RayCluster, on_loopback  # noqa: E402
+from support.stacks import run_stack  # noqa: E402
 
 
 def ray_shipped_config() -> dict:

@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from components.builders.sizing import WAL_BYTES_PER_SAMPLE, seconds, size  # noqa: E402
 from support.live import (  # noqa: E402
     LOOPBACK,
     WORKLOAD,
@@ -37,8 +38,6 @@ from support.live import (  # noqa: E402
     RayCluster,
     wait_until,
 )
-
-from components.builders.sizing import WAL_BYTES_PER_SAMPLE, seconds, size  # noqa: E402
 
 HEAD_ENDPOINTS = (8080, 44217, 44227)
 REPLAY_PORT = 18080

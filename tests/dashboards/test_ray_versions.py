@@ -9,8 +9,6 @@ import hashlib
 import json
 
 import pytest
-from support.paths import PROJECT_ROOT
-from support.promql import METRIC_NAMES, metric_names
 
 from components.builders import alert_rules, overview_dashboard
 from components.builders.grafana_config import (
@@ -20,6 +18,8 @@ from components.builders.grafana_config import (
     supported_ray_versions,
 )
 from components.versions import RAY_VERSION
+from support.paths import PROJECT_ROOT
+from support.promql import METRIC_NAMES, metric_names
 
 VERSIONS = PROJECT_ROOT / "dashboards" / "ray-versions"
 INDEX = json.loads((VERSIONS / "index.json").read_text())

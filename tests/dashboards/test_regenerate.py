@@ -7,10 +7,9 @@ import subprocess
 import sys
 from importlib.metadata import version
 
-from support.paths import PROJECT_ROOT
-
 from components.builders.grafana_config import load_dashboards
 from components.versions import RAY_IMAGE, RAY_VERSION
+from support.paths import PROJECT_ROOT
 
 # Uids the Ray Dashboard links to (ray/dashboard/modules/metrics in Ray 2.60.0).
 RAY_DASHBOARD_UIDS = {

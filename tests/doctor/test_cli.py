@@ -5,10 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from support.paths import PROJECT_ROOT
-
 from doctor.__main__ import expectations, render
 from doctor.checks import Result
+from support.paths import PROJECT_ROOT
 
 
 def doctor(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -5,10 +5,10 @@ Each fault is diagnosed by the right check, with its cause and its fix."""
 from __future__ import annotations
 
 import pytest
-from support.grafana_api import GrafanaApi
 
 from doctor.checks import GRAFANA_CHECKS, Expectations, grafana
 from doctor.http import Http
+from support.grafana_api import GrafanaApi
 
 UIDS = ("rayDefaultDashboard", "rayDataDashboard")
 EXPECT = Expectations(datasource_name="Prometheus", dashboard_uids=UIDS)

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import yaml
+
 from support.paths import PROJECT_ROOT
 from support.tools import node_tool, tool
 

@@ -26,6 +26,7 @@ class LiveCluster:
 @pytest.fixture(scope="session")
 def live(tmp_path_factory):
     """One Ray cluster for all live tests (Ray takes ~10 s to start on 2 cores)."""
+    from components.builders.alert_rules import FILE_NAME
     from support.live import (
         LOOPBACK,
         WORKLOAD,
@@ -36,8 +37,6 @@ def live(tmp_path_factory):
         tool,
         wait_until,
     )
-
-    from components.builders.alert_rules import FILE_NAME
 
     stack = run_stack("aws")
     assert stack.error is None, stack.error

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.pulumi_internals import reveal
-from support.stacks import run_stack
-from support.live import LOOPBACK, WORKLOAD, Processes, Prometheus, on_loopback, tool, wait_until
-from support.loopback import LoopbackServer, QuietHandler
 
 from components.builders.alert_rules import FILE_NAME as RULES_FILE
+from support.live import LOOPBACK, WORKLOAD, Processes, Prometheus, on_loopback, tool, wait_until
+from support.loopback import LoopbackServer, QuietHandler
+from support.pulumi_internals import reveal
+from support.stacks import run_stack
 
 WEBHOOK_PORT = 5001
 ALERTMANAGER_PORT = 9093

@@ -7,10 +7,11 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from support.aws_head import GrafanaAdmin, Head, free_port, moto_server
-from support.stacks import run_stack
 from support.live import Processes, Prometheus, http_json, wait_until
 from support.loopback import LoopbackServer
+from support.stacks import run_stack
 
 SIZED = {"retentionSize": "20GB", "prometheusMemoryLimit": "2Gi"}  # so a new interval is a reload alone
 

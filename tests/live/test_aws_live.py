@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from support.live import LOOPBACK, WORKLOAD, http_json, wait_until
-
 from components.builders import alert_rules, overview_dashboard
 from components.builders.alert_rules import AlertSettings
+from support.live import LOOPBACK, WORKLOAD, http_json, wait_until
 
 DISCOVERY_BUDGET = 15  # seconds after `ray start` returns, for a joining worker and a head started after Prometheus
 

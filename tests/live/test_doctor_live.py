@@ -12,13 +12,13 @@ from dataclasses import replace
 
 import pytest
 import yaml
-from support.stacks import run_stack
-from support.grafana_api import GrafanaApi
-from support.live import LOOPBACK, Processes, Prometheus, on_loopback, wait_until
 
 from components.builders.alert_rules import FILE_NAME
 from doctor.__main__ import dashboard_uids, expectations, render, run_checks
 from doctor.http import Http
+from support.grafana_api import GrafanaApi
+from support.live import LOOPBACK, Processes, Prometheus, on_loopback, wait_until
+from support.stacks import run_stack
 
 EXTRA_PROMETHEUS_PORT = 9092  # a second Prometheus for the faults that need another configuration
 PASSWORD = "live-test-password"

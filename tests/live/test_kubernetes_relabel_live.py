@@ -8,10 +8,10 @@ import json
 
 import pytest
 import yaml
-from support.stacks import run_stack
+
 from support.kubernetes_sd import kuberay_pods, pod
 from support.live import LOOPBACK, Processes, Prometheus, wait_until
-
+from support.stacks import run_stack
 
 PODS = [
     pod("raycluster-kuberay-head-x", "ray-system", f"{LOOPBACK}:8080", "metrics", node_type="head"),

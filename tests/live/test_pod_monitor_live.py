@@ -10,11 +10,11 @@ import json
 import re
 
 import pytest
-from support.stacks import run_stack
-from support.live import LOOPBACK, Processes, Prometheus, wait_until
-from support.kubernetes_sd import kuberay_pods
 
 from components.builders.pod_monitor import pod_monitor_spec
+from support.kubernetes_sd import kuberay_pods
+from support.live import LOOPBACK, Processes, Prometheus, wait_until
+from support.stacks import run_stack
 
 PORT = 9092
 

@@ -11,12 +11,12 @@ import time
 import urllib.request
 
 import yaml
-from support.aws_head import free_port
-from support.stacks import run_stack
-from support.live import LOOPBACK, Processes, Prometheus, http_json, on_loopback, wait_until
 
 from doctor.checks import Expectations, Findings, prometheus, remote_write_health
 from doctor.http import Http
+from support.aws_head import free_port
+from support.live import LOOPBACK, Processes, Prometheus, http_json, on_loopback, wait_until
+from support.stacks import run_stack
 
 OUTAGE_SECONDS = 60
 SERIES = f'ray_node_cpu_utilization{{instance="{LOOPBACK}:8080"}}'

@@ -9,11 +9,11 @@ import subprocess
 import kubernetes_validate
 import pytest
 import yaml
+
+from stacks.settings import ConfigError
 from support.pulumi_internals import is_secret, reveal
 from support.stacks import Run, run_stack
 from support.tools import tool
-
-from stacks.settings import ConfigError
 
 SENTINEL = "https://hooks.example.com/services/SENTINEL-CREDENTIAL-8f3a"
 PAGERDUTY_KEY = "SENTINEL-ROUTING-KEY-0123456789abcdef"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from support import cloud_mocks
 import pytest
 import yaml
-from support.stacks import Run, run_stack, written_files
 
 from stacks.settings import ConfigError
+from support import cloud_mocks
+from support.stacks import Run, run_stack, written_files
 
 INSTANCE = "aws:ec2/instance:Instance"
 GROUP = "aws:autoscaling/group:Group"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.stacks import Run, run_stack, written_files
-from support.tools import compose_tools, tool
 
 from components.builders.cloud_init import EC2_USER_DATA_LIMIT
+from support.stacks import Run, run_stack, written_files
+from support.tools import compose_tools, tool
 
 # Debian's cloud-init lives in the system Python, not in the virtualenv.
 SYSTEM_PYTHON = "/usr/bin/python3"

@@ -6,10 +6,10 @@ import json
 
 import pytest
 import yaml
-from support.stacks import PATCH_MODE, Run, run_stack
 
 from components.builders.grafana_config import load_dashboards
 from components.kubernetes.prometheus_rbac import DISCOVERY_RULES
+from support.stacks import PATCH_MODE, Run, run_stack
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"

@@ -9,14 +9,14 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from support.stacks import PATCH_MODE, run_stack
-from support.upstream import upstream_file, upstream_files
+
+from components.builders import prometheus_config
 from support.crds import assert_strictly_valid, merge_list_map, v1_schema
 from support.kubernetes_api import ray_clusters_in
 from support.manifests import KUBERNETES_VERSION, file_sd_instead_of_kubernetes, kubernetes_objects, manifest
+from support.stacks import PATCH_MODE, run_stack
 from support.tools import promtool
-
-from components.builders import prometheus_config
+from support.upstream import upstream_file, upstream_files
 
 RAY_CLUSTER_CRD = "schemas/ray.io_rayclusters.v1.7.0.yaml"
 RAY_CLUSTER_SAMPLES = upstream_files("fixtures/raycluster.")

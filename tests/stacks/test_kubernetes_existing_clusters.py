@@ -8,16 +8,16 @@ import subprocess
 
 import pytest
 import yaml
-from support.stacks import PATCH_MODE, Run, run_stack
-from support.upstream import upstream_file
-from support.crds import assert_strictly_valid, merge_list_map, v1_schema
-from support.kubernetes_api import ray_clusters_in
-from support.tools import promtool
 
 from components.builders import alert_rules
 from components.builders.alert_rules import AlertSettings
 from components.builders.grafana_config import load_dashboards
 from stacks.settings import ConfigError
+from support.crds import assert_strictly_valid, merge_list_map, v1_schema
+from support.kubernetes_api import ray_clusters_in
+from support.stacks import PATCH_MODE, Run, run_stack
+from support.tools import promtool
+from support.upstream import upstream_file
 
 PATCH = "kubernetes:ray.io/v1:RayClusterPatch"
 SERVICE_PATCH = "kubernetes:ray.io/v1:RayServicePatch"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import socket
 
 import pytest
-from support.stacks import PATCH_MODE, run_stack
 
 from stacks.settings import ConfigError
+from support.stacks import PATCH_MODE, run_stack
 
 
 def refused(result, key: str) -> str:

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 
-from support.stacks import PATCH_MODE, Run, run_stack
-
 from stacks.settings import ConfigError
+from support.stacks import PATCH_MODE, Run, run_stack
 
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 

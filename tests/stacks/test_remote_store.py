@@ -11,15 +11,15 @@ import subprocess
 import kubernetes_validate
 import pytest
 import yaml
-from support.pulumi_internals import hide, is_secret
-from support.stacks import Run, run_stack
-from support.manifests import KUBERNETES_VERSION, file_sd_instead_of_kubernetes, kubernetes_objects, manifest
-from support.tools import compose_tools, promtool
 
 from components.builders import prometheus_config, remote_write
 from components.builders.compose import BASE
 from components.builders.sizing import size
 from components.constants import GRAFANA_DATASOURCE_CREDENTIAL_FILE, GRAFANA_UID, PROMETHEUS_UID
+from support.manifests import KUBERNETES_VERSION, file_sd_instead_of_kubernetes, kubernetes_objects, manifest
+from support.pulumi_internals import hide, is_secret
+from support.stacks import Run, run_stack
+from support.tools import compose_tools, promtool
 
 PASSWORD = "store-password-0001"
 TOKEN = "store-token-0002"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from support.paths import PROJECT_ROOT
 from support.pulumi_internals import is_secret, reveal
 from support.stacks import Run, run_stack

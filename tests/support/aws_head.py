@@ -14,9 +14,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from support.loopback import LOOPBACK, LoopbackServer, QuietHandler
 from support.paths import PROJECT_ROOT
 from support.stacks import Run, written_files
-from support.loopback import LOOPBACK, LoopbackServer, QuietHandler
 
 AWS_VENV = PROJECT_ROOT / ".venv-aws" / "bin"
 REGION = "us-west-2"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import jsonschema
 import yaml
+
 from support.upstream import upstream_file
 
 

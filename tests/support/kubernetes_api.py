@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import yaml
+
 from support.loopback import LoopbackServer, QuietHandler
 
 _ONE = re.compile(r"^/apis/ray\.io/v1/namespaces/([^/]+)/(rayclusters|rayservices)/([^/?]+)$")

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import yaml
+
 from support.tools import promtool
 
 DATA = Path(__file__).resolve().parent.parent / "data"

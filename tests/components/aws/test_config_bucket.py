@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from support.stacks import run
-
 from components.aws.config_bucket import ConfigBucket, ConfigBucketArgs
 from components.builders.head_config import ConfigFile
+from support.stacks import run
 
 OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from support.stacks import run
-
 from components.aws.grafana_password import GrafanaPassword, GrafanaPasswordArgs
+from support.stacks import run
 
 
 def test_grafana_password_alone():

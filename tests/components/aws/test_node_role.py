@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from support.stacks import run
-
 from components.aws.node_role import NodeRole, NodeRoleArgs
+from support.stacks import run
 
 
 def test_node_role_alone():

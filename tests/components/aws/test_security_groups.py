@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from support.stacks import run
-
 from components.aws.security_groups import SecurityGroups, SecurityGroupsArgs
+from support.stacks import run
 
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import subprocess
 
 import yaml
-from support.promql import assert_expressions_parse, assert_real_metric_names
-from support.tools import promtool
 
 from components.builders import alert_rules
 from components.builders.alert_rules import AlertSettings
+from support.promql import assert_expressions_parse, assert_real_metric_names
+from support.tools import promtool
 
 
 def rule_expressions() -> dict[str, str]:

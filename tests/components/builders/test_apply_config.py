@@ -9,11 +9,11 @@ import json
 import stat
 
 import pytest
-from support.aws_head import GrafanaAdmin, Head, moto_server
-from support.stacks import Run, run_stack
-from support.loopback import LoopbackServer
 
 from components.constants import GRAFANA_UID, PROMETHEUS_UID
+from support.aws_head import GrafanaAdmin, Head, moto_server
+from support.loopback import LoopbackServer
+from support.stacks import Run, run_stack
 
 PASSWORD = "/ray-cluster/grafana/admin-password"
 SIZED = {"retentionSize": "20GB", "prometheusMemoryLimit": "2Gi"}

@@ -8,12 +8,12 @@ import shutil
 import subprocess
 
 import pytest
-from support.paths import PROJECT_ROOT
-from support.promql import METRIC_NAMES, assert_expressions_parse, assert_real_metric_names, metric_names
-from support.tools import node_tool
 
 from components.builders import overview_dashboard
 from components.builders.grafana_config import load_dashboards
+from support.paths import PROJECT_ROOT
+from support.promql import METRIC_NAMES, assert_expressions_parse, assert_real_metric_names, metric_names
+from support.tools import node_tool
 
 SCHEMA_DIR = PROJECT_ROOT / "tests" / "node-tools"
 

@@ -6,11 +6,11 @@ import subprocess
 
 import pytest
 import yaml
-from support.tools import promtool
 
 from components.builders import prometheus_config, remote_write
 from components.builders.remote_write import RemoteWriteTarget, StoreAuth
 from components.builders.sizing import size
+from support.tools import promtool
 
 TARGETS = {
     "none": RemoteWriteTarget("http://thanos-receive.monitoring:19291/api/v1/receive", StoreAuth("none")),

@@ -6,11 +6,11 @@ import re
 
 import pytest
 import yaml
-from support.paths import PROJECT_ROOT
-from support.stacks import run_stack
 
 from components.builders.sizing import bytes_of, seconds, size, table
 from stacks.settings import ConfigError
+from support.paths import PROJECT_ROOT
+from support.stacks import run_stack
 
 
 def mib(quantity: str) -> float:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from support.stacks import run
-
 from components.builders.grafana_config import Dashboard
 from components.kubernetes.common import Resources, Storage
 from components.kubernetes.grafana import Grafana, GrafanaArgs
+from support.stacks import run
 
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from support.stacks import run
-
 from components.kubernetes.kuberay_operator import KubeRayOperator, KubeRayOperatorArgs
+from support.stacks import run
 
 
 def test_kuberay_operator_alone():

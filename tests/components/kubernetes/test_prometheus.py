@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from support.stacks import run
-
 from components.kubernetes import common as kc
 from components.kubernetes.common import Resources, Storage
 from components.kubernetes.prometheus import Prometheus, PrometheusArgs
+from support.stacks import run
 
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

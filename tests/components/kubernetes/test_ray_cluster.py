@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from support.stacks import run
-
 from components.builders.ray_cluster import RayClusterShape, RayNodeSize, ray_cluster_spec
 from components.kubernetes.ray_cluster import RayCluster, RayClusterArgs
+from support.stacks import run
 
 SHAPE = RayClusterShape("rayproject/ray:2.60.0", RayNodeSize("1", "2Gi"), RayNodeSize("500m", "1Gi"), 1, 2)
 ENV = [{"name": "RAY_PROMETHEUS_HOST", "value": "http://p:9090"}]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from support.stacks import run
-
 from components.kubernetes.ray_cluster_patch import RayClusterPatch, RayClusterPatchArgs
+from support.stacks import run
 
 PATCH = "kubernetes:ray.io/v1:RayClusterPatch"
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from support.stacks import run
-
 from components.kubernetes.ray_dashboard_service import RayDashboardService, RayDashboardServiceArgs
+from support.stacks import run
 
 
 def test_ray_dashboard_service_alone():

@@ -1,0 +1,115 @@
+"""Writes what is generated from the settings table: `Pulumi.yaml`'s config block and the table in
+docs/configuration.md. `python -m stacks.settings.generate` rewrites both; `--check` only says whether
+they are current (a test runs the same comparison)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from stacks.settings.table import SETTINGS, Setting
+
+ROOT = Path(__file__).resolve().parents[2]
+PULUMI_YAML = ROOT / "Pulumi.yaml"
+CONFIGURATION_DOC = ROOT / "docs" / "configuration.md"
+PULUMI_MARKER = "# Generated from stacks/settings/table.py"
+DOC_BEGIN = "<!-- generated from stacks/settings/table.py by `python -m stacks.settings.generate` -->"
+DOC_END = "<!-- end of the generated settings -->"
+YAML_TYPES = {"integer": "integer", "boolean": "boolean", "list": "array"}
+
+
+def _platforms(row: Setting) -> str:
+    return "both" if len(row.platforms) > 1 else row.platforms[0]
+
+
+def pulumi_config_block() -> str:
+    """The part of Pulumi.yaml from the marker on: every key with a default, declared; the others listed."""
+    lines = [
+        f"{PULUMI_MARKER} by `python -m stacks.settings.generate`: edit the table, not",
+        "# this block. Stacks set only what differs (stacks/Pulumi.<stack>.yaml); settings of the other platform",
+        "# are ignored while they keep these defaults. docs/configuration.md explains every key.",
+        "# Settings without a default (set them only when needed):",
+    ]
+    lines += [f"#   {row.key:<24} {_platforms(row)}: {row.unset}" for row in SETTINGS if row.default is None]
+    lines.append("config:")
+    for row in SETTINGS:
+        if row.default is None:
+            continue
+        declared = {"type": YAML_TYPES.get(row.kind, "string")}
+        if row.kind == "list":
+            declared["items"] = {"type": "string"}
+        declared.update(default=row.default, description=_plain(row.doc))
+        body = ", ".join(f"{name}: {json.dumps(value)}" for name, value in declared.items())
+        lines.append(f"  {row.key}: {{{body}}}")
+    return "\n".join(lines) + "\n"
+
+
+def _plain(doc: str) -> str:
+    return doc.replace("`", "")
+
+
+def configuration_table() -> str:
+    """The docs' table, one section per concern."""
+    lines = [DOC_BEGIN]
+    section = None
+    for row in SETTINGS:
+        if row.section != section:
+            section = row.section
+            lines += ["", f"### {section}", "", "| key | platform | default | meaning |", "|---|---|---|---|"]
+        lines.append(f"| `{row.key}` | {_platforms(row)} | {_default(row)} | {_meaning(row)} |")
+    lines += ["", DOC_END]
+    return "\n".join(lines)
+
+
+def _default(row: Setting) -> str:
+    if row.default is None:
+        return row.unset or "none"
+    value = json.dumps(row.default) if isinstance(row.default, (bool, list)) else str(row.default)
+    return f"`{value}`"
+
+
+def _meaning(row: Setting) -> str:
+    notes = []
+    if row.choices:
+        notes.append("one of " + ", ".join(f"`{c}`" for c in row.choices))
+    if row.kind == "integer":
+        notes.append(f"{row.low} to {row.high}")
+    if row.minimum:
+        notes.append(f"at least `{row.minimum}`")
+    if row.secret:
+        notes.append("a Pulumi secret (`--secret`)")
+    return row.doc + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def pulumi_yaml(current: str) -> str:
+    """`current` with everything from the marker on replaced by the generated block."""
+    return current[:current.index(PULUMI_MARKER)] + pulumi_config_block()
+
+
+def configuration_doc(current: str) -> str:
+    """`current` with the text between the markers replaced by the generated table."""
+    return current[:current.index(DOC_BEGIN)] + configuration_table() + current[current.index(DOC_END) + len(DOC_END):]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="exit 1 when a generated text is out of date")
+    args = parser.parse_args(argv)
+    stale = []
+    for path, generate in ((PULUMI_YAML, pulumi_yaml), (CONFIGURATION_DOC, configuration_doc)):
+        current = path.read_text()
+        wanted = generate(current)
+        if wanted != current:
+            stale.append(str(path.relative_to(ROOT)))
+            if not args.check:
+                path.write_text(wanted)
+    if args.check and stale:
+        print(f"out of date: {', '.join(stale)}; run python -m stacks.settings.generate", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
