@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from components.builders.grafana_config import load_dashboards
+from components.builders.dashboard_catalogue import load_dashboards
 from doctor.access import PortForwards, StackAccessError, stack_outputs
 from doctor.checks import (
     GRAFANA_CHECKS,
@@ -30,8 +30,6 @@ from doctor.checks import (
     ray_dashboard,
 )
 from doctor.http import Http
-
-SECTIONS = ("Ray Dashboard", "Prometheus", "Grafana")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

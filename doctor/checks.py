@@ -1,4 +1,6 @@
-"""The doctor's checks: one Result per check, each failure with its cause and its fix.
+"""The doctor's checks, as tables of rows: each row names a check, the fix it prints when the check fails,
+what it needs (a check whose needs are unmet is reported as not run, with the reason) and its test.
+The first row of each table is its gate: when it fails, the rest of the table is not run.
 
 They only read HTTP APIs (Prometheus, the Ray Dashboard, Grafana) through the `Http` they are given,
 so the same code runs against a deployed stack and against the live tests' real processes.
@@ -7,8 +9,8 @@ so the same code runs against a deployed stack and against the live tests' real 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable
 from urllib.parse import quote, urlencode
 
 from components.builders.sizing import bytes_of, size
@@ -57,100 +59,161 @@ class Findings:
     prometheus_reachable: bool | None = None
 
 
+@dataclass
+class Context:
+    """What a check reads: one service's URL, the stack's expectations, and what earlier checks found."""
+
+    http: Http
+    url: str
+    exp: Expectations
+    findings: Findings
+    password: str | None = None  # Grafana's admin password
+    fetched: dict[str, Any] = field(default_factory=dict)  # responses shared by the checks of one table
+
+    def once(self, key: str, fetch: Callable[[], Any]) -> Any:
+        if key not in self.fetched:
+            self.fetched[key] = fetch()
+        return self.fetched[key]
+
+    def query(self, expr: str) -> list[dict]:
+        return self.http.json(f"{self.url}/api/v1/query?" + urlencode({"query": expr}))["data"]["result"]
+
+    def value(self, expr: str) -> float | None:
+        found = self.query(expr)
+        return float(found[0]["value"][1]) if found else None
+
+    @property
+    def admin(self) -> tuple[str, str] | None:
+        return ("admin", self.password) if self.password else None
+
+    @property
+    def restart(self) -> str:
+        return self.exp.restart_command or "restart the Ray head"
+
+
+@dataclass(frozen=True)
+class Need:
+    met: Callable[[Context], bool]
+    why: str  # the reason the check is not run otherwise
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    fix: Callable[[Context], str]
+    test: Callable[[Context], tuple[bool, str]]
+    needs: tuple[Need, ...] = ()
+
+
 def not_run(names: list[str], why: str) -> list[Result]:
     return [Result(name, None, why) for name in names]
 
 
-def _attempt(results: list[Result], check: str, fix: str, test: Callable[[], tuple[bool, str]]) -> bool:
-    """Runs one check; an HTTP error is a failed check whose detail says what was unreachable."""
-    try:
-        ok, detail = test()
-    except HttpError as error:
-        ok, detail = False, str(error)
-    results.append(Result(check, ok, detail, "" if ok else fix))
-    return ok
+def run_table(checks: tuple[Check, ...], ctx: Context, unreachable: str) -> list[Result]:
+    """Each check in order; an HTTP error is a failed check whose detail says what was unreachable."""
+    results: list[Result] = []
+    for index, check in enumerate(checks):
+        unmet = next((need.why for need in check.needs if not need.met(ctx)), None)
+        if unmet is not None:
+            results.append(Result(check.name, None, unmet))
+            continue
+        try:
+            ok, detail = check.test(ctx)
+        except HttpError as error:
+            ok, detail = False, str(error)
+        results.append(Result(check.name, ok, detail, "" if ok else check.fix(ctx)))
+        if index == 0 and not ok:
+            return results + not_run([c.name for c in checks[1:]], unreachable)
+    return results
+
+
+def names(checks: tuple[Check, ...]) -> list[str]:
+    return [c.name for c in checks]
+
+
+def fixed(text: str) -> Callable[[Context], str]:
+    return lambda ctx: text
 
 
 # --- Ray Dashboard ------------------------------------------------------------------------------
 
-RAY_CHECKS = ["Ray Dashboard reachable", "Ray head reaches Prometheus", "Ray head reaches Grafana",
-              "Ray head runs the stack's environment"]
+def _ray_reachable(ctx: Context) -> tuple[bool, str]:
+    nodes = ctx.http.json(f"{ctx.url}/nodes?view=summary")["data"]["summary"]
+    ctx.findings.alive_nodes = sorted(
+        f"{n['raylet']['nodeManagerAddress']}:{n['raylet']['metricsExportPort']}" for n in nodes
+        if n.get("raylet", {}).get("state") == "ALIVE")
+    return True, f"{len(ctx.findings.alive_nodes)} Ray node(s) alive: {', '.join(ctx.findings.alive_nodes)}"
+
+
+def _ray_prometheus_health(ctx: Context) -> tuple[bool, str]:
+    reply = ctx.http.json(f"{ctx.url}/api/prometheus_health", allow_error=True)
+    if reply.get("result") is True:
+        return True, "the head's RAY_PROMETHEUS_HOST answers queries"
+    reason = reply.get("msg", "")
+    detail = reply.get("data", {}).get("reason") or reply.get("data", {}).get("status") or ""
+    where = ("Prometheus itself answers the doctor, so the head's RAY_PROMETHEUS_HOST is wrong or "
+             "cannot reach it" if ctx.findings.prometheus_reachable else "Prometheus does not answer")
+    return False, f"{reason} {detail}".strip() + f"; {where}"
+
+
+def _grafana_reply(ctx: Context) -> dict:
+    return ctx.once("grafana_health", lambda: ctx.http.json(f"{ctx.url}/api/grafana_health", allow_error=True))
+
+
+def _ray_grafana_health(ctx: Context) -> tuple[bool, str]:
+    reply = _grafana_reply(ctx)
+    if reply.get("result") is True:
+        return True, "the head's RAY_GRAFANA_HOST is healthy"
+    return False, " ".join(str(v) for v in (reply.get("msg"), reply.get("data")) if v)
+
+
+def _ray_environment(ctx: Context) -> tuple[bool, str]:
+    data = _grafana_reply(ctx).get("data", {})
+    reported = {
+        "RAY_GRAFANA_IFRAME_HOST": data.get("grafanaHost", data.get("grafana_host")),
+        "RAY_PROMETHEUS_NAME": data.get("dashboardDatasource", data.get("dashboard_datasource")),
+    }
+    expected = {"RAY_GRAFANA_IFRAME_HOST": ctx.exp.iframe_host, "RAY_PROMETHEUS_NAME": ctx.exp.datasource_name}
+    differ = [f"{k} is {reported[k]!r}, the stack set {v!r}" for k, v in expected.items()
+              if v is not None and (reported[k] or "").rstrip("/") != v.rstrip("/")]
+    uids = data.get("dashboardUids", data.get("dashboard_uids")) or {}
+    missing = [uid for uid in uids.values() if ctx.exp.dashboard_uids and uid not in ctx.exp.dashboard_uids]
+    if missing:
+        differ.append(f"it links to dashboard uids Grafana does not serve: {', '.join(missing)}")
+    if differ:
+        return False, "the head still runs another environment: " + "; ".join(differ)
+    return True, "iframe host, datasource name and dashboard uids as the stack set them"
+
+
+RAY_TABLE = (
+    Check("Ray Dashboard reachable",
+          fixed("is the head running? kubectl get pods -l ray.io/node-type=head -A (EC2: ssh to the head, docker "
+                "compose ps); check the Ray Dashboard URL or port-forward"), _ray_reachable),
+    Check("Ray head reaches Prometheus",
+          lambda ctx: f"if Prometheus is up, the head runs an old RAY_PROMETHEUS_HOST: {ctx.restart}",
+          _ray_prometheus_health),
+    Check("Ray head reaches Grafana",
+          lambda ctx: "check Grafana's checks below; if Grafana is healthy, the head runs an old "
+          f"RAY_GRAFANA_HOST: {ctx.restart}", _ray_grafana_health),
+    Check("Ray head runs the stack's environment", lambda ctx: ctx.restart, _ray_environment,
+          needs=(Need(lambda ctx: _grafana_reply(ctx).get("result") is True,
+                      "the head reports its environment only when Grafana is healthy"),)),
+)
+RAY_CHECKS = names(RAY_TABLE)
 
 
 def ray_dashboard(http: Http, url: str, exp: Expectations, findings: Findings) -> list[Result]:
-    results: list[Result] = []
-    restart = exp.restart_command or "restart the Ray head"
-
-    def reachable():
-        nodes = http.json(f"{url}/nodes?view=summary")["data"]["summary"]
-        findings.alive_nodes = sorted(
-            f"{n['raylet']['nodeManagerAddress']}:{n['raylet']['metricsExportPort']}" for n in nodes
-            if n.get("raylet", {}).get("state") == "ALIVE")
-        return True, f"{len(findings.alive_nodes)} Ray node(s) alive: {', '.join(findings.alive_nodes)}"
-
-    if not _attempt(results, RAY_CHECKS[0], "is the head running? kubectl get pods -l ray.io/node-type=head -A "
-                    "(EC2: ssh to the head, docker compose ps); check the Ray Dashboard URL or port-forward",
-                    reachable):
-        return results + not_run(RAY_CHECKS[1:], "the Ray Dashboard is unreachable")
-
-    def prometheus_health():
-        reply = http.json(f"{url}/api/prometheus_health", allow_error=True)
-        if reply.get("result") is True:
-            return True, "the head's RAY_PROMETHEUS_HOST answers queries"
-        reason = reply.get("msg", "")
-        detail = reply.get("data", {}).get("reason") or reply.get("data", {}).get("status") or ""
-        where = ("Prometheus itself answers the doctor, so the head's RAY_PROMETHEUS_HOST is wrong or "
-                 "cannot reach it" if findings.prometheus_reachable else "Prometheus does not answer")
-        return False, f"{reason} {detail}".strip() + f"; {where}"
-
-    _attempt(results, RAY_CHECKS[1], f"if Prometheus is up, the head runs an old RAY_PROMETHEUS_HOST: {restart}",
-             prometheus_health)
-
-    grafana_reply: dict = {}
-
-    def grafana_health():
-        grafana_reply.update(http.json(f"{url}/api/grafana_health", allow_error=True))
-        if grafana_reply.get("result") is True:
-            return True, "the head's RAY_GRAFANA_HOST is healthy"
-        return False, " ".join(str(v) for v in (grafana_reply.get("msg"), grafana_reply.get("data")) if v)
-
-    grafana_ok = _attempt(results, RAY_CHECKS[2], "check Grafana's checks below; if Grafana is healthy, the head "
-                          f"runs an old RAY_GRAFANA_HOST: {restart}", grafana_health)
-
-    if not grafana_ok:
-        results.append(Result(RAY_CHECKS[3], None, "the head reports its environment only when Grafana is healthy"))
-        return results
-
-    def environment():
-        data = grafana_reply.get("data", {})
-        reported = {
-            "RAY_GRAFANA_IFRAME_HOST": data.get("grafanaHost", data.get("grafana_host")),
-            "RAY_PROMETHEUS_NAME": data.get("dashboardDatasource", data.get("dashboard_datasource")),
-        }
-        expected = {"RAY_GRAFANA_IFRAME_HOST": exp.iframe_host, "RAY_PROMETHEUS_NAME": exp.datasource_name}
-        differ = [f"{k} is {reported[k]!r}, the stack set {v!r}" for k, v in expected.items()
-                  if v is not None and (reported[k] or "").rstrip("/") != v.rstrip("/")]
-        uids = data.get("dashboardUids", data.get("dashboard_uids")) or {}
-        missing = [uid for uid in uids.values() if exp.dashboard_uids and uid not in exp.dashboard_uids]
-        if missing:
-            differ.append(f"it links to dashboard uids Grafana does not serve: {', '.join(missing)}")
-        if differ:
-            return False, "the head still runs another environment: " + "; ".join(differ)
-        return True, "iframe host, datasource name and dashboard uids as the stack set them"
-
-    _attempt(results, RAY_CHECKS[3], restart, environment)
-    return results
+    return run_table(RAY_TABLE, Context(http, url, exp, findings), "the Ray Dashboard is unreachable")
 
 
 # --- Prometheus ---------------------------------------------------------------------------------
 
-PROMETHEUS_CHECKS = ["Prometheus ready", "Prometheus configuration loaded", "Ray alert rules loaded",
-                     "every live Ray node scraped", "Ray head's autoscaler and dashboard metrics scraped",
-                     "no other target down", "Ray series carry ray_io_cluster and SessionName",
-                     "series within the sizing plan", "memory within its limit", "remote write keeps up"]
 # Samples reach a healthy store within a batch deadline (5 s) and a scrape; this much lag means it is away.
 REMOTE_WRITE_LAG_SECONDS = 30
-AGENT_CHECKS = (0, 1, 9)  # what an agent answers: ready, configuration, its remote write
+RELOAD_FIX = "Prometheus' log names the bad line; pulumi up again to restore the stack's configuration"
+REMOTE_WRITE_FIX = ("Prometheus' log names each failing store (\"remote_write\"): check its URL and credentials "
+                    "(remoteWrite), and that the store accepts this much traffic. Samples wait in the write-ahead "
+                    "log (about 2 h) and are sent when the store answers")
 
 
 def _metrics(text: str) -> list[tuple[str, dict[str, str], float]]:
@@ -188,237 +251,220 @@ def remote_write_health(metrics_text: str) -> tuple[bool, str]:
     return True, f"{len(sent)} store(s), each within {REMOTE_WRITE_LAG_SECONDS} s"
 
 
-def prometheus(http: Http, url: str, exp: Expectations, findings: Findings) -> list[Result]:
-    results: list[Result] = []
-    if not _attempt(results, PROMETHEUS_CHECKS[0], "kubectl get pods -n monitoring -l app.kubernetes.io/name="
-                    "prometheus (EC2: docker compose logs prometheus on the head)",
-                    lambda: (http.get(f"{url}/-/ready").status == 200, "ready")):
-        findings.prometheus_reachable = False
-        return results + not_run(PROMETHEUS_CHECKS[1:], "Prometheus is unreachable")
-    findings.prometheus_reachable = True
-    if exp.prometheus_agent:
-        return _agent(http, url, exp, results)
-
-    def query(expr: str) -> list[dict]:
-        return http.json(f"{url}/api/v1/query?" + urlencode({"query": expr}))["data"]["result"]
-
-    def reload():
-        info = http.json(f"{url}/api/v1/status/runtimeinfo")["data"]
-        return info.get("reloadConfigSuccess") is True, f"last reload at {info.get('lastConfigTime', '?')}"
-
-    _attempt(results, PROMETHEUS_CHECKS[1], RELOAD_FIX, reload)
-
-    def rules():
-        groups = http.json(f"{url}/api/v1/rules")["data"]["groups"]
-        loaded = {g["name"] for g in groups}
-        missing = [g for g in exp.rule_groups if g not in loaded]
-        unhealthy = [r["name"] for g in groups for r in g["rules"] if r.get("health") == "err"]
-        if missing:
-            return False, f"rule group(s) {', '.join(missing)} not loaded (loaded: {sorted(loaded) or 'none'})"
-        if unhealthy:
-            return False, f"rules failing to evaluate: {', '.join(unhealthy)}"
-        return True, f"{sum(len(g['rules']) for g in groups)} rules in {sorted(loaded)}"
-
-    _attempt(results, PROMETHEUS_CHECKS[2], "the rule file is missing from Prometheus' config directory: "
-             "pulumi up again (it deploys ray-alerts.yml beside prometheus.yml)", rules)
-
-    targets = http.json(f"{url}/api/v1/targets?state=active")["data"]["activeTargets"]
-
-    def live_nodes():
-        # Each node's current series name it by its `ip` and the port it was scraped on: series of a
-        # target that is down or gone are stale at once, so an instant query sees only live ones.
-        scraped = {f"{s['metric'].get('ip')}:{s['metric'].get('instance', '').rsplit(':', 1)[-1]}"
-                   for s in query(RAY_SERIES)}
-        missing = [node for node in findings.alive_nodes if node not in scraped]
-        if missing:
-            return False, (f"Ray reports {len(findings.alive_nodes)} node(s) alive; no current metrics from "
-                           f"{', '.join(missing)}: not discovered, or its target is down")
-        return True, f"all {len(findings.alive_nodes)} live Ray node(s) scraped"
-
-    live = Result(PROMETHEUS_CHECKS[3], None)
-    if findings.alive_nodes is None:
-        live.detail = "the Ray Dashboard was not reached, so its live nodes are unknown"
-        results.append(live)
-    else:
-        _attempt(results, PROMETHEUS_CHECKS[3], "Prometheus must discover every Ray node: on Kubernetes the pods "
-                 "need the ray.io/node-type label in a watched namespace (watchNamespaces); on EC2 Prometheus "
-                 "reads /tmp/ray/prom_metrics_service_discovery.json every 1 s. Compare /targets with the Ray "
-                 "Dashboard's cluster page", live_nodes)
-
-    def head_endpoints():
-        ports = {t["labels"].get("instance", "").rsplit(":", 1)[-1]: t for t in targets
-                 if t["labels"].get("job", "").startswith("ray")}
-        missing = [p for p in (AUTOSCALER_PORT, DASHBOARD_METRICS_PORT) if p not in ports]
-        down = [p for p in (AUTOSCALER_PORT, DASHBOARD_METRICS_PORT) if p in ports and ports[p]["health"] != "up"]
-        if missing or down:
-            return False, f"head metrics ports not discovered: {missing}; down: {down}"
-        return True, "autoscaler (44217) and dashboard (44227) metrics up"
-
-    _attempt(results, PROMETHEUS_CHECKS[4], "the head must run `ray start --head --metrics-export-port=8080` and "
-             "Prometheus must reach ports 44217 and 44227 on it (NetworkPolicies, security groups)", head_endpoints)
-
-    def others_down():
-        down = [f"{t['labels'].get('job')} {t['labels'].get('instance')}: {t.get('lastError') or 'down'}"
-                for t in targets if t["health"] == "down"]
-        jobs = {t["labels"].get("job") for t in targets}
-        if exp.node_exporter and "node" not in jobs:
-            down.append("no node_exporter target at all")
-        return (not down), ("; ".join(down) if down else f"{len(targets)} targets up")
-
-    _attempt(results, PROMETHEUS_CHECKS[5], "see each target's error on Prometheus' /targets page", others_down)
-
-    def labels():
-        total = query(f"count({RAY_SERIES})")
-        labelled = query(f'count({RAY_SERIES}{{ray_io_cluster!="", SessionName!=""}})')
-        count = int(float(total[0]["value"][1])) if total else 0
-        good = int(float(labelled[0]["value"][1])) if labelled else 0
-        if count == 0:
-            return False, "no Ray series at all"
-        return good == count, f"{good} of {count} {RAY_SERIES} series labelled"
-
-    _attempt(results, PROMETHEUS_CHECKS[6], "Ray's dashboards filter on ray_io_cluster: the scrape configuration "
-             "adds it; pulumi up again to restore the stack's configuration", labels)
-
-    def own(expr: str) -> float | None:
-        found = query(expr)
-        return float(found[0]["value"][1]) if found else None
-
-    plan = exp.planned_series
-    if plan is None:
-        results += not_run(PROMETHEUS_CHECKS[7:9], "the stack's sizing plan is unknown (pass --ray-nodes)")
-        return results + _remote_write(http, url, exp)
-
-    def series():
-        current = own("max(prometheus_tsdb_head_series)")
-        if current is None:
-            return True, "Prometheus does not scrape itself: not compared"
-        if current <= plan:
-            return True, f"{current:,.0f} series of {plan:,} planned"
-        needed = next(n for n in range(exp.ray_nodes, 100_001)
-                      if size(n, exp.scrape_interval, exp.retention_time).series >= current)
-        return False, (f"{current:,.0f} series, over the {plan:,} planned for rayNodes {exp.ray_nodes}: "
-                       f"{exp.config_hint} rayNodes {needed}")
-
-    _attempt(results, PROMETHEUS_CHECKS[7], "raise rayNodes so memory, disk and retention are sized for it "
-             "(README: Sizing)", series)
-    if not exp.prometheus_memory_limit:
-        results.append(Result(PROMETHEUS_CHECKS[8], None, "the memory limit is unknown"))
-        return results + _remote_write(http, url, exp)
-
-    def memory():
-        rss = own('max(process_resident_memory_bytes{job="prometheus"})')
-        limit = bytes_of(exp.prometheus_memory_limit)
-        if rss is None:
-            return True, "Prometheus does not scrape itself: not compared"
-        share = rss / limit
-        detail = f"{rss / 2**20:,.0f} MiB of {exp.prometheus_memory_limit} ({share:.0%})"
-        return share < 0.8, detail
-
-    _attempt(results, PROMETHEUS_CHECKS[8], f"above 80% of its limit Prometheus risks an out-of-memory kill: "
-             f"{exp.config_hint} rayNodes to the cluster's real size, or prometheusMemoryLimit", memory)
-    return results + _remote_write(http, url, exp)
+def _prometheus_ready(ctx: Context) -> tuple[bool, str]:
+    ctx.findings.prometheus_reachable = ctx.http.get(f"{ctx.url}/-/ready").status == 200
+    return ctx.findings.prometheus_reachable, "ready"
 
 
-RELOAD_FIX = "Prometheus' log names the bad line; pulumi up again to restore the stack's configuration"
-REMOTE_WRITE_FIX = ("Prometheus' log names each failing store (\"remote_write\"): check its URL and credentials "
-                    "(remoteWrite), and that the store accepts this much traffic. Samples wait in the write-ahead "
-                    "log (about 2 h) and are sent when the store answers")
-
-
-def _remote_write(http: Http, url: str, exp: Expectations) -> list[Result]:
-    if not exp.remote_writes:
-        return not_run(PROMETHEUS_CHECKS[9:], "no remoteWrite configured")
-    results: list[Result] = []
-    _attempt(results, PROMETHEUS_CHECKS[9], REMOTE_WRITE_FIX,
-             lambda: remote_write_health(http.get(f"{url}/metrics").body.decode()))
-    return results
-
-
-def _agent(http: Http, url: str, exp: Expectations, results: list[Result]) -> list[Result]:
-    """An agent answers no queries: its reload status and its remote write are what can be checked here.
-    The store's side is checked through Grafana's datasource and the Ray head's own Prometheus check."""
-
-    def reload():
-        response = http.get(f"{url}/metrics")
-        samples = {n: v for n, _, v in _metrics(response.body.decode())}
+def _reload(ctx: Context) -> tuple[bool, str]:
+    if ctx.exp.prometheus_agent:
+        # An agent answers no API queries: its own metrics say whether the last reload worked.
+        samples = {n: v for n, _, v in _metrics(ctx.http.get(f"{ctx.url}/metrics").body.decode())}
         ok = samples.get("prometheus_config_last_reload_successful") == 1
         return ok, "last reload successful" if ok else "the last configuration reload failed"
+    info = ctx.http.json(f"{ctx.url}/api/v1/status/runtimeinfo")["data"]
+    return info.get("reloadConfigSuccess") is True, f"last reload at {info.get('lastConfigTime', '?')}"
 
-    _attempt(results, PROMETHEUS_CHECKS[1], RELOAD_FIX, reload)
-    why = "agent mode: Prometheus keeps nothing to query (Grafana and the Ray head query the store)"
-    return results + [Result(name, None, why) for i, name in enumerate(PROMETHEUS_CHECKS)
-                      if i not in AGENT_CHECKS] + _remote_write(http, url, exp)
+
+def _rules(ctx: Context) -> tuple[bool, str]:
+    groups = ctx.http.json(f"{ctx.url}/api/v1/rules")["data"]["groups"]
+    loaded = {g["name"] for g in groups}
+    missing = [g for g in ctx.exp.rule_groups if g not in loaded]
+    unhealthy = [r["name"] for g in groups for r in g["rules"] if r.get("health") == "err"]
+    if missing:
+        return False, f"rule group(s) {', '.join(missing)} not loaded (loaded: {sorted(loaded) or 'none'})"
+    if unhealthy:
+        return False, f"rules failing to evaluate: {', '.join(unhealthy)}"
+    return True, f"{sum(len(g['rules']) for g in groups)} rules in {sorted(loaded)}"
+
+
+def _targets(ctx: Context) -> list[dict]:
+    return ctx.once("targets", lambda: ctx.http.json(
+        f"{ctx.url}/api/v1/targets?state=active")["data"]["activeTargets"])
+
+
+def _live_nodes(ctx: Context) -> tuple[bool, str]:
+    # Each node's current series name it by its `ip` and the port it was scraped on: series of a
+    # target that is down or gone are stale at once, so an instant query sees only live ones.
+    alive = ctx.findings.alive_nodes or []
+    scraped = {f"{s['metric'].get('ip')}:{s['metric'].get('instance', '').rsplit(':', 1)[-1]}"
+               for s in ctx.query(RAY_SERIES)}
+    missing = [node for node in alive if node not in scraped]
+    if missing:
+        return False, (f"Ray reports {len(alive)} node(s) alive; no current metrics from "
+                       f"{', '.join(missing)}: not discovered, or its target is down")
+    return True, f"all {len(alive)} live Ray node(s) scraped"
+
+
+def _head_endpoints(ctx: Context) -> tuple[bool, str]:
+    ports = {t["labels"].get("instance", "").rsplit(":", 1)[-1]: t for t in _targets(ctx)
+             if t["labels"].get("job", "").startswith("ray")}
+    missing = [p for p in (AUTOSCALER_PORT, DASHBOARD_METRICS_PORT) if p not in ports]
+    down = [p for p in (AUTOSCALER_PORT, DASHBOARD_METRICS_PORT) if p in ports and ports[p]["health"] != "up"]
+    if missing or down:
+        return False, f"head metrics ports not discovered: {missing}; down: {down}"
+    return True, "autoscaler (44217) and dashboard (44227) metrics up"
+
+
+def _others_down(ctx: Context) -> tuple[bool, str]:
+    targets = _targets(ctx)
+    down = [f"{t['labels'].get('job')} {t['labels'].get('instance')}: {t.get('lastError') or 'down'}"
+            for t in targets if t["health"] == "down"]
+    if ctx.exp.node_exporter and "node" not in {t["labels"].get("job") for t in targets}:
+        down.append("no node_exporter target at all")
+    return (not down), ("; ".join(down) if down else f"{len(targets)} targets up")
+
+
+def _labels(ctx: Context) -> tuple[bool, str]:
+    count = int(ctx.value(f"count({RAY_SERIES})") or 0)
+    good = int(ctx.value(f'count({RAY_SERIES}{{ray_io_cluster!="", SessionName!=""}})') or 0)
+    if count == 0:
+        return False, "no Ray series at all"
+    return good == count, f"{good} of {count} {RAY_SERIES} series labelled"
+
+
+def _series(ctx: Context) -> tuple[bool, str]:
+    exp, plan = ctx.exp, ctx.exp.planned_series or 0
+    current = ctx.value("max(prometheus_tsdb_head_series)")
+    if current is None:
+        return True, "Prometheus does not scrape itself: not compared"
+    if current <= plan:
+        return True, f"{current:,.0f} series of {plan:,} planned"
+    needed = next(n for n in range(exp.ray_nodes or 1, 100_001)
+                  if size(n, exp.scrape_interval, exp.retention_time).series >= current)
+    return False, (f"{current:,.0f} series, over the {plan:,} planned for rayNodes {exp.ray_nodes}: "
+                   f"{exp.config_hint} rayNodes {needed}")
+
+
+def _memory(ctx: Context) -> tuple[bool, str]:
+    rss = ctx.value('max(process_resident_memory_bytes{job="prometheus"})')
+    limit_text = ctx.exp.prometheus_memory_limit or ""
+    if rss is None:
+        return True, "Prometheus does not scrape itself: not compared"
+    share = rss / bytes_of(limit_text)
+    return share < 0.8, f"{rss / 2**20:,.0f} MiB of {limit_text} ({share:.0%})"
+
+
+def _remote_write(ctx: Context) -> tuple[bool, str]:
+    return remote_write_health(ctx.http.get(f"{ctx.url}/metrics").body.decode())
+
+
+# An agent keeps nothing to query: only its reload status and its remote write can be checked here. The
+# store's side is checked through Grafana's datasource and the Ray head's own Prometheus check.
+QUERYABLE = Need(lambda ctx: not ctx.exp.prometheus_agent,
+                 "agent mode: Prometheus keeps nothing to query (Grafana and the Ray head query the store)")
+PLANNED = Need(lambda ctx: ctx.exp.planned_series is not None,
+               "the stack's sizing plan is unknown (pass --ray-nodes)")
+
+PROMETHEUS_TABLE = (
+    Check("Prometheus ready", fixed("kubectl get pods -n monitoring -l app.kubernetes.io/name=prometheus (EC2: "
+                                    "docker compose logs prometheus on the head)"), _prometheus_ready),
+    Check("Prometheus configuration loaded", fixed(RELOAD_FIX), _reload),
+    Check("Ray alert rules loaded", fixed("the rule file is missing from Prometheus' config directory: pulumi up "
+                                          "again (it deploys ray-alerts.yml beside prometheus.yml)"), _rules,
+          needs=(QUERYABLE,)),
+    Check("every live Ray node scraped",
+          fixed("Prometheus must discover every Ray node: on Kubernetes the pods need the ray.io/node-type label "
+                "in a watched namespace (watchNamespaces); on EC2 Prometheus reads "
+                "/tmp/ray/prom_metrics_service_discovery.json every 1 s. Compare /targets with the Ray Dashboard's "
+                "cluster page"), _live_nodes,
+          needs=(QUERYABLE, Need(lambda ctx: ctx.findings.alive_nodes is not None,
+                                 "the Ray Dashboard was not reached, so its live nodes are unknown"))),
+    Check("Ray head's autoscaler and dashboard metrics scraped",
+          fixed("the head must run `ray start --head --metrics-export-port=8080` and Prometheus must reach ports "
+                "44217 and 44227 on it (NetworkPolicies, security groups)"), _head_endpoints, needs=(QUERYABLE,)),
+    Check("no other target down", fixed("see each target's error on Prometheus' /targets page"), _others_down,
+          needs=(QUERYABLE,)),
+    Check("Ray series carry ray_io_cluster and SessionName",
+          fixed("Ray's dashboards filter on ray_io_cluster: the scrape configuration adds it; pulumi up again to "
+                "restore the stack's configuration"), _labels, needs=(QUERYABLE,)),
+    Check("series within the sizing plan",
+          fixed("raise rayNodes so memory, disk and retention are sized for it (docs/sizing.md)"), _series,
+          needs=(QUERYABLE, PLANNED)),
+    Check("memory within its limit",
+          lambda ctx: f"above 80% of its limit Prometheus risks an out-of-memory kill: {ctx.exp.config_hint} "
+          "rayNodes to the cluster's real size, or prometheusMemoryLimit", _memory,
+          needs=(QUERYABLE, PLANNED, Need(lambda ctx: bool(ctx.exp.prometheus_memory_limit),
+                                          "the memory limit is unknown"))),
+    Check("remote write keeps up", fixed(REMOTE_WRITE_FIX), _remote_write,
+          needs=(Need(lambda ctx: ctx.exp.remote_writes > 0, "no remoteWrite configured"),)),
+)
+PROMETHEUS_CHECKS = names(PROMETHEUS_TABLE)
+
+
+def prometheus(http: Http, url: str, exp: Expectations, findings: Findings) -> list[Result]:
+    return run_table(PROMETHEUS_TABLE, Context(http, url, exp, findings), "Prometheus is unreachable")
 
 
 # --- Grafana ------------------------------------------------------------------------------------
 
-GRAFANA_CHECKS = ["Grafana healthy", "datasource exists and connects", "Ray's dashboards provisioned",
-                  "anonymous viewers can read dashboards", "embedding allowed"]
+def _grafana_health(ctx: Context) -> tuple[bool, str]:
+    reply = ctx.http.json(f"{ctx.url}/api/health")
+    return reply.get("database") == "ok", f"database {reply.get('database')}, version {reply.get('version')}"
+
+
+def _datasource_name(ctx: Context) -> str:
+    return ctx.exp.datasource_name or "Prometheus"
+
+
+def _datasource(ctx: Context) -> tuple[bool, str]:
+    name = _datasource_name(ctx)
+    found = ctx.http.get(f"{ctx.url}/api/datasources/name/{quote(name)}", auth=ctx.admin)
+    if found.status == 404:
+        return False, f"no datasource named {name!r}: the head's RAY_PROMETHEUS_NAME and Grafana disagree"
+    uid = found.json()["uid"]
+    checked = ctx.http.get(f"{ctx.url}/api/datasources/uid/{quote(uid)}/health", auth=ctx.admin)
+    reply = checked.json() if checked.body else {}
+    if checked.status != 200 or reply.get("status") != "OK":
+        return False, f"datasource {name!r} cannot query Prometheus: {reply.get('message', checked.status)}"
+    return True, f"{name!r} ({uid}) connects: {reply.get('message', 'OK')}"
+
+
+def _dashboards(ctx: Context) -> tuple[bool, str]:
+    missing = [uid for uid in ctx.exp.dashboard_uids
+               if ctx.http.get(f"{ctx.url}/api/dashboards/uid/{quote(uid)}", auth=ctx.admin).status != 200]
+    if missing:
+        return False, f"missing: {', '.join(missing)}"
+    return True, f"{len(ctx.exp.dashboard_uids)} dashboards with the uids the Ray Dashboard links to"
+
+
+def _probe(ctx: Context) -> str:
+    return ctx.exp.dashboard_uids[0] if ctx.exp.dashboard_uids else "rayDefaultDashboard"
+
+
+def _anonymous(ctx: Context) -> tuple[bool, str]:
+    status = ctx.http.get(f"{ctx.url}/api/dashboards/uid/{quote(_probe(ctx))}").status
+    return status == 200, f"anonymous GET of dashboard {_probe(ctx)}: HTTP {status}"
+
+
+def _embedding(ctx: Context) -> tuple[bool, str]:
+    page = ctx.http.get(f"{ctx.url}/d/{quote(_probe(ctx))}")
+    frame = page.headers.get("x-frame-options", "")
+    if frame.upper() in ("DENY", "SAMEORIGIN"):
+        return False, f"X-Frame-Options: {frame}: browsers refuse to show Grafana inside the Ray Dashboard"
+    policy = page.headers.get("content-security-policy", "")
+    if re.search(r"frame-ancestors\s+'none'", policy):
+        return False, f"Content-Security-Policy forbids framing: {policy}"
+    return True, "no header forbids framing"
+
+
+GRAFANA_TABLE = (
+    Check("Grafana healthy", fixed("kubectl logs -n monitoring deploy/grafana (EC2: docker compose logs grafana "
+                                   "on the head)"), _grafana_health),
+    Check("datasource exists and connects",
+          lambda ctx: f"datasourceName must equal the datasource Grafana provisions ({ctx.exp.config_hint} "
+          f"datasourceName {_datasource_name(ctx)}); pulumi up again", _datasource,
+          needs=(Need(lambda ctx: ctx.admin is not None, "needs the admin password (--grafana-password-file)"),)),
+    Check("Ray's dashboards provisioned", fixed("pulumi up again: it provisions every dashboard in dashboards/"),
+          _dashboards, needs=(Need(lambda ctx: bool(ctx.exp.dashboard_uids), "no dashboard uids to look for"),)),
+    Check("anonymous viewers can read dashboards",
+          fixed("grafana.ini needs [auth.anonymous] enabled = true, org_role = Viewer (this stack's Grafana has "
+                "it; another Grafana needs it set)"), _anonymous),
+    Check("embedding allowed", fixed("grafana.ini needs [security] allow_embedding = true"), _embedding),
+)
+GRAFANA_CHECKS = names(GRAFANA_TABLE)
 
 
 def grafana(http: Http, url: str, password: str | None, exp: Expectations) -> list[Result]:
-    results: list[Result] = []
-    admin = ("admin", password) if password else None
-
-    def health():
-        reply = http.json(f"{url}/api/health")
-        return reply.get("database") == "ok", f"database {reply.get('database')}, version {reply.get('version')}"
-
-    if not _attempt(results, GRAFANA_CHECKS[0], "kubectl logs -n monitoring deploy/grafana (EC2: docker compose "
-                    "logs grafana on the head)", health):
-        return results + not_run(GRAFANA_CHECKS[1:], "Grafana is unhealthy or unreachable")
-
-    name = exp.datasource_name or "Prometheus"
-    if admin is None:
-        results.append(Result(GRAFANA_CHECKS[1], None, "needs the admin password (--grafana-password-file)"))
-    else:
-        def datasource():
-            found = http.get(f"{url}/api/datasources/name/{quote(name)}", auth=admin)
-            if found.status == 404:
-                return False, f"no datasource named {name!r}: the head's RAY_PROMETHEUS_NAME and Grafana disagree"
-            uid = found.json()["uid"]
-            checked = http.get(f"{url}/api/datasources/uid/{quote(uid)}/health", auth=admin)
-            reply = checked.json() if checked.body else {}
-            if checked.status != 200 or reply.get("status") != "OK":
-                return False, f"datasource {name!r} cannot query Prometheus: {reply.get('message', checked.status)}"
-            return True, f"{name!r} ({uid}) connects: {reply.get('message', 'OK')}"
-
-        _attempt(results, GRAFANA_CHECKS[1], f"datasourceName must equal the datasource Grafana provisions "
-                 f"({exp.config_hint} datasourceName {name}); pulumi up again", datasource)
-
-    def dashboards():
-        missing = [uid for uid in exp.dashboard_uids
-                   if http.get(f"{url}/api/dashboards/uid/{quote(uid)}", auth=admin).status != 200]
-        if missing:
-            return False, f"missing: {', '.join(missing)}"
-        return True, f"{len(exp.dashboard_uids)} dashboards with the uids the Ray Dashboard links to"
-
-    if exp.dashboard_uids:
-        _attempt(results, GRAFANA_CHECKS[2], "pulumi up again: it provisions every dashboard in dashboards/",
-                 dashboards)
-    else:
-        results.append(Result(GRAFANA_CHECKS[2], None, "no dashboard uids to look for"))
-
-    probe = exp.dashboard_uids[0] if exp.dashboard_uids else "rayDefaultDashboard"
-
-    def anonymous():
-        status = http.get(f"{url}/api/dashboards/uid/{quote(probe)}").status
-        return status == 200, f"anonymous GET of dashboard {probe}: HTTP {status}"
-
-    _attempt(results, GRAFANA_CHECKS[3], "grafana.ini needs [auth.anonymous] enabled = true, org_role = Viewer "
-             "(this stack's Grafana has it; another Grafana needs it set)", anonymous)
-
-    def embedding():
-        page = http.get(f"{url}/d/{quote(probe)}")
-        frame = page.headers.get("x-frame-options", "")
-        if frame.upper() in ("DENY", "SAMEORIGIN"):
-            return False, f"X-Frame-Options: {frame}: browsers refuse to show Grafana inside the Ray Dashboard"
-        policy = page.headers.get("content-security-policy", "")
-        if re.search(r"frame-ancestors\s+'none'", policy):
-            return False, f"Content-Security-Policy forbids framing: {policy}"
-        return True, "no header forbids framing"
-
-    _attempt(results, GRAFANA_CHECKS[4], "grafana.ini needs [security] allow_embedding = true", embedding)
-    return results
-
-
+    return run_table(GRAFANA_TABLE, Context(http, url, exp, Findings(), password),
+                     "Grafana is unhealthy or unreachable")

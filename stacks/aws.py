@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import functools
 from dataclasses import dataclass
-from typing import Callable
 
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.config_bucket import ConfigBucket, ConfigBucketArgs
 from components.aws.data_volume import DataVolume, DataVolumeArgs
-from components.aws.grafana_password import GrafanaPassword, GrafanaPasswordArgs
 from components.aws.managed_prometheus import ManagedPrometheus, ManagedPrometheusArgs
+from components.aws.monitoring_head import HeadSecret, MonitoringHead, MonitoringHeadArgs
 from components.aws.node_role import NodeRole, NodeRoleArgs
 from components.aws.ray_node import RayNode, RayNodeArgs
-from components.aws.secret_parameter import SecretParameter, SecretParameterArgs
 from components.aws.security_groups import SecurityGroups, SecurityGroupsArgs
 from components.aws.worker_group import WorkerGroup, WorkerGroupArgs
 from components.builders import (
@@ -25,11 +21,13 @@ from components.builders import (
     alertmanager_config,
     cloud_init,
     compose,
-    grafana_config,
+    grafana_ini,
+    grafana_provisioning,
     head_config,
     prometheus_config,
     remote_write,
 )
+from components.builders.dashboard_catalogue import Dashboard
 from components.builders.ray_cluster import ray_version_of
 from components.builders.ray_head_env import ray_head_env
 from components.builders.remote_write import RemoteWriteTarget, StoreAuth
@@ -52,7 +50,7 @@ from components.versions import (
 )
 from stacks.dashboards import load_dashboards_for
 from stacks.doctor import doctor_expectations
-from stacks.settings import AwsSettings, ConfigError, describe_problem
+from stacks.settings import AwsSettings, ConfigError, MonitoringSettings, describe_problem
 
 LOCAL = "http://127.0.0.1"  # all services share the head's network
 # Recreates the Ray head container so it reads its environment again (Compose project on the head).
@@ -86,7 +84,8 @@ def _ami(settings: AwsSettings, node: NodeHardware) -> aws.ec2.AwaitableGetAmiRe
         # Any owner the account can launch from: the id was chosen by the user.
         ami = aws.ec2.get_ami(filters=[{"name": "image-id", "values": [settings.nodes.ami_id]}],
                               owners=["self", "amazon", "aws-marketplace", UBUNTU_AMI_OWNER])
-        if node.gpus and not (settings.nodes.ami_has_nvidia_driver or fnmatch.fnmatchcase(ami.name or "", GPU_AMI_NAME)):
+        vouched = settings.nodes.ami_has_nvidia_driver
+        if node.gpus and not (vouched or fnmatch.fnmatchcase(ami.name or "", GPU_AMI_NAME)):
             raise ConfigError([describe_problem(
                 node.key, node.instance_type,
                 f"has {node.gpus} NVIDIA GPU(s), but amiId {settings.nodes.ami_id} ({ami.name}) is not a GPU AMI: "
@@ -151,9 +150,17 @@ def _network(settings: AwsSettings) -> aws.ec2.AwaitableGetSubnetResult:
     return aws.ec2.get_subnet(id=subnets[0])
 
 
-def build(settings: AwsSettings) -> None:
-    s, m = settings, settings.monitoring
-    # Look-ups first: every check passes before the first resource is registered.
+@dataclass(frozen=True)
+class NodeKind:
+    """A node kind's hardware, the AMI it boots and the Ray image it runs."""
+
+    hardware: NodeHardware
+    ami: aws.ec2.AwaitableGetAmiResult
+    image: str
+
+
+def _node_kinds(s: AwsSettings) -> tuple[NodeKind, NodeKind]:
+    """The head's and the workers' kinds, each checked against its AMI's root volume."""
     head_hardware = _hardware("headInstanceType", s.nodes.head_instance_type)
     worker_hardware = _hardware("workerInstanceType", s.nodes.worker_instance_type)
     head_ami = _ami(s, head_hardware)
@@ -166,118 +173,142 @@ def build(settings: AwsSettings) -> None:
             raise ConfigError([describe_problem("rootVolumeSize", s.nodes.root_volume_size,
                                                 f"is smaller than the root volume of AMI {ami.name} ({ami_root} GiB)",
                                                 f"pulumi config set rootVolumeSize {max(ami_root, 100)}")])
+    return (NodeKind(head_hardware, head_ami, _ray_image(s, head_hardware)),
+            NodeKind(worker_hardware, worker_ami, _ray_image(s, worker_hardware)))
+
+
+def build(settings: AwsSettings) -> None:
+    s, m = settings, settings.monitoring
+    # Look-ups first: every check passes before the first resource is registered.
+    head_kind, worker_kind = _node_kinds(s)
     subnet = _network(s)
-    _warn_if_head_too_small(s, head_hardware)
-    head_image = _ray_image(s, head_hardware)
+    _warn_if_head_too_small(s, head_kind.hardware)
     # Grafana serves the dashboards of the Ray the head runs, unless rayVersion says otherwise.
     version, source = ((m.ray_version, "rayVersion") if m.ray_version
-                       else (ray_version_of(head_image), "the Ray version of rayImage"))
+                       else (ray_version_of(head_kind.image), "the Ray version of rayImage"))
     served_version, dashboards = load_dashboards_for(version, source)
 
-    alerting = m.alerting
-    groups = SecurityGroups("security-groups", SecurityGroupsArgs(subnet.vpc_id, s.cluster_name, s.network.allowed_cidrs,
-                                                                  alerting.deploys_alertmanager))
-    store = m.store
+    groups = SecurityGroups("security-groups", SecurityGroupsArgs(
+        subnet.vpc_id, s.cluster_name, s.network.allowed_cidrs, m.alerting.deploys_alertmanager))
     managed = (ManagedPrometheus("managed-prometheus", ManagedPrometheusArgs(s.cluster_name))
                if s.data.managed_prometheus else None)
-    password = GrafanaPassword("grafana-admin-password", GrafanaPasswordArgs(s.cluster_name))
-    # Each file on the head with the SSM SecureString it comes from.
-    secrets: list[tuple[head_config.SecretFile, GrafanaPassword | SecretParameter]] = [
-        (head_config.grafana_password(password.parameter_name), password)]
+    # Everything a setting changes is an object in the bucket or a SecureString, applied on the head in place.
+    monitoring = MonitoringHead("monitoring", MonitoringHeadArgs(
+        s.cluster_name, _head_files(s, head_kind, managed, dashboards), _head_secrets(m),
+        m.grafana_iframe_host, public=bool(s.network.allowed_cidrs)))
+    head = _nodes(s, subnet, groups, monitoring, managed, head_kind, worker_kind)
+    _exports(s, head, monitoring, managed, served_version)
 
-    def secret(name: str, path: str, value: str, file_for: Callable[[str], head_config.SecretFile]) -> None:
-        parameter = SecretParameter(name, SecretParameterArgs(s.cluster_name, path, pulumi.Output.secret(value)))
-        secrets.append((file_for(parameter.parameter_name), parameter))
 
-    if alerting.deploys_alertmanager:
+def _head_secrets(m: MonitoringSettings) -> list[HeadSecret]:
+    """Each credential the head needs beside Grafana's password, as an SSM SecureString and a file."""
+    secrets = []
+    if m.alerting.deploys_alertmanager:
         # Holds the receivers' credentials.
-        secret("alertmanager-config", "alertmanager/config", alertmanager_config.render(alerting.routing),
-               head_config.alertmanager_config)
-    for file_name, credential in store.write_credentials.items():
-        secret(f"remote-write-{file_name}", f"prometheus/remote-write/{file_name}", credential,
-               functools.partial(head_config.remote_write_credential, file_name=file_name))
-    query = store.query
+        secrets.append(HeadSecret("alertmanager-config", "alertmanager/config",
+                                  alertmanager_config.render(m.alerting.routing), head_config.alertmanager_config))
+    for file_name, credential in m.store.write_credentials.items():
+        secrets.append(HeadSecret(f"remote-write-{file_name}", f"prometheus/remote-write/{file_name}", credential,
+                                  functools.partial(head_config.remote_write_credential, file_name=file_name)))
+    query = m.store.query
     if query and query.secret is not None:
-        secret("grafana-datasource-credential", "grafana/datasource-credential", query.secret,
-               head_config.datasource_credential)
+        secrets.append(HeadSecret("grafana-datasource-credential", "grafana/datasource-credential", query.secret,
+                                  head_config.datasource_credential))
     # In agent mode the head's Prometheus keeps nothing to query: Ray queries the store, with its credentials.
-    ray_headers = store.ray_query_headers
-    if ray_headers is not None:
-        secret("ray-prometheus-headers", "ray/prometheus-headers", ray_headers, head_config.ray_query_headers)
+    if m.store.ray_query_headers is not None:
+        secrets.append(HeadSecret("ray-prometheus-headers", "ray/prometheus-headers", m.store.ray_query_headers,
+                                  head_config.ray_query_headers))
+    return secrets
 
-    def prometheus_yml(workspace_write_url: str | None = None) -> str:
-        targets = store.targets + ((RemoteWriteTarget(workspace_write_url, StoreAuth("sigv4", region=s.region)),)
-                                   if workspace_write_url else ())
-        return prometheus_config.render(prometheus_config.file_sd_config(
-            prometheus_config.ScrapeSettings(
-                m.scrape_interval, (alert_rules.DEPLOYED_PATH,),
-                f"{LOCAL}:{ALERTMANAGER_PORT}" if alerting.deploys_alertmanager else alerting.external_url,
-                tuple(remote_write.remote_write_block(targets, m.sizing.samples_per_second)), store.agent),
-            s.cluster_name))
 
-    if managed:
-        # The workspace's SigV4 endpoint, signed with the head's role (Ray's dashboard keeps our Prometheus).
-        datasources: pulumi.Input[str] = managed.query_url.apply(lambda url: grafana_config.datasource_provisioning(
-            m.datasource_name, url, StoreAuth("sigv4", region=s.region)))
-    elif query:
-        datasources = grafana_config.datasource_provisioning(m.datasource_name, query.url, query.auth,
-                                                             GRAFANA_DATASOURCE_CREDENTIAL_FILE)
-    else:
-        datasources = grafana_config.datasource_provisioning(m.datasource_name, f"{LOCAL}:{PROMETHEUS_PORT}")
-
-    # Everything a setting changes is an object in the bucket, applied on the head in place.
+def _head_files(s: AwsSettings, head: NodeKind, managed: ManagedPrometheus | None,
+                dashboards: tuple[Dashboard, ...]) -> head_config.HeadFiles:
+    m, store = s.monitoring, s.monitoring.store
     ray_prometheus = store.ray_query.url if store.ray_query else f"{LOCAL}:{PROMETHEUS_PORT}"
     env = ray_head_env(f"{LOCAL}:{GRAFANA_PORT}", ray_prometheus, m.datasource_name, "${RAY_GRAFANA_IFRAME_HOST}")
-    files = head_config.config_files(head_config.HeadFiles(
+    return head_config.HeadFiles(
         compose_yaml=compose.head_compose(env, m.retention_time, m.retention_size, s.data.prometheus_memory_limit,
-                                          head_image, gpus=bool(head_hardware.gpus),
-                                          alertmanager=alerting.deploys_alertmanager, agent=store.agent,
-                                          ray_query_headers=ray_headers is not None),
-        prometheus_yml=managed.remote_write_url.apply(prometheus_yml) if managed else prometheus_yml(),
+                                          head.image, gpus=bool(head.hardware.gpus),
+                                          alertmanager=m.alerting.deploys_alertmanager, agent=store.agent,
+                                          ray_query_headers=store.ray_query_headers is not None),
+        # Waits for the workspace's endpoint when there is one.
+        prometheus_yml=(managed.remote_write_url.apply(lambda url: _prometheus_yml(s, url)) if managed
+                        else _prometheus_yml(s)),
         alert_rules_yml=alert_rules.render(m.alerts),
-        grafana_ini=grafana_config.grafana_ini(sigv4=bool(managed) or store.query_signs_sigv4),
-        datasources_yaml=datasources,
-        dashboard_providers_yaml=grafana_config.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
+        grafana_ini=grafana_ini.grafana_ini(sigv4=bool(managed) or store.query_signs_sigv4),
+        datasources_yaml=_datasources(s, managed),
+        dashboard_providers_yaml=grafana_provisioning.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
         dashboards={d.file_name: d.content for d in dashboards},
-    ))
-    public = bool(s.network.allowed_cidrs)
-    # Some files wait for the workspace's endpoint; the manifest holds every file's sha256 and secret's version.
-    manifest = pulumi.Output.all(pulumi.Output.all(*(f.content for f in files)),
-                                 pulumi.Output.all(*(parameter.version for _, parameter in secrets))).apply(
-        lambda resolved: head_config.manifest(
-            [dataclasses.replace(f, content=content) for f, content in zip(files, resolved[0])],
-            [(file, version or 0) for (file, _), version in zip(secrets, resolved[1])],
-            m.grafana_iframe_host, public))
-    bucket = ConfigBucket("config", ConfigBucketArgs(s.cluster_name, files, manifest))
-    head_role = NodeRole("head-role", NodeRoleArgs(s.cluster_name, [p.parameter_arn for _, p in secrets],
-                                                   [bucket.object_arns],
+    )
+
+
+def _prometheus_yml(s: AwsSettings, workspace_write_url: str | None = None) -> str:
+    m, store = s.monitoring, s.monitoring.store
+    workspace = ((RemoteWriteTarget(workspace_write_url, StoreAuth("sigv4", region=s.region)),)
+                 if workspace_write_url else ())
+    return prometheus_config.render(prometheus_config.file_sd_config(
+        prometheus_config.ScrapeSettings(
+            m.scrape_interval, (alert_rules.DEPLOYED_PATH,),
+            f"{LOCAL}:{ALERTMANAGER_PORT}" if m.alerting.deploys_alertmanager else m.alerting.external_url,
+            tuple(remote_write.remote_write_block(store.targets + workspace, m.sizing.samples_per_second)),
+            store.agent),
+        s.cluster_name))
+
+
+def _datasources(s: AwsSettings, managed: ManagedPrometheus | None) -> pulumi.Input[str]:
+    """Grafana's datasource: the managed workspace, the store, or our Prometheus."""
+    name, query = s.monitoring.datasource_name, s.monitoring.store.query
+    if managed:
+        # The workspace's SigV4 endpoint, signed with the head's role (Ray's dashboard keeps our Prometheus).
+        return managed.query_url.apply(lambda url: grafana_provisioning.datasource_provisioning(
+            name, url, StoreAuth("sigv4", region=s.region)))
+    if query:
+        return grafana_provisioning.datasource_provisioning(name, query.url, query.auth,
+                                                            GRAFANA_DATASOURCE_CREDENTIAL_FILE)
+    return grafana_provisioning.datasource_provisioning(name, f"{LOCAL}:{PROMETHEUS_PORT}")
+
+
+def _nodes(s: AwsSettings, subnet: aws.ec2.AwaitableGetSubnetResult, groups: SecurityGroups,
+           monitoring: MonitoringHead, managed: ManagedPrometheus | None, head_kind: NodeKind,
+           worker_kind: NodeKind) -> RayNode:
+    """The roles, the data volume, the head and the workers' group; returns the head."""
+    head_role = NodeRole("head-role", NodeRoleArgs(s.cluster_name, monitoring.parameter_arns,
+                                                   [monitoring.object_arns],
                                                    [managed.workspace_arn] if managed else []))
     worker_role = NodeRole("worker-role", NodeRoleArgs(s.cluster_name, [], []))
     data = DataVolume("monitoring-data", DataVolumeArgs(s.cluster_name, subnet.availability_zone,
                                                         s.data.volume_size, s.data.retain))
-
     # The head's user-data only bootstraps: the bucket, the region and the data volume.
     # Through the manifest's id, the head waits for the manifest its first boot applies.
-    head_data = pulumi.Output.all(bucket.bucket_name, data.volume.id, bucket.manifest.id).apply(
+    head_data = pulumi.Output.all(monitoring.bucket_name, data.volume.id, monitoring.manifest_id).apply(
         lambda args: cloud_init.head_user_data(cloud_init.HeadBoot(s.region, args[0], args[1])))
     node = dict(cluster_name=s.cluster_name, subnet_id=subnet.id, key_name=s.network.key_name,
                 root_volume_size=s.nodes.root_volume_size)
     head = RayNode("head", RayNodeArgs(
-        role="head", ami_id=head_ami.id, instance_type=s.nodes.head_instance_type, user_data=head_data,
+        ami_id=head_kind.ami.id, instance_type=s.nodes.head_instance_type, user_data=head_data,
         security_group_ids=[groups.cluster_group_id, groups.access_group_id],
         instance_profile_name=head_role.instance_profile_name, **node))
     data.attach(head.instance)
     if s.nodes.worker_max_count:
         worker_data = head.instance.private_ip.apply(lambda ip: cloud_init.worker_user_data(
-            compose.worker_compose(ip, _ray_image(s, worker_hardware), gpus=bool(worker_hardware.gpus))))
+            compose.worker_compose(ip, worker_kind.image, gpus=bool(worker_kind.hardware.gpus))))
         WorkerGroup("workers", WorkerGroupArgs(
-            ami_id=worker_ami.id, root_device_name=worker_ami.root_device_name,
+            ami_id=worker_kind.ami.id, root_device_name=worker_kind.ami.root_device_name,
             instance_type=s.nodes.worker_instance_type, user_data=worker_data,
             security_group_ids=[groups.cluster_group_id], instance_profile_name=worker_role.instance_profile_name,
-            desired=s.nodes.worker_count, minimum=s.nodes.worker_min_count, maximum=s.nodes.worker_max_count, **node))
+            desired=s.nodes.worker_count, minimum=s.nodes.worker_min_count, maximum=s.nodes.worker_max_count,
+            **node))
+    return head
 
+
+def _exports(s: AwsSettings, head: RayNode, monitoring: MonitoringHead, managed: ManagedPrometheus | None,
+             served_version: str) -> None:
+    m, public = s.monitoring, bool(s.network.allowed_cidrs)
     host = head.instance.public_dns if public else pulumi.Output.from_input("localhost")
-    url = lambda port: pulumi.Output.concat("http://", host, f":{port}")  # noqa: E731
+
+    def url(port: int) -> pulumi.Output[str]:
+        return pulumi.Output.concat("http://", host, f":{port}")
+
     forwards = " ".join(f"-L {p}:localhost:{p}" for p in (RAY_DASHBOARD_PORT, GRAFANA_PORT, PROMETHEUS_PORT))
     pulumi.export("headPublicDns", head.instance.public_dns)
     pulumi.export("headPublicIp", head.instance.public_ip)
@@ -289,12 +320,12 @@ def build(settings: AwsSettings) -> None:
         "aws ssm start-session --region ", s.region, " --target ", head.instance.id,
         " --document-name AWS-StartPortForwardingSession",
         f" --parameters portNumber={GRAFANA_PORT},localPortNumber={GRAFANA_PORT}"))
-    pulumi.export("grafanaAdminPassword", password.value)
+    pulumi.export("grafanaAdminPassword", monitoring.admin_password)
     pulumi.export("rayDashboardsVersion", served_version)
     if managed:
         pulumi.export("managedPrometheusQueryUrl", managed.query_url)
-    if store.agent:
-        # Agent mode evaluates no rules: load these into the store's ruler (README).
+    if m.store.agent:
+        # Agent mode evaluates no rules: load these into the store's ruler (docs/remote-storage.md).
         pulumi.export("alertRules", alert_rules.render(m.alerts))
     # What `python -m doctor --stack NAME` reaches and expects: the URLs above (open the tunnel first
     # when they are localhost).

@@ -3,7 +3,7 @@ version that generated them, so Grafana serves the dashboards of the Ray the clu
 
 from __future__ import annotations
 
-from components.builders.grafana_config import (
+from components.builders.dashboard_catalogue import (
     Dashboard,
     UnsupportedRayVersion,
     dashboards_version,

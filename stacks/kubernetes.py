@@ -8,8 +8,16 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.builders import alert_rules, alertmanager_config, grafana_config, prometheus_config, remote_write
-from components.builders.grafana_config import Dashboard, checksum
+from components.builders import (
+    alert_rules,
+    alertmanager_config,
+    grafana_ini,
+    grafana_provisioning,
+    prometheus_config,
+    remote_write,
+)
+from components.builders.checksums import checksum
+from components.builders.dashboard_catalogue import Dashboard
 from components.builders.pod_monitor import pod_monitor_spec
 from components.builders.ray_cluster import ray_version_of
 from components.builders.ray_head_env import (
@@ -178,12 +186,13 @@ def _own_monitoring(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple
         GRAFANA,
         GrafanaArgs(
             namespace=s.namespace,
-            grafana_ini=grafana_config.grafana_ini(sigv4=store.query_signs_sigv4),
-            datasources_yaml=(grafana_config.datasource_provisioning(m.datasource_name, query.url, query.auth,
-                                                                     GRAFANA_DATASOURCE_CREDENTIAL_FILE)
-                              if query else grafana_config.datasource_provisioning(m.datasource_name, prometheus.url)),
+            grafana_ini=grafana_ini.grafana_ini(sigv4=store.query_signs_sigv4),
+            datasources_yaml=(
+                grafana_provisioning.datasource_provisioning(m.datasource_name, query.url, query.auth,
+                                                             GRAFANA_DATASOURCE_CREDENTIAL_FILE)
+                if query else grafana_provisioning.datasource_provisioning(m.datasource_name, prometheus.url)),
             datasource_credential=query.secret if query else None,
-            dashboard_providers_yaml=grafana_config.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
+            dashboard_providers_yaml=grafana_provisioning.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
             dashboards=dashboards,
             resources=own.grafana_resources,
             storage=own.grafana_storage,

@@ -1,4 +1,5 @@
-"""One EC2 instance running Ray (head or worker): hardened defaults, cloud-init from the builders."""
+"""The Ray head's EC2 instance: hardened defaults, cloud-init from the builders (the workers run in an
+Auto Scaling Group: worker_group.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import pulumi_aws as aws
 @dataclass(frozen=True)
 class RayNodeArgs:
     cluster_name: str
-    role: str  # "head" | "worker"
     ami_id: str
     instance_type: str
     subnet_id: str
@@ -38,12 +38,12 @@ class RayNode(pulumi.ComponentResource):
             user_data=args.user_data,
             # A new user-data means a new node: cloud-init runs only at first boot.
             user_data_replace_on_change=True,
-            associate_public_ip_address=args.role == "head",
+            associate_public_ip_address=True,
             metadata_options={"http_tokens": "required", "http_endpoint": "enabled",
                               "http_put_response_hop_limit": 1},
             root_block_device={"volume_size": args.root_volume_size, "volume_type": "gp3", "encrypted": True},
             tags={"Name": f"{args.cluster_name}-{name}", "ray-cluster": args.cluster_name,
-                  "ray-node-type": args.role},
+                  "ray-node-type": "head"},
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"id": self.instance.id, "private_ip": self.instance.private_ip})

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import yaml
 
-from components.builders.compose import BASE, DATA, RAY_TMP
 from components.builders.head_config import APPLY_SCRIPT, apply_spec
+from components.builders.head_layout import BASE, DATA, RAY_TMP
 from components.constants import RAY_UID
 
 EC2_USER_DATA_LIMIT = 16 * 1024

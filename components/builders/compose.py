@@ -11,6 +11,14 @@ import shlex
 import yaml
 
 from components.builders.alertmanager_config import FILE_NAME as ALERTMANAGER_FILE
+from components.builders.head_layout import (
+    ALERTMANAGER_SECRETS,
+    BASE,
+    DATA,
+    GRAFANA_CONFIG,
+    RAY_HEADERS_FILE,
+    RAY_TMP,
+)
 from components.builders.prometheus_config import storage_flags
 from components.builders.ray_head_env import HEADERS_ENV
 from components.constants import (
@@ -33,18 +41,8 @@ from components.versions import (
     PROMETHEUS_IMAGE,
 )
 
-BASE = "/opt/ray-monitoring"  # configuration, applied from S3 and SSM (head_config.py)
-RAY_TMP = "/var/lib/ray-monitoring/ray"  # the host's copy of Ray's /tmp/ray, shared read-only
-ENV_FILE = f"{BASE}/.env"  # values known only on the instance (its public name)
-ALERTMANAGER_SECRETS = f"{BASE}/alertmanager"  # alertmanager.yml, from SSM
-REMOTE_WRITE_SECRETS = f"{BASE}/prometheus/remote-write"  # Prometheus sees it at remote_write.SECRETS_DIR
-RAY_SECRETS = f"{BASE}/ray"  # the Ray head's RAY_PROMETHEUS_HEADERS, from SSM
-RAY_HEADERS_FILE = f"{RAY_SECRETS}/prometheus-headers"
 RAY_HEADERS_SECRET = "ray-prometheus-headers"  # the Compose secret: /run/secrets/<name> in the head
-GRAFANA_CONFIG = f"{BASE}/grafana/config"  # grafana.ini; a directory mount sees a replaced file
 GRAFANA_CONFIG_MOUNT = "/etc/grafana/config"  # where the container sees it
-# The head's data volume (its own EBS volume): Prometheus' TSDB and Grafana's database outlive the instance.
-DATA = "/var/lib/ray-monitoring/data"
 
 # Ray sizes its object store from /dev/shm; Docker's default 64 MB would push it to disk.
 RAY_SHM_SIZE = "8gb"

@@ -15,15 +15,14 @@ from pathlib import Path
 
 from components.builders.alert_rules import FILE_NAME as ALERT_RULES_FILE
 from components.builders.alertmanager_config import FILE_NAME as ALERTMANAGER_FILE
-from components.builders.compose import (
+from components.builders.head_layout import (
     ALERTMANAGER_SECRETS,
     BASE,
-    DATA,
+    DIRECTORIES,
     ENV_FILE,
     GRAFANA_CONFIG,
+    GRAFANA_PASSWORD_FILE,
     RAY_HEADERS_FILE,
-    RAY_SECRETS,
-    RAY_TMP,
     REMOTE_WRITE_SECRETS,
 )
 from components.constants import GRAFANA_DATASOURCE_CREDENTIAL, GRAFANA_PORT, GRAFANA_UID, PROMETHEUS_UID, RAY_UID
@@ -32,7 +31,6 @@ APPLY_SCRIPT = (Path(__file__).parent / "scripts" / "apply_config.py").read_text
 PREFIX = "config/"  # S3 key prefix: the head's role reads only below it
 MANIFEST_KEY = f"{PREFIX}manifest.json"
 STATE_FILE = "/var/lib/ray-monitoring/applied.json"
-GRAFANA_PASSWORD_FILE = f"{BASE}/secrets/admin-password"
 
 # Reloads (see scripts/apply_config.py): what a changed file needs, and no more.
 COMPOSE = "compose"
@@ -119,19 +117,6 @@ def datasource_credential(parameter: str) -> SecretFile:
 
 def ray_query_headers(parameter: str) -> SecretFile:
     return SecretFile(parameter, RAY_HEADERS_FILE, RAY_HEAD_RESTART, RAY_UID)
-
-
-# Directories the services write or read, owned by the UID each image runs as.
-DIRECTORIES = [
-    {"path": RAY_TMP, "uid": RAY_UID, "mode": "0755"},
-    {"path": f"{BASE}/secrets", "uid": GRAFANA_UID, "mode": "0750"},
-    {"path": ALERTMANAGER_SECRETS, "uid": PROMETHEUS_UID, "mode": "0750"},
-    {"path": REMOTE_WRITE_SECRETS, "uid": PROMETHEUS_UID, "mode": "0750"},
-    {"path": RAY_SECRETS, "uid": RAY_UID, "mode": "0700"},
-    {"path": f"{DATA}/prometheus", "uid": PROMETHEUS_UID, "mode": "0750"},
-    {"path": f"{DATA}/grafana", "uid": GRAFANA_UID, "mode": "0750"},
-    {"path": f"{DATA}/alertmanager", "uid": PROMETHEUS_UID, "mode": "0750"},
-]
 
 
 def manifest(files: list[ConfigFile], secrets: list[tuple[SecretFile, int]], iframe_host: str | None,

@@ -8,7 +8,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.builders.grafana_config import Dashboard, checksum
+from components.builders.checksums import checksum
+from components.builders.dashboard_catalogue import Dashboard
 from components.constants import (
     GRAFANA_DASHBOARDS_DIR,
     GRAFANA_DATASOURCE_CREDENTIAL,

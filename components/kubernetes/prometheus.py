@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.builders.grafana_config import checksum
+from components.builders.checksums import checksum
 from components.builders.prometheus_config import storage_flags
 from components.builders.remote_write import SECRETS_DIR
 from components.constants import PROMETHEUS_CONFIG_DIR, PROMETHEUS_PORT, PROMETHEUS_UID

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.builders.grafana_config import Dashboard
+from components.builders.dashboard_catalogue import Dashboard
 from components.kubernetes import common as kc
 
 # kube-prometheus-stack's Grafana sidecar puts a dashboard in the folder this annotation names when

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.builders.alert_rules import AlertSettings
-from components.builders.grafana_config import UnsupportedRayVersion, dashboards_version, supported_ray_versions
+from components.builders.dashboard_catalogue import UnsupportedRayVersion, dashboards_version, supported_ray_versions
 from components.builders.sizing import Sizing, size
 from stacks.settings.alerting import AlertingSettings, read_alerting, severity_overrides
 from stacks.settings.reader import Reader

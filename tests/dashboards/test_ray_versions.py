@@ -11,7 +11,7 @@ import json
 import pytest
 
 from components.builders import alert_rules, overview_dashboard
-from components.builders.grafana_config import (
+from components.builders.dashboard_catalogue import (
     UnsupportedRayVersion,
     dashboards_version,
     load_dashboards,

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from importlib.metadata import version
 
-from components.builders.grafana_config import load_dashboards
+from components.builders.dashboard_catalogue import load_dashboards
 from components.versions import RAY_IMAGE, RAY_VERSION
 from support.paths import PROJECT_ROOT
 

@@ -343,3 +343,21 @@ def test_non_nvidia_gpus_are_refused():
     assert isinstance(result.error, ConfigError), result.error
     assert "workerInstanceType = 'g4ad.xlarge'" in str(result.error) and "AMD" in str(result.error)
     assert result.resources == []
+
+
+def test_the_monitoring_head_keeps_the_urns_its_children_had_at_the_root():
+    """The Grafana password, the SecureStrings and the config bucket were children of the stack itself
+    before MonitoringHead held them. A URN includes the parent's type, so without an alias to the root
+    the next `pulumi up` would delete and recreate each (a new admin password, a new bucket). Pulumi
+    resolves `Alias(parent=ROOT_STACK_RESOURCE)` to the old URN (same name and type, no parent), and the
+    aliases of a component apply to its children by inheritance (Pulumi docs, "aliases")."""
+    result = run_stack("aws", secrets={"alertReceivers": [{"name": "hook", "type": "webhook",
+                                                           "url": "http://hook.example/credential"}]})
+    assert result.error is None, result.error
+    monitoring = result.one("ray-monitoring:aws:MonitoringHead", "monitoring")
+    for type_, name in (("ray-monitoring:aws:GrafanaPassword", "grafana-admin-password"),
+                        ("ray-monitoring:aws:SecretParameter", "alertmanager-config"),
+                        ("ray-monitoring:aws:ConfigBucket", "config")):
+        moved = result.one(type_, name)
+        assert moved.parent == monitoring.urn, name
+        assert {"spec": {"noParent": True}} in moved.options["aliases"], name

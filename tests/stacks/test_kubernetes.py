@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from components.builders.grafana_config import load_dashboards
+from components.builders.dashboard_catalogue import load_dashboards
 from components.kubernetes.prometheus_rbac import DISCOVERY_RULES
 from support.stacks import PATCH_MODE, Run, run_stack
 

@@ -11,7 +11,7 @@ import yaml
 
 from components.builders import alert_rules
 from components.builders.alert_rules import AlertSettings
-from components.builders.grafana_config import load_dashboards
+from components.builders.dashboard_catalogue import load_dashboards
 from stacks.settings import ConfigError
 from support.crds import assert_strictly_valid, merge_list_map, v1_schema
 from support.kubernetes_api import ray_clusters_in

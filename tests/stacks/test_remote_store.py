@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from components.builders import prometheus_config, remote_write
-from components.builders.compose import BASE
+from components.builders.head_layout import BASE
 from components.builders.sizing import size
 from components.constants import GRAFANA_DATASOURCE_CREDENTIAL_FILE, GRAFANA_UID, PROMETHEUS_UID
 from support.manifests import KUBERNETES_VERSION, file_sd_instead_of_kubernetes, kubernetes_objects, manifest

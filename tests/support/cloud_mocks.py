@@ -131,7 +131,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     Registered(request.type, request.name, request.parent, response.urn, inputs,
                                set(request.dependencies),
                                {"retainOnDelete": request.retainOnDelete,
-                                "deleteBeforeReplace": request.deleteBeforeReplace})
+                                "deleteBeforeReplace": request.deleteBeforeReplace,
+                                "aliases": [json_format.MessageToDict(a) for a in request.aliases]})
                 )
         return response
 

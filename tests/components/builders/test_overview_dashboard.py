@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from components.builders import overview_dashboard
-from components.builders.grafana_config import load_dashboards
+from components.builders.dashboard_catalogue import load_dashboards
 from support.paths import PROJECT_ROOT
 from support.promql import METRIC_NAMES, assert_expressions_parse, assert_real_metric_names, metric_names
 from support.tools import node_tool

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.builders.grafana_config import Dashboard
+from components.builders.dashboard_catalogue import Dashboard
 from components.kubernetes.common import Resources, Storage
 from components.kubernetes.grafana import Grafana, GrafanaArgs
 from support.stacks import run

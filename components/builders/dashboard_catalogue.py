@@ -1,8 +1,5 @@
-"""grafana.ini, provisioning files and the dashboard catalogue: plain data in, text out.
-
-Both stacks deploy exactly these files, so the Ray Dashboard finds the same datasource name,
-dashboard uids and embedding settings on Kubernetes and on EC2.
-"""
+"""The dashboard catalogue: Ray's own dashboards for the Ray a cluster runs (read from dashboards/,
+older versions gzipped by sha256) and the project's own, with the uids the Ray Dashboard embeds."""
 
 from __future__ import annotations
 
@@ -13,104 +10,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from components.builders.remote_write import StoreAuth
-from components.constants import (
-    GRAFANA_ADMIN_PASSWORD_FILE,
-    GRAFANA_DASHBOARD_FOLDER,
-    GRAFANA_DATASOURCE_UID,
-    GRAFANA_PORT,
-)
 from components.versions import RAY_VERSION
 
 DASHBOARDS_ROOT = Path(__file__).resolve().parents[2] / "dashboards"
-
-
-def grafana_ini(admin_password_file: str = GRAFANA_ADMIN_PASSWORD_FILE, sigv4: bool = False) -> str:
-    """`sigv4`: the datasource signs its queries with Grafana's AWS identity (Amazon Managed Prometheus)."""
-    sections = {
-        "server": {"http_port": str(GRAFANA_PORT)},
-        "security": {
-            "admin_user": "admin",
-            # Read from a mounted secret file; the password never appears in this file.
-            "admin_password": f"$__file{{{admin_password_file}}}",
-            # The Ray Dashboard embeds Grafana panels in iframes.
-            "allow_embedding": "true",
-        },
-        # Ray Dashboard users see charts without a login, read-only.
-        "auth.anonymous": {"enabled": "true", "org_name": "Main Org.", "org_role": "Viewer"},
-        "users": {"allow_sign_up": "false", "allow_org_create": "false"},
-        # No phoning home.
-        "analytics": {
-            "reporting_enabled": "false",
-            "check_for_updates": "false",
-            "check_for_plugin_updates": "false",
-            "feedback_links_enabled": "false",
-        },
-        "news": {"news_feed_enabled": "false"},
-        "log": {"mode": "console"},
-    }
-    if sigv4:
-        # Grafana 12's core Prometheus datasource signs with the default AWS credential chain
-        # (instance role on EC2, pod identity on EKS) only when this is on.
-        sections["auth"] = {"sigv4_auth_enabled": "true"}
-    lines: list[str] = []
-    for section, values in sections.items():
-        lines.append(f"[{section}]")
-        lines.extend(f"{key} = {value}" for key, value in values.items())
-        lines.append("")
-    return "\n".join(lines)
-
-
-def datasource_provisioning(name: str, url: str, auth: StoreAuth = StoreAuth("none"),
-                            secret_file: str | None = None) -> str:
-    """The datasource Ray's panels select by name (RAY_PROMETHEUS_NAME), with a fixed uid.
-
-    `auth` is how Grafana queries a store beyond our Prometheus; a password or token is read from
-    `secret_file` when Grafana provisions (`$__file{}`), so it is never in this file.
-    """
-    datasource: dict = {
-        "name": name,
-        "uid": GRAFANA_DATASOURCE_UID,
-        "type": "prometheus",
-        "access": "proxy",
-        "url": url,
-        "isDefault": True,
-        "editable": False,
-    }
-    secret = f"$__file{{{secret_file}}}"
-    if auth.kind == "basic":
-        datasource.update(basicAuth=True, basicAuthUser=auth.username,
-                          secureJsonData={"basicAuthPassword": secret})
-    elif auth.kind == "bearer":
-        datasource.update(jsonData={"httpHeaderName1": "Authorization"},
-                          secureJsonData={"httpHeaderValue1": f"Bearer {secret}"})
-    elif auth.kind == "sigv4":
-        # Stores such as Amazon Managed Prometheus take PromQL by POST.
-        datasource["jsonData"] = {"sigV4Auth": True, "sigV4AuthType": "default", "sigV4Region": auth.region,
-                                  "httpMethod": "POST"}
-    return yaml.safe_dump({"apiVersion": 1, "datasources": [datasource]}, sort_keys=False)
-
-
-def dashboard_provisioning(path: str) -> str:
-    return yaml.safe_dump(
-        {
-            "apiVersion": 1,
-            "providers": [
-                {
-                    "name": "ray",
-                    "folder": GRAFANA_DASHBOARD_FOLDER,
-                    "type": "file",
-                    "disableDeletion": True,
-                    "allowUiUpdates": False,
-                    "updateIntervalSeconds": 30,
-                    "options": {"path": path, "foldersFromFilesStructure": False},
-                }
-            ],
-        },
-        sort_keys=False,
-    )
 
 
 @dataclass(frozen=True)
@@ -200,12 +102,3 @@ def load_dashboards(ray_version: str | None = None, root: Path = DASHBOARDS_ROOT
     if duplicates:
         raise ValueError(f"dashboards/: file names collide after flattening: {duplicates}")
     return tuple(dashboards)
-
-
-def checksum(*texts: str) -> str:
-    """Stable digest of rendered files, for pod-template annotations that roll pods on change."""
-    digest = hashlib.sha256()
-    for text in texts:
-        digest.update(text.encode())
-        digest.update(b"\0")
-    return digest.hexdigest()

@@ -1,0 +1,79 @@
+"""The aws head's monitoring configuration: every file in a private bucket with the manifest the head
+applies in place, and every credential as an SSM SecureString (the Grafana admin password generated
+here). Nothing of it is in user-data, so a changed setting rewrites objects, not the instance."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import pulumi
+
+from components.aws.config_bucket import ConfigBucket, ConfigBucketArgs
+from components.aws.grafana_password import GrafanaPassword, GrafanaPasswordArgs
+from components.aws.secret_parameter import SecretParameter, SecretParameterArgs
+from components.builders import head_config
+
+
+@dataclass(frozen=True)
+class HeadSecret:
+    """A credential the head reads as a file."""
+
+    name: str  # the SecretParameter's resource name
+    path: str  # its SecureString's name under /<cluster_name>/
+    value: pulumi.Input[str]  # a Pulumi secret
+    file: Callable[[str], head_config.SecretFile]  # its file on the head, given the SecureString's name
+
+
+@dataclass(frozen=True)
+class MonitoringHeadArgs:
+    cluster_name: str
+    files: head_config.HeadFiles  # a content may be an Output (waiting for the managed workspace's URL)
+    secrets: Sequence[HeadSecret]
+    iframe_host: str | None  # the browser's Grafana URL; None: the head's public name, or the tunnel's
+    public: bool  # the head is reachable from allowedCidrs
+
+
+class MonitoringHead(pulumi.ComponentResource):
+    bucket_name: pulumi.Output[str]
+    manifest_id: pulumi.Output[str]  # the head's user-data names it, so its first boot waits for it
+    object_arns: pulumi.Output[str]  # what the head's role may read from the bucket
+    parameter_arns: list[pulumi.Output[str]]  # what it may read from SSM
+    admin_password: pulumi.Output[str]  # a Pulumi secret
+
+    def __init__(self, name: str, args: MonitoringHeadArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ray-monitoring:aws:MonitoringHead", name, None, opts)
+        # These children were first created at the stack's root under the same names: the alias keeps
+        # their URNs, so moving them here replaces nothing (not the password, not the bucket).
+        moved = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
+        password = GrafanaPassword("grafana-admin-password", GrafanaPasswordArgs(args.cluster_name), moved)
+        secrets: list[tuple[head_config.SecretFile, GrafanaPassword | SecretParameter]] = [
+            (head_config.grafana_password(password.parameter_name), password)]
+        for secret in args.secrets:
+            parameter = SecretParameter(secret.name, SecretParameterArgs(args.cluster_name, secret.path, secret.value),
+                                        moved)
+            secrets.append((secret.file(parameter.parameter_name), parameter))
+        files = head_config.config_files(args.files)
+        # The manifest holds every file's sha256 and every secret's version: written after both.
+        manifest = pulumi.Output.all(pulumi.Output.all(*(f.content for f in files)),
+                                     pulumi.Output.all(*(parameter.version for _, parameter in secrets))).apply(
+            lambda resolved: _manifest(files, secrets, resolved, args))
+        bucket = ConfigBucket("config", ConfigBucketArgs(args.cluster_name, files, manifest), moved)
+        self.bucket_name = bucket.bucket_name
+        self.manifest_id = bucket.manifest.id
+        self.object_arns = bucket.object_arns
+        self.parameter_arns = [parameter.parameter_arn for _, parameter in secrets]
+        self.admin_password = password.value
+        self.register_outputs({"bucket_name": self.bucket_name, "manifest_id": self.manifest_id,
+                               "object_arns": self.object_arns, "parameter_arns": self.parameter_arns,
+                               "admin_password": self.admin_password})
+
+
+def _manifest(files: list[head_config.ConfigFile], secrets: list[tuple[head_config.SecretFile, Any]],
+              resolved: list[list[Any]], args: MonitoringHeadArgs) -> str:
+    contents, versions = resolved
+    return head_config.manifest(
+        [dataclasses.replace(f, content=content) for f, content in zip(files, contents)],
+        [(file, version or 0) for (file, _), version in zip(secrets, versions)],
+        args.iframe_host, args.public)

@@ -1,0 +1,42 @@
+"""grafana.ini for both stacks: embedding allowed, anonymous viewers, the admin password from a file.
+Plain data in, text out."""
+
+from __future__ import annotations
+
+from components.constants import GRAFANA_ADMIN_PASSWORD_FILE, GRAFANA_PORT
+
+
+def grafana_ini(admin_password_file: str = GRAFANA_ADMIN_PASSWORD_FILE, sigv4: bool = False) -> str:
+    """`sigv4`: the datasource signs its queries with Grafana's AWS identity (Amazon Managed Prometheus)."""
+    sections = {
+        "server": {"http_port": str(GRAFANA_PORT)},
+        "security": {
+            "admin_user": "admin",
+            # Read from a mounted secret file; the password never appears in this file.
+            "admin_password": f"$__file{{{admin_password_file}}}",
+            # The Ray Dashboard embeds Grafana panels in iframes.
+            "allow_embedding": "true",
+        },
+        # Ray Dashboard users see charts without a login, read-only.
+        "auth.anonymous": {"enabled": "true", "org_name": "Main Org.", "org_role": "Viewer"},
+        "users": {"allow_sign_up": "false", "allow_org_create": "false"},
+        # No phoning home.
+        "analytics": {
+            "reporting_enabled": "false",
+            "check_for_updates": "false",
+            "check_for_plugin_updates": "false",
+            "feedback_links_enabled": "false",
+        },
+        "news": {"news_feed_enabled": "false"},
+        "log": {"mode": "console"},
+    }
+    if sigv4:
+        # Grafana 12's core Prometheus datasource signs with the default AWS credential chain
+        # (instance role on EC2, pod identity on EKS) only when this is on.
+        sections["auth"] = {"sigv4_auth_enabled": "true"}
+    lines: list[str] = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {value}" for key, value in values.items())
+        lines.append("")
+    return "\n".join(lines)

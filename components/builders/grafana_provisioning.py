@@ -1,0 +1,59 @@
+"""Grafana's provisioning files for both stacks: the datasource the Ray Dashboard names
+(RAY_PROMETHEUS_NAME) and the dashboard provider. Plain data in, text out."""
+
+from __future__ import annotations
+
+import yaml
+
+from components.builders.remote_write import StoreAuth
+from components.constants import GRAFANA_DASHBOARD_FOLDER, GRAFANA_DATASOURCE_UID
+
+
+def datasource_provisioning(name: str, url: str, auth: StoreAuth = StoreAuth("none"),
+                            secret_file: str | None = None) -> str:
+    """The datasource Ray's panels select by name (RAY_PROMETHEUS_NAME), with a fixed uid.
+
+    `auth` is how Grafana queries a store beyond our Prometheus; a password or token is read from
+    `secret_file` when Grafana provisions (`$__file{}`), so it is never in this file.
+    """
+    datasource: dict = {
+        "name": name,
+        "uid": GRAFANA_DATASOURCE_UID,
+        "type": "prometheus",
+        "access": "proxy",
+        "url": url,
+        "isDefault": True,
+        "editable": False,
+    }
+    secret = f"$__file{{{secret_file}}}"
+    if auth.kind == "basic":
+        datasource.update(basicAuth=True, basicAuthUser=auth.username,
+                          secureJsonData={"basicAuthPassword": secret})
+    elif auth.kind == "bearer":
+        datasource.update(jsonData={"httpHeaderName1": "Authorization"},
+                          secureJsonData={"httpHeaderValue1": f"Bearer {secret}"})
+    elif auth.kind == "sigv4":
+        # Stores such as Amazon Managed Prometheus take PromQL by POST.
+        datasource["jsonData"] = {"sigV4Auth": True, "sigV4AuthType": "default", "sigV4Region": auth.region,
+                                  "httpMethod": "POST"}
+    return yaml.safe_dump({"apiVersion": 1, "datasources": [datasource]}, sort_keys=False)
+
+
+def dashboard_provisioning(path: str) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": 1,
+            "providers": [
+                {
+                    "name": "ray",
+                    "folder": GRAFANA_DASHBOARD_FOLDER,
+                    "type": "file",
+                    "disableDeletion": True,
+                    "allowUiUpdates": False,
+                    "updateIntervalSeconds": 30,
+                    "options": {"path": path, "foldersFromFilesStructure": False},
+                }
+            ],
+        },
+        sort_keys=False,
+    )

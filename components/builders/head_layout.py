@@ -1,0 +1,30 @@
+"""Where everything lives on the aws head: configuration applied from S3 and SSM, Ray's shared temp
+dir, the data volume, and the directories each service owns (by the uid its image runs as)."""
+
+from __future__ import annotations
+
+from components.constants import GRAFANA_UID, PROMETHEUS_UID, RAY_UID
+
+BASE = "/opt/ray-monitoring"  # configuration, applied from S3 and SSM (head_config.py)
+RAY_TMP = "/var/lib/ray-monitoring/ray"  # the host's copy of Ray's /tmp/ray, shared read-only
+ENV_FILE = f"{BASE}/.env"  # values known only on the instance (its public name)
+ALERTMANAGER_SECRETS = f"{BASE}/alertmanager"  # alertmanager.yml, from SSM
+REMOTE_WRITE_SECRETS = f"{BASE}/prometheus/remote-write"  # Prometheus sees it at remote_write.SECRETS_DIR
+RAY_SECRETS = f"{BASE}/ray"  # the Ray head's RAY_PROMETHEUS_HEADERS, from SSM
+RAY_HEADERS_FILE = f"{RAY_SECRETS}/prometheus-headers"
+GRAFANA_CONFIG = f"{BASE}/grafana/config"  # grafana.ini; a directory mount sees a replaced file
+# The head's data volume (its own EBS volume): Prometheus' TSDB and Grafana's database outlive the instance.
+DATA = "/var/lib/ray-monitoring/data"
+GRAFANA_PASSWORD_FILE = f"{BASE}/secrets/admin-password"
+
+# Directories the services write or read, owned by the UID each image runs as.
+DIRECTORIES = [
+    {"path": RAY_TMP, "uid": RAY_UID, "mode": "0755"},
+    {"path": f"{BASE}/secrets", "uid": GRAFANA_UID, "mode": "0750"},
+    {"path": ALERTMANAGER_SECRETS, "uid": PROMETHEUS_UID, "mode": "0750"},
+    {"path": REMOTE_WRITE_SECRETS, "uid": PROMETHEUS_UID, "mode": "0750"},
+    {"path": RAY_SECRETS, "uid": RAY_UID, "mode": "0700"},
+    {"path": f"{DATA}/prometheus", "uid": PROMETHEUS_UID, "mode": "0750"},
+    {"path": f"{DATA}/grafana", "uid": GRAFANA_UID, "mode": "0750"},
+    {"path": f"{DATA}/alertmanager", "uid": PROMETHEUS_UID, "mode": "0750"},
+]
