@@ -1,4 +1,4 @@
-"""Every pinned version in one place. Bump here; the README says how."""
+"""Every pinned version in one place. Bump here; docs/development.md says how."""
 
 # Ray: the dashboards in dashboards/ray/, the rayproject/ray image the aws stack runs and the
 # `ray` package the tests install are all this version (tests/dashboards/test_regenerate.py holds them together).

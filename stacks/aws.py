@@ -24,6 +24,7 @@ from components.builders import (
     grafana_ini,
     grafana_provisioning,
     head_config,
+    head_layout,
     prometheus_config,
     remote_write,
 )
@@ -54,7 +55,7 @@ from stacks.settings import AwsSettings, ConfigError, MonitoringSettings, descri
 
 LOCAL = "http://127.0.0.1"  # all services share the head's network
 # Recreates the Ray head container so it reads its environment again (Compose project on the head).
-HEAD_RESTART = (f"sudo docker compose --project-directory {compose.BASE} -f {compose.BASE}/compose.yaml "
+HEAD_RESTART = (f"sudo docker compose --project-directory {head_layout.BASE} -f {head_layout.BASE}/compose.yaml "
                 "up -d --force-recreate ray-head")
 
 

@@ -4,6 +4,7 @@ and Grafana or the user's Prometheus Operator, and the Ray heads' environment.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -63,7 +64,7 @@ PROMETHEUS = "prometheus"
 ALERTMANAGER = "alertmanager"
 
 
-def prometheus_clients(s: KubernetesSettings) -> list[dict]:
+def prometheus_clients(s: KubernetesSettings) -> list[dict[str, Any]]:
     """Who may query Prometheus: Grafana, and the Ray heads (their dashboard checks it server-side)."""
     heads = {"podSelector": {"matchLabels": {"ray.io/node-type": "head"}}}
     if s.watch_namespaces is None:
@@ -100,6 +101,7 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
         # Read before anything is registered: a wrong target stops `pulumi preview` with nothing made.
         objects = check_patch_targets(s.ray.targets, access)
     # Grafana serves the dashboards of the Ray the cluster runs, unless rayVersion says otherwise.
+    version: str | None
     if m.ray_version:
         version, source = m.ray_version, "rayVersion"
     elif isinstance(s.ray, PatchedClusters):
@@ -224,7 +226,8 @@ def _prometheus_operator_mode(s: KubernetesSettings, operator: PrometheusOperato
     return Monitoring(operator.prometheus_url, operator.grafana_url, [])
 
 
-def _ray_heads(s: KubernetesSettings, head_env: list[dict], ready: list, namespaces: list,
+def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], ready: list[pulumi.Resource],
+               namespaces: list[pulumi.Resource],
                operator: KubeRayOperator | None) -> str:
     """The created RayCluster, or a patch per target; returns how each head gets its environment."""
     if isinstance(s.ray, CreatedCluster):
@@ -256,7 +259,7 @@ def _ray_heads(s: KubernetesSettings, head_env: list[dict], ready: list, namespa
     return "; ".join(f"{t.kind} {t.namespace}/{t.name}: {restart(t)}" for t in patched.targets)
 
 
-def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, head_env: list[dict],
+def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, head_env: list[dict[str, Any]],
              head_restart: str) -> None:
     m = s.monitoring
     own = s.backend if isinstance(s.backend, OwnMonitoring) else None
@@ -273,7 +276,7 @@ def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, he
                   port_forward(s.ray_cluster_namespace, head_service, RAY_DASHBOARD_PORT, RAY_DASHBOARD_PORT))
     pulumi.export("rayHeadRestart", head_restart)
     if m.store.agent:
-        # Agent mode evaluates no rules: load these into the store's ruler (README).
+        # Agent mode evaluates no rules: load these into the store's ruler (docs/remote-storage.md).
         pulumi.export("alertRules", alert_rules.render(m.alerts))
     # RayJobs create a cluster per job: paste this into rayClusterSpec.headGroupSpec's head container.
     pulumi.export("rayJobHeadEnv", head_env)

@@ -30,15 +30,17 @@ class ClusterAccess:
     context: str | None = None
 
 
-def _api(access: ClusterAccess):
+def _api(access: ClusterAccess) -> Any:
     from kubernetes import client, config
 
     if access.kubeconfig and access.kubeconfig.lstrip().startswith(("apiVersion", "{", "clusters")):
-        api_client = config.new_client_from_config_dict(yaml.safe_load(access.kubeconfig), context=access.context)
+        api_client = config.new_client_from_config_dict(  # type: ignore[no-untyped-call]
+            yaml.safe_load(access.kubeconfig), context=access.context)
     else:
         # Read KUBECONFIG now (the client reads it once, at import); it may list several files.
         files = access.kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-        api_client = config.new_client_from_config(config_file=files, context=access.context)
+        api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=files, context=access.context)
     return client.CustomObjectsApi(api_client)
 
 
@@ -54,7 +56,7 @@ def _unreachable(target: PatchTarget, error: Exception) -> ConfigError:
         "or set kubernetes:context / kubernetes:kubeconfig")])
 
 
-def _existing(api, kind: str) -> list[str]:
+def _existing(api: Any, kind: str) -> list[str]:
     """namespace/name of every object of `kind` the caller may list, for the error message; [] if not allowed."""
     from kubernetes.client.exceptions import ApiException
 
@@ -65,7 +67,7 @@ def _existing(api, kind: str) -> list[str]:
     return sorted(f"{c['metadata']['namespace']}/{c['metadata']['name']}" for c in found.get("items", []))
 
 
-def head_containers(kind: str, obj: dict) -> list[str]:
+def head_containers(kind: str, obj: dict[str, Any]) -> list[str]:
     spec = obj.get("spec", {})
     if kind == "RayService":
         spec = spec.get("rayClusterConfig", {})
@@ -73,13 +75,14 @@ def head_containers(kind: str, obj: dict) -> list[str]:
             .get("containers", [])]
 
 
-def _check_one(api, target: PatchTarget, single: bool) -> dict[str, Any]:
+def _check_one(api: Any, target: PatchTarget, single: bool) -> dict[str, Any]:
     from kubernetes.client.exceptions import ApiException
 
     key = "rayClusterName" if single else "rayClusters"
     try:
-        obj = api.get_namespaced_custom_object(RAY_GROUP, RAY_VERSION, target.namespace, PLURALS[target.kind],
-                                               target.name, _request_timeout=REQUEST_TIMEOUT)
+        obj: dict[str, Any] = api.get_namespaced_custom_object(
+            RAY_GROUP, RAY_VERSION, target.namespace, PLURALS[target.kind], target.name,
+            _request_timeout=REQUEST_TIMEOUT)
     except ApiException as error:
         if error.status != 404:
             raise _unreachable(target, error) from error

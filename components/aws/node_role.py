@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -30,13 +31,14 @@ SSM_SESSION_ACTIONS = [
 @dataclass(frozen=True)
 class NodeRoleArgs:
     cluster_name: str
-    parameter_arns: list[pulumi.Input[str]]  # SSM parameters the nodes read
-    object_arns: list[pulumi.Input[str]]  # S3 objects (or prefixes ending in /*) the nodes read
+    parameter_arns: Sequence[pulumi.Input[str]]  # SSM parameters the nodes read
+    object_arns: Sequence[pulumi.Input[str]]  # S3 objects (or prefixes ending in /*) the nodes read
     # Amazon Managed Prometheus workspaces the nodes write to and query (remote write, Grafana).
-    workspace_arns: list[pulumi.Input[str]] = field(default_factory=list)
+    workspace_arns: Sequence[pulumi.Input[str]] = ()
 
 
-def policy_document(parameter_arns: list[str], object_arns: list[str], workspace_arns: list[str] = ()) -> str:
+def policy_document(parameter_arns: Sequence[str], object_arns: Sequence[str],
+                    workspace_arns: Sequence[str] = ()) -> str:
     statements = [{"Sid": "SessionManager", "Effect": "Allow", "Action": SSM_SESSION_ACTIONS, "Resource": "*"}]
     if parameter_arns:
         statements.append({"Sid": "ReadParameters", "Effect": "Allow", "Action": ["ssm:GetParameter"],

@@ -6,6 +6,7 @@ Both stacks load the same file; thresholds and durations come from config.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -30,7 +31,7 @@ class AlertSettings:
     severity_overrides: tuple[tuple[str, str], ...] = ()
 
 
-def _rule(name: str, expr: str, duration: str, severity: str, summary: str, description: str) -> dict:
+def _rule(name: str, expr: str, duration: str, severity: str, summary: str, description: str) -> dict[str, Any]:
     return {
         "alert": name,
         "expr": expr,
@@ -40,11 +41,11 @@ def _rule(name: str, expr: str, duration: str, severity: str, summary: str, desc
     }
 
 
-def rules(settings: AlertSettings) -> dict:
+def rules(settings: AlertSettings) -> dict[str, Any]:
     return _with_severities(_rules(settings), settings.severity_overrides)
 
 
-def _rules(settings: AlertSettings) -> dict:
+def _rules(settings: AlertSettings) -> dict[str, Any]:
     s = settings
     by_node = "ray_io_cluster, instance"
     by_gpu = "ray_io_cluster, instance, GpuIndex"
@@ -93,7 +94,7 @@ def _rules(settings: AlertSettings) -> dict:
     ]}]}
 
 
-def _with_severities(groups: dict, overrides: tuple[tuple[str, str], ...]) -> dict:
+def _with_severities(groups: dict[str, Any], overrides: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     chosen = dict(overrides)
     for rule in groups["groups"][0]["rules"]:
         rule["labels"]["severity"] = chosen.get(rule["alert"], rule["labels"]["severity"])

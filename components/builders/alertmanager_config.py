@@ -8,6 +8,7 @@ Notifications are grouped per alert and Ray cluster; routes pick receivers by th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlparse
 
 import yaml
@@ -49,7 +50,7 @@ class Routing:
     receivers: tuple[Receiver, ...] = field(default_factory=tuple)
 
 
-def _receiver(r: Receiver) -> dict:
+def _receiver(r: Receiver) -> dict[str, Any]:
     common = {"send_resolved": True}
     if r.kind == "slack":
         slack = {**common, "api_url": r.secret, "title": '{{ .CommonLabels.alertname }} on '
@@ -68,7 +69,7 @@ def _receiver(r: Receiver) -> dict:
     return {"name": r.name, "webhook_configs": [{**common, "url": r.secret}]}
 
 
-def config(routing: Routing) -> dict:
+def config(routing: Routing) -> dict[str, Any]:
     receivers = routing.receivers
     routes = [{"receiver": r.name, "matchers": [f'severity=~"{"|".join(r.severities)}"'], "continue": True}
               for r in receivers]
@@ -93,11 +94,11 @@ def render(routing: Routing) -> str:
     return yaml.safe_dump(config(routing), sort_keys=False, width=1000)
 
 
-def alerting_block(url: str) -> dict:
+def alerting_block(url: str) -> dict[str, Any]:
     """Prometheus' `alerting` section for an Alertmanager at `url` (http(s)://host:port[/prefix])."""
     parsed = urlparse(url)
     port = parsed.port or (443 if parsed.scheme == "https" else ALERTMANAGER_PORT)
-    target: dict = {"scheme": parsed.scheme, "static_configs": [{"targets": [f"{parsed.hostname}:{port}"]}]}
+    target: dict[str, Any] = {"scheme": parsed.scheme, "static_configs": [{"targets": [f"{parsed.hostname}:{port}"]}]}
     if parsed.path not in ("", "/"):
         target["path_prefix"] = parsed.path.rstrip("/")
     return {"alertmanagers": [target]}

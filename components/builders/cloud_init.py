@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -109,11 +110,11 @@ WantedBy=timers.target
 """
 
 
-def _file(path: str, content: str, permissions: str = "0644") -> dict:
+def _file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
     return {"path": path, "content": content, "permissions": permissions, "owner": "root:root"}
 
 
-def _cloud_config(files: list[dict], start: str) -> str:
+def _cloud_config(files: list[dict[str, Any]], start: str) -> str:
     config = {
         "write_files": files + [_file(f"{BASE}/bin/start.sh", start, "0755")],
         "runcmd": [["bash", f"{BASE}/bin/start.sh"]],

@@ -7,6 +7,7 @@ nodes, and Prometheus scrapes them at the addresses Ray's discovery file lists.
 from __future__ import annotations
 
 import shlex
+from typing import Any
 
 import yaml
 
@@ -48,11 +49,11 @@ GRAFANA_CONFIG_MOUNT = "/etc/grafana/config"  # where the container sees it
 RAY_SHM_SIZE = "8gb"
 
 
-def _service(image: str, **extra) -> dict:
+def _service(image: str, **extra: Any) -> dict[str, Any]:
     return {"image": image, "restart": "unless-stopped", "network_mode": "host", **extra}
 
 
-def _node_exporter() -> dict:
+def _node_exporter() -> dict[str, Any]:
     return _service(
         NODE_EXPORTER_IMAGE,
         pid="host",
@@ -67,7 +68,7 @@ def _compose_bytes(quantity: str) -> str:
     return quantity[:-2] + {"Ki": "k", "Mi": "m", "Gi": "g", "Ti": "t"}[quantity[-2:]]
 
 
-def _alertmanager() -> dict:
+def _alertmanager() -> dict[str, Any]:
     return _service(
         ALERTMANAGER_IMAGE,
         command=[f"--config.file=/etc/alertmanager/{ALERTMANAGER_FILE}", "--storage.path=/alertmanager",
@@ -78,7 +79,7 @@ def _alertmanager() -> dict:
     )
 
 
-def _ray(image: str, command: list[str], gpus: bool, **extra) -> dict:
+def _ray(image: str, command: list[str], gpus: bool, **extra: Any) -> dict[str, Any]:
     ray = _service(image, command=command, shm_size=RAY_SHM_SIZE, volumes=[f"{RAY_TMP}:/tmp/ray"], **extra)
     if gpus:
         # Every GPU of the instance, through the NVIDIA container toolkit (the GPU AMI has it).
@@ -87,7 +88,7 @@ def _ray(image: str, command: list[str], gpus: bool, **extra) -> dict:
     return ray
 
 
-def head_compose(head_env: list[dict], retention_time: str, retention_size: str, prometheus_memory: str,
+def head_compose(head_env: list[dict[str, Any]], retention_time: str, retention_size: str, prometheus_memory: str,
                  ray_image: str, gpus: bool = False, alertmanager: bool = False, agent: bool = False,
                  ray_query_headers: bool = False) -> str:
     """`agent`: Prometheus in agent mode; `ray_query_headers`: the head reads RAY_PROMETHEUS_HEADERS from

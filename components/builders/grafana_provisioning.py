@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 
 from components.builders.remote_write import StoreAuth
@@ -16,7 +18,7 @@ def datasource_provisioning(name: str, url: str, auth: StoreAuth = StoreAuth("no
     `auth` is how Grafana queries a store beyond our Prometheus; a password or token is read from
     `secret_file` when Grafana provisions (`$__file{}`), so it is never in this file.
     """
-    datasource: dict = {
+    datasource: dict[str, Any] = {
         "name": name,
         "uid": GRAFANA_DATASOURCE_UID,
         "type": "prometheus",

@@ -12,9 +12,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from components.builders.alert_rules import FILE_NAME as ALERT_RULES_FILE
 from components.builders.alertmanager_config import FILE_NAME as ALERTMANAGER_FILE
+from components.builders.deferred import Deferred
 from components.builders.head_layout import (
     ALERTMANAGER_SECRETS,
     BASE,
@@ -45,7 +47,7 @@ RAY_HEAD_RESTART = "ray-head-restart"
 @dataclass(frozen=True)
 class ConfigFile:
     path: str  # absolute, on the head
-    content: str  # a pulumi Output[str] until deployed when it waits for a resource (the AMP endpoint)
+    content: Deferred  # an Output until deployed when it waits for a resource (the AMP endpoint)
     reload: str
     mode: str = "0644"
     uid: int = 0
@@ -71,10 +73,10 @@ class SecretFile:
 @dataclass(frozen=True)
 class HeadFiles:
     compose_yaml: str
-    prometheus_yml: str
+    prometheus_yml: Deferred
     alert_rules_yml: str
     grafana_ini: str
-    datasources_yaml: str
+    datasources_yaml: Deferred
     dashboard_providers_yaml: str
     dashboards: dict[str, str]  # file name -> JSON
 
@@ -134,7 +136,7 @@ def manifest(files: list[ConfigFile], secrets: list[tuple[SecretFile, int]], ifr
     }, indent=1, sort_keys=True)
 
 
-def apply_spec(region: str, bucket: str) -> dict:
+def apply_spec(region: str, bucket: str) -> dict[str, Any]:
     """What the head's apply script is told at boot: where to look, nothing that changes with a setting."""
     return {"region": region, "bucket": bucket, "manifest_key": MANIFEST_KEY, "base": BASE, "state": STATE_FILE,
             "grafana_url": f"http://127.0.0.1:{GRAFANA_PORT}", "grafana_password_file": GRAFANA_PASSWORD_FILE}

@@ -1,7 +1,7 @@
 """The project's own "Ray Cluster Overview" dashboard: plain data in, dashboard JSON out.
 
 Only metric names Ray 2.60 really exports (measured from a live head, or for GPUs read from Ray's own
-generated panels, since a CPU-only machine never emits them; see the README). Every query
+generated panels, since a CPU-only machine never emits them; see docs/alerting.md). Every query
 is listed by `expressions()`, which the tests evaluate against a real Prometheus.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 UID = "rayMonitoringOverview"
 TITLE = "Ray Cluster Overview"
@@ -37,7 +38,7 @@ class Panel:
     kind: str = "timeseries"  # timeseries | stat
     width: int = 12
     thresholds: tuple[tuple[str, float | None], ...] = (("green", None),)
-    options: dict = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
     core: bool = False  # returns data after any Ray workload (checked live)
 
 
@@ -116,7 +117,7 @@ def substitute(expr: str) -> str:
     return expr
 
 
-def _variable(name: str, label: str, query: str, all_value: str, description: str) -> dict:
+def _variable(name: str, label: str, query: str, all_value: str, description: str) -> dict[str, Any]:
     return {
         "name": name, "label": label, "type": "query", "datasource": DATASOURCE, "description": description,
         "query": {"query": query, "refId": f"{name}-query"},
@@ -125,9 +126,9 @@ def _variable(name: str, label: str, query: str, all_value: str, description: st
     }
 
 
-def _panel(panel: Panel, panel_id: int, x: int, y: int) -> dict:
+def _panel(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
     steps = [{"color": color, "value": value} for color, value in panel.thresholds]
-    defaults: dict = {"unit": panel.unit, "thresholds": {"mode": "absolute", "steps": steps}}
+    defaults: dict[str, Any] = {"unit": panel.unit, "thresholds": {"mode": "absolute", "steps": steps}}
     if panel.kind == "timeseries":
         defaults["custom"] = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never",
                               "thresholdsStyle": {"mode": "off" if len(steps) == 1 else "line"}}
@@ -152,7 +153,7 @@ def _panel(panel: Panel, panel_id: int, x: int, y: int) -> dict:
     }
 
 
-def dashboard() -> dict:
+def dashboard() -> dict[str, Any]:
     panels, x, y, row_height = [], 0, 0, 0
     for panel_id, panel in enumerate(PANELS, start=1):
         if x + panel.width > 24:

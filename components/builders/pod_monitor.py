@@ -9,6 +9,8 @@ select the always-declared `metrics` port of head pods and rewrite the address's
 
 from __future__ import annotations
 
+from typing import Any
+
 from components.constants import RAY_AUTOSCALER_METRICS_PORT, RAY_DASHBOARD_METRICS_PORT
 
 METRICS_PORT_NAME = "metrics"  # declared by KubeRay on every Ray container
@@ -21,7 +23,7 @@ ENDPOINTS = {
 }
 
 
-def _relabelings(endpoint: str, node_types: str, port: int | None) -> list[dict]:
+def _relabelings(endpoint: str, node_types: str, port: int | None) -> list[dict[str, Any]]:
     rules = [{"sourceLabels": ["__meta_kubernetes_pod_label_ray_io_node_type"], "regex": node_types,
               "action": "keep"}]
     if port is not None:
@@ -36,7 +38,7 @@ def _relabelings(endpoint: str, node_types: str, port: int | None) -> list[dict]
     return rules
 
 
-def pod_monitor_spec(namespaces: tuple[str, ...] | None, scrape_interval: str) -> dict:
+def pod_monitor_spec(namespaces: tuple[str, ...] | None, scrape_interval: str) -> dict[str, Any]:
     """`spec` of a monitoring.coreos.com/v1 PodMonitor for the Ray pods in `namespaces` (None: all)."""
     return {
         "namespaceSelector": {"any": True} if namespaces is None else {"matchNames": list(namespaces)},

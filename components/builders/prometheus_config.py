@@ -7,6 +7,7 @@ Both add `ray_io_cluster`, the label Ray's own dashboards filter on and Ray neve
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -27,13 +28,13 @@ class ScrapeSettings:
     scrape_interval: str
     rule_files: tuple[str, ...] = ()
     alertmanager_url: str | None = None  # where firing alerts go; None: only Prometheus and Grafana show them
-    remote_write: tuple[dict, ...] = ()  # remote_write.remote_write_block(): stores beyond this Prometheus
+    remote_write: tuple[dict[str, Any], ...] = ()  # remote_write.remote_write_block(): stores beyond this Prometheus
     # Agent mode (`--agent`): scrape and forward only. No rules, no alerts, nothing to query locally.
     agent: bool = False
 
 
-def _global(scrape: ScrapeSettings) -> dict:
-    config: dict = {"global": {"scrape_interval": scrape.scrape_interval}}
+def _global(scrape: ScrapeSettings) -> dict[str, Any]:
+    config: dict[str, Any] = {"global": {"scrape_interval": scrape.scrape_interval}}
     if not scrape.agent:
         config["global"]["evaluation_interval"] = scrape.scrape_interval
         if scrape.alertmanager_url:
@@ -45,11 +46,11 @@ def _global(scrape: ScrapeSettings) -> dict:
     return config
 
 
-def _self_scrape() -> dict:
+def _self_scrape() -> dict[str, Any]:
     return {"job_name": "prometheus", "static_configs": [{"targets": [f"localhost:{PROMETHEUS_PORT}"]}]}
 
 
-def _replace_port(port: int) -> dict:
+def _replace_port(port: int) -> dict[str, Any]:
     # __address__ is already host:port (IPv6 bracketed); swap only the port.
     return {
         "source_labels": ["__address__"],
@@ -69,9 +70,9 @@ KUBERNETES_JOBS = {
 }
 
 
-def kubernetes_sd_block(namespaces: tuple[str, ...] | None) -> list[dict]:
+def kubernetes_sd_block(namespaces: tuple[str, ...] | None) -> list[dict[str, Any]]:
     """Pod discovery, limited to `namespaces` (None: every namespace) and to Running Ray pods."""
-    sd: dict = {
+    sd: dict[str, Any] = {
         "role": "pod",
         # Server-side filters cut watch traffic; the relabel rules below still enforce the same.
         "selectors": [
@@ -87,7 +88,8 @@ def kubernetes_sd_block(namespaces: tuple[str, ...] | None) -> list[dict]:
     return [sd]
 
 
-def _kubernetes_ray_job(job: str, node_types: str, port: int | None, namespaces) -> dict:
+def _kubernetes_ray_job(job: str, node_types: str, port: int | None,
+                        namespaces: tuple[str, ...] | None) -> dict[str, Any]:
     relabel = []
     if namespaces is not None:
         # Discovery already watches only these namespaces; the rule keeps the config correct on its own.
@@ -125,7 +127,7 @@ def _kubernetes_ray_job(job: str, node_types: str, port: int | None, namespaces)
     }
 
 
-def kubernetes_config(scrape: ScrapeSettings, namespaces: tuple[str, ...] | None) -> dict:
+def kubernetes_config(scrape: ScrapeSettings, namespaces: tuple[str, ...] | None) -> dict[str, Any]:
     config = _global(scrape)
     config["scrape_configs"] = [_self_scrape()] + [
         _kubernetes_ray_job(job, node_types, port, namespaces)
@@ -137,7 +139,7 @@ def kubernetes_config(scrape: ScrapeSettings, namespaces: tuple[str, ...] | None
 # --- EC2 (Ray's discovery file) --------------------------------------------------------------
 
 
-def file_sd_config(scrape: ScrapeSettings, cluster_name: str, sd_file: str = RAY_SD_FILE) -> dict:
+def file_sd_config(scrape: ScrapeSettings, cluster_name: str, sd_file: str = RAY_SD_FILE) -> dict[str, Any]:
     """Ray's own discovery file, polled every few seconds; node_exporter beside every Ray node."""
     file_sd = [{"files": [sd_file], "refresh_interval": RAY_SD_REFRESH}]
     cluster_label = {"target_label": "ray_io_cluster", "replacement": cluster_name}
@@ -179,9 +181,9 @@ def storage_flags(path: str, agent: bool, retention_time: str, retention_size: s
 class _NoAliases(yaml.SafeDumper):
     """Writes shared blocks out in full: anchors and aliases make the deployed file hard to read."""
 
-    def ignore_aliases(self, data) -> bool:
+    def ignore_aliases(self, data: Any) -> bool:
         return True
 
 
-def render(config: dict) -> str:
+def render(config: dict[str, Any]) -> str:
     return yaml.dump(config, Dumper=_NoAliases, sort_keys=False, default_flow_style=False)

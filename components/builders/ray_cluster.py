@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from components.constants import (
     RAY_AUTOSCALER_METRICS_PORT,
@@ -56,7 +57,7 @@ def ray_version_of(image: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _container_security_context() -> dict:
+def _container_security_context() -> dict[str, Any]:
     # Ray writes its session files under /tmp and its home: the root filesystem stays writable.
     return {
         "runAsNonRoot": True,
@@ -67,7 +68,7 @@ def _container_security_context() -> dict:
     }
 
 
-def _resources(size: RayNodeSize) -> dict:
+def _resources(size: RayNodeSize) -> dict[str, Any]:
     amount = {"cpu": size.cpu, "memory": size.memory}
     return {"requests": dict(amount), "limits": dict(amount)}
 
@@ -78,7 +79,7 @@ def _logical_cpus(cpu: str) -> str:
     return str(max(1, math.ceil(cores)))
 
 
-def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list[dict]) -> dict:
+def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list[dict[str, Any]]) -> dict[str, Any]:
     """`spec` of a ray.io/v1 RayCluster, valid against KubeRay v1.7.0's CRD."""
     metrics = {"name": "metrics", "containerPort": RAY_METRICS_PORT}
     head = {
@@ -103,7 +104,7 @@ def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list
         "resources": _resources(shape.worker),
         "securityContext": _container_security_context(),
     }
-    spec: dict = {
+    spec: dict[str, Any] = {
         "enableInTreeAutoscaling": True,
         "autoscalerOptions": {
             "upscalingMode": "Default",

@@ -6,6 +6,10 @@ reached from the head (server side); RAY_GRAFANA_IFRAME_HOST is what the user's 
 
 from __future__ import annotations
 
+from typing import Any
+
+from components.builders.deferred import Deferred
+
 RECREATE = "upgradeStrategy"
 
 
@@ -13,11 +17,11 @@ HEADERS_ENV = "RAY_PROMETHEUS_HEADERS"
 HEADERS_KEY = "headers"  # the key of the Kubernetes Secret holding RAY_PROMETHEUS_HEADERS
 
 
-def ray_head_env(grafana_host: str, prometheus_host: str, datasource_name: str, iframe_host: str,
-                 headers_secret: str | None = None) -> list[dict]:
+def ray_head_env(grafana_host: Deferred, prometheus_host: Deferred, datasource_name: str, iframe_host: str,
+                 headers_secret: str | None = None) -> list[dict[str, Any]]:
     """`headers_secret`: a Secret (in the head's namespace) whose `headers` key is RAY_PROMETHEUS_HEADERS,
     for a query endpoint that wants credentials (agent mode)."""
-    env = [
+    env: list[dict[str, Any]] = [
         {"name": "RAY_GRAFANA_HOST", "value": grafana_host},
         {"name": "RAY_PROMETHEUS_HOST", "value": prometheus_host},
         {"name": "RAY_PROMETHEUS_NAME", "value": datasource_name},
@@ -28,13 +32,13 @@ def ray_head_env(grafana_host: str, prometheus_host: str, datasource_name: str, 
     return env
 
 
-def raycluster_patch_spec(head_container: str, env: list[dict], head_restart: str) -> dict:
+def raycluster_patch_spec(head_container: str, env: list[dict[str, Any]], head_restart: str) -> dict[str, Any]:
     """A server-side-apply body for a RayCluster: only the head container's env entries.
 
     KubeRay >= 1.2 declares `containers` and `env` as list-maps keyed by name, so applying this
     merges with the container's other fields and env entries instead of replacing them.
     """
-    spec: dict = {
+    spec: dict[str, Any] = {
         "headGroupSpec": {"template": {"spec": {"containers": [{"name": head_container, "env": env}]}}}
     }
     if head_restart == RECREATE:
@@ -44,7 +48,7 @@ def raycluster_patch_spec(head_container: str, env: list[dict], head_restart: st
     return spec
 
 
-def rayservice_patch_spec(head_container: str, env: list[dict]) -> dict:
+def rayservice_patch_spec(head_container: str, env: list[dict[str, Any]]) -> dict[str, Any]:
     """A server-side-apply body for a RayService: the head container's env in `spec.rayClusterConfig`
     (list-maps keyed by name in KubeRay's v1 CRD, so entries merge). The RayService controller rolls a
     changed rayClusterConfig out as a new RayCluster (upgradeStrategy NewCluster, its default) and

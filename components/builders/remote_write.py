@@ -13,6 +13,7 @@ import base64
 import json
 import math
 from dataclasses import dataclass
+from typing import Any
 
 AUTH_KINDS = ("none", "basic", "bearer", "sigv4")
 SECRETS_DIR = "/etc/prometheus/remote-write"  # in Prometheus' container, from a secret
@@ -44,7 +45,7 @@ def secret_file(index: int, auth: StoreAuth) -> str | None:
     return {"basic": f"{index}-password", "bearer": f"{index}-token"}.get(auth.kind)
 
 
-def queue_config(samples_per_second: float) -> dict:
+def queue_config(samples_per_second: float) -> dict[str, Any]:
     shards = math.ceil(samples_per_second * CATCH_UP / SHARD_SAMPLES_PER_SECOND)
     return {
         "capacity": MAX_SAMPLES_PER_SEND * 5,  # per shard: buffers ~5 batches while one is in flight
@@ -60,12 +61,13 @@ def queue_config(samples_per_second: float) -> dict:
 
 
 def remote_write_block(targets: tuple[RemoteWriteTarget, ...], samples_per_second: float,
-                       secrets_dir: str = SECRETS_DIR) -> list[dict]:
+                       secrets_dir: str = SECRETS_DIR) -> list[dict[str, Any]]:
     block = []
     for index, target in enumerate(targets):
-        entry: dict = {"url": target.url, "name": f"store-{index}", "queue_config": queue_config(samples_per_second),
-                       # Ray's series only need their own labels; exemplars and metadata stay local.
-                       "send_exemplars": False}
+        entry: dict[str, Any] = {"url": target.url, "name": f"store-{index}",
+                                 "queue_config": queue_config(samples_per_second),
+                                 # Ray's series only need their own labels; exemplars and metadata stay local.
+                                 "send_exemplars": False}
         auth = target.auth
         if auth.kind == "basic":
             entry["basic_auth"] = {"username": auth.username,

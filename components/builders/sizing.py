@@ -56,14 +56,17 @@ class Sizing:
 
 def bytes_of(size: str) -> float:
     """Bytes in a Prometheus size (8GB) or a Kubernetes quantity (10Gi)."""
-    number, unit = re.fullmatch(r"(\d+)([A-Za-z]*)", size).groups()
+    match = re.fullmatch(r"(\d+)([A-Za-z]*)", size)
+    if match is None:
+        raise ValueError(f"not a size or quantity: {size!r}")
+    number, unit = match.groups()
     units = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15, "EB": 1e18,
              "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "": 1}
     return int(number) * units[unit]
 
 
 def _power_of_two_mib(mib: float, floor: int = 128) -> int:
-    return max(floor, 2 ** math.ceil(math.log2(max(mib, 1))))
+    return max(floor, int(2 ** math.ceil(math.log2(max(mib, 1)))))
 
 
 def _quantity_mib(mib: int) -> str:
@@ -98,7 +101,7 @@ def size(ray_nodes: int, scrape_interval: str, retention_time: str) -> Sizing:
 
 
 def table(scrape_interval: str = "5s") -> str:
-    """The README's sizing table, from this model."""
+    """docs/sizing.md's sizing table, from this model."""
     lines = [
         "| Ray nodes | retention | series | memory request / limit | CPU request | retention size | volume |",
         "|---|---|---|---|---|---|---|",

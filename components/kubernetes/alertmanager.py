@@ -4,6 +4,7 @@ one hardened pod, a ClusterIP Service, and a NetworkPolicy that admits Prometheu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -24,7 +25,7 @@ class AlertmanagerArgs:
     namespace: str
     config: pulumi.Input[str]  # rendered by components.builders.alertmanager_config; a Pulumi secret
     config_checksum: pulumi.Input[str]  # rolls the pod when the configuration changes; reveals nothing
-    clients: list[dict]  # NetworkPolicy peers: Prometheus
+    clients: list[dict[str, Any]]  # NetworkPolicy peers: Prometheus
 
 
 class Alertmanager(pulumi.ComponentResource):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -49,7 +50,7 @@ def image_version(image: str) -> str:
     return image.rsplit(":", 1)[1]
 
 
-def pod_security_context(uid: int) -> dict:
+def pod_security_context(uid: int) -> dict[str, Any]:
     return {
         "runAsNonRoot": True,
         "runAsUser": uid,
@@ -59,7 +60,7 @@ def pod_security_context(uid: int) -> dict:
     }
 
 
-def container_security_context(uid: int) -> dict:
+def container_security_context(uid: int) -> dict[str, Any]:
     return {
         "runAsNonRoot": True,
         "runAsUser": uid,
@@ -72,22 +73,22 @@ def container_security_context(uid: int) -> dict:
     }
 
 
-def resources(spec: Resources) -> dict:
+def resources(spec: Resources) -> dict[str, Any]:
     return {
         "requests": {"cpu": spec.cpu_request, "memory": spec.memory_request},
         "limits": {"cpu": spec.cpu_limit, "memory": spec.memory_limit},
     }
 
 
-def storage_volume(volume_name: str, storage: Storage, claim_name: str | None) -> dict:
+def storage_volume(volume_name: str, storage: Storage, claim_name: str | None) -> dict[str, Any]:
     """A pod volume: the PersistentVolumeClaim `claim_name` or an emptyDir capped at the size."""
     if storage.persistent:
         return {"name": volume_name, "persistentVolumeClaim": {"claimName": claim_name}}
     return {"name": volume_name, "emptyDir": {"sizeLimit": storage.size}}
 
 
-def claim_spec(storage: Storage) -> dict:
-    spec: dict = {
+def claim_spec(storage: Storage) -> dict[str, Any]:
+    spec: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": storage.size}},
     }
@@ -108,7 +109,8 @@ def child_options(parent: pulumi.Resource, opts: pulumi.ResourceOptions | None) 
     return pulumi.ResourceOptions(parent=parent, depends_on=opts.depends_on if opts else None)
 
 
-def single_pod_deployment(selector: dict, labels: dict, annotations: dict, pod_spec: dict) -> dict:
+def single_pod_deployment(selector: dict[str, Any], labels: dict[str, Any], annotations: dict[str, Any],
+                          pod_spec: dict[str, Any]) -> dict[str, Any]:
     """One replica, replaced rather than rolled: its volume holds a database one process may open."""
     return {
         "replicas": 1,
@@ -118,23 +120,23 @@ def single_pod_deployment(selector: dict, labels: dict, annotations: dict, pod_s
     }
 
 
-def ingress_policy(selector: dict, port: str, peers: list[dict] | None) -> dict:
+def ingress_policy(selector: dict[str, Any], port: str, peers: list[dict[str, Any]] | None) -> dict[str, Any]:
     """NetworkPolicy spec admitting only `port`, from `peers` (None: from anywhere)."""
-    rule: dict = {"ports": [{"port": port, "protocol": "TCP"}]}
+    rule: dict[str, Any] = {"ports": [{"port": port, "protocol": "TCP"}]}
     if peers is not None:
         rule["from"] = peers
     return {"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"], "ingress": [rule]}
 
 
-def http_service(name: str, namespace: str, labels: dict, selector: dict, port: int, peers: list[dict] | None,
-                 opts: pulumi.ResourceOptions, service_type: str = "ClusterIP",
+def http_service(name: str, namespace: str, labels: dict[str, Any], selector: dict[str, Any], port: int,
+                 peers: list[dict[str, Any]] | None, opts: pulumi.ResourceOptions, service_type: str = "ClusterIP",
                  node_port: int | None = None) -> k8s.core.v1.Service:
     """The pod's `http` port behind a Service named `name`, and a NetworkPolicy that admits only
     `peers` to it (None: any client the Service lets in) and nothing else."""
     metadata = {"name": name, "namespace": namespace, "labels": labels}
     k8s.networking.v1.NetworkPolicy(f"{name}-network-policy", metadata=metadata,
                                     spec=ingress_policy(selector, "http", peers), opts=opts)
-    service_port: dict = {"name": "http", "port": port, "targetPort": "http"}
+    service_port: dict[str, Any] = {"name": "http", "port": port, "targetPort": "http"}
     if node_port is not None:
         service_port["nodePort"] = node_port
     return k8s.core.v1.Service(f"{name}-service", metadata=metadata,

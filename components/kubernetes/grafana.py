@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -50,7 +51,7 @@ class Grafana(pulumi.ComponentResource):
         labels = kc.labels("grafana", name, "dashboards", kc.image_version(GRAFANA_IMAGE))
         selector = kc.selector_labels("grafana", name)
 
-        def metadata(suffix: str) -> dict:
+        def metadata(suffix: str) -> dict[str, Any]:
             return {"name": f"{name}-{suffix}", "namespace": args.namespace, "labels": labels}
 
         password = random.RandomPassword(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -30,12 +31,12 @@ class PrometheusArgs:
     storage: Storage
     rule_files: dict[str, str] = field(default_factory=dict)  # file name -> rule file text
     # NetworkPolicy peers allowed to query Prometheus, which has no authentication of its own.
-    clients: list[dict] = field(default_factory=list)
+    clients: list[dict[str, Any]] = field(default_factory=list)
     # Agent mode: scrape and remote-write only (no rules, no retention, no local queries).
     agent: bool = False
     # remote_write credentials: file name -> password or token (Pulumi secrets), mounted at SECRETS_DIR.
     # Prometheus reads them on every request, so a new value needs no restart.
-    remote_write_secrets: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    remote_write_secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 class Prometheus(pulumi.ComponentResource):

@@ -5,6 +5,7 @@ Grafana sidecar loads. None of our own Prometheus, Grafana or RBAC."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -13,15 +14,15 @@ from components.builders.dashboard_catalogue import Dashboard
 from components.kubernetes import common as kc
 
 # kube-prometheus-stack's Grafana sidecar puts a dashboard in the folder this annotation names when
-# its `sidecar.dashboards.folderAnnotation` is set to it (README).
+# its `sidecar.dashboards.folderAnnotation` is set to it (docs/existing-clusters.md).
 FOLDER_ANNOTATION = "grafana_folder"
 
 
 @dataclass(frozen=True)
 class PrometheusOperatorArgs:
     namespace: str  # where the PodMonitor, PrometheusRule and dashboard ConfigMaps go
-    pod_monitor: dict  # spec, from components.builders.pod_monitor
-    rules: dict  # spec of the PrometheusRule: {"groups": [...]}, from components.builders.alert_rules
+    pod_monitor: dict[str, Any]  # spec, from components.builders.pod_monitor
+    rules: dict[str, Any]  # spec of the PrometheusRule: {"groups": [...]}, from components.builders.alert_rules
     selector_labels: dict[str, str]  # what the user's Prometheus selects PodMonitors and rules by
     dashboards: tuple[Dashboard, ...]
     dashboard_labels: dict[str, str]  # what the user's Grafana sidecar loads

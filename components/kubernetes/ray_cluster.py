@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -17,7 +18,7 @@ class RayClusterArgs:
     namespace: str
     shape: RayClusterShape
     head_container: str
-    head_env: list[dict]  # from components.builders.ray_head_env.ray_head_env
+    head_env: list[dict[str, Any]]  # from components.builders.ray_head_env.ray_head_env
 
 
 class RayCluster(pulumi.ComponentResource):

@@ -4,6 +4,7 @@ its head container, merged with the entries already there."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -17,7 +18,7 @@ class RayClusterPatchArgs:
     cluster_name: str
     namespace: str
     head_container: str
-    env: list[dict]  # from components.builders.ray_head_env.ray_head_env
+    env: list[dict[str, Any]]  # from components.builders.ray_head_env.ray_head_env
     head_restart: str  # "upgradeStrategy" | "none" (RayCluster only)
     kind: str = "RayCluster"  # or RayService: the env goes into spec.rayClusterConfig
 

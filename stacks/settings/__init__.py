@@ -27,7 +27,7 @@ __all__ = ["AwsSettings", "ConfigError", "KubernetesSettings", "MonitoringSettin
 Settings = KubernetesSettings | AwsSettings
 
 
-PLATFORMS = {"kubernetes": read_kubernetes, "aws": read_aws}
+PLATFORMS: dict[str, Callable[[Reader], Settings]] = {"kubernetes": read_kubernetes, "aws": read_aws}
 # Stacks whose name says which platform they are; other stacks set `platform`.
 STACK_PLATFORMS = {"minikube": "kubernetes", "aws": "aws"}
 

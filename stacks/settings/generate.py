@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from stacks.settings.table import SETTINGS, Setting
 
@@ -37,7 +38,7 @@ def pulumi_config_block() -> str:
     for row in SETTINGS:
         if row.default is None:
             continue
-        declared = {"type": YAML_TYPES.get(row.kind, "string")}
+        declared: dict[str, Any] = {"type": YAML_TYPES.get(row.kind, "string")}
         if row.kind == "list":
             declared["items"] = {"type": "string"}
         declared.update(default=row.default, description=_plain(row.doc))

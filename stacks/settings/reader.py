@@ -79,7 +79,7 @@ class Reader:
     def optional_text(self, key: str) -> str | None:
         row, raw = self._row(key, "string", "choice", "duration", "cpu", "memory", "size", "url")
         if raw is None:
-            return row.default
+            return row.default_text
         value = str(raw)
         if row.kind == "choice":
             return self._choice(row, value)
@@ -88,7 +88,7 @@ class Reader:
         pattern, why = row.check()
         if value == "" or (pattern is not None and not pattern.match(value)):
             self.problem(key, value, why, f"pulumi config set {key} {row.fix_value}")
-            return row.default
+            return row.default_text
         return self._at_least(row, value)
 
     def flag(self, key: str) -> bool:
@@ -110,7 +110,7 @@ class Reader:
     def optional_number(self, key: str) -> int | None:
         row, raw = self._row(key, "integer")
         if raw is None:
-            return row.default
+            return row.default_number
         try:
             number: int | None = int(str(raw))
         except ValueError:
@@ -118,7 +118,7 @@ class Reader:
         if number is None or not row.low <= number <= row.high:
             self.problem(key, raw, f"must be a whole number from {row.low} to {row.high}",
                          f"pulumi config set {key} {row.fix_value}")
-            return row.default
+            return row.default_number
         return number
 
     def strings(self, key: str) -> list[str] | None:
@@ -164,7 +164,7 @@ class Reader:
             return value
         self.problem(row.key, value, f"must be one of {', '.join(row.choices)}",
                      f"pulumi config set {row.key} {row.fix_value or row.choices[0]}")
-        return row.default
+        return row.default_text
 
     def _url(self, row: Setting, value: str) -> str | None:
         """An http(s) URL without query or fragment (and without a path unless the row allows one),
@@ -183,5 +183,5 @@ class Reader:
         if measure(value) < measure(row.minimum):
             self.problem(row.key, value, f"must be at least {row.minimum}: {row.because}",
                          f"pulumi config set {row.key} {row.fix_value}")
-            return row.default
+            return row.default_text
         return value

@@ -53,7 +53,8 @@ class RemoteStoreSettings:
     @property
     def write_credentials(self) -> dict[str, str]:
         """File name Prometheus reads (remote_write.secret_file) -> password or token, per target."""
-        return {secret_file(i, w.auth): w.secret for i, w in enumerate(self.writes) if w.secret is not None}
+        return {file: w.secret for i, w in enumerate(self.writes)
+                if w.secret is not None and (file := secret_file(i, w.auth)) is not None}
 
     @property
     def query_signs_sigv4(self) -> bool:
@@ -84,7 +85,7 @@ def _store_url(reader: Reader, key: str, value: Any, where: str, example: str, a
                        f"put them in auth: pulumi config set --secret --path '{auth_where}.password' VALUE "
                        f"(with {auth_where}.type basic and .username)")
         return None
-    return value.rstrip("/")
+    return str(value).rstrip("/")
 
 
 def _auth(reader: Reader, key: str, raw: Any, where: str) -> tuple[StoreAuth, str | None] | None:

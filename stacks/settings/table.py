@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from components.builders.alert_rules import AlertSettings
 from components.versions import RAY_IMAGE
@@ -63,17 +63,35 @@ class Setting:
             return str(self.default).lower()
         return "" if self.default is None else str(self.default)
 
+    @property
+    def default_text(self) -> str | None:
+        return None if self.default is None else str(self.default)
+
+    @property
+    def default_number(self) -> int | None:
+        return None if self.default is None else int(self.default)
+
     def check(self) -> tuple[re.Pattern[str] | None, str]:
         """The pattern a text value must match, and what the error says otherwise."""
         pattern, why = KIND_FORMAT.get(self.kind, (None, ""))
         return self.pattern or pattern, self.why or why or "must not be empty"
 
 
-MEMORY_FLOOR = dict(minimum="128Mi", because="Prometheus and Grafana are killed for memory while starting with less")
-CPU_FLOOR = dict(minimum="50m", because="less throttles the container until its probes fail")
-STORAGE = dict(why="must be a Kubernetes storage quantity such as 10Gi", minimum="128Mi",
-               because="a database and its journal need room")
-NAME = dict(pattern=f.DNS_LABEL, why=f.NAME_WHY)
+class Check(TypedDict, total=False):
+    """Checks several rows share."""
+
+    pattern: re.Pattern[str]
+    why: str
+    minimum: str
+    because: str
+
+
+MEMORY_FLOOR: Check = {"minimum": "128Mi",
+                       "because": "Prometheus and Grafana are killed for memory while starting with less"}
+CPU_FLOOR: Check = {"minimum": "50m", "because": "less throttles the container until its probes fail"}
+STORAGE: Check = {"why": "must be a Kubernetes storage quantity such as 10Gi", "minimum": "128Mi",
+                  "because": "a database and its journal need room"}
+NAME: Check = {"pattern": f.DNS_LABEL, "why": f.NAME_WHY}
 ALERTS = AlertSettings()
 
 S, G, A, D, R = ("Scraping and sizing", "Grafana and the Ray Dashboard", "Alert rules", "Alert delivery",

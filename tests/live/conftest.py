@@ -57,7 +57,7 @@ def live(tmp_path_factory):
     try:
         processes.start("node_exporter", [tool("prometheus-node-exporter"),
                                           f"--web.listen-address={LOOPBACK}:9100"], workdir / "node_exporter.log")
-        # Prometheus first, before Ray's temp dir even exists: the trap FIELD-NOTES measured.
+        # Prometheus first, before Ray's temp dir even exists: the discovery trap docs/sizing.md describes.
         prometheus.start()
         ray.start_head()  # returns once Ray is up; its discovery file exists from then on
         head_found_after = wait_until(lambda: prometheus.target_up("ray", f"{LOOPBACK}:8080"), 60,

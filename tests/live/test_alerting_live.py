@@ -25,7 +25,7 @@ WEBHOOK_PORT = 5001
 ALERTMANAGER_PORT = 9093
 PROMETHEUS_PORT = 9094
 WORKER_METRICS_PORT = 8081
-# Short on purpose, so the test takes a minute; the README gives the figure for the defaults too.
+# Short on purpose, so the test takes a minute; docs/alerting.md gives the figure for the defaults too.
 SETTINGS = {"alertTargetDownFor": "10s", "alertGroupWait": "5s", "alertGroupInterval": "10s"}
 
 

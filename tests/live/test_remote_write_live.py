@@ -1,7 +1,7 @@
 """Remote write against two real Prometheus processes: the aws stack's deployed prometheus.yml with a
 `remoteWrite` store (real Ray, 5 s scrapes) writing to a receiver (`--web.enable-remote-write-receiver`).
 The receiver is stopped for 60 s while Ray runs; afterwards the samples of one Ray series it lacks for
-that window are counted (the figure is in the README, with the queue settings below). The doctor's
+that window are counted (the figure is in docs/remote-storage.md, with the queue settings below). The doctor's
 remote write check follows the store away and back. In agent mode the same configuration forwards
 without local storage."""
 

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import boto3
 import yaml
@@ -80,10 +81,10 @@ def public_hostname() -> str:
     request = urllib.request.Request(f"{IMDS}/latest/meta-data/public-hostname",
                                      headers={"X-aws-ec2-metadata-token": token})
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-        return response.read().decode()
+        return str(response.read().decode())
 
 
-def env_file(iframe: dict) -> bytes:
+def env_file(iframe: dict[str, Any]) -> bytes:
     """The head's .env: values known only on the instance (its public name)."""
     host = iframe["host"] or (f"http://{public_hostname()}:{iframe['port']}" if iframe["public"]
                               else f"http://localhost:{iframe['port']}")
@@ -93,7 +94,7 @@ def env_file(iframe: dict) -> bytes:
 class Head:
     """The head's services, as the reloads reach them."""
 
-    def __init__(self, spec: dict, root: Path):
+    def __init__(self, spec: dict[str, Any], root: Path):
         self.base = spec["base"]
         self.grafana_url = spec["grafana_url"]
         self.password_file = root / spec["grafana_password_file"].lstrip("/")
@@ -110,7 +111,7 @@ class Head:
             response.read()
 
 
-def apply(spec: dict, root: Path, s3, ssm, head: Head) -> list[str] | None:
+def apply(spec: dict[str, Any], root: Path, s3: Any, ssm: Any, head: Head) -> list[str] | None:
     """One run: None when the manifest is the one applied last, else the reloads it ran."""
     state_path = root / spec["state"].lstrip("/")
     state = json.loads(state_path.read_text()) if state_path.is_file() else {}
@@ -119,10 +120,12 @@ def apply(spec: dict, root: Path, s3, ssm, head: Head) -> list[str] | None:
     if etag == state.get("etag") and not state.get("pending"):
         return None
     manifest = json.loads(manifest_object["Body"].read())
-    on_host = lambda path: root / path.lstrip("/")  # noqa: E731
+
+    def on_host(path: str) -> Path:
+        return root / path.lstrip("/")
 
     # Fetch and check everything first: nothing is written unless every object matches the manifest.
-    writes: list[tuple[Path, bytes, dict]] = []
+    writes: list[tuple[Path, bytes, dict[str, Any]]] = []
     for entry in manifest["files"]:
         if sha256(current(on_host(entry["path"])) or b"") == entry["sha256"]:
             continue

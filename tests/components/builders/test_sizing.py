@@ -18,7 +18,7 @@ def mib(quantity: str) -> float:
 
 
 def test_matches_the_measured_model_at_10s():
-    """FIELD-NOTES' measured sizes at a 10 s scrape: 10 nodes 128Mi/256Mi, 100 nodes 512Mi/1Gi and
+    """The measured sizes at a 10 s scrape (docs/sizing.md): 10 nodes 128Mi/256Mi, 100 nodes 512Mi/1Gi and
     ~25Gi for 15d, 500 nodes 2Gi/4Gi and ~120Gi for 15d."""
     ten, hundred, five_hundred = (size(n, "10s", "15d") for n in (10, 100, 500))
     assert (ten.memory_request, ten.memory_limit) == ("128Mi", "256Mi")
@@ -129,7 +129,7 @@ def test_small_head_instance_gets_a_clear_warning():
     assert "'m5.large'" in warning and "500 Ray nodes" in warning and "Fix:" in warning
 
 
-def test_readme_table_is_generated_from_the_model():
-    readme = (PROJECT_ROOT / "README.md").read_text()
+def test_the_docs_table_is_generated_from_the_model():
+    readme = (PROJECT_ROOT / "docs" / "sizing.md").read_text()
     assert table() in readme, "paste the output of: venv/bin/python -m components.builders.sizing"
     assert re.search(r"prometheus_tsdb_head_series", readme)
