@@ -158,57 +158,54 @@ def _own_monitoring(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple
             config_checksum=config.apply(checksum),
             clients=[{"podSelector": {"matchLabels": kc.selector_labels("prometheus", PROMETHEUS)}}],
         ), opts)
-    query = store.query  # where Grafana reads: the store, or our Prometheus when None
-    prometheus = Prometheus(
-        PROMETHEUS,
-        PrometheusArgs(
-            namespace=s.namespace,
-            prometheus_yml=prometheus_config.render(
-                prometheus_config.kubernetes_config(
-                    prometheus_config.ScrapeSettings(
-                        m.scrape_interval, (alert_rules.DEPLOYED_PATH,), alertmanager_url(s),
-                        tuple(remote_write.remote_write_block(store.targets, m.sizing.samples_per_second)),
-                        store.agent),
-                    s.watch_namespaces,
-                )
-            ),
-            rule_files={} if store.agent else {alert_rules.FILE_NAME: alert_rules.render(m.alerts)},
-            agent=store.agent,
-            remote_write_secrets=store.write_credentials,
-            clients=prometheus_clients(s),
-            watch_namespaces=s.watch_namespaces,
-            retention_time=m.retention_time,
-            retention_size=m.retention_size,
-            resources=own.prometheus_resources,
-            storage=own.prometheus_storage,
-        ),
-        opts,
-    )
-    grafana = Grafana(
-        GRAFANA,
-        GrafanaArgs(
-            namespace=s.namespace,
-            grafana_ini=grafana_ini.grafana_ini(sigv4=store.query_signs_sigv4),
-            datasources_yaml=(
-                grafana_provisioning.datasource_provisioning(m.datasource_name, query.url, query.auth,
-                                                             GRAFANA_DATASOURCE_CREDENTIAL_FILE)
-                if query else grafana_provisioning.datasource_provisioning(m.datasource_name, prometheus.url)),
-            datasource_credential=query.secret if query else None,
-            dashboard_providers_yaml=grafana_provisioning.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
-            dashboards=dashboards,
-            resources=own.grafana_resources,
-            storage=own.grafana_storage,
-            service_type=own.grafana_service.type,
-            service_port=own.grafana_service.port,
-            node_port=own.grafana_service.node_port,
-        ),
-        opts,
-    )
+    prometheus = _prometheus(s, own, opts)
+    grafana = _grafana(s, own, dashboards, prometheus.url, opts)
     # In agent mode our Prometheus keeps nothing to query: the heads query the store, with its credentials.
     headers = store.ray_query_headers
     return Monitoring(store.ray_query.url if store.ray_query else prometheus.url, grafana.url,
                       [prometheus.deployment, grafana.deployment], admin_password=grafana.admin_password,
                       ray_query_headers=pulumi.Output.secret(headers) if headers is not None else None)
+
+
+def _prometheus(s: KubernetesSettings, own: OwnMonitoring, opts: pulumi.ResourceOptions | None) -> Prometheus:
+    m, store = s.monitoring, s.monitoring.store
+    scrape = prometheus_config.ScrapeSettings(
+        m.scrape_interval, (alert_rules.DEPLOYED_PATH,), alertmanager_url(s),
+        tuple(remote_write.remote_write_block(store.targets, m.sizing.samples_per_second)), store.agent)
+    return Prometheus(PROMETHEUS, PrometheusArgs(
+        namespace=s.namespace,
+        prometheus_yml=prometheus_config.render(prometheus_config.kubernetes_config(scrape, s.watch_namespaces)),
+        rule_files={} if store.agent else {alert_rules.FILE_NAME: alert_rules.render(m.alerts)},
+        agent=store.agent,
+        remote_write_secrets=store.write_credentials,
+        clients=prometheus_clients(s),
+        watch_namespaces=s.watch_namespaces,
+        retention_time=m.retention_time,
+        retention_size=m.retention_size,
+        resources=own.prometheus_resources,
+        storage=own.prometheus_storage,
+    ), opts)
+
+
+def _grafana(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple[Dashboard, ...],
+             prometheus_url: str, opts: pulumi.ResourceOptions | None) -> Grafana:
+    m, query = s.monitoring, s.monitoring.store.query  # Grafana reads the store, or our Prometheus when None
+    datasources = (grafana_provisioning.datasource_provisioning(m.datasource_name, query.url, query.auth,
+                                                                GRAFANA_DATASOURCE_CREDENTIAL_FILE)
+                   if query else grafana_provisioning.datasource_provisioning(m.datasource_name, prometheus_url))
+    return Grafana(GRAFANA, GrafanaArgs(
+        namespace=s.namespace,
+        grafana_ini=grafana_ini.grafana_ini(sigv4=m.store.query_signs_sigv4),
+        datasources_yaml=datasources,
+        datasource_credential=query.secret if query else None,
+        dashboard_providers_yaml=grafana_provisioning.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
+        dashboards=dashboards,
+        resources=own.grafana_resources,
+        storage=own.grafana_storage,
+        service_type=own.grafana_service.type,
+        service_port=own.grafana_service.port,
+        node_port=own.grafana_service.node_port,
+    ), opts)
 
 
 def _prometheus_operator_mode(s: KubernetesSettings, operator: PrometheusOperatorSettings,

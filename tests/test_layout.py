@@ -75,3 +75,11 @@ def test_tests_import_helpers_from_support_never_from_conftest():
                        and {"conftest", "harness"} & {m.split(".")[0] for m in imported_modules(path)})
     assert offenders == []
     assert "conftest" in imported_modules(tests / "x.py", "def f():\n    from conftest import run\n")
+
+
+@pytest.mark.parametrize("path", sorted((PROJECT_ROOT / "stacks").rglob("*.py")), ids=lambda p: p.name)
+def test_stack_functions_fit_a_screen(path):
+    """The stacks compose; what takes longer belongs in a component or a builder."""
+    long = [f"{node.name}: {node.end_lineno - node.lineno + 1} lines" for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.FunctionDef) and node.end_lineno - node.lineno + 1 > 60]
+    assert long == []

@@ -110,13 +110,6 @@ def expressions(panels: tuple[Panel, ...] = PANELS) -> dict[str, str]:
     return found
 
 
-def substitute(expr: str) -> str:
-    """The expression as Grafana sends it when every variable is at its default."""
-    for variable, value in VARIABLE_DEFAULTS.items():
-        expr = expr.replace(variable, value)
-    return expr
-
-
 def _variable(name: str, label: str, query: str, all_value: str, description: str) -> dict[str, Any]:
     return {
         "name": name, "label": label, "type": "query", "datasource": DATASOURCE, "description": description,

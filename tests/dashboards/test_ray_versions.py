@@ -19,7 +19,7 @@ from components.builders.dashboard_catalogue import (
 )
 from components.versions import RAY_VERSION
 from support.paths import PROJECT_ROOT
-from support.promql import METRIC_NAMES, metric_names
+from support.promql import METRIC_NAMES, as_grafana_sends, metric_names
 
 VERSIONS = PROJECT_ROOT / "dashboards" / "ray-versions"
 INDEX = json.loads((VERSIONS / "index.json").read_text())
@@ -28,7 +28,7 @@ INDEX = json.loads((VERSIONS / "index.json").read_text())
 def project_metric_names() -> set[str]:
     names = set()
     for expr in overview_dashboard.expressions().values():
-        names |= metric_names(overview_dashboard.substitute(expr))
+        names |= metric_names(as_grafana_sends(expr))
     for expr in alert_rules.expressions(alert_rules.AlertSettings()).values():
         names |= metric_names(expr)
     return names - {"up"}

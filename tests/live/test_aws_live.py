@@ -5,6 +5,7 @@ from __future__ import annotations
 from components.builders import alert_rules, overview_dashboard
 from components.builders.alert_rules import AlertSettings
 from support.live import LOOPBACK, WORKLOAD, http_json, wait_until
+from support.promql import as_grafana_sends
 
 DISCOVERY_BUDGET = 15  # seconds after `ray start` returns, for a joining worker and a head started after Prometheus
 
@@ -53,7 +54,7 @@ def test_discovery_within_budget(live):
 
 
 def test_every_query_and_rule_evaluates(live):
-    expressions = {f"overview {k}": overview_dashboard.substitute(v)
+    expressions = {f"overview {k}": as_grafana_sends(v)
                    for k, v in overview_dashboard.expressions().items()}
     expressions |= {f"rule {k}": v for k, v in alert_rules.expressions(AlertSettings()).items()}
     for expr in expressions.values():
@@ -81,7 +82,7 @@ def test_core_panels_return_data_after_a_workload(live):
                                        "Object store used vs capacity"}
     for panel in core:
         for query in panel.queries:
-            expr = overview_dashboard.substitute(query.expr)
+            expr = as_grafana_sends(query.expr)
             wait_until(lambda expr=expr: live.prometheus.query(expr), 30, f"data for {panel.title}: {expr}")
     def counted(state: str, at_least: int) -> bool:  # Ray exports the finished states a little later
         found = live.prometheus.query(f'sum(ray_tasks{{State="{state}"}})')

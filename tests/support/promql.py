@@ -59,3 +59,12 @@ def assert_expressions_parse(expressions: dict[str, str], tmp_path: Path) -> Non
     path.write_text(yaml.safe_dump({"groups": groups}))
     result = subprocess.run([promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def as_grafana_sends(expr: str) -> str:
+    """An overview expression as Grafana sends it when every variable is at its default."""
+    from components.builders.overview_dashboard import VARIABLE_DEFAULTS
+
+    for variable, value in VARIABLE_DEFAULTS.items():
+        expr = expr.replace(variable, value)
+    return expr

@@ -12,14 +12,20 @@ import pytest
 from components.builders import overview_dashboard
 from components.builders.dashboard_catalogue import load_dashboards
 from support.paths import PROJECT_ROOT
-from support.promql import METRIC_NAMES, assert_expressions_parse, assert_real_metric_names, metric_names
+from support.promql import (
+    METRIC_NAMES,
+    as_grafana_sends,
+    assert_expressions_parse,
+    assert_real_metric_names,
+    metric_names,
+)
 from support.tools import node_tool
 
 SCHEMA_DIR = PROJECT_ROOT / "tests" / "node-tools"
 
 
 def overview_expressions() -> dict[str, str]:
-    return {f"overview: {k}": overview_dashboard.substitute(v) for k, v in overview_dashboard.expressions().items()}
+    return {f"overview: {k}": as_grafana_sends(v) for k, v in overview_dashboard.expressions().items()}
 
 
 def test_only_real_metric_names():
