@@ -60,6 +60,7 @@ def port_forward(namespace: str, service: str, local: int, remote: int) -> str:
 
 
 GRAFANA = "grafana"  # component and Service name
+GRAFANA_LOCAL_PORT = 3000  # where the port-forward the outputs print serves Grafana on the user's machine
 PROMETHEUS = "prometheus"
 ALERTMANAGER = "alertmanager"
 
@@ -126,8 +127,7 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
         monitoring = _own_monitoring(s, s.backend, dashboards, opts)
     # The browser reaches Grafana through the port-forward printed below unless told otherwise:
     # that works on every minikube driver and on any cloud cluster.
-    iframe_host = m.grafana_iframe_host or (
-        "http://localhost:3000" if isinstance(s.backend, OwnMonitoring) else s.backend.grafana_url)
+    iframe_host = m.grafana_iframe_host or _default_iframe_host(s)
     headers = None
     if monitoring.ray_query_headers is not None:
         headers = RayQueryHeaders("ray-query-headers", RayQueryHeadersArgs(s.ray_namespaces,
@@ -140,7 +140,7 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     if s.ray_dashboard_node_port is not None:
         RayDashboardService(
             "ray-dashboard",
-            RayDashboardServiceArgs(s.ray_cluster_name, s.ray_cluster_namespace, s.ray_dashboard_node_port),
+            RayDashboardServiceArgs(s.dashboard.name, s.dashboard.namespace, s.ray_dashboard_node_port),
             opts,
         )
     _exports(s, monitoring, iframe_host, head_env, head_restart)
@@ -234,7 +234,8 @@ def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], ready: lis
             # After the operator (its CRD), so `pulumi destroy` deletes the cluster before the operator.
             pulumi.ResourceOptions(depends_on=[*namespaces, *ready, *([operator.release] if operator else [])]),
         )
-        return "not needed: the RayCluster is created with the environment"
+        return ("automatic: the RayCluster is created with the environment, and KubeRay recreates its pods when "
+                "a later pulumi up changes it (upgradeStrategy Recreate)")
     patched = s.ray
     for target in patched.targets:
         RayClusterPatch(
@@ -256,28 +257,47 @@ def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], ready: lis
     return "; ".join(f"{t.kind} {t.namespace}/{t.name}: {restart(t)}" for t in patched.targets)
 
 
+def _default_iframe_host(s: KubernetesSettings) -> str:
+    """Our Grafana, or the user's when its URL is an in-cluster Service, through the port-forward the
+    outputs print; otherwise the user's Grafana URL, which the browser is taken to reach."""
+    if isinstance(s.backend, PrometheusOperatorSettings) and s.backend.grafana_service is None:
+        return s.backend.grafana_url
+    return f"http://localhost:{GRAFANA_LOCAL_PORT}"
+
+
+def _grafana_port_forward(s: KubernetesSettings) -> str | None:
+    if isinstance(s.backend, OwnMonitoring):
+        return port_forward(s.namespace, GRAFANA, GRAFANA_LOCAL_PORT, s.backend.grafana_service.port)
+    if s.backend.grafana_service is not None:
+        namespace, service, port = s.backend.grafana_service
+        return port_forward(namespace, service, GRAFANA_LOCAL_PORT, port)
+    return None
+
+
 def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, head_env: list[dict[str, Any]],
              head_restart: str) -> None:
     m = s.monitoring
     own = s.backend if isinstance(s.backend, OwnMonitoring) else None
-    head_service = f"{s.ray_cluster_name}-head-svc"  # created by KubeRay
+    # The created cluster's, or the first patched target's (docs/existing-clusters.md).
+    dashboard = s.dashboard
     pulumi.export("grafanaUrl", iframe_host)
+    if (forward := _grafana_port_forward(s)) is not None:
+        pulumi.export("grafanaPortForward", forward)
     if own:
-        pulumi.export("grafanaPortForward", port_forward(s.namespace, GRAFANA, 3000, own.grafana_service.port))
         pulumi.export("grafanaAdminPassword", monitoring.admin_password)
         pulumi.export("prometheusUrl", f"http://localhost:{PROMETHEUS_PORT}")
         pulumi.export("prometheusPortForward",
                       port_forward(s.namespace, PROMETHEUS, PROMETHEUS_PORT, PROMETHEUS_PORT))
     pulumi.export("rayDashboardUrl", f"http://localhost:{RAY_DASHBOARD_PORT}")
     pulumi.export("rayDashboardPortForward",
-                  port_forward(s.ray_cluster_namespace, head_service, RAY_DASHBOARD_PORT, RAY_DASHBOARD_PORT))
+                  port_forward(dashboard.namespace, dashboard.head_service, RAY_DASHBOARD_PORT, RAY_DASHBOARD_PORT))
     pulumi.export("rayHeadRestart", head_restart)
     if m.store.agent:
         # Agent mode evaluates no rules: load these into the store's ruler (docs/remote-storage.md).
         pulumi.export("alertRules", alert_rules.render(m.alerts))
     # RayJobs create a cluster per job: paste this into rayClusterSpec.headGroupSpec's head container.
     pulumi.export("rayJobHeadEnv", head_env)
-    services = {"rayDashboard": {"namespace": s.ray_cluster_namespace, "service": head_service,
+    services = {"rayDashboard": {"namespace": dashboard.namespace, "service": dashboard.head_service,
                                  "port": RAY_DASHBOARD_PORT}}
     if own:
         services.update(prometheus={"namespace": s.namespace, "service": PROMETHEUS, "port": PROMETHEUS_PORT},
@@ -289,7 +309,7 @@ def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, he
         **doctor_expectations(m, iframe_host,
                               own.prometheus_resources.memory_limit if own else m.sizing.memory_limit,
                               node_exporter=False,
-                              restart_command=head_restart_command(s.ray_cluster_name, s.ray_cluster_namespace)),
+                              restart_command=head_restart_command(dashboard.name, dashboard.namespace)),
     })
 
 

@@ -95,6 +95,8 @@ def _check_one(api: Any, target: PatchTarget, single: bool) -> dict[str, Any]:
             key, target.name,
             f"no {target.kind} {target.name!r} in namespace {target.namespace!r} (rayClusterNamespace) to patch; "
             f"{found}", fix)]) from None
+    if target.kind == "RayCluster":
+        _refuse_owned(obj, target, key)
     containers = head_containers(target.kind, obj)
     if target.head_container not in containers:
         suggestion = containers[0] if containers else "NAME"
@@ -105,6 +107,40 @@ def _check_one(api: Any, target: PatchTarget, single: bool) -> dict[str, Any]:
             f"pulumi config set rayHeadContainer {suggestion}" if single else
             f"pulumi config set --path 'rayClusters[N].headContainer' {suggestion}")])
     return obj
+
+
+# KubeRay labels a RayCluster it makes for a RayService or RayJob with the kind and name of its owner
+# (ray-operator/controllers/ray/utils/constant.go, RayOriginatedFromCRDLabelKey / ...CRNameLabelKey).
+ORIGIN_KIND, ORIGIN_NAME = "ray.io/originated-from-crd", "ray.io/originated-from-cr-name"
+OWNERS = ("RayService", "RayJob")
+
+
+def owner_of(obj: dict[str, Any]) -> tuple[str, str] | None:
+    """(kind, name) of the RayService or RayJob that made this RayCluster; None for one a user made."""
+    metadata = obj.get("metadata", {})
+    labels = metadata.get("labels") or {}
+    if labels.get(ORIGIN_KIND) in OWNERS:
+        return labels[ORIGIN_KIND], labels.get(ORIGIN_NAME, "?")
+    for reference in metadata.get("ownerReferences") or []:
+        if reference.get("kind") in OWNERS:
+            return reference["kind"], reference.get("name", "?")
+    return None
+
+
+def _refuse_owned(obj: dict[str, Any], target: PatchTarget, key: str) -> None:
+    """A RayCluster a RayService or RayJob made must not be patched: KubeRay refuses spec.upgradeStrategy
+    on it and stops reconciling it (the cluster freezes), and its owner overwrites the patch anyway."""
+    owner = owner_of(obj)
+    if owner is None:
+        return
+    kind, name = owner
+    fix = (f"patch the RayService instead: pulumi config set --path 'rayClusters[0].kind' RayService and "
+           f"--path 'rayClusters[0].name' {name}" if kind == "RayService" else
+           "a RayJob makes a cluster per job: paste the rayJobHeadEnv stack output into its rayClusterSpec, "
+           "and remove this RayCluster from rayClusters")
+    raise ConfigError([describe_problem(
+        key, target.name, f"RayCluster {target.namespace}/{target.name} belongs to {kind} {name}: KubeRay stops "
+        "reconciling such a cluster when it is patched with upgradeStrategy, and its owner replaces it", fix)])
 
 
 def check_patch_targets(targets: tuple[PatchTarget, ...], access: ClusterAccess) -> list[dict[str, Any]]:

@@ -105,6 +105,9 @@ def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list
         "securityContext": _container_security_context(),
     }
     spec: dict[str, Any] = {
+        # KubeRay (1.6+) recreates the pods only with Recreate when the template changes: without it a
+        # changed image, size or RAY_* variable would reach the object but never the running pods.
+        "upgradeStrategy": {"type": "Recreate"},
         "enableInTreeAutoscaling": True,
         "autoscalerOptions": {
             "upscalingMode": "Default",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlparse
 
 from stacks.settings.formats import DNS_LABEL, DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE
 from stacks.settings.reader import Reader
@@ -33,6 +34,16 @@ class PrometheusOperatorSettings:
     grafana_url: str  # what the Ray head checks (RAY_GRAFANA_HOST)
     pod_monitor_labels: dict[str, str]  # what the user's Prometheus selects PodMonitors and rules by
     dashboard_labels: dict[str, str]  # what the user's Grafana sidecar loads dashboards by
+
+    @property
+    def grafana_service(self) -> tuple[str, str, int] | None:
+        """(namespace, Service, port) when grafana_url is an in-cluster Service address
+        (`name.namespace.svc[.cluster.local]`), which no browser outside the cluster can open."""
+        parsed = urlparse(self.grafana_url)
+        parts = (parsed.hostname or "").split(".")
+        if len(parts) < 3 or parts[2] != "svc" or parts[3:] not in ([], ["cluster", "local"]):
+            return None
+        return parts[1], parts[0], parsed.port or (443 if parsed.scheme == "https" else 80)
 
 
 KINDS: tuple[Kind, ...] = ("RayCluster", "RayService")

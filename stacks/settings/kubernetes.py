@@ -65,6 +65,19 @@ class PatchedClusters:
 
 
 @dataclass(frozen=True)
+class ClusterRef:
+    """The cluster whose Ray Dashboard the outputs and the doctor reach: the created one, or the first
+    patched target (its head Service is `<name>-head-svc` for a RayCluster and a RayService alike)."""
+
+    name: str
+    namespace: str
+
+    @property
+    def head_service(self) -> str:
+        return f"{self.name}-head-svc"
+
+
+@dataclass(frozen=True)
 class KubernetesSettings:
     monitoring: MonitoringSettings
     namespace: str  # of Prometheus, Grafana and Alertmanager (or the PodMonitor and rules)
@@ -73,9 +86,14 @@ class KubernetesSettings:
     kuberay_namespace: str | None  # None: KubeRay is already installed
     ray: CreatedCluster | PatchedClusters
     backend: OwnMonitoring | PrometheusOperatorSettings
-    ray_cluster_name: str  # the cluster the exported Ray Dashboard address and the doctor name
-    ray_cluster_namespace: str
     ray_dashboard_node_port: int | None  # None: no Service for the Ray Dashboard
+
+    @property
+    def dashboard(self) -> ClusterRef:
+        if isinstance(self.ray, CreatedCluster):
+            return ClusterRef(self.ray.name, self.ray.namespace)
+        first = self.ray.targets[0]
+        return ClusterRef(first.name, first.namespace)
 
     @property
     def ray_namespaces(self) -> tuple[str, ...]:
@@ -111,12 +129,10 @@ def read_kubernetes(reader: Reader) -> KubernetesSettings:
         monitoring=monitoring,
         namespace=namespace,
         create_namespace=reader.flag("createNamespace"),
-        watch_namespaces=_watched(reader, ray_namespace, ray),
+        watch_namespaces=_watched(reader, ray),
         kuberay_namespace=kuberay_namespace if install_kuberay else None,
         ray=ray,
         backend=operator or own,
-        ray_cluster_name=cluster_name,
-        ray_cluster_namespace=ray_namespace,
         ray_dashboard_node_port=reader.optional_number("rayDashboardNodePort"),
     )
 
@@ -132,6 +148,12 @@ def _ray_heads(reader: Reader, name: str, namespace: str, head_container: str) -
             reader.problem("rayClusters", "<list>", "lists clusters to patch, and createRayCluster is true",
                            "pulumi config set createRayCluster false, or pulumi config rm rayClusters")
         return CreatedCluster(name, namespace, head_container, shape, create_namespace)
+    if reader.value("rayClusters") is not None:
+        for key in ("rayClusterName", "rayClusterNamespace"):
+            value = reader.value(key)
+            if value is not None and not reader.is_default(key, value):
+                reader.problem(key, value, "names the one cluster to patch, and rayClusters lists them instead",
+                               f"pulumi config rm {key}; name the cluster in rayClusters")
     for key in RAY_CLUSTER_KEYS:
         value = reader.value(key)
         if value is not None and not reader.is_default(key, value):
@@ -140,7 +162,7 @@ def _ray_heads(reader: Reader, name: str, namespace: str, head_container: str) -
     return PatchedClusters(targets, head_restart)
 
 
-def _watched(reader: Reader, ray_namespace: str, ray: CreatedCluster | PatchedClusters) -> tuple[str, ...] | None:
+def _watched(reader: Reader, ray: CreatedCluster | PatchedClusters) -> tuple[str, ...] | None:
     watch_all = reader.flag("watchAllNamespaces")
     watched = reader.strings("watchNamespaces")
     for bad in [n for n in watched or [] if not DNS_LABEL.match(n)]:
@@ -150,9 +172,10 @@ def _watched(reader: Reader, ray_namespace: str, ray: CreatedCluster | PatchedCl
                        "remove one of the two keys")
     if watch_all:
         return None
-    # Every target's namespace is always watched: its head shows the charts.
-    targets = ray.targets if isinstance(ray, PatchedClusters) else ()
-    return tuple(dict.fromkeys([ray_namespace, *(t.namespace for t in targets), *(watched or [])]))
+    # Where the Ray heads run is always watched: they show the charts. With rayClusters, the
+    # single-cluster keys (rayClusterNamespace) play no part.
+    heads = [ray.namespace] if isinstance(ray, CreatedCluster) else [t.namespace for t in ray.targets]
+    return tuple(dict.fromkeys([*heads, *(watched or [])]))
 
 
 def _ray_cluster_shape(reader: Reader) -> RayClusterShape:

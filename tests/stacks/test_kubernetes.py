@@ -229,7 +229,17 @@ def test_shipped_stack_installs_kuberay_and_creates_the_cluster_without_a_patch(
     assert sorted(r.plain["metadata"]["name"] for r in minikube.of_type(NAMESPACE)) == ["monitoring", "ray-system"]
     assert [r.name for r in minikube.of_type(RAY_CLUSTER)] == ["ray-cluster-cluster"]
     assert minikube.of_type(PATCH) == [], "nothing to patch: the environment is in the spec"
-    assert minikube.outputs["rayHeadRestart"].startswith("not needed")
+    assert minikube.outputs["rayHeadRestart"].startswith("automatic")
+
+
+def test_a_change_to_the_created_cluster_reaches_its_pods(minikube):
+    """KubeRay v1.7.0 recreates a RayCluster's pods on a template change only when
+    `spec.upgradeStrategy.type` is Recreate (ray-operator/controllers/ray/raycluster_controller.go,
+    shouldRecreatePodsForUpgrade); otherwise a later pulumi up changing rayImage, a size or a RAY_*
+    variable would update the object while the running pods kept the old values."""
+    cluster = minikube.one(RAY_CLUSTER, "ray-cluster-cluster").plain
+    assert cluster["spec"]["upgradeStrategy"] == {"type": "Recreate"}
+    assert "recreates its pods" in minikube.outputs["rayHeadRestart"]
 
 
 def test_created_cluster_carries_monitoring_from_the_start(minikube):

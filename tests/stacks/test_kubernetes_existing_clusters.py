@@ -132,6 +132,28 @@ def test_the_head_points_at_the_users_services(operator_mode):
     assert env["RAY_PROMETHEUS_NAME"] == "Prometheus", "kube-prometheus-stack's default datasource name"
 
 
+def test_the_browser_is_never_sent_to_an_in_cluster_address(operator_mode):
+    """`*.svc` names resolve only inside the cluster (Kubernetes DNS for Services and Pods): the head
+    reaches the user's Grafana there, but a browser loading RAY_GRAFANA_IFRAME_HOST from it shows a blank
+    chart. The iframe host is the port-forward address the outputs print, as for our own Grafana."""
+    cluster = operator_mode.one("kubernetes:ray.io/v1:RayCluster", "ray-cluster-cluster").plain
+    (head,) = cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in head["env"]}
+    assert env["RAY_GRAFANA_IFRAME_HOST"] == "http://localhost:3000" == operator_mode.outputs["grafanaUrl"]
+    assert operator_mode.outputs["grafanaPortForward"] == (
+        "kubectl port-forward -n monitoring svc/kube-prometheus-stack-grafana 3000:80")
+    assert operator_mode.outputs["doctor"]["iframeHost"] == "http://localhost:3000"
+
+
+def test_a_grafana_the_browser_reaches_is_embedded_as_given():
+    public = run_stack("minikube", **{**OPERATOR, "externalGrafanaUrl": "https://grafana.example.com"})
+    assert public.error is None, public.error
+    assert public.outputs["grafanaUrl"] == "https://grafana.example.com"
+    assert "grafanaPortForward" not in public.outputs
+    chosen = run_stack("minikube", grafanaIframeHost="https://grafana.internal.example.com", **OPERATOR)
+    assert chosen.outputs["grafanaUrl"] == "https://grafana.internal.example.com"
+
+
 def test_pod_monitor_and_rule_are_strictly_valid_and_selected(operator_mode):
     monitor = operator_mode.one(POD_MONITOR, "prometheus-operator-pod-monitor").plain
     rule = operator_mode.one(RULE, "prometheus-operator-rules").plain
@@ -195,3 +217,34 @@ def test_agent_mode_puts_the_query_headers_beside_every_patched_head(several, ku
             schema = ("schemas/ray.io_rayservices.v1.7.0.yaml" if resource.type == SERVICE_PATCH
                       else "schemas/ray.io_rayclusters.v1.7.0.yaml")
             assert_strictly_valid(resource.plain, schema)
+
+
+def test_several_clusters_outside_ray_system_touch_no_ray_system(kubernetes_api):
+    """With rayClusters, the single-cluster keys play no part: no Role in rayClusterNamespace's default
+    (ray-system, which such a cluster need not have: a RoleBinding there fails `pulumi up`), and the
+    outputs and the doctor name the first listed target's head Service, `<name>-head-svc`, as KubeRay
+    names it for a RayCluster and a RayService alike (ray-operator/controllers/ray/utils/util.go,
+    GenerateHeadServiceName, v1.7.0)."""
+    (service,) = ray_clusters_in(upstream_file("fixtures/rayservice.sample.kuberay-v1.7.0.yaml"), "RayService")
+    kubernetes_api.add(kubernetes_api.ray_clusters[("ray-system", "ray-training-cluster")], "training", "ml-team-a")
+    kubernetes_api.add(service, "llm-serve", "serving")
+    targets = [{"name": "training", "namespace": "ml-team-a"},
+               {"name": "llm-serve", "namespace": "serving", "kind": "RayService"}]
+    result = run_stack("minikube", rayClusters=targets, **PATCH_MODE)
+    assert result.error is None, result.error
+    namespaced = {r.plain["metadata"].get("namespace") for r in result.resources
+                  if r.type.startswith("kubernetes:rbac.authorization.k8s.io/v1:Role")}
+    assert namespaced == {"ml-team-a", "serving"}
+    assert "ray-system" not in str([r.plain for r in result.resources])
+    assert result.outputs["rayDashboardPortForward"] == (
+        "kubectl port-forward -n ml-team-a svc/training-head-svc 8265:8265")
+    assert result.outputs["doctor"]["services"]["rayDashboard"] == {
+        "namespace": "ml-team-a", "service": "training-head-svc", "port": 8265}
+    assert "ml-team-a" in result.outputs["doctor"]["restartCommand"]
+
+
+def test_rayclusters_with_the_single_cluster_keys_is_refused():
+    targets = [{"name": "training", "namespace": "ml-team-a"}]
+    result = run_stack("minikube", rayClusters=targets, rayClusterName="training", **PATCH_MODE)
+    assert isinstance(result.error, ConfigError) and result.resources == []
+    assert "ray-monitoring:rayClusterName = 'training'" in str(result.error)

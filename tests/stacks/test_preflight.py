@@ -81,3 +81,34 @@ def test_nothing_to_patch_reads_no_cluster(stack, kubernetes_api):
     before = len(kubernetes_api.requests)
     assert run_stack(stack).error is None
     assert len(kubernetes_api.requests) == before
+
+
+@pytest.mark.parametrize("owner,how", [("RayService", "label"), ("RayJob", "label"), ("RayService", "ownerReference")])
+def test_a_raycluster_owned_by_a_rayservice_or_rayjob_is_refused(kubernetes_api, owner, how):
+    """KubeRay labels the RayCluster it makes for a RayService or RayJob `ray.io/originated-from-crd: <kind>`
+    (ray-operator/controllers/ray/utils/constant.go, RayOriginatedFromCRDLabelKey) and refuses
+    `spec.upgradeStrategy` on such a cluster, after which it stops reconciling it
+    (ray-operator/controllers/ray/utils/validation.go, ValidateRayClusterUpgradeOptions, and
+    raycluster_controller.go, v1.7.0): the default headRestart would freeze it."""
+    cluster = kubernetes_api.ray_clusters[("ray-system", "ray-training-cluster")]
+    metadata = {"name": "llm-serve-raycluster-x7k2p", "namespace": "ray-system"}
+    if how == "label":
+        metadata["labels"] = {"ray.io/originated-from-crd": owner, "ray.io/originated-from-cr-name": "llm-serve"}
+    else:
+        metadata["ownerReferences"] = [{"apiVersion": "ray.io/v1", "kind": owner, "name": "llm-serve", "uid": "1",
+                                        "controller": True}]
+    kubernetes_api.add({**cluster, "metadata": metadata}, "llm-serve-raycluster-x7k2p", "ray-system")
+    message = refused(run_stack("minikube", **PATCH_MODE, rayClusterName="llm-serve-raycluster-x7k2p"),
+                      "rayClusterName")
+    assert f"belongs to {owner} llm-serve" in message
+    assert ("'rayClusters[0].kind' RayService" in message) == (owner == "RayService")
+    assert ("rayJobHeadEnv" in message) == (owner == "RayJob")
+
+
+def test_a_raycluster_a_user_made_is_patched(kubernetes_api):
+    cluster = kubernetes_api.ray_clusters[("ray-system", "ray-training-cluster")]
+    mine = {**cluster, "metadata": {"name": "mine", "namespace": "ray-system",
+                                    "labels": {"ray.io/originated-from-crd": "RayCluster"}}}
+    kubernetes_api.add(mine, "mine", "ray-system")
+    result = run_stack("minikube", **PATCH_MODE, rayClusterName="mine")
+    assert result.error is None, result.error
