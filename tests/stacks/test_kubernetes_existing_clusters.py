@@ -4,6 +4,7 @@ each strictly valid against the upstream CRDs (KubeRay v1.7.0, Prometheus Operat
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -248,3 +249,55 @@ def test_rayclusters_with_the_single_cluster_keys_is_refused():
     result = run_stack("minikube", rayClusters=targets, rayClusterName="training", **PATCH_MODE)
     assert isinstance(result.error, ConfigError) and result.resources == []
     assert "ray-monitoring:rayClusterName = 'training'" in str(result.error)
+
+
+def final_labels(relabel_configs: list[dict], meta: dict[str, str]) -> dict[str, str]:
+    """The target labels left by `replace` rules in order (the only kind that sets labels here); keep and
+    drop rules are assumed to pass (the live test runs a real Prometheus on the same configuration)."""
+    labels = dict(meta)
+    for rule in relabel_configs:
+        if rule.get("action", "replace") != "replace" or "target_label" not in rule:
+            continue
+        values = ";".join(labels.get(s, "") for s in rule.get("source_labels", []))
+        pattern = re.fullmatch(rule.get("regex", "(.*)"), values)
+        if pattern:
+            replacement = re.sub(r"\$\{?(\d+)\}?", r"\\g<\1>", rule.get("replacement", "$1"))
+            labels[rule["target_label"]] = pattern.expand(replacement)
+    return {k: v for k, v in labels.items() if not k.startswith("__")}
+
+
+def test_operator_mode_names_the_jobs_as_our_own_configuration_does(operator_mode, tmp_path):
+    """The Prometheus Operator labels a PodMonitor's targets `job="<namespace>/<PodMonitor>"` and appends the
+    PodMonitor's relabelings after that rule (pkg/prometheus/promcfg.go, generatePodMonitorConfig, v0.93):
+    without a job relabeling, RayScrapeTargetDown (`up{job=~"ray.*"}`) could never fire and the doctor's
+    head-endpoint check would fail. The rules, evaluated by promtool on series labelled as the operator
+    labels them, fire for a Ray target that is down."""
+    from support.prometheus_operator import operator_scrape_configs
+
+    monitor = operator_mode.one(POD_MONITOR, "prometheus-operator-pod-monitor").plain
+    meta = {"__meta_kubernetes_namespace": "ray-system", "__meta_kubernetes_pod_name": "ray-training-cluster-head-x",
+            "__meta_kubernetes_pod_container_name": "ray-head", "__meta_kubernetes_pod_label_ray_io_cluster": "c1",
+            "__meta_kubernetes_pod_label_ray_io_node_type": "head", "__meta_kubernetes_pod_node_name": "node-1",
+            "__address__": "10.0.0.5:8080"}
+    jobs = operator_scrape_configs("monitoring", "ray", monitor["spec"], "unused.json")
+    labelled = [final_labels(job["relabel_configs"], meta) for job in jobs]
+    assert [labels["job"] for labels in labelled] == ["ray", "ray-autoscaler", "ray-dashboard"]
+    assert labelled[1]["endpoint"] == "autoscaler-metrics" and labelled[0]["namespace"] == "ray-system"
+    assert final_labels(jobs[0]["relabel_configs"][:-1], meta)["job"] == "monitoring/ray", "the operator's own name"
+
+    rule = operator_mode.one(RULE, "prometheus-operator-rules").plain
+    rules_path = tmp_path / "rules.yml"
+    rules_path.write_text(yaml.safe_dump(rule["spec"]))
+    down = {**labelled[1], "instance": "10.0.0.5:44217"}
+    inner = ",".join(f'{k}="{v}"' for k, v in down.items())
+    tests = {"rule_files": [str(rules_path)], "evaluation_interval": "30s", "tests": [{
+        "interval": "30s", "input_series": [{"series": f"up{{{inner}}}", "values": "0x10"}],
+        "alert_rule_test": [{"eval_time": "5m", "alertname": "RayScrapeTargetDown",
+                             "exp_alerts": [{"exp_labels": {**down, "severity": "warning"}, "exp_annotations": {
+                                 "summary": "A Ray metrics endpoint cannot be scraped",
+                                 "description": "ray-autoscaler target 10.0.0.5:44217 of cluster c1 has been down "
+                                                "for 2m."}}]}]}]}
+    (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests))
+    result = subprocess.run([promtool(), "test", "rules", str(tmp_path / "tests.yml")], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
