@@ -4,6 +4,7 @@
 # `ray` package the tests install are all this version (tests/dashboards/test_regenerate.py holds them together).
 RAY_VERSION = "2.60.0"
 RAY_IMAGE = f"rayproject/ray:{RAY_VERSION}"
+RAY_ARM64_IMAGE = f"rayproject/ray:{RAY_VERSION}-aarch64"  # rayproject/ray:<version> is amd64 only
 RAY_GPU_IMAGE = f"rayproject/ray:{RAY_VERSION}-gpu"  # the aws stack's default on GPU instance types
 
 # KubeRay: the operator chart the minikube stack installs (installKubeRay) and the CRDs and samples

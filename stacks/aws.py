@@ -29,7 +29,6 @@ from components.builders import (
     remote_write,
 )
 from components.builders.dashboard_catalogue import Dashboard
-from components.builders.ray_cluster import ray_version_of
 from components.builders.ray_head_env import ray_head_env
 from components.builders.remote_write import RemoteWriteTarget, StoreAuth
 from components.builders.sizing import bytes_of
@@ -49,7 +48,7 @@ from components.versions import (
     UBUNTU_AMI_NAME,
     UBUNTU_AMI_OWNER,
 )
-from stacks.dashboards import load_dashboards_for
+from stacks.dashboards import image_ray_version, load_dashboards_for
 from stacks.doctor import doctor_expectations
 from stacks.settings import AwsSettings, ConfigError, MonitoringSettings, describe_problem
 
@@ -186,7 +185,7 @@ def build(settings: AwsSettings) -> None:
     _warn_if_head_too_small(s, head_kind.hardware)
     # Grafana serves the dashboards of the Ray the head runs, unless rayVersion says otherwise.
     version, source = ((m.ray_version, "rayVersion") if m.ray_version
-                       else (ray_version_of(head_kind.image), "the Ray version of rayImage"))
+                       else (image_ray_version(head_kind.image), "the Ray version of rayImage"))
     served_version, dashboards = load_dashboards_for(version, source)
 
     groups = SecurityGroups("security-groups", SecurityGroupsArgs(

@@ -10,7 +10,20 @@ from components.builders.dashboard_catalogue import (
     load_dashboards,
     supported_ray_versions,
 )
+from components.builders.ray_cluster import ray_version_of
 from stacks.settings import ConfigError, describe_problem
+
+
+def image_ray_version(image: str) -> str:
+    """The Ray version an image's tag names; ConfigError when it names none (latest, a custom tag):
+    serving the pinned version's dashboards in silence would leave panels empty on another Ray."""
+    version = ray_version_of(image)
+    if version is None:
+        raise ConfigError([describe_problem(
+            "rayImage", image, "its tag names no Ray version (such as 2.60.0 or 2.60.0-py311-cpu), so the "
+            "dashboards Grafana serves cannot follow the Ray it runs",
+            "pulumi config set rayVersion X.Y.Z (the Ray version the image runs), or use a versioned tag")])
+    return version
 
 
 def load_dashboards_for(version: str | None, source: str) -> tuple[str, tuple[Dashboard, ...]]:

@@ -3,6 +3,7 @@ and Grafana or the user's Prometheus Operator, and the Ray heads' environment.""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,6 @@ from components.builders import (
 from components.builders.checksums import checksum
 from components.builders.dashboard_catalogue import Dashboard
 from components.builders.pod_monitor import pod_monitor_spec
-from components.builders.ray_cluster import ray_version_of
 from components.builders.ray_head_env import (
     RECREATE,
     head_restart_command,
@@ -47,9 +47,16 @@ from components.kubernetes.ray_dashboard_service import (
     RayDashboardServiceArgs,
 )
 from components.kubernetes.ray_query_headers import RayQueryHeaders, RayQueryHeadersArgs
-from stacks.dashboards import load_dashboards_for
+from components.versions import RAY_ARM64_IMAGE
+from stacks.dashboards import image_ray_version, load_dashboards_for
 from stacks.doctor import doctor_expectations
-from stacks.preflight import ClusterAccess, check_patch_targets, ray_version_of_targets
+from stacks.preflight import (
+    ARCH_LABEL,
+    ClusterAccess,
+    check_patch_targets,
+    node_architectures,
+    ray_version_of_targets,
+)
 from stacks.settings import KubernetesSettings
 from stacks.settings.existing_clusters import PatchTarget, PrometheusOperatorSettings
 from stacks.settings.kubernetes import CreatedCluster, OwnMonitoring, PatchedClusters
@@ -96,7 +103,7 @@ class Monitoring:
 
 
 def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
-    s, m = settings, settings.monitoring
+    s, m = _fit_to_nodes(settings, access), settings.monitoring
     objects = []
     if isinstance(s.ray, PatchedClusters):
         # Read before anything is registered: a wrong target stops `pulumi preview` with nothing made.
@@ -108,7 +115,7 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     elif isinstance(s.ray, PatchedClusters):
         version, source = ray_version_of_targets(s.ray.targets, objects), "the Ray version the cluster runs"
     else:
-        version, source = ray_version_of(s.ray.shape.image), "the Ray version of rayImage"
+        version, source = image_ray_version(s.ray.shape.image), "the Ray version of rayImage"
     served_version, dashboards = load_dashboards_for(version, source)
 
     namespaces = []
@@ -255,6 +262,21 @@ def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], ready: lis
     if len(patched.targets) == 1:
         return restart(patched.targets[0])
     return "; ".join(f"{t.kind} {t.namespace}/{t.name}: {restart(t)}" for t in patched.targets)
+
+
+def _fit_to_nodes(s: KubernetesSettings, access: ClusterAccess) -> KubernetesSettings:
+    """The default Ray image for the nodes the cluster has: rayproject/ray:<version> runs on amd64 only.
+    Every node arm64: the -aarch64 image. Both kinds: the amd64 image, kept off the arm64 nodes."""
+    if not isinstance(s.ray, CreatedCluster) or s.ray.image_configured:
+        return s
+    architectures = node_architectures(access) or {"amd64"}
+    if architectures == {"arm64"}:
+        shape = dataclasses.replace(s.ray.shape, image=RAY_ARM64_IMAGE)
+    elif "arm64" in architectures:
+        shape = dataclasses.replace(s.ray.shape, node_selector={ARCH_LABEL: "amd64"})
+    else:
+        return s
+    return dataclasses.replace(s, ray=dataclasses.replace(s.ray, shape=shape))
 
 
 def _default_iframe_host(s: KubernetesSettings) -> str:

@@ -161,6 +161,21 @@ def check_patch_targets(targets: tuple[PatchTarget, ...], access: ClusterAccess)
     return found
 
 
+ARCH_LABEL = "kubernetes.io/arch"  # set by the kubelet on every node (amd64, arm64, ...)
+
+
+def node_architectures(access: ClusterAccess) -> set[str] | None:
+    """The CPU architectures of the cluster's nodes; None when they cannot be listed (no access yet, or
+    not allowed): the caller keeps its default."""
+    from kubernetes import client
+
+    try:
+        nodes = client.CoreV1Api(_api(access).api_client).list_node(_request_timeout=REQUEST_TIMEOUT).items
+    except Exception:  # noqa: BLE001 an unreachable cluster or a forbidden list: nothing to decide from
+        return None
+    return {((node.metadata and node.metadata.labels) or {}).get(ARCH_LABEL, "") for node in nodes} - {""} or None
+
+
 def ray_version_of_targets(targets: tuple[PatchTarget, ...], objects: list[dict[str, Any]]) -> str | None:
     """The Ray version the patched clusters declare (`spec.rayVersion`; a RayService's in its
     rayClusterConfig), or None when none declares one. Clusters on different minor versions cannot

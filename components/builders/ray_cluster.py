@@ -48,13 +48,23 @@ class RayClusterShape:
     worker: RayNodeSize
     worker_min_replicas: int
     worker_max_replicas: int
+    # Where Ray pods may run (e.g. {"kubernetes.io/arch": "amd64"} on a cluster that also has arm64 nodes).
+    node_selector: dict[str, str] | None = None
 
 
 def ray_version_of(image: str) -> str | None:
     """The Ray version in a rayproject/ray-style tag (2.60.0, 2.60.0-py311-cpu), or None."""
-    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+    name = image.split("@", 1)[0]  # a digest pins the content; the tag still names the version
+    tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ""
     match = re.match(r"^(\d+\.\d+\.\d+)(-|$)", tag)
     return match.group(1) if match else None
+
+
+def _pod_spec(container: dict[str, Any], shape: RayClusterShape) -> dict[str, Any]:
+    spec: dict[str, Any] = {"containers": [container]}
+    if shape.node_selector:
+        spec["nodeSelector"] = dict(shape.node_selector)
+    return spec
 
 
 def _container_security_context() -> dict[str, Any]:
@@ -118,7 +128,7 @@ def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list
         "headGroupSpec": {
             # No tasks on the head: it runs GCS, the dashboard and the autoscaler.
             "rayStartParams": {"num-cpus": "0", "metrics-export-port": str(RAY_METRICS_PORT)},
-            "template": {"spec": {"containers": [head]}},
+            "template": {"spec": _pod_spec(head, shape)},
         },
         "workerGroupSpecs": [{
             "groupName": WORKER_GROUP,
@@ -127,7 +137,7 @@ def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list
             "maxReplicas": shape.worker_max_replicas,
             "rayStartParams": {"num-cpus": _logical_cpus(shape.worker.cpu),
                                "metrics-export-port": str(RAY_METRICS_PORT)},
-            "template": {"spec": {"containers": [worker]}},
+            "template": {"spec": _pod_spec(worker, shape)},
         }],
     }
     version = ray_version_of(shape.image)

@@ -52,6 +52,7 @@ class CreatedCluster:
     head_container: str
     shape: RayClusterShape
     create_namespace: bool
+    image_configured: bool  # rayImage set: the nodes' architecture does not choose the image
     mode: Literal["create"] = "create"
 
 
@@ -147,7 +148,8 @@ def _ray_heads(reader: Reader, name: str, namespace: str, head_container: str) -
         if reader.value("rayClusters") is not None:
             reader.problem("rayClusters", "<list>", "lists clusters to patch, and createRayCluster is true",
                            "pulumi config set createRayCluster false, or pulumi config rm rayClusters")
-        return CreatedCluster(name, namespace, head_container, shape, create_namespace)
+        return CreatedCluster(name, namespace, head_container, shape, create_namespace,
+                              image_configured=reader.value("rayImage") is not None)
     if reader.value("rayClusters") is not None:
         for key in ("rayClusterName", "rayClusterNamespace"):
             value = reader.value(key)

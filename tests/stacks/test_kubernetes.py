@@ -9,6 +9,7 @@ import yaml
 
 from components.builders.dashboard_catalogue import load_dashboards
 from components.kubernetes.prometheus_rbac import DISCOVERY_RULES
+from stacks.settings import ConfigError
 from support.stacks import PATCH_MODE, Run, run_stack
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -301,3 +302,59 @@ def test_kind_stack_is_the_minikube_stack_with_smaller_requests():
     assert result.of_type(RELEASE) and not result.of_type(PATCH)
     grafana = result.one(SERVICE, "grafana-service").plain["spec"]
     assert grafana["type"] == "ClusterIP", "the CI job reaches everything through port-forwards"
+
+
+def node(name: str, arch: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {"kubernetes.io/arch": arch}}}
+
+
+@pytest.mark.parametrize("architectures,image,selector", [
+    (None, "rayproject/ray:2.60.0", None),  # nodes cannot be listed: the default stays
+    (["amd64"], "rayproject/ray:2.60.0", None),
+    (["arm64", "arm64"], "rayproject/ray:2.60.0-aarch64", None),
+    (["amd64", "arm64"], "rayproject/ray:2.60.0", {"kubernetes.io/arch": "amd64"}),
+])
+def test_the_default_image_runs_on_the_nodes_cpu(kubernetes_api, architectures, image, selector):
+    """rayproject/ray:<version> is built for amd64 only; arm64 nodes need its -aarch64 tag (Ray's image
+    tags, docs.ray.io "Docker source images"). The kubelet labels every node with its architecture
+    (kubernetes.io/arch, Kubernetes well-known labels)."""
+    kubernetes_api.nodes = None if architectures is None else [node(f"n{i}", a) for i, a in enumerate(architectures)]
+    try:
+        result = run_stack("minikube")
+    finally:
+        kubernetes_api.nodes = None
+    assert result.error is None, result.error
+    spec = result.one(RAY_CLUSTER, "ray-cluster-cluster").plain["spec"]
+    pods = [spec["headGroupSpec"]["template"]["spec"], spec["workerGroupSpecs"][0]["template"]["spec"]]
+    assert {pod["containers"][0]["image"] for pod in pods} == {image}
+    assert {str(pod.get("nodeSelector")) for pod in pods} == {str(selector)}
+
+
+def test_an_image_chosen_by_the_user_is_kept_on_arm64(kubernetes_api):
+    kubernetes_api.nodes = [node("n0", "arm64")]
+    try:
+        result = run_stack("minikube", rayImage="registry.example.com/ray:2.60.0-custom")
+    finally:
+        kubernetes_api.nodes = None
+    head = result.one(RAY_CLUSTER, "ray-cluster-cluster").plain["spec"]["headGroupSpec"]["template"]["spec"]
+    assert head["containers"][0]["image"] == "registry.example.com/ray:2.60.0-custom" and "nodeSelector" not in head
+
+
+@pytest.mark.parametrize("image", ["rayproject/ray:latest", "registry.example.com/team/ray:prod",
+                                   "rayproject/ray@sha256:" + "a" * 64])
+def test_an_image_whose_tag_names_no_ray_version_needs_ray_version(image):
+    refused = run_stack("minikube", rayImage=image)
+    assert isinstance(refused.error, ConfigError) and refused.resources == []
+    assert f"ray-monitoring:rayImage = '{image}'" in str(refused.error)
+    assert "pulumi config set rayVersion" in str(refused.error)
+    told = run_stack("minikube", rayImage=image, rayVersion="2.58.1")
+    assert told.error is None, told.error
+    assert told.outputs["rayDashboardsVersion"] == "2.58.1"
+    aws = run_stack("aws", rayImage=image)
+    assert isinstance(aws.error, ConfigError) and "rayImage" in str(aws.error)
+
+
+def test_a_digest_keeps_the_version_its_tag_names():
+    pinned = run_stack("minikube", rayImage="rayproject/ray:2.58.1@sha256:" + "b" * 64)
+    assert pinned.error is None, pinned.error
+    assert pinned.outputs["rayDashboardsVersion"] == "2.58.1"

@@ -1,6 +1,6 @@
-"""A stand-in for the Kubernetes API server on 127.0.0.1, for the stack's preflight read of the
-RayClusters and RayServices it patches: the real `kubernetes` client talks HTTP to it through a
-real kubeconfig. It answers only the reads the program makes, as the API server does (JSON objects,
+"""A stand-in for the Kubernetes API server on 127.0.0.1, for the stack's preflight reads (the
+RayClusters and RayServices it patches, the nodes' architectures): the real `kubernetes` client talks
+HTTP to it through a real kubeconfig. It answers only the reads the program makes, as the API server does (JSON objects,
 Status bodies with 404)."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ class KubernetesApi:
     def __init__(self) -> None:
         self.ray_clusters: dict[tuple[str, str], dict] = {}  # (namespace, name) -> RayCluster
         self.ray_services: dict[tuple[str, str], dict] = {}  # (namespace, name) -> RayService
+        self.nodes: list[dict] | None = None  # None: listing nodes is forbidden, as for a namespaced user
         self.requests: list[str] = []
         api = self
 
@@ -30,7 +31,14 @@ class KubernetesApi:
                 path = self.path.split("?", 1)[0]
                 api.requests.append(path)
                 one, every = _ONE.match(path), _ALL.match(path)
-                if one and (one.group(1), one.group(3)) in api.store(one.group(2)):
+                if path == "/api/v1/nodes":
+                    if api.nodes is None:
+                        self.send_json(403, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                             "reason": "Forbidden", "code": 403,
+                                             "message": 'nodes is forbidden: cannot list resource "nodes"'})
+                    else:
+                        self.send_json(200, {"apiVersion": "v1", "kind": "NodeList", "items": api.nodes})
+                elif one and (one.group(1), one.group(3)) in api.store(one.group(2)):
                     self.send_json(200, api.store(one.group(2))[(one.group(1), one.group(3))])
                 elif every:
                     self.send_json(200, {"apiVersion": "ray.io/v1", "kind": "List",
