@@ -51,15 +51,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def dashboard_uids() -> tuple[str, ...]:
-    return tuple(d.uid for d in load_dashboards())
+def dashboard_uids(ray_version: str | None = None) -> tuple[str, ...]:
+    """The uids of the dashboards Grafana serves for `ray_version` (None: the pinned Ray's)."""
+    return tuple(d.uid for d in load_dashboards(ray_version))
 
 
 def expectations(doctor: dict, stack: str) -> Expectations:
     """What the stack's `doctor` output says it set up."""
     return Expectations(
         datasource_name=doctor["datasourceName"], iframe_host=doctor["iframeHost"],
-        dashboard_uids=dashboard_uids(), ray_nodes=doctor["rayNodes"],
+        dashboard_uids=dashboard_uids(doctor.get("rayDashboardsVersion")), ray_nodes=doctor["rayNodes"],
         scrape_interval=doctor["scrapeInterval"], retention_time=doctor["retentionTime"],
         prometheus_memory_limit=doctor["prometheusMemoryLimit"], node_exporter=doctor["nodeExporter"],
         restart_command=doctor["restartCommand"], config_hint=f"pulumi config set --stack {stack}",

@@ -437,15 +437,26 @@ def _anonymous(ctx: Context) -> tuple[bool, str]:
     return status == 200, f"anonymous GET of dashboard {_probe(ctx)}: HTTP {status}"
 
 
+def _browser_address(ctx: Context) -> tuple[bool, str]:
+    """The iframe host answers from this machine: the browser loads the charts from it."""
+    host = (ctx.exp.iframe_host or "").rstrip("/")
+    reply = ctx.http.json(f"{host}/api/health")
+    ctx.fetched["browser_reaches_grafana"] = True
+    return reply.get("database") == "ok", f"{host} answers (database {reply.get('database')})"
+
+
 def _embedding(ctx: Context) -> tuple[bool, str]:
-    page = ctx.http.get(f"{ctx.url}/d/{quote(_probe(ctx))}")
+    # Where the browser loads Grafana from: an ingress or proxy there may add its own headers.
+    base = ctx.exp.iframe_host.rstrip("/") if ctx.fetched.get("browser_reaches_grafana") else ctx.url
+    page = ctx.http.get(f"{base}/d/{quote(_probe(ctx))}")
     frame = page.headers.get("x-frame-options", "")
     if frame.upper() in ("DENY", "SAMEORIGIN"):
-        return False, f"X-Frame-Options: {frame}: browsers refuse to show Grafana inside the Ray Dashboard"
+        return False, (f"{base} sends X-Frame-Options: {frame}: browsers refuse to show Grafana inside the "
+                       "Ray Dashboard")
     policy = page.headers.get("content-security-policy", "")
     if re.search(r"frame-ancestors\s+'none'", policy):
-        return False, f"Content-Security-Policy forbids framing: {policy}"
-    return True, "no header forbids framing"
+        return False, f"{base} sends a Content-Security-Policy that forbids framing: {policy}"
+    return True, f"no header from {base} forbids framing"
 
 
 GRAFANA_TABLE = (
@@ -460,7 +471,13 @@ GRAFANA_TABLE = (
     Check("anonymous viewers can read dashboards",
           fixed("grafana.ini needs [auth.anonymous] enabled = true, org_role = Viewer (this stack's Grafana has "
                 "it; another Grafana needs it set)"), _anonymous),
-    Check("embedding allowed", fixed("grafana.ini needs [security] allow_embedding = true"), _embedding),
+    Check("the browser's Grafana address answers",
+          fixed("the Ray Dashboard's charts load from RAY_GRAFANA_IFRAME_HOST in your browser: run the port-forward "
+                "the stack prints (pulumi stack output grafanaPortForward), or set grafanaIframeHost to an address "
+                "your browser reaches and pulumi up"), _browser_address,
+          needs=(Need(lambda ctx: bool(ctx.exp.iframe_host), "the iframe host is unknown (--expect-iframe-host)"),)),
+    Check("embedding allowed", fixed("grafana.ini needs [security] allow_embedding = true, and no proxy or ingress "
+                                     "in front of Grafana may add X-Frame-Options or frame-ancestors"), _embedding),
 )
 GRAFANA_CHECKS = names(GRAFANA_TABLE)
 

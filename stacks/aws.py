@@ -336,5 +336,6 @@ def _exports(s: AwsSettings, head: RayNode, monitoring: MonitoringHead, managed:
         "urls": {"prometheus": url(PROMETHEUS_PORT), "grafana": url(GRAFANA_PORT),
                  "rayDashboard": url(RAY_DASHBOARD_PORT)},
         **doctor_expectations(m, iframe_host, s.data.prometheus_memory_limit, node_exporter=True,
-                              restart_command=f"on the head: {HEAD_RESTART}", managed_store=bool(managed)),
+                              restart_command=f"on the head: {HEAD_RESTART}", dashboards_version=served_version,
+                              managed_store=bool(managed)),
     })

@@ -10,9 +10,10 @@ from stacks.settings import MonitoringSettings
 
 
 def doctor_expectations(m: MonitoringSettings, iframe_host: pulumi.Input[str], memory_limit: str,
-                        node_exporter: bool, restart_command: pulumi.Input[str],
+                        node_exporter: bool, restart_command: pulumi.Input[str], dashboards_version: str,
                         managed_store: bool = False) -> dict[str, Any]:
     return {
+        "rayDashboardsVersion": dashboards_version,  # the dashboards (and their uids) Grafana serves
         "datasourceName": m.datasource_name,
         "iframeHost": iframe_host,
         "rayNodes": m.ray_nodes,

@@ -150,8 +150,7 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
             RayDashboardServiceArgs(s.dashboard.name, s.dashboard.namespace, s.ray_dashboard_node_port),
             opts,
         )
-    _exports(s, monitoring, iframe_host, head_env, head_restart)
-    pulumi.export("rayDashboardsVersion", served_version)
+    _exports(s, monitoring, iframe_host, head_env, head_restart, served_version)
 
 
 def _own_monitoring(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple[Dashboard, ...],
@@ -297,7 +296,7 @@ def _grafana_port_forward(s: KubernetesSettings) -> str | None:
 
 
 def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, head_env: list[dict[str, Any]],
-             head_restart: str) -> None:
+             head_restart: str, served_version: str) -> None:
     m = s.monitoring
     own = s.backend if isinstance(s.backend, OwnMonitoring) else None
     # The created cluster's, or the first patched target's (docs/existing-clusters.md).
@@ -314,6 +313,7 @@ def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, he
     pulumi.export("rayDashboardPortForward",
                   port_forward(dashboard.namespace, dashboard.head_service, RAY_DASHBOARD_PORT, RAY_DASHBOARD_PORT))
     pulumi.export("rayHeadRestart", head_restart)
+    pulumi.export("rayDashboardsVersion", served_version)
     if m.store.agent:
         # Agent mode evaluates no rules: load these into the store's ruler (docs/remote-storage.md).
         pulumi.export("alertRules", alert_rules.render(m.alerts))
@@ -331,7 +331,8 @@ def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, he
         **doctor_expectations(m, iframe_host,
                               own.prometheus_resources.memory_limit if own else m.sizing.memory_limit,
                               node_exporter=False,
-                              restart_command=head_restart_command(dashboard.name, dashboard.namespace)),
+                              restart_command=head_restart_command(dashboard.name, dashboard.namespace),
+                              dashboards_version=served_version),
     })
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import subprocess
 import sys
 from http.server import SimpleHTTPRequestHandler
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from support import upstream
-from support.loopback import LoopbackServer
+from support.loopback import LoopbackServer, free_port
 from support.paths import PROJECT_ROOT
 
 GOOD = b"apiVersion: v1\nkind: Example\n"
@@ -46,12 +45,6 @@ def entry(url: str, content: bytes = GOOD, path: str = "schemas/good.yaml") -> u
     return upstream.UpstreamFile(path, url, hashlib.sha256(content).hexdigest())
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_a_good_file_is_downloaded_checked_and_cached(server, tmp_path):
     cache = tmp_path / "cache"
     directory = upstream.resolve([entry(f"{server}/good.yaml")], environ={}, cache=cache)
@@ -68,7 +61,7 @@ def test_a_wrong_checksum_keeps_nothing(server, tmp_path):
 
 
 def test_a_server_that_is_down_names_the_file_and_both_ways(tmp_path):
-    file = entry(f"http://127.0.0.1:{closed_port()}/good.yaml")
+    file = entry(f"http://127.0.0.1:{free_port()}/good.yaml")
     with pytest.raises(upstream.UpstreamError) as raised:
         upstream.download([file], tmp_path / "cache", timeout=5)
     message = str(raised.value)
@@ -79,7 +72,7 @@ def test_a_server_that_is_down_names_the_file_and_both_ways(tmp_path):
 def test_upstream_dir_wins_and_is_checked(tmp_path):
     (tmp_path / "schemas").mkdir()
     (tmp_path / "schemas/good.yaml").write_bytes(GOOD)
-    never = entry(f"http://127.0.0.1:{closed_port()}/good.yaml")
+    never = entry(f"http://127.0.0.1:{free_port()}/good.yaml")
     assert upstream.resolve([never], environ={"UPSTREAM_DIR": str(tmp_path)}) == tmp_path.resolve()
     (tmp_path / "schemas/good.yaml").write_bytes(b"edited")
     with pytest.raises(upstream.UpstreamError, match="does not match"):
@@ -91,7 +84,7 @@ def test_upstream_dir_wins_and_is_checked(tmp_path):
 def test_offline_without_upstream_dir_prints_one_message_and_fails(tmp_path):
     """As tests/run calls it: exit 1, nothing on stdout, one line on stderr, no traceback."""
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"files": [vars(entry(f"http://127.0.0.1:{closed_port()}/good.yaml"))]}))
+    manifest.write_text(json.dumps({"files": [vars(entry(f"http://127.0.0.1:{free_port()}/good.yaml"))]}))
     env = {"PATH": "/usr/bin:/bin"}
     script = str(PROJECT_ROOT / "tests/support/upstream.py")
     result = subprocess.run([sys.executable, script, "--manifest", str(manifest), "--cache", str(tmp_path / "cache")],

@@ -35,11 +35,16 @@ forward() {  # forward NAMESPACE SERVICE PORT
   forwards+=("$!")
 }
 
-# The first pull of the Ray image takes minutes on a fresh node.
-kubectl wait --for=condition=Ready pod -n "${ray_namespace}" \
-  -l "ray.io/cluster=${cluster},ray.io/node-type=head" --timeout=900s
-kubectl wait --for=condition=Ready pod -n "${ray_namespace}" \
-  -l "ray.io/cluster=${cluster},ray.io/node-type=worker" --timeout=600s
+pods_exist() {  # pods_exist NAMESPACE SELECTOR: kubectl wait exits at once when nothing matches yet
+  [[ -n "$(kubectl get pods -n "$1" -l "$2" -o name 2>/dev/null)" ]]
+}
+
+# KubeRay creates the pods after the RayCluster; the first pull of the Ray image takes minutes.
+for node_type in head worker; do
+  selector="ray.io/cluster=${cluster},ray.io/node-type=${node_type}"
+  until_ok 300 "the ${node_type} pod exists" pods_exist "${ray_namespace}" "${selector}"
+  kubectl wait --for=condition=Ready pod -n "${ray_namespace}" -l "${selector}" --timeout=900s
+done
 
 forward "${monitoring}" prometheus 9090
 forward "${monitoring}" grafana 3000

@@ -23,7 +23,7 @@ def test_without_the_pulumi_cli_it_says_so_and_exits_2():
 
 def test_nothing_given_runs_nothing_and_fails_nothing():
     result = doctor()
-    assert result.returncode == 0 and "checks: 0 ok, 0 failing, 19 not run" in result.stdout
+    assert result.returncode == 0 and "checks: 0 ok, 0 failing, 20 not run" in result.stdout
 
 
 def test_render_marks_each_outcome_and_gives_the_fix():

@@ -1,29 +1,39 @@
-"""The doctor's Grafana checks against Grafana's documented HTTP API responses (tests/grafana_api.py:
-no Grafana server can run here, so these responses stand in for it; nothing else is faked).
-Each fault is diagnosed by the right check, with its cause and its fix."""
+"""The doctor's Grafana checks against Grafana's documented HTTP API responses (tests/support/grafana_api.py:
+no Grafana server can run here), answering as the minikube stack's deployed grafana.ini, provisioning and
+dashboards make Grafana answer. Each fault is diagnosed by the right check, with its cause and its fix."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from doctor.__main__ import expectations
 from doctor.checks import GRAFANA_CHECKS, Expectations, grafana
 from doctor.http import Http
-from support.grafana_api import GrafanaApi
+from support.cloud_mocks import GENERATED_PASSWORD
+from support.grafana_api import GrafanaApi, deployed_grafana
+from support.loopback import free_port
 
 UIDS = ("rayDefaultDashboard", "rayDataDashboard")
-EXPECT = Expectations(datasource_name="Prometheus", dashboard_uids=UIDS)
 
 
 @pytest.fixture
-def api():
-    server = GrafanaApi("s3cret", UIDS).start()
+def api(minikube):
+    server = deployed_grafana(minikube).start()
     try:
         yield server
     finally:
         server.stop()
 
 
-def outcome(api, password: str | None = "s3cret", expect: Expectations = EXPECT) -> dict:
+def stack_expectations(minikube, api) -> Expectations:
+    """What the minikube stack tells the doctor, with the browser's address at the stand-in."""
+    return replace(expectations(minikube.outputs["doctor"], "minikube"), iframe_host=api.url)
+
+
+def outcome(api, password: str | None = GENERATED_PASSWORD, expect: Expectations | None = None) -> dict:
+    expect = expect or Expectations(datasource_name="Prometheus", dashboard_uids=UIDS, iframe_host=api.url)
     return {r.check: r for r in grafana(Http(timeout=5), api.url, password, expect)}
 
 
@@ -31,10 +41,43 @@ def failed(results: dict) -> list[str]:
     return [name for name, r in results.items() if r.ok is False]
 
 
-def test_a_healthy_grafana_passes_every_check(api):
-    results = outcome(api)
+def test_the_deployed_grafana_passes_every_check(api, minikube):
+    results = outcome(api, expect=stack_expectations(minikube, api))
     assert list(results) == GRAFANA_CHECKS
     assert all(r.ok is True for r in results.values()), {k: r.detail for k, r in results.items()}
+
+
+def test_a_grafana_ini_without_embedding_or_anonymous_viewers_is_caught(minikube):
+    maps = {r.name: r.plain["data"] for r in minikube.of_type("kubernetes:core/v1:ConfigMap")}
+    ini = maps["grafana-config"]["grafana.ini"]
+    assert "allow_embedding = true" in ini and "enabled = true" in ini
+    changed = ini.replace("allow_embedding = true", "allow_embedding = false").replace(
+        "[auth.anonymous]\nenabled = true", "[auth.anonymous]\nenabled = false")
+    server = GrafanaApi(changed, maps["grafana-provisioning"]["datasources.yaml"], [], "pw").start()
+    try:
+        results = outcome(server, password="pw", expect=Expectations(iframe_host=server.url))
+    finally:
+        server.stop()
+    assert failed(results) == ["anonymous viewers can read dashboards", "embedding allowed"]
+
+
+def test_a_forgotten_port_forward_is_named(api, minikube):
+    expect = replace(stack_expectations(minikube, api), iframe_host=f"http://127.0.0.1:{free_port()}")
+    results = outcome(api, expect=expect)
+    assert failed(results) == ["the browser's Grafana address answers"]
+    assert "grafanaPortForward" in results["the browser's Grafana address answers"].fix
+    assert results["embedding allowed"].ok is True, "checked at Grafana itself when the browser's address is down"
+
+
+def test_an_ingress_that_forbids_framing_is_caught_at_the_browsers_address(api, minikube):
+    ingress = deployed_grafana(minikube).start()  # stands where the browser loads Grafana, adding its header
+    ingress.embedding = False
+    try:
+        results = outcome(api, expect=replace(stack_expectations(minikube, api), iframe_host=ingress.url))
+    finally:
+        ingress.stop()
+    assert failed(results) == ["embedding allowed"]
+    assert ingress.url in results["embedding allowed"].detail and "ingress" in results["embedding allowed"].fix
 
 
 def test_without_the_password_the_datasource_check_is_not_run(api):
@@ -67,5 +110,5 @@ def test_each_fault_is_diagnosed(api, fault, check, cause, fix):
 
 
 def test_an_unreachable_grafana_fails_once_and_runs_nothing_else():
-    results = {r.check: r for r in grafana(Http(timeout=2), "http://127.0.0.1:9", "x", EXPECT)}
+    results = {r.check: r for r in grafana(Http(timeout=2), "http://127.0.0.1:9", "x", Expectations())}
     assert failed(results) == ["Grafana healthy"] and "no answer" in results["Grafana healthy"].detail

@@ -41,6 +41,8 @@ def test_workflow_tests_and_previews_both_stacks():
     assert any(step.get("run") == "bash tests/run" for step in jobs["tests"]["steps"])
     previews = {step["with"]["stack-name"] for job in jobs.values() for step in job["steps"]
                 if step.get("uses", "").startswith("pulumi/actions") and step["with"].get("command") == "preview"}
+    previews |= {re.search(r"pulumi preview --stack (\S+)", step["run"]).group(1) for job in jobs.values()
+                 for step in job["steps"] if "pulumi preview --stack" in step.get("run", "")}
     assert previews == {"minikube", "aws"}
     assert workflow["permissions"] == {"contents": "read"}
     # Upstream test files come from tests/run's checksummed download, never from outside the checkout.
@@ -57,6 +59,15 @@ def test_workflow_shell_passes_shellcheck(tmp_path):
                 script.write_text("#!/usr/bin/env bash\n" + re.sub(r"\$\{\{[^}]*\}\}", "value", step["run"]))
                 result = subprocess.run([shellcheck, str(script)], capture_output=True, text=True, timeout=60)
                 assert result.returncode == 0, f"{step.get('name', index)}:\n{result.stdout}"
+
+
+def test_the_minikube_preview_needs_no_secret():
+    """Pull requests from forks get no repository secrets (GitHub Actions docs, "Using secrets"): the
+    minikube preview runs on the local file backend, as the kind job does."""
+    job = yaml.safe_load(WORKFLOWS[0].read_text())["jobs"]["preview-minikube"]
+    assert "secrets." not in yaml.safe_dump(job)
+    (run,) = [step["run"] for step in job["steps"] if "pulumi preview" in step.get("run", "")]
+    assert run.index('pulumi login "file://') < run.index("pulumi preview --stack minikube")
 
 
 def test_zero_to_charts_deploys_checks_and_always_destroys():
@@ -79,3 +90,12 @@ def test_kind_check_script_passes_shellcheck():
     text = script.read_text()
     for check in ("api/prometheus_health", "api/grafana_health", "api/health", "ray_io_cluster", "zero-to-charts"):
         assert check in text
+
+
+def test_the_kind_check_waits_for_the_pods_to_exist_before_waiting_for_them():
+    """`kubectl wait -l SELECTOR` exits at once with "no matching resources found" while nothing matches
+    (kubectl wait's documented behaviour), and KubeRay creates the pods only after the RayCluster."""
+    text = (PROJECT_ROOT / ".github" / "kind" / "check.sh").read_text()
+    assert text.index('until_ok 300 "the ${node_type} pod exists" pods_exist') < text.index(
+        "kubectl wait --for=condition=Ready")
+    assert "kubectl wait" not in text[:text.index("pods_exist() {")]

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from support.aws_head import GrafanaAdmin, Head, free_port, moto_server
+from support.aws_head import GrafanaAdmin, Head, moto_server
 from support.live import Processes, Prometheus, http_json, wait_until
-from support.loopback import LoopbackServer
+from support.loopback import LoopbackServer, free_port
 from support.stacks import run_stack
 
 SIZED = {"retentionSize": "20GB", "prometheusMemoryLimit": "2Gi"}  # so a new interval is a reload alone

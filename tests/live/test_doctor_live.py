@@ -14,14 +14,14 @@ import pytest
 import yaml
 
 from components.builders.alert_rules import FILE_NAME
-from doctor.__main__ import dashboard_uids, expectations, render, run_checks
+from doctor.__main__ import expectations, render, run_checks
 from doctor.http import Http
-from support.grafana_api import GrafanaApi
+from support.cloud_mocks import GENERATED_PASSWORD
+from support.grafana_api import deployed_grafana
 from support.live import LOOPBACK, Processes, Prometheus, on_loopback, wait_until
 from support.stacks import run_stack
 
 EXTRA_PROMETHEUS_PORT = 9092  # a second Prometheus for the faults that need another configuration
-PASSWORD = "live-test-password"
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def doctor_setup(live):
     stack = run_stack("aws")
     assert stack.error is None, stack.error
     # Where the head's RAY_GRAFANA_HOST points (http://127.0.0.1:3000 on the aws stack).
-    grafana = GrafanaApi(PASSWORD, dashboard_uids(), port=3000).start()
+    grafana = deployed_grafana(stack, port=3000).start()
     try:
         yield stack, grafana, expectations(stack.outputs["doctor"], "aws")
     finally:
@@ -37,7 +37,7 @@ def doctor_setup(live):
 
 
 def diagnose(urls: dict, expect) -> dict:
-    sections = run_checks(Http(timeout=5), urls, PASSWORD, expect)
+    sections = run_checks(Http(timeout=5), urls, GENERATED_PASSWORD, expect)
     print(render(sections))  # shown when a test fails
     return {r.check: r for results in sections.values() for r in results}
 
@@ -178,7 +178,7 @@ def test_the_cli_prints_one_line_per_check_and_fails_on_a_fault(live, doctor_set
     from support.paths import PROJECT_ROOT
 
     password = tmp_path / "password"
-    password.write_text(PASSWORD)
+    password.write_text(GENERATED_PASSWORD)
     base = [sys.executable, "-m", "doctor", "--prometheus-url", live.prometheus.url,
             "--ray-dashboard-url", f"http://{LOOPBACK}:8265", "--grafana-password-file", str(password),
             "--expect-datasource", "Prometheus", "--expect-iframe-host", expect.iframe_host]

@@ -14,8 +14,8 @@ import yaml
 
 from doctor.checks import Expectations, Findings, prometheus, remote_write_health
 from doctor.http import Http
-from support.aws_head import free_port
 from support.live import LOOPBACK, Processes, Prometheus, http_json, on_loopback, wait_until
+from support.loopback import free_port
 from support.stacks import run_stack
 
 OUTAGE_SECONDS = 60

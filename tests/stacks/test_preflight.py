@@ -3,11 +3,10 @@ through the real Kubernetes client against a stand-in API server on 127.0.0.1.""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from stacks.settings import ConfigError
+from support.loopback import free_port
 from support.stacks import PATCH_MODE, run_stack
 
 
@@ -47,9 +46,7 @@ def test_wrong_head_container_is_refused_listing_the_real_ones(kubernetes_api):
 
 
 def test_unreachable_api_server_is_refused_not_a_traceback(tmp_path, monkeypatch):
-    with socket.socket() as closed:  # a port nothing listens on
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = free_port()
     config = tmp_path / "config"
     config.write_text(f"""apiVersion: v1
 kind: Config
@@ -76,11 +73,12 @@ def test_config_errors_are_clean_run_errors():
 
 
 @pytest.mark.parametrize("stack", ["aws", "minikube"])
-def test_nothing_to_patch_reads_no_cluster(stack, kubernetes_api):
-    """The aws stack, and the minikube stack when it creates the RayCluster itself."""
+def test_nothing_to_patch_reads_no_ray_object(stack, kubernetes_api):
+    """The aws stack reads nothing; the minikube stack, when it creates the RayCluster itself, reads only
+    the nodes' architectures (to choose the Ray image)."""
     before = len(kubernetes_api.requests)
     assert run_stack(stack).error is None
-    assert len(kubernetes_api.requests) == before
+    assert kubernetes_api.requests[before:] == ([] if stack == "aws" else ["/api/v1/nodes"])
 
 
 @pytest.mark.parametrize("owner,how", [("RayService", "label"), ("RayJob", "label"), ("RayService", "ownerReference")])

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support.loopback import LOOPBACK, LoopbackServer, QuietHandler
+from support.loopback import LOOPBACK, LoopbackServer, QuietHandler, free_port
 from support.paths import PROJECT_ROOT
 from support.stacks import Run, written_files
 
@@ -45,12 +44,6 @@ if [[ -n "${SIGNAL_PID:-}" && " $args " == *" kill -s "* ]]; then
   kill -s "${signal%% *}" "$SIGNAL_PID"
 fi
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
 
 
 def aws_python() -> str:

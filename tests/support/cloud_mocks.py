@@ -51,6 +51,9 @@ INSTANCE_TYPES = {
 }
 
 
+GENERATED_PASSWORD = "mock-password-" + "x" * 18  # every RandomPassword's result
+
+
 class CloudMocks(pulumi.runtime.Mocks):
     """Stands in for the providers only: fills what the cloud would compute (ids, names, IPs)."""
 
@@ -65,7 +68,7 @@ class CloudMocks(pulumi.runtime.Mocks):
             metadata.setdefault("name", f"{args.name}-generated")
             state["metadata"] = metadata
         if args.typ == "random:index/randomPassword:RandomPassword":
-            state["result"] = "mock-password-" + "x" * 18
+            state["result"] = GENERATED_PASSWORD
         if args.typ == "aws:ec2/instance:Instance":
             state.update(privateIp="10.0.1.10", publicIp="203.0.113.10",
                          publicDns="ec2-203-0-113-10.us-west-2.compute.amazonaws.com",

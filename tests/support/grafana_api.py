@@ -3,7 +3,10 @@
 No Grafana server can run on these machines (none is in any registry here), so this serves the
 responses Grafana's HTTP API documentation gives for each endpoint the doctor reads (/api/health,
 /api/datasources/name/:name, /api/datasources/uid/:uid/health, /api/dashboards/uid/:uid, and the
-X-Frame-Options header of a dashboard page), healthy by default, with switches for each fault.
+X-Frame-Options header of a dashboard page). What it answers comes from the files a stack deploys:
+anonymous access and embedding from its grafana.ini, the datasource from its provisioning file, the
+dashboards from the dashboard files, the admin password from its secret. Tests then flip one fault
+at a time.
 It also stands where the Ray head's RAY_GRAFANA_HOST points in the live tests, since Ray's
 /api/grafana_health reads only /api/health. Nothing else is faked.
 """
@@ -11,22 +14,34 @@ It also stands where the Ray head's RAY_GRAFANA_HOST points in the live tests, s
 from __future__ import annotations
 
 import base64
+import configparser
+import json
+from typing import Iterable
 from urllib.parse import unquote
 
+import yaml
+
+from components.builders.head_layout import BASE
 from support.loopback import LoopbackServer, QuietHandler
+from support.pulumi_internals import reveal
+from support.stacks import Run
 
 
 class GrafanaApi:
-    def __init__(self, password: str, dashboard_uids: tuple[str, ...], port: int = 0,
-                 datasource: str = "Prometheus"):
+    def __init__(self, grafana_ini: str, datasources_yaml: str, dashboards: Iterable[str], password: str,
+                 port: int = 0):
+        ini = configparser.ConfigParser()
+        ini.read_string(grafana_ini)
+        (datasource,) = yaml.safe_load(datasources_yaml)["datasources"]
         self.password = password
-        self.dashboard_uids = set(dashboard_uids)
-        self.datasource = datasource
-        # Faults, off by default.
+        self.dashboard_uids = {json.loads(d)["uid"] for d in dashboards}
+        self.datasource, self.datasource_uid = datasource["name"], datasource["uid"]
+        self.anonymous = (ini.getboolean("auth.anonymous", "enabled", fallback=False)
+                          and ini.get("auth.anonymous", "org_role", fallback="") == "Viewer")
+        self.embedding = ini.getboolean("security", "allow_embedding", fallback=False)
+        # Faults a deployed file cannot show, off by default.
         self.database = "ok"
         self.datasource_healthy = True
-        self.anonymous = True
-        self.embedding = True
         api = self
 
         class Handler(QuietHandler):
@@ -40,10 +55,10 @@ class GrafanaApi:
                     if not admin:
                         return self.send_json(401, {"message": "Unauthorized"})
                     if path == f"/api/datasources/name/{api.datasource}":
-                        return self.send_json(200, {"id": 1, "uid": "ray-prometheus", "orgId": 1,
+                        return self.send_json(200, {"id": 1, "uid": api.datasource_uid, "orgId": 1,
                                                     "name": api.datasource, "type": "prometheus", "access": "proxy",
                                                     "isDefault": True})
-                    if path == "/api/datasources/uid/ray-prometheus/health":
+                    if path == f"/api/datasources/uid/{api.datasource_uid}/health":
                         if api.datasource_healthy:
                             return self.send_json(200, {"status": "OK",
                                                     "message": "Successfully queried the Prometheus API."})
@@ -71,3 +86,20 @@ class GrafanaApi:
 
     def stop(self) -> None:
         self._server.stop()
+
+
+def deployed_grafana(run: Run, port: int = 0) -> GrafanaApi:
+    """A stand-in answering as the Grafana `run` (a whole stack under mocks) deploys: its ConfigMaps on
+    Kubernetes, its files on the aws head, and the admin password the stack exports."""
+    password = reveal(run.outputs["grafanaAdminPassword"])
+    if run.outputs["doctor"]["platform"] == "aws":
+        files = run.config()
+        dashboards = [text for path, text in files.items() if path.startswith(f"{BASE}/dashboards/")]
+        return GrafanaApi(files[f"{BASE}/grafana/config/grafana.ini"],
+                          files[f"{BASE}/grafana/provisioning/datasources/datasources.yaml"], dashboards, password,
+                          port)
+    maps = {r.name: r.plain["data"] for r in run.of_type("kubernetes:core/v1:ConfigMap")}
+    dashboards = [text for name, data in maps.items() if name.startswith("grafana-dashboard-")
+                  for text in data.values()]
+    return GrafanaApi(maps["grafana-config"]["grafana.ini"], maps["grafana-provisioning"]["datasources.yaml"],
+                      dashboards, password, port)

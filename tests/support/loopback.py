@@ -4,6 +4,7 @@ server, Grafana's API, a webhook receiver): started and stopped by the test that
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -43,3 +44,10 @@ class QuietHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *args) -> None:
         pass
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (now): for a server to start on, or to find closed."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
