@@ -47,3 +47,17 @@ def test_both_stacks_export_what_the_doctor_reads(minikube, aws):
     assert minikube.outputs["doctor"]["iframeHost"] == "http://localhost:3000"
     assert aws.outputs["doctor"]["urls"]["grafana"] == "http://localhost:3000"
     assert aws.outputs["doctor"]["nodeExporter"] is True and minikube.outputs["doctor"]["nodeExporter"] is False
+
+
+def test_the_doctor_expects_the_dashboards_of_the_ray_version_the_stack_serves():
+    """Ray 2.52-2.54 generate no Data LLM or SGLang dashboard (their own dashboard factories, stored in
+    dashboards/ray-versions): a stack serving 2.52 must not be told those uids are missing."""
+    from support.stacks import run_stack
+
+    older = run_stack("minikube", rayVersion="2.52.1")
+    assert older.error is None, older.error
+    uids = expectations(older.outputs["doctor"], "minikube").dashboard_uids
+    assert "rayDefaultDashboard" in uids and "rayDataLlmDashboard" not in uids
+    assert "rayServeLlmSglangDashboard" not in uids
+    newest = run_stack("minikube")
+    assert "rayDataLlmDashboard" in expectations(newest.outputs["doctor"], "minikube").dashboard_uids
