@@ -96,11 +96,12 @@ def test_a_healthy_stack_passes_every_check(live, doctor_setup):
 def test_a_changed_stack_environment_names_the_old_head(live, doctor_setup):
     """The stack now sets another iframe host and datasource; the running head still has the old ones."""
     stack, grafana, expect = doctor_setup
-    changed = replace(expect, iframe_host="http://grafana.example.com:3000", datasource_name="Thanos")
+    # Another loopback address, where nothing listens: the doctor sends nothing off this machine.
+    changed = replace(expect, iframe_host="http://127.0.0.2:3000", datasource_name="Thanos")
     results = diagnose(urls(live, grafana), changed)
     check = "Ray head runs the stack's environment"
-    # The Grafana datasource check fails too: Grafana has no datasource named Thanos.
-    assert failures(results) == [check, "datasource exists and connects"]
+    # Grafana has no datasource named Thanos, and nothing answers at the new browser address.
+    assert failures(results) == [check, "datasource exists and connects", "the browser's Grafana address answers"]
     assert "RAY_GRAFANA_IFRAME_HOST is 'http://localhost:3000'" in results[check].detail
     assert "RAY_PROMETHEUS_NAME is 'Prometheus', the stack set 'Thanos'" in results[check].detail
     assert "docker compose" in results[check].fix and "force-recreate ray-head" in results[check].fix
