@@ -279,9 +279,9 @@ def _fit_to_nodes(s: KubernetesSettings, access: ClusterAccess) -> KubernetesSet
 
 
 def _default_iframe_host(s: KubernetesSettings) -> str:
-    """Our Grafana, or the user's when its URL is an in-cluster Service, through the port-forward the
-    outputs print; otherwise the user's Grafana URL, which the browser is taken to reach."""
-    if isinstance(s.backend, PrometheusOperatorSettings) and s.backend.grafana_service is None:
+    """Through the port-forward the outputs print, when there is one (our Grafana, or the user's at an
+    in-cluster Service); otherwise the user's Grafana URL, which the browser is taken to reach."""
+    if _grafana_port_forward(s) is None and isinstance(s.backend, PrometheusOperatorSettings):
         return s.backend.grafana_url
     return f"http://localhost:{GRAFANA_LOCAL_PORT}"
 

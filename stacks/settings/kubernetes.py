@@ -109,8 +109,6 @@ RAY_CLUSTER_KEYS = ("rayImage", "rayHeadCpu", "rayHeadMemory", "rayWorkerCpu", "
                     "rayWorkerMinReplicas", "rayWorkerMaxReplicas", "createRayNamespace")
 # Keys of our own Prometheus and Grafana's remote storage: the user's Prometheus Operator has its own.
 STORE_KEYS = ("remoteWrite", "prometheusAgent", "grafanaQueryUrl", "grafanaQueryAuth")
-# Grafana's requests, limits and volume size have defaults in the table: nothing is sized for them.
-NOT_SIZED = Resources("", "", "", "")
 
 
 def read_kubernetes(reader: Reader) -> KubernetesSettings:
@@ -214,19 +212,20 @@ def _own_monitoring(reader: Reader, monitoring: MonitoringSettings) -> OwnMonito
         prometheus_resources=_resources(reader, "prometheus", Resources(
             sizing.cpu_request, sizing.cpu_limit, sizing.memory_request, sizing.memory_limit)),
         prometheus_storage=prometheus_storage,
-        grafana_resources=_resources(reader, "grafana", NOT_SIZED),
-        grafana_storage=_storage(reader, "grafana", NOT_SIZED.memory_limit),
+        grafana_resources=_resources(reader, "grafana"),
+        grafana_storage=_storage(reader, "grafana"),
         grafana_service=GrafanaService(service_type, reader.number("grafanaServicePort"), node_port),
     )
 
 
-def _resources(reader: Reader, prefix: str, sized: Resources) -> Resources:
-    """Requests and limits: configured, else the row's default, else `sized` (from the sizing)."""
+def _resources(reader: Reader, prefix: str, sized: Resources | None = None) -> Resources:
+    """Requests and limits: configured, else the row's default, else `sized` (Prometheus' come from the
+    sizing; Grafana's have defaults in the table)."""
     resources = Resources(
-        cpu_request=reader.optional_text(f"{prefix}CpuRequest") or sized.cpu_request,
-        cpu_limit=reader.optional_text(f"{prefix}CpuLimit") or sized.cpu_limit,
-        memory_request=reader.optional_text(f"{prefix}MemoryRequest") or sized.memory_request,
-        memory_limit=reader.optional_text(f"{prefix}MemoryLimit") or sized.memory_limit,
+        cpu_request=reader.text(f"{prefix}CpuRequest", computed=sized.cpu_request if sized else None),
+        cpu_limit=reader.text(f"{prefix}CpuLimit", computed=sized.cpu_limit if sized else None),
+        memory_request=reader.text(f"{prefix}MemoryRequest", computed=sized.memory_request if sized else None),
+        memory_limit=reader.text(f"{prefix}MemoryLimit", computed=sized.memory_limit if sized else None),
     )
     if bytes_of(resources.memory_request) > bytes_of(resources.memory_limit):
         reader.problem(f"{prefix}MemoryRequest", resources.memory_request,
@@ -239,10 +238,10 @@ def _resources(reader: Reader, prefix: str, sized: Resources) -> Resources:
     return resources
 
 
-def _storage(reader: Reader, prefix: str, sized: str) -> Storage:
+def _storage(reader: Reader, prefix: str, sized: str | None = None) -> Storage:
     return Storage(
         persistent=reader.text(f"{prefix}Storage") == "persistentVolumeClaim",
-        size=reader.optional_text(f"{prefix}StorageSize") or sized,
+        size=reader.text(f"{prefix}StorageSize", computed=sized),
         storage_class=reader.optional_text(f"{prefix}StorageClass"),
     )
 

@@ -70,10 +70,10 @@ class Reader:
 
     # Typed reads: each returns the row's default when the key is unset or its value is refused.
 
-    def text(self, key: str) -> str:
-        """A text key that has a default."""
-        value = self.optional_text(key)
-        assert value is not None, f"{key} has no default: read it with optional_text"
+    def text(self, key: str, *, computed: str | None = None) -> str:
+        """A text key: configured, else its default, else `computed` (a key the table leaves to the sizing)."""
+        value = self.optional_text(key) or computed
+        assert value is not None, f"{key} has no default: read it with optional_text, or give it computed"
         return value
 
     def optional_text(self, key: str) -> str | None:
