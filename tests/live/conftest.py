@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +51,10 @@ def live(tmp_path_factory):
 
     workdir = tmp_path_factory.mktemp("live")
     processes = Processes()
-    ray = RayCluster(workdir / "ray", head_env)
+    # Ray's socket paths must stay within 107 bytes: its temp dir sits at the top of /tmp, not in the
+    # per-worker folders pytest -n makes.
+    ray_dir = Path(tempfile.mkdtemp(prefix="ray-live-"))
+    ray = RayCluster(ray_dir, head_env)
     rules = workdir / FILE_NAME
     rules.write_text(files[f"/opt/ray-monitoring/prometheus/{FILE_NAME}"])
     config = on_loopback(yaml.safe_load(files["/opt/ray-monitoring/prometheus/prometheus.yml"]), ray.sd_file, rules)
@@ -70,3 +75,4 @@ def live(tmp_path_factory):
     finally:
         ray.stop()
         processes.stop_all()
+        shutil.rmtree(ray_dir, ignore_errors=True)

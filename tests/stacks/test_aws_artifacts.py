@@ -12,7 +12,7 @@ import yaml
 
 from components.builders.cloud_init import EC2_USER_DATA_LIMIT
 from support.stacks import Run, run_stack, written_files
-from support.tools import compose_tools, tool
+from support.tools import compose_config, compose_tools, tool
 
 # Debian's cloud-init lives in the system Python, not in the virtualenv.
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -96,19 +96,20 @@ def compose_files(aws: Run, variants: dict[str, Run]) -> dict[str, str]:
 
 
 def test_compose_files_pass_docker_compose_config(aws, variants, tmp_path):
+    directories = []
     for node, text in compose_files(aws, variants).items():
         directory = tmp_path / node
         directory.mkdir()
         (directory / "compose.yaml").write_text(text)
         # The head's .env is written on the instance; give compose the same variable.
         (directory / ".env").write_text("RAY_GRAFANA_IFRAME_HOST=http://localhost:3000\n")
-        for compose_tool in compose_tools():
-            result = check([compose_tool, "-f", str(directory / "compose.yaml"), "config", "-q"], cwd=directory)
-            assert result.returncode == 0, f"{node} ({compose_tool}): {result.stdout}{result.stderr}"
-            rendered = check([compose_tool, "-f", str(directory / "compose.yaml"), "config"], cwd=directory)
-            assert "http://localhost:3000" in rendered.stdout or node.startswith("worker")
-            if node.endswith("gpu"):
-                assert "nvidia" in rendered.stdout, f"{node}: {compose_tool} dropped the GPU request"
+        directories.append(directory)
+    for (directory, compose_tool), rendered in compose_config(directories).items():
+        node = directory.name
+        assert rendered.returncode == 0, f"{node} ({compose_tool}): {rendered.stdout}{rendered.stderr}"
+        assert "http://localhost:3000" in rendered.stdout or node.startswith("worker")
+        if node.endswith("gpu"):
+            assert "nvidia" in rendered.stdout, f"{node}: {compose_tool} dropped the GPU request"
     assert "alertmanager" in variants["alerting"].config()["/opt/ray-monitoring/compose.yaml"]
 
 

@@ -19,7 +19,7 @@ from components.constants import GRAFANA_DATASOURCE_CREDENTIAL_FILE, GRAFANA_UID
 from support.manifests import KUBERNETES_VERSION, file_sd_instead_of_kubernetes, kubernetes_objects, manifest
 from support.pulumi_internals import hide, is_secret
 from support.stacks import Run, run_stack
-from support.tools import compose_tools, promtool
+from support.tools import compose_config, compose_tools, promtool
 
 PASSWORD = "store-password-0001"
 TOKEN = "store-token-0002"
@@ -286,15 +286,15 @@ def test_aws_agent_head_starts_ray_with_the_headers_from_its_secret(aws_agent, t
 
 
 def test_aws_compose_files_with_stores_pass_docker_compose_config(aws_write, aws_agent, aws_managed, tmp_path):
+    directories = []
     for name, result in {"write": aws_write, "agent": aws_agent, "managed": aws_managed}.items():
         directory = tmp_path / name
         directory.mkdir()
         (directory / "compose.yaml").write_text(result.config()[f"{BASE}/compose.yaml"])
         (directory / ".env").write_text("RAY_GRAFANA_IFRAME_HOST=http://localhost:3000\n")
-        for compose_tool in compose_tools():
-            checked = subprocess.run([compose_tool, "-f", str(directory / "compose.yaml"), "config", "-q"],
-                                     cwd=directory, capture_output=True, text=True, timeout=120)
-            assert checked.returncode == 0, f"{name} ({compose_tool}): {checked.stdout}{checked.stderr}"
+        directories.append(directory)
+    for (directory, compose_tool), checked in compose_config(directories).items():
+        assert checked.returncode == 0, f"{directory.name} ({compose_tool}): {checked.stdout}{checked.stderr}"
 
 
 def test_aws_managed_prometheus(aws_managed, tmp_path):

