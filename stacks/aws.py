@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -120,6 +121,13 @@ RAY_HEAD_PROCESSES_MIB = 2048
 OTHER_MONITORING_MIB = 512  # Grafana, node_exporter
 
 
+def _warn_if_ray_dashboard_open(s: AwsSettings) -> None:
+    if s.network.open_ray_dashboard and s.network.allowed_cidrs:
+        pulumi.log.warn(f"openRayDashboard: port {RAY_DASHBOARD_PORT} is open to {', '.join(s.network.allowed_cidrs)}; "
+                        "it serves Ray's Jobs API, so whoever reaches it can run code on the head with its role "
+                        "(docs/security.md). The SSM port-forward reaches the dashboard without it.")
+
+
 def _warn_if_head_too_small(s: AwsSettings, head: NodeHardware) -> None:
     memory_mib = head.memory_mib
     needed = bytes_of(s.data.prometheus_memory_limit) / 2**20 + OTHER_MONITORING_MIB
@@ -148,6 +156,43 @@ def _network(settings: AwsSettings) -> aws.ec2.AwaitableGetSubnetResult:
         raise ConfigError([describe_problem("vpcId", vpc_id, "has no subnets",
                                             "pulumi config set subnetId subnet-...")])
     return aws.ec2.get_subnet(id=subnets[0])
+
+
+def _worker_subnets(settings: AwsSettings, head_subnet: aws.ec2.AwaitableGetSubnetResult) -> list[str]:
+    """workerSubnetIds (in the head's VPC: the cluster's security group is the VPC's), else the head's."""
+    for subnet_id in settings.network.worker_subnet_ids:
+        subnet = aws.ec2.get_subnet(id=subnet_id)
+        if subnet.vpc_id != head_subnet.vpc_id:
+            raise ConfigError([describe_problem("workerSubnetIds", subnet_id,
+                                                f"is in {subnet.vpc_id}, not the head's VPC {head_subnet.vpc_id}",
+                                                "list subnets of the head's VPC (with a NAT route out)")])
+    return list(settings.network.worker_subnet_ids) or [head_subnet.id]
+
+
+def stack_id() -> str:
+    """This stack, as tags and SSM names tell it from another stack of the project in the account."""
+    return f"{pulumi.get_project()}/{pulumi.get_stack()}"
+
+
+STACK_TAG = "ray-monitoring-stack"
+
+
+def _data_volume_size(settings: AwsSettings) -> int:
+    """GiB: the sized or configured size, never below the data volume's current size: EBS cannot
+    shrink a volume, so a smaller size would fail every later `pulumi up`."""
+    wanted = settings.data.volume_size
+    found = aws.ebs.get_ebs_volumes(filters=[{"name": f"tag:{STACK_TAG}", "values": [stack_id()]}]).ids
+    current = max((aws.ebs.get_volume(filters=[{"name": "volume-id", "values": [volume_id]}]).size
+                   for volume_id in found), default=0)
+    if wanted >= current:
+        return wanted
+    if settings.data.volume_size_configured:
+        raise ConfigError([describe_problem("dataVolumeSize", wanted, f"is below the data volume's current "
+                                            f"{current} GiB, and EBS cannot shrink a volume",
+                                            f"pulumi config set dataVolumeSize {current} (or more)")])
+    pulumi.log.info(f"the data volume keeps its {current} GiB (the sizing asks for {wanted} GiB; EBS cannot "
+                    "shrink a volume)")
+    return current
 
 
 @dataclass(frozen=True)
@@ -182,21 +227,27 @@ def build(settings: AwsSettings) -> None:
     # Look-ups first: every check passes before the first resource is registered.
     head_kind, worker_kind = _node_kinds(s)
     subnet = _network(s)
+    worker_subnets = _worker_subnets(s, subnet)
+    volume_size = _data_volume_size(s)
     _warn_if_head_too_small(s, head_kind.hardware)
+    _warn_if_ray_dashboard_open(s)
     # Grafana serves the dashboards of the Ray the head runs, unless rayVersion says otherwise.
     version, source = ((m.ray_version, "rayVersion") if m.ray_version
                        else (image_ray_version(head_kind.image), "the Ray version of rayImage"))
     served_version, dashboards = load_dashboards_for(version, source)
 
     groups = SecurityGroups("security-groups", SecurityGroupsArgs(
-        subnet.vpc_id, s.cluster_name, s.network.allowed_cidrs, m.alerting.deploys_alertmanager))
+        subnet.vpc_id, s.cluster_name, s.network.allowed_cidrs, m.alerting.deploys_alertmanager,
+        ray_dashboard=s.network.open_ray_dashboard))
     managed = (ManagedPrometheus("managed-prometheus", ManagedPrometheusArgs(s.cluster_name))
                if s.data.managed_prometheus else None)
     # Everything a setting changes is an object in the bucket or a SecureString, applied on the head in place.
     monitoring = MonitoringHead("monitoring", MonitoringHeadArgs(
         s.cluster_name, _head_files(s, head_kind, managed, dashboards), _head_secrets(m),
-        m.grafana_iframe_host, public=bool(s.network.allowed_cidrs)))
-    head = _nodes(s, subnet, groups, monitoring, managed, head_kind, worker_kind)
+        m.grafana_iframe_host, public=bool(s.network.allowed_cidrs),
+        parameter_prefix=f"/{stack_id()}/{s.cluster_name}"))
+    head = _nodes(s, Placement(subnet, worker_subnets, volume_size), groups, monitoring, managed, head_kind,
+                  worker_kind)
     _exports(s, head, monitoring, managed, served_version)
 
 
@@ -268,7 +319,14 @@ def _datasources(s: AwsSettings, managed: ManagedPrometheus | None) -> pulumi.In
     return grafana_provisioning.datasource_provisioning(name, f"{LOCAL}:{PROMETHEUS_PORT}")
 
 
-def _nodes(s: AwsSettings, subnet: aws.ec2.AwaitableGetSubnetResult, groups: SecurityGroups,
+@dataclass(frozen=True)
+class Placement:
+    subnet: aws.ec2.AwaitableGetSubnetResult  # the head's (its zone holds the data volume)
+    worker_subnet_ids: list[str]
+    volume_size: int  # GiB, never below the volume's current size
+
+
+def _nodes(s: AwsSettings, place: Placement, groups: SecurityGroups,
            monitoring: MonitoringHead, managed: ManagedPrometheus | None, head_kind: NodeKind,
            worker_kind: NodeKind) -> RayNode:
     """The roles, the data volume, the head and the workers' group; returns the head."""
@@ -276,18 +334,19 @@ def _nodes(s: AwsSettings, subnet: aws.ec2.AwaitableGetSubnetResult, groups: Sec
                                                    [monitoring.object_arns],
                                                    [managed.workspace_arn] if managed else []))
     worker_role = NodeRole("worker-role", NodeRoleArgs(s.cluster_name, [], []))
-    data = DataVolume("monitoring-data", DataVolumeArgs(s.cluster_name, subnet.availability_zone,
-                                                        s.data.volume_size, s.data.retain))
+    data = DataVolume("monitoring-data", DataVolumeArgs(s.cluster_name, place.subnet.availability_zone,
+                                                        place.volume_size, s.data.retain,
+                                                        tags={STACK_TAG: stack_id()}))
     # The head's user-data only bootstraps: the bucket, the region and the data volume.
     # Through the manifest's id, the head waits for the manifest its first boot applies.
     head_data = pulumi.Output.all(monitoring.bucket_name, data.volume.id, monitoring.manifest_id).apply(
         lambda args: cloud_init.head_user_data(cloud_init.HeadBoot(s.region, args[0], args[1])))
-    node = dict(cluster_name=s.cluster_name, subnet_id=subnet.id, key_name=s.network.key_name,
-                root_volume_size=s.nodes.root_volume_size)
+    node: dict[str, Any] = dict(cluster_name=s.cluster_name, key_name=s.network.key_name,
+                                root_volume_size=s.nodes.root_volume_size, keep_ami=not s.nodes.ami_id)
     head = RayNode("head", RayNodeArgs(
         ami_id=head_kind.ami.id, instance_type=s.nodes.head_instance_type, user_data=head_data,
-        security_group_ids=[groups.cluster_group_id, groups.access_group_id],
-        instance_profile_name=head_role.instance_profile_name, **node))
+        security_group_ids=[groups.cluster_group_id, groups.access_group_id], subnet_id=place.subnet.id,
+        instance_profile_name=head_role.instance_profile_name, elastic_ip=s.network.head_elastic_ip, **node))
     data.attach(head.instance)
     if s.nodes.worker_max_count:
         worker_data = head.instance.private_ip.apply(lambda ip: cloud_init.worker_user_data(
@@ -297,25 +356,31 @@ def _nodes(s: AwsSettings, subnet: aws.ec2.AwaitableGetSubnetResult, groups: Sec
             instance_type=s.nodes.worker_instance_type, user_data=worker_data,
             security_group_ids=[groups.cluster_group_id], instance_profile_name=worker_role.instance_profile_name,
             desired=s.nodes.worker_count, minimum=s.nodes.worker_min_count, maximum=s.nodes.worker_max_count,
-            **node))
+            subnet_ids=place.worker_subnet_ids, public_ip=not s.network.worker_subnet_ids, **node))
     return head
 
 
 def _exports(s: AwsSettings, head: RayNode, monitoring: MonitoringHead, managed: ManagedPrometheus | None,
              served_version: str) -> None:
     m, public = s.monitoring, bool(s.network.allowed_cidrs)
-    host = head.instance.public_dns if public else pulumi.Output.from_input("localhost")
+    # Without VPC DNS hostnames there is no public name: the address serves.
+    public_host = pulumi.Output.all(head.public_dns, head.public_ip).apply(lambda a: a[0] or a[1])
+    host = public_host if public else pulumi.Output.from_input("localhost")
 
     def url(port: int) -> pulumi.Output[str]:
         return pulumi.Output.concat("http://", host, f":{port}")
 
+    # Port 8265 is open to allowedCidrs only with openRayDashboard; else the tunnel reaches it.
+    ray_dashboard_url = (url(RAY_DASHBOARD_PORT) if s.network.open_ray_dashboard
+                         else pulumi.Output.from_input(f"http://localhost:{RAY_DASHBOARD_PORT}"))
+
     forwards = " ".join(f"-L {p}:localhost:{p}" for p in (RAY_DASHBOARD_PORT, GRAFANA_PORT, PROMETHEUS_PORT))
-    pulumi.export("headPublicDns", head.instance.public_dns)
-    pulumi.export("headPublicIp", head.instance.public_ip)
+    pulumi.export("headPublicDns", head.public_dns)
+    pulumi.export("headPublicIp", head.public_ip)
     pulumi.export("grafanaUrl", url(GRAFANA_PORT))
     pulumi.export("prometheusUrl", url(PROMETHEUS_PORT))
-    pulumi.export("rayDashboardUrl", url(RAY_DASHBOARD_PORT))
-    pulumi.export("sshTunnel", pulumi.Output.concat(f"ssh {forwards} ubuntu@", head.instance.public_dns))
+    pulumi.export("rayDashboardUrl", ray_dashboard_url)
+    pulumi.export("sshTunnel", pulumi.Output.concat(f"ssh {forwards} ubuntu@", public_host))
     pulumi.export("ssmPortForward", pulumi.Output.concat(
         "aws ssm start-session --region ", s.region, " --target ", head.instance.id,
         " --document-name AWS-StartPortForwardingSession",
@@ -334,7 +399,7 @@ def _exports(s: AwsSettings, head: RayNode, monitoring: MonitoringHead, managed:
     pulumi.export("doctor", {
         "platform": "aws",
         "urls": {"prometheus": url(PROMETHEUS_PORT), "grafana": url(GRAFANA_PORT),
-                 "rayDashboard": url(RAY_DASHBOARD_PORT)},
+                 "rayDashboard": ray_dashboard_url},
         **doctor_expectations(m, iframe_host, s.data.prometheus_memory_limit, node_exporter=True,
                               restart_command=f"on the head: {HEAD_RESTART}", dashboards_version=served_version,
                               managed_store=bool(managed)),

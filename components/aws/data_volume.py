@@ -3,7 +3,7 @@ volume, so a replaced head (new AMI, instance type, bootstrap) keeps its history
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -17,6 +17,7 @@ class DataVolumeArgs:
     availability_zone: str  # the head's subnet's: a volume attaches only in its own zone
     size_gib: int
     retain: bool  # retainData: `pulumi destroy` leaves the volume (and its history) behind
+    tags: dict[str, str] = field(default_factory=dict)  # beside Name and ray-cluster: the stack's own
 
 
 class DataVolume(pulumi.ComponentResource):
@@ -28,7 +29,7 @@ class DataVolume(pulumi.ComponentResource):
         self.volume = aws.ebs.Volume(
             f"{name}-volume", availability_zone=args.availability_zone, size=args.size_gib, type="gp3",
             encrypted=True, final_snapshot=False,
-            tags={"Name": f"{args.cluster_name}-monitoring-data", "ray-cluster": args.cluster_name},
+            tags={"Name": f"{args.cluster_name}-monitoring-data", "ray-cluster": args.cluster_name, **args.tags},
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain))
         self.register_outputs({"volume_id": self.volume.id})
 

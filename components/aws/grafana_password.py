@@ -12,6 +12,7 @@ import pulumi_random as random
 @dataclass(frozen=True)
 class GrafanaPasswordArgs:
     cluster_name: str
+    parameter_prefix: str  # the SecureString is <prefix>/grafana/admin-password
 
 
 class GrafanaPassword(pulumi.ComponentResource):
@@ -27,7 +28,7 @@ class GrafanaPassword(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
         )
         value = pulumi.Output.secret(password.result)
-        self.parameter_name = f"/{args.cluster_name}/grafana/admin-password"
+        self.parameter_name = f"{args.parameter_prefix}/grafana/admin-password"
         parameter = aws.ssm.Parameter(
             f"{name}-parameter", name=self.parameter_name, type="SecureString", value=value,
             tags={"ray-cluster": args.cluster_name}, opts=pulumi.ResourceOptions(parent=self),

@@ -21,7 +21,7 @@ class HeadSecret:
     """A credential the head reads as a file."""
 
     name: str  # the SecretParameter's resource name
-    path: str  # its SecureString's name under /<cluster_name>/
+    path: str  # its SecureString's name under the stack's parameter prefix
     value: pulumi.Input[str]  # a Pulumi secret
     file: Callable[[str], head_config.SecretFile]  # its file on the head, given the SecureString's name
 
@@ -33,6 +33,7 @@ class MonitoringHeadArgs:
     secrets: Sequence[HeadSecret]
     iframe_host: str | None  # the browser's Grafana URL; None: the head's public name, or the tunnel's
     public: bool  # the head is reachable from allowedCidrs
+    parameter_prefix: str  # every SecureString's name starts with it: unique to the stack in the account
 
 
 class MonitoringHead(pulumi.ComponentResource):
@@ -47,11 +48,14 @@ class MonitoringHead(pulumi.ComponentResource):
         # These children were first created at the stack's root under the same names: the alias keeps
         # their URNs, so moving them here replaces nothing (not the password, not the bucket).
         moved = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
-        password = GrafanaPassword("grafana-admin-password", GrafanaPasswordArgs(args.cluster_name), moved)
+        password = GrafanaPassword("grafana-admin-password",
+                                   GrafanaPasswordArgs(args.cluster_name, args.parameter_prefix), moved)
         secrets: list[tuple[head_config.SecretFile, GrafanaPassword | SecretParameter]] = [
             (head_config.grafana_password(password.parameter_name), password)]
         for secret in args.secrets:
-            parameter = SecretParameter(secret.name, SecretParameterArgs(args.cluster_name, secret.path, secret.value),
+            parameter = SecretParameter(
+                secret.name, SecretParameterArgs(args.cluster_name, f"{args.parameter_prefix}/{secret.path}",
+                                                 secret.value),
                                         moved)
             secrets.append((secret.file(parameter.parameter_name), parameter))
         files = head_config.config_files(args.files)

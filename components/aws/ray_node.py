@@ -20,10 +20,17 @@ class RayNodeArgs:
     user_data: pulumi.Input[str]
     root_volume_size: int
     key_name: str | None
+    # The AMI was looked up (amiId unset): a newer release does not replace the head (`ami` forces a new
+    # instance); amiId, or `pulumi up --replace`, rolls it on purpose.
+    keep_ami: bool = False
+    # An Elastic IP: a stop/start (a new instance type is one) keeps the head's public address.
+    elastic_ip: bool = False
 
 
 class RayNode(pulumi.ComponentResource):
     instance: aws.ec2.Instance
+    public_ip: pulumi.Output[str]  # the Elastic IP's when there is one
+    public_dns: pulumi.Output[str]  # empty in a VPC without DNS hostnames
 
     def __init__(self, name: str, args: RayNodeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ray-monitoring:aws:RayNode", name, None, opts)
@@ -44,6 +51,13 @@ class RayNode(pulumi.ComponentResource):
             root_block_device={"volume_size": args.root_volume_size, "volume_type": "gp3", "encrypted": True},
             tags={"Name": f"{args.cluster_name}-{name}", "ray-cluster": args.cluster_name,
                   "ray-node-type": "head"},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"] if args.keep_ami else None),
         )
-        self.register_outputs({"id": self.instance.id, "private_ip": self.instance.private_ip})
+        self.public_ip, self.public_dns = self.instance.public_ip, self.instance.public_dns
+        if args.elastic_ip:
+            address = aws.ec2.Eip(f"{name}-address", domain="vpc", instance=self.instance.id,
+                                  tags={"Name": f"{args.cluster_name}-{name}", "ray-cluster": args.cluster_name},
+                                  opts=pulumi.ResourceOptions(parent=self))
+            self.public_ip, self.public_dns = address.public_ip, address.public_dns
+        self.register_outputs({"id": self.instance.id, "private_ip": self.instance.private_ip,
+                               "public_ip": self.public_ip})

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 @dataclass(frozen=True)
 class SecretParameterArgs:
     cluster_name: str
-    path: str  # under /<cluster_name>/, e.g. alertmanager/config
+    name: str  # the SecureString's name, e.g. /ray-monitoring/aws/ray-cluster/alertmanager/config
     value: pulumi.Input[str]  # a Pulumi secret
 
 
@@ -22,7 +22,7 @@ class SecretParameter(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SecretParameterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ray-monitoring:aws:SecretParameter", name, None, opts)
-        self.parameter_name = f"/{args.cluster_name}/{args.path}"
+        self.parameter_name = args.name
         parameter = aws.ssm.Parameter(
             f"{name}-parameter", name=self.parameter_name, type="SecureString",
             value=pulumi.Output.secret(args.value), tags={"ray-cluster": args.cluster_name},

@@ -14,7 +14,10 @@ class WorkerGroupArgs:
     cluster_name: str
     ami_id: str
     instance_type: str
-    subnet_id: str
+    subnet_ids: list[str]
+    # A public IPv4 each: in a subnet whose only way out is an internet gateway (the default VPC's),
+    # a worker without one reaches no package mirror or image registry. False for subnets with NAT.
+    public_ip: bool
     security_group_ids: list[pulumi.Input[str]]
     instance_profile_name: pulumi.Input[str]
     user_data: pulumi.Input[str]  # names the head's address: a new head rolls the workers
@@ -24,6 +27,7 @@ class WorkerGroupArgs:
     desired: int  # workerCount
     minimum: int  # workerMinCount
     maximum: int  # workerMaxCount
+    keep_ami: bool = False  # the AMI was looked up: a newer release does not roll the workers
 
 
 class WorkerGroup(pulumi.ComponentResource):
@@ -43,9 +47,11 @@ class WorkerGroup(pulumi.ComponentResource):
             iam_instance_profile={"name": args.instance_profile_name},
             metadata_options={"http_tokens": "required", "http_endpoint": "enabled",
                               "http_put_response_hop_limit": 1},
-            # Workers are reached only from the cluster's own group: no public address.
-            network_interfaces=[{"associate_public_ip_address": "false", "delete_on_termination": "true",
-                                 "security_groups": args.security_group_ids}],
+            # Reached only from the cluster's own group, whatever their address.
+            network_interfaces=[{"associate_public_ip_address": str(args.public_ip).lower(),
+                                 "delete_on_termination": "true", "security_groups": args.security_group_ids}],
+            # A worker that cannot join Ray shuts itself down, which terminates it: the group replaces it.
+            instance_initiated_shutdown_behavior="terminate",
             block_device_mappings=[{"device_name": args.root_device_name, "ebs": {
                 "volume_size": args.root_volume_size, "volume_type": "gp3", "encrypted": "true",
                 "delete_on_termination": "true"}}],
@@ -53,14 +59,14 @@ class WorkerGroup(pulumi.ComponentResource):
                                 {"resource_type": "volume", "tags": tags}],
             tags={"ray-cluster": args.cluster_name},
             update_default_version=True,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["image_id"] if args.keep_ami else None),
         )
         self.group = aws.autoscaling.Group(
             f"{name}-group",
             desired_capacity=args.desired,
             min_size=args.minimum,
             max_size=args.maximum,
-            vpc_zone_identifiers=[args.subnet_id],
+            vpc_zone_identifiers=args.subnet_ids,
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             health_check_type="EC2",
             # A new template (new head address, image, AMI) replaces the workers in turn.

@@ -8,6 +8,8 @@ the head. No secret is ever in user-data.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +17,8 @@ from typing import Any
 import yaml
 
 from components.builders.head_config import APPLY_SCRIPT, apply_spec
-from components.builders.head_layout import BASE, DATA, RAY_TMP
-from components.constants import RAY_UID
+from components.builders.head_layout import BASE, DATA, DATA_DEVICE_FILE, RAY_TMP
+from components.constants import RAY_METRICS_PORT, RAY_UID
 
 EC2_USER_DATA_LIMIT = 16 * 1024
 APPLY_UNIT = "ray-monitoring-apply"
@@ -24,13 +26,41 @@ APPLY_EVERY = "1min"  # how soon a changed setting reaches the head after `pulum
 VOLUME_WAIT_SECONDS = 600  # a replaced head waits for the volume its predecessor releases
 APPLY_ATTEMPTS = 30  # 10 s apart: the manifest may still be being written
 
+RETRIES = 8  # per step, 5 s doubling to 5 min apart: about 15 minutes in all
+JOIN_WAIT_SECONDS = 600  # a worker that has not joined Ray by then leaves its group
+
+# Every network step retries: an apt lock, a mirror error or Docker Hub's anonymous pull limit passes.
+RETRY = "\n".join([
+    "retry() {  # retry COMMAND...: with backoff, for what the network or a lock may refuse for a while",
+    "  local attempt delay=5",
+    f"  for attempt in $(seq {RETRIES}); do",
+    '    "$@" && return 0',
+    f'    echo "attempt $attempt of {RETRIES} failed: $*" >&2',
+    f"    [[ $attempt -lt {RETRIES} ]] && sleep $delay",
+    "    delay=$((delay * 2 > 300 ? 300 : delay * 2))",
+    "  done",
+    "  return 1",
+    "}",
+])
+
 # Ubuntu's own packages, only when the AMI has no Docker (NVIDIA's GPU AMIs have Docker CE and Compose).
 DOCKER = "\n".join([
-    "if ! docker compose version >/dev/null 2>&1; then",
-    "  apt-get update -q",
-    "  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io docker-compose-v2",
-    "fi",
+    "# shellcheck disable=SC2317  # called through retry",
+    "ensure_docker() {",
+    "  docker compose version >/dev/null 2>&1 && return 0",
+    "  apt-get update -q &&",
+    "    DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io docker-compose-v2",
+    "}",
+    "retry ensure_docker",
 ])
+
+# Containers start only once the data volume is mounted: after a reboot Docker would otherwise start
+# them first (the fstab entry is `nofail`) and they would create root-owned directories on the root disk.
+DOCKER_AFTER_DATA = f"""\
+[Unit]
+RequiresMountsFor={DATA}
+"""
+DOCKER_DROP_IN = "/etc/systemd/system/docker.service.d/ray-monitoring-data.conf"
 
 
 @dataclass(frozen=True)
@@ -46,9 +76,16 @@ def head_start_script(boot: HeadBoot) -> str:
         "#!/usr/bin/env bash",
         "# Boot: Docker, the data volume (formatted only when blank), the configuration, then the timer.",
         "set -euo pipefail",
+        "# The timer applies the configuration every minute, whatever fails below.",
+        f"trap 'systemctl daemon-reload; systemctl enable --now {APPLY_UNIT}.timer' EXIT",
+        RETRY,
         DOCKER,
-        "python3 -c 'import boto3, yaml' 2>/dev/null ||",
-        "  DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-boto3 python3-yaml",
+        "# shellcheck disable=SC2317  # called through retry",
+        "ensure_apply_modules() {  # what the apply script imports",
+        "  python3 -c 'import boto3, yaml' 2>/dev/null && return 0",
+        "  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-boto3 python3-yaml",
+        "}",
+        "retry ensure_apply_modules",
         f"volume={boot.volume_id}",
         'device=""',
         f"for _ in $(seq {tries}); do",
@@ -59,29 +96,42 @@ def head_start_script(boot: HeadBoot) -> str:
         "done",
         f'[[ -n $device ]] || {{ echo "data volume ${{volume}} not attached after {tries * 5} s" >&2; exit 1; }}',
         'blkid "$device" >/dev/null || mkfs.ext4 -q -L ray-monitoring "$device"',
+        f'echo "$device" > {DATA_DEVICE_FILE}  # the apply script grows its filesystem when EBS grows it',
         f"install -d -m 0755 {DATA}",
         f'grep -q " {DATA} " /etc/fstab ||',
         f'  echo "UUID=$(blkid -s UUID -o value "$device") {DATA} ext4 defaults,nofail 0 2" >> /etc/fstab',
+        "systemctl daemon-reload  # the mount unit from fstab, Docker's drop-in",
         f"mountpoint -q {DATA} || mount {DATA}",
-        'resize2fs "$device"  # grows the filesystem when dataVolumeSize grew',
+        'resize2fs "$device"  # grows the filesystem when the volume grew while detached',
         f"for attempt in $(seq {APPLY_ATTEMPTS}); do",
         f"  python3 {BASE}/bin/apply_config.py {BASE}/boot.json && break",
         f"  [[ $attempt -lt {APPLY_ATTEMPTS} ]] || exit 1",
         "  sleep 10",
         "done",
-        "systemctl daemon-reload",
-        f"systemctl enable --now {APPLY_UNIT}.timer",
         "",
     ])
 
 
 def worker_start_script() -> str:
+    tries = JOIN_WAIT_SECONDS // 10
     return "\n".join([
         "#!/usr/bin/env bash",
+        "# Boot: Docker, then Ray joins the head. A worker that cannot join shuts down; its launch template",
+        "# makes that a termination, and the Auto Scaling Group starts a new worker.",
         "set -euo pipefail",
+        "joined=false",
+        "trap '$joined || { echo \"not joined to the Ray head: shutting down for a replacement\" >&2;"
+        " shutdown -h +1; }' EXIT",
+        RETRY,
         DOCKER,
         f"install -d -m 0755 -o {RAY_UID} -g 100 {RAY_TMP}",
-        f"docker compose --project-directory {BASE} -f {BASE}/compose.yaml up -d",
+        f"retry docker compose --project-directory {BASE} -f {BASE}/compose.yaml up -d",
+        "# Ray serves its metrics port once the raylet has registered with the head's GCS.",
+        f"for _ in $(seq {tries}); do",
+        f"  if curl -sf -o /dev/null http://127.0.0.1:{RAY_METRICS_PORT}/metrics; then joined=true; exit 0; fi",
+        "  sleep 10",
+        "done",
+        "exit 1",
         "",
     ])
 
@@ -114,6 +164,13 @@ def _file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
     return {"path": path, "content": content, "permissions": permissions, "owner": "root:root"}
 
 
+def _compressed_file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
+    """gzip + base64 (cloud-init's `gz+b64` encoding): the apply script would fill a third of EC2's
+    16 KB user-data as text."""
+    data = base64.b64encode(gzip.compress(content.encode(), mtime=0)).decode()
+    return {**_file(path, data, permissions), "encoding": "gz+b64"}
+
+
 def _cloud_config(files: list[dict[str, Any]], start: str) -> str:
     config = {
         "write_files": files + [_file(f"{BASE}/bin/start.sh", start, "0755")],
@@ -124,7 +181,8 @@ def _cloud_config(files: list[dict[str, Any]], start: str) -> str:
 
 def head_user_data(boot: HeadBoot) -> str:
     files = [
-        _file(f"{BASE}/bin/apply_config.py", APPLY_SCRIPT),
+        _file(DOCKER_DROP_IN, DOCKER_AFTER_DATA),
+        _compressed_file(f"{BASE}/bin/apply_config.py", APPLY_SCRIPT),
         _file(f"{BASE}/boot.json", json.dumps(apply_spec(boot.region, boot.bucket), indent=1)),
         _file(f"/etc/systemd/system/{APPLY_UNIT}.service", APPLY_SERVICE),
         _file(f"/etc/systemd/system/{APPLY_UNIT}.timer", APPLY_TIMER),

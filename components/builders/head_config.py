@@ -20,6 +20,7 @@ from components.builders.deferred import Deferred
 from components.builders.head_layout import (
     ALERTMANAGER_SECRETS,
     BASE,
+    DATA_DEVICE_FILE,
     DIRECTORIES,
     ENV_FILE,
     GRAFANA_CONFIG,
@@ -139,4 +140,5 @@ def manifest(files: list[ConfigFile], secrets: list[tuple[SecretFile, int]], ifr
 def apply_spec(region: str, bucket: str) -> dict[str, Any]:
     """What the head's apply script is told at boot: where to look, nothing that changes with a setting."""
     return {"region": region, "bucket": bucket, "manifest_key": MANIFEST_KEY, "base": BASE, "state": STATE_FILE,
-            "grafana_url": f"http://127.0.0.1:{GRAFANA_PORT}", "grafana_password_file": GRAFANA_PASSWORD_FILE}
+            "grafana_url": f"http://127.0.0.1:{GRAFANA_PORT}", "grafana_password_file": GRAFANA_PASSWORD_FILE,
+            "data_device_file": DATA_DEVICE_FILE}

@@ -16,6 +16,8 @@ GRAFANA_CONFIG = f"{BASE}/grafana/config"  # grafana.ini; a directory mount sees
 # The head's data volume (its own EBS volume): Prometheus' TSDB and Grafana's database outlive the instance.
 DATA = "/var/lib/ray-monitoring/data"
 GRAFANA_PASSWORD_FILE = f"{BASE}/secrets/admin-password"
+# The data volume's block device, as the boot script found it: the apply script grows its filesystem.
+DATA_DEVICE_FILE = f"{BASE}/data-device"
 
 # Directories the services write or read, owned by the UID each image runs as.
 DIRECTORIES = [

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 from components.builders.sizing import VOLUME_FILL, bytes_of
+from stacks.settings.formats import SUBNET_ID
 from stacks.settings.reader import Reader
 from stacks.settings.shared import MonitoringSettings, read_monitoring
 
@@ -17,6 +18,10 @@ class Network:
     subnet_id: str | None  # None: the VPC's first subnet
     allowed_cidrs: tuple[str, ...]  # who reaches SSH and the UIs on the head; empty: nobody (use the tunnels)
     key_name: str | None  # EC2 key pair for SSH; None: SSM only
+    open_ray_dashboard: bool  # port 8265 (the Jobs API: code execution) open to allowed_cidrs
+    head_elastic_ip: bool  # the head keeps its public address across a stop/start
+    # The workers' subnets, vouched to route out through NAT; empty: the head's subnet with public IPv4s.
+    worker_subnet_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class Nodes:
 @dataclass(frozen=True)
 class HeadData:
     volume_size: int  # GiB: Prometheus' TSDB, Grafana's and Alertmanager's data
+    volume_size_configured: bool  # dataVolumeSize set (else sized from the retention cap)
     retain: bool  # `pulumi destroy` leaves the data volume
     prometheus_memory_limit: str  # the Prometheus container's memory cap on the head
     # An Amazon Managed Service for Prometheus workspace: the head writes to it, Grafana reads it (SigV4).
@@ -68,10 +74,14 @@ def read_aws(reader: Reader) -> AwsSettings:
             subnet_id=reader.optional_text("subnetId"),
             allowed_cidrs=_allowed_cidrs(reader),
             key_name=reader.optional_text("keyName"),
+            open_ray_dashboard=reader.flag("openRayDashboard"),
+            head_elastic_ip=reader.flag("headElasticIp"),
+            worker_subnet_ids=_worker_subnets(reader),
         ),
         nodes=_nodes(reader),
         data=HeadData(
             volume_size=_data_volume_size(reader, monitoring),
+            volume_size_configured=reader.optional_number("dataVolumeSize") is not None,
             retain=reader.flag("retainData"),
             prometheus_memory_limit=reader.optional_text("prometheusMemoryLimit") or monitoring.sizing.memory_limit,
             managed_prometheus=managed,
@@ -95,6 +105,15 @@ def _allowed_cidrs(reader: Reader) -> tuple[str, ...]:
             continue
         cidrs.append(str(network))
     return tuple(dict.fromkeys(cidrs))
+
+
+def _worker_subnets(reader: Reader) -> tuple[str, ...]:
+    subnets = reader.strings("workerSubnetIds") or []
+    for subnet in subnets:
+        if not SUBNET_ID.fullmatch(subnet):
+            reader.problem("workerSubnetIds", subnet, "is not a subnet id",
+                           "list subnet ids such as subnet-0123456789abcdef0, each with a NAT route out")
+    return tuple(dict.fromkeys(subnets))
 
 
 def _nodes(reader: Reader) -> Nodes:

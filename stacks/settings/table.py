@@ -286,6 +286,13 @@ SETTINGS: tuple[Setting, ...] = (
             doc="CIDRs (IPv4 or IPv6) allowed to reach SSH and the UIs on the head"),
     Setting(key="allowWorldAccess", kind="boolean", section=AN, platforms=AWS, default=False,
             doc="must be `true` for `0.0.0.0/0` or `::/0` in `allowedCidrs`"),
+    Setting(key="openRayDashboard", kind="boolean", section=AN, platforms=AWS, default=False,
+            doc="`true`: port 8265 (the Ray Dashboard and its Jobs API, which runs code) open to `allowedCidrs`"),
+    Setting(key="headElasticIp", kind="boolean", section=AN, platforms=AWS, default=True,
+            doc="a fixed public address for the head (an Elastic IP) that survives a stop/start"),
+    Setting(key="workerSubnetIds", kind="list", section=AN, platforms=AWS, default=[],
+            doc="the workers' subnets, each with a NAT route out (workers there get no public address); "
+                "empty: the head's subnet, workers with a public IPv4 to reach the image registry"),
     Setting(key="keyName", kind="string", section=AN, platforms=AWS, pattern=f.KEY_PAIR, example="my-key",
             why="must be the name of an existing EC2 key pair (or leave it unset)", unset="none (use SSM)",
             doc="EC2 key pair for SSH"),

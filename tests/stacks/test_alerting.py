@@ -138,7 +138,8 @@ def test_ec2_alertmanager_is_reached_only_like_prometheus(aws_alerting):
     compose = yaml.safe_load(aws_alerting.config()["/opt/ray-monitoring/compose.yaml"])
     service = compose["services"]["alertmanager"]
     assert service["read_only"] is True and service["user"] == "65534:65534"
-    assert {"parameter": "/ray-cluster/alertmanager/config", "version": 1, "uid": 65534, "mode": "0400",
+    assert {"parameter": "/ray-monitoring/aws/ray-cluster/alertmanager/config", "version": 1, "uid": 65534,
+            "mode": "0400",
             "path": "/opt/ray-monitoring/alertmanager/alertmanager.yml", "reload": "alertmanager"} in (
         aws_alerting.manifest()["secrets"])
     rules = aws_alerting.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
@@ -146,7 +147,7 @@ def test_ec2_alertmanager_is_reached_only_like_prometheus(aws_alerting):
     assert (9093, "203.0.113.7/32") in ports and (9090, "203.0.113.7/32") in ports
     policy = json.loads(aws_alerting.one("aws:iam/rolePolicy:RolePolicy", "head-role-policy").plain["policy"])
     read = next(s for s in policy["Statement"] if s["Sid"] == "ReadParameters")
-    assert any(arn.endswith("/ray-cluster/alertmanager/config") for arn in read["Resource"])
+    assert any(arn.endswith("/ray-monitoring/aws/ray-cluster/alertmanager/config") for arn in read["Resource"])
     closed = with_receivers("aws")
     ports = {r.plain.get("fromPort") for r in closed.of_type(
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")}

@@ -58,12 +58,11 @@ def test_head_is_hardened(aws):
     assert "keyName" not in instance
 
 
-def test_workers_launch_hardened_and_private(aws):
+def test_workers_launch_hardened(aws):
     template = aws.one(TEMPLATE, "workers-launch-template").plain
     assert template["metadataOptions"]["httpTokens"] == "required"
     assert template["imageId"] == cloud_mocks.UBUNTU_AMI["id"]
     (interface,) = template["networkInterfaces"]
-    assert interface["associatePublicIpAddress"] == "false"
     assert len(interface["securityGroups"]) == 1, "workers are only in the cluster's own group"
     (root,) = template["blockDeviceMappings"]
     assert root["deviceName"] == cloud_mocks.UBUNTU_AMI["rootDeviceName"]
@@ -73,6 +72,44 @@ def test_workers_launch_hardened_and_private(aws):
     assert group["launchTemplate"]["version"] == "1", "the group launches the template's newest version"
     assert group["instanceRefresh"]["strategy"] == "Rolling"
     assert group["vpcZoneIdentifiers"] == ["subnet-0aaaaaaaaaaaaaaaa"]
+
+
+def test_workers_in_the_default_vpc_get_a_public_address_to_reach_the_registry(aws):
+    # AWS VPC user guide, "Default VPCs": default subnets route 0.0.0.0/0 to an internet gateway and
+    # have no NAT gateway; an instance without a public IPv4 there reaches no package mirror or registry.
+    (interface,) = aws.one(TEMPLATE, "workers-launch-template").plain["networkInterfaces"]
+    assert interface["associatePublicIpAddress"] == "true"
+    members_only = [r.plain for r in aws.of_type(INGRESS) if r.plain.get("securityGroupId") ==
+                    "security-groups-cluster-id"]
+    assert all("cidrIpv4" not in r and "cidrIpv6" not in r for r in members_only), "reachable by members only"
+
+
+def test_worker_subnets_with_nat_keep_the_workers_private():
+    result = run_stack("aws", workerSubnetIds=["subnet-0cccccccccccccccc", "subnet-0dddddddddddddddd"])
+    assert result.error is None, result.error
+    (interface,) = result.one(TEMPLATE, "workers-launch-template").plain["networkInterfaces"]
+    assert interface["associatePublicIpAddress"] == "false"
+    assert result.one(GROUP, "workers-group").plain["vpcZoneIdentifiers"] == [
+        "subnet-0cccccccccccccccc", "subnet-0dddddddddddddddd"]
+    assert result.one(INSTANCE, "head-instance").plain["subnetId"] == "subnet-0aaaaaaaaaaaaaaaa"
+
+
+def test_worker_subnets_outside_the_heads_vpc_are_refused():
+    result = run_stack("aws", workerSubnetIds=["subnet-0ffffffffffffffff"])
+    assert isinstance(result.error, ConfigError)
+    assert "workerSubnetIds" in str(result.error) and "vpc-0fffffffffffffff0" in str(result.error)
+    assert result.resources == [], "nothing is created"
+
+
+def test_a_worker_that_cannot_join_terminates_and_the_group_replaces_it(aws):
+    # EC2 user guide, "Change the instance initiated shutdown behavior": `terminate` makes a shutdown
+    # from inside the instance a termination. EC2 Auto Scaling user guide, "Health checks for instances":
+    # with EC2 health checks an instance in any state but running is unhealthy and is replaced.
+    template = aws.one(TEMPLATE, "workers-launch-template").plain
+    assert template["instanceInitiatedShutdownBehavior"] == "terminate"
+    assert aws.one(GROUP, "workers-group").plain["healthCheckType"] == "EC2"
+    start = written_files(aws.worker_user_data())["/opt/ray-monitoring/bin/start.sh"]
+    assert "shutdown -h" in start and "http://127.0.0.1:8080/metrics" in start
 
 
 def test_ami_lookup_is_canonical_ubuntu_noble(aws):
@@ -98,8 +135,19 @@ def test_access_only_from_listed_cidrs():
     assert result.error is None, result.error
     rules = [r.plain for r in result.of_type(INGRESS) if r.name != "security-groups-cluster-members"]
     assert sorted((r.get("cidrIpv4") or r.get("cidrIpv6"), r["fromPort"]) for r in rules) == sorted(
-        (cidr, port) for cidr in ("203.0.113.7/32", "2001:db8::/64") for port in (22, 8265, 3000, 9090))
-    assert result.outputs["grafanaUrl"].startswith("http://ec2-203-0-113-10")
+        (cidr, port) for cidr in ("203.0.113.7/32", "2001:db8::/64") for port in (22, 3000, 9090))
+    assert result.outputs["grafanaUrl"] == "http://ec2-198-51-100-7.us-west-2.compute.amazonaws.com:3000"
+    assert result.outputs["rayDashboardUrl"] == "http://localhost:8265", "the tunnel's"
+
+
+def test_the_ray_jobs_api_port_opens_only_when_asked_and_warns():
+    # Ray docs, "Ray Jobs API": jobs are submitted to the dashboard's port (8265) and run any code.
+    result = run_stack("aws", allowedCidrs=["203.0.113.7/32"], openRayDashboard="true")
+    assert result.error is None, result.error
+    ports = {r.plain["fromPort"] for r in result.of_type(INGRESS) if r.plain.get("cidrIpv4") == "203.0.113.7/32"}
+    assert ports == {22, 3000, 8265, 9090}
+    assert any("openRayDashboard" in line and "run code" in line for line in result.logs), result.logs
+    assert result.outputs["rayDashboardUrl"].endswith(":8265") and "localhost" not in result.outputs["rayDashboardUrl"]
 
 
 def test_world_access_needs_the_opt_in():
@@ -159,14 +207,16 @@ def test_head_runs_the_monitoring_stack_with_compose(aws):
 
 def test_head_user_data_only_bootstraps(aws):
     files = written(aws, "head")
-    assert sorted(files) == ["/etc/systemd/system/ray-monitoring-apply.service",
+    assert sorted(files) == ["/etc/systemd/system/docker.service.d/ray-monitoring-data.conf",
+                             "/etc/systemd/system/ray-monitoring-apply.service",
                              "/etc/systemd/system/ray-monitoring-apply.timer",
                              "/opt/ray-monitoring/bin/apply_config.py", "/opt/ray-monitoring/bin/start.sh",
                              "/opt/ray-monitoring/boot.json"]
     assert json.loads(files["/opt/ray-monitoring/boot.json"]) == {
         "region": "us-west-2", "bucket": "config-bucket-bucket", "manifest_key": "config/manifest.json",
         "base": "/opt/ray-monitoring", "state": "/var/lib/ray-monitoring/applied.json",
-        "grafana_url": "http://127.0.0.1:3000", "grafana_password_file": "/opt/ray-monitoring/secrets/admin-password"}
+        "grafana_url": "http://127.0.0.1:3000", "grafana_password_file": "/opt/ray-monitoring/secrets/admin-password",
+        "data_device_file": "/opt/ray-monitoring/data-device"}
     start = files["/opt/ray-monitoring/bin/start.sh"]
     assert "volume=monitoring-data-volume-id" in start
     assert "systemctl enable --now ray-monitoring-apply.timer" in start
@@ -199,7 +249,7 @@ def test_workers_join_the_head_private_address(aws):
 def test_outputs(aws):
     assert aws.outputs["sshTunnel"].startswith("ssh -L 8265:localhost:8265 -L 3000:localhost:3000")
     assert "AWS-StartPortForwardingSession" in aws.outputs["ssmPortForward"]
-    assert aws.outputs["headPublicIp"] == "203.0.113.10"
+    assert aws.outputs["headPublicIp"] == "198.51.100.7", "the Elastic IP's"
     assert aws.outputs["rayDashboardUrl"] == "http://localhost:8265"
 
 

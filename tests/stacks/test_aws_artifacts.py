@@ -173,8 +173,12 @@ def systemd_verify(directory: Path) -> subprocess.CompletedProcess:
 
 def test_systemd_units_pass_systemd_analyze(aws, tmp_path):
     files = written_files(aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"])
-    units = {Path(path).name: content for path, content in files.items() if path.startswith("/etc/systemd/system/")}
+    units = {Path(path).name: content for path, content in files.items()
+             if Path(path).parent == Path("/etc/systemd/system")}
     assert sorted(units) == ["ray-monitoring-apply.service", "ray-monitoring-apply.timer"]
+    # Docker's drop-in, checked as the [Unit] section of a unit of its own (a drop-in alone is no unit).
+    drop_in = files["/etc/systemd/system/docker.service.d/ray-monitoring-data.conf"]
+    units["docker-drop-in-check.service"] = drop_in + "\n[Service]\nType=oneshot\nExecStart=/bin/true\n"
     for name, content in units.items():
         (tmp_path / name).write_text(content)
     result = systemd_verify(tmp_path)
@@ -183,6 +187,17 @@ def test_systemd_units_pass_systemd_analyze(aws, tmp_path):
     (tmp_path / "ray-monitoring-apply.timer").write_text(units["ray-monitoring-apply.timer"].replace(
         "OnActiveSec", "OnActivSec"))
     assert "Unknown key" in systemd_verify(tmp_path).stderr
+
+
+def test_docker_starts_containers_only_after_the_data_volume_is_mounted(aws):
+    # systemd.unit(5), RequiresMountsFor=: adds Requires= and After= on the mount units of the path;
+    # systemd-fstab-generator(8) makes that mount unit from the fstab line the boot script writes.
+    # Docker's unit starts the containers it restarts, so without this a reboot races the mount.
+    files = written_files(aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"])
+    drop_in = files["/etc/systemd/system/docker.service.d/ray-monitoring-data.conf"]
+    assert "[Unit]\nRequiresMountsFor=/var/lib/ray-monitoring/data\n" in drop_in
+    start = files["/opt/ray-monitoring/bin/start.sh"]
+    assert " /var/lib/ray-monitoring/data ext4 defaults,nofail 0 2" in start
 
 
 def test_deployed_yaml_has_no_aliases(aws):

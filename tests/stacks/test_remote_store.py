@@ -216,9 +216,9 @@ def test_aws_remote_write_credentials_are_secure_strings_read_into_files(aws_wri
     assert config["remote_write"][0]["basic_auth"]["password_file"] == f"{remote_write.SECRETS_DIR}/0-password"
     assert "SUCCESS: 8 rules found" in promtool_check(text, tmp_path, rules=files[f"{BASE}/prometheus/ray-alerts.yml"])
     values = parameters(aws_write)
-    assert values["/ray-cluster/prometheus/remote-write/0-password"] == PASSWORD
-    assert values["/ray-cluster/prometheus/remote-write/1-token"] == TOKEN
-    assert values["/ray-cluster/grafana/datasource-credential"] == QUERY_TOKEN
+    assert values["/ray-monitoring/aws/ray-cluster/prometheus/remote-write/0-password"] == PASSWORD
+    assert values["/ray-monitoring/aws/ray-cluster/prometheus/remote-write/1-token"] == TOKEN
+    assert values["/ray-monitoring/aws/ray-cluster/grafana/datasource-credential"] == QUERY_TOKEN
     secrets = {s["path"]: s for s in aws_write.manifest()["secrets"]}
     # The Compose file mounts BASE/prometheus at Prometheus' config directory: the files land at SECRETS_DIR.
     assert {"/etc/prometheus:ro"} <= {v.split(":", 1)[1] for v in yaml.safe_load(
@@ -247,7 +247,7 @@ def test_aws_agent_mode_hands_ray_its_headers_as_a_compose_secret(aws_agent, tmp
     assert head["environment"]["RAY_PROMETHEUS_HOST"] == QUERY and "RAY_PROMETHEUS_HEADERS" not in head["environment"]
     assert head["secrets"] == ["ray-prometheus-headers"]
     assert compose["secrets"] == {"ray-prometheus-headers": {"file": f"{BASE}/ray/prometheus-headers"}}
-    assert json.loads(parameters(aws_agent)["/ray-cluster/ray/prometheus-headers"]) == {
+    assert json.loads(parameters(aws_agent)["/ray-monitoring/aws/ray-cluster/ray/prometheus-headers"]) == {
         "Authorization": f"Bearer {QUERY_TOKEN}"}
     (entry,) = [s for s in aws_agent.manifest()["secrets"] if s["path"] == f"{BASE}/ray/prometheus-headers"]
     assert (entry["uid"], entry["mode"], entry["reload"]) == (1000, "0400", "ray-head-restart")

@@ -59,6 +59,8 @@ class CloudMocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.invokes: list[tuple[str, dict]] = []
+        # The account's data volumes of this stack, as DescribeVolumes returns them (id, size in GiB).
+        self.volumes: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
@@ -73,6 +75,9 @@ class CloudMocks(pulumi.runtime.Mocks):
             state.update(privateIp="10.0.1.10", publicIp="203.0.113.10",
                          publicDns="ec2-203-0-113-10.us-west-2.compute.amazonaws.com",
                          arn=f"arn:aws:ec2:us-west-2:123456789012:instance/i-{args.name}")
+        if args.typ == "aws:ec2/eip:Eip":
+            state.update(publicIp="198.51.100.7", publicDns="ec2-198-51-100-7.us-west-2.compute.amazonaws.com",
+                         allocationId=f"eipalloc-{args.name}")
         if args.typ == "aws:ssm/parameter:Parameter":
             state["arn"] = f"arn:aws:ssm:us-west-2:123456789012:parameter{state.get('name', '/x')}"
             state["version"] = 1
@@ -104,8 +109,15 @@ class CloudMocks(pulumi.runtime.Mocks):
         if args.token == "aws:ec2/getSubnets:getSubnets":
             return {"ids": ["subnet-0bbbbbbbbbbbbbbbb", "subnet-0aaaaaaaaaaaaaaaa"]}
         if args.token == "aws:ec2/getSubnet:getSubnet":
-            return {"id": args.args.get("id", "subnet-0aaaaaaaaaaaaaaaa"), "vpcId": "vpc-0123456789abcdef0",
-                    "availabilityZone": "us-west-2a"}
+            subnet = args.args.get("id", "subnet-0aaaaaaaaaaaaaaaa")
+            return {"id": subnet, "availabilityZone": "us-west-2a",
+                    "vpcId": "vpc-0fffffffffffffff0" if subnet.startswith("subnet-0f") else "vpc-0123456789abcdef0"}
+        if args.token == "aws:ebs/getEbsVolumes:getEbsVolumes":
+            return {"ids": [v["id"] for v in self.volumes]}
+        if args.token == "aws:ebs/getVolume:getVolume":
+            (wanted,) = [f["values"][0] for f in args.args.get("filters", []) if f["name"] == "volume-id"]
+            (volume,) = [v for v in self.volumes if v["id"] == wanted]
+            return volume
         if args.token == "aws:ec2/getInstanceType:getInstanceType":
             memory, gpus = INSTANCE_TYPES[args.args["instanceType"]]
             return {"instanceType": args.args["instanceType"], "memorySize": memory, "gpuses": gpus}
@@ -135,7 +147,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                                set(request.dependencies),
                                {"retainOnDelete": request.retainOnDelete,
                                 "deleteBeforeReplace": request.deleteBeforeReplace,
-                                "aliases": [json_format.MessageToDict(a) for a in request.aliases]})
+                                "aliases": [json_format.MessageToDict(a) for a in request.aliases],
+                                "ignoreChanges": list(request.ignoreChanges)})
                 )
         return response
 

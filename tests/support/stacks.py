@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import logging
 import runpy
@@ -20,8 +21,17 @@ from support.pulumi_internals import run_to_end
 
 
 def written_files(user_data: str) -> dict[str, str]:
-    """Path -> content of every file a cloud-config user-data writes."""
-    return {f["path"]: f["content"] for f in yaml.safe_load(user_data)["write_files"]}
+    """Path -> content of every file a cloud-config user-data writes, decoded as cloud-init does
+    (`encoding: gz+b64`: base64 of gzip)."""
+    files = {}
+    for f in yaml.safe_load(user_data)["write_files"]:
+        content = f["content"]
+        if f.get("encoding") == "gz+b64":
+            content = gzip.decompress(base64.b64decode(content)).decode()
+        else:
+            assert "encoding" not in f, f"{f['path']}: an encoding these tests do not decode: {f['encoding']}"
+        files[f["path"]] = content
+    return files
 
 
 @dataclass

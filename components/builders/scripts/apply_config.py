@@ -2,8 +2,10 @@
 
     python3 apply_config.py /opt/ray-monitoring/boot.json [--root DIR]
 
-The boot script runs it once; a systemd timer runs it every minute after. Each run reads the
-manifest object (one S3 GET); when it is the one applied last, it stops there. Otherwise it writes
+The boot script runs it once; a systemd timer runs it every minute after. Each run grows the data
+volume's filesystem when EBS grew the device, writes .env anew when the head's public address
+changed (a stop/start without an Elastic IP), and reads the manifest object (one S3 GET); when it is
+the one applied last, it stops there. Otherwise it writes
 every file whose sha256 differs (S3 objects, checked against the manifest) and every secret whose
 value differs (SSM SecureStrings), with the owner and mode the manifest names, then runs exactly the
 reloads those files need:
@@ -30,6 +32,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -73,22 +76,67 @@ def services(compose_text: bytes | None) -> dict[str, object]:
     return (yaml.safe_load(compose_text) or {}).get("services", {}) if compose_text else {}
 
 
-def public_hostname() -> str:
+def public_address() -> str | None:
+    """The head's public DNS name, else its public IPv4 (a VPC without DNS hostnames has no name)."""
     request = urllib.request.Request(f"{IMDS}/latest/api/token", method="PUT",
                                      headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (instance metadata)
         token = response.read().decode()
-    request = urllib.request.Request(f"{IMDS}/latest/meta-data/public-hostname",
-                                     headers={"X-aws-ec2-metadata-token": token})
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-        return str(response.read().decode())
+    for item in ("public-hostname", "public-ipv4"):
+        request = urllib.request.Request(f"{IMDS}/latest/meta-data/{item}", headers={"X-aws-ec2-metadata-token": token})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+                address = response.read().decode().strip()
+        except urllib.error.HTTPError as error:
+            if error.code != 404:
+                raise
+            continue
+        if address:
+            return address
+    return None
 
 
 def env_file(iframe: dict[str, Any]) -> bytes:
-    """The head's .env: values known only on the instance (its public name)."""
-    host = iframe["host"] or (f"http://{public_hostname()}:{iframe['port']}" if iframe["public"]
-                              else f"http://localhost:{iframe['port']}")
+    """The head's .env: values known only on the instance (its public address)."""
+    host = iframe["host"]
+    if not host:
+        address = public_address() if iframe["public"] else "localhost"
+        if address is None:
+            print("the head has no public address: the Ray Dashboard embeds Grafana at localhost (the tunnel's)",
+                  file=sys.stderr)
+        host = f"http://{address or 'localhost'}:{iframe['port']}"
     return f"RAY_GRAFANA_IFRAME_HOST={host}\n".encode()
+
+
+def ext4_bytes(device: str) -> int:
+    """The size of the ext4 filesystem on `device` (its superblock's block count x block size)."""
+    header = subprocess.run(["dumpe2fs", "-h", device], check=True, capture_output=True, text=True, timeout=60)
+    fields = dict(line.split(":", 1) for line in header.stdout.splitlines() if ":" in line)
+    return int(fields["Block count"]) * int(fields["Block size"])
+
+
+def device_bytes(device: str) -> int:
+    path = Path(device)
+    if path.is_block_device():
+        return int(subprocess.run(["blockdev", "--getsize64", device], check=True, capture_output=True,
+                                  text=True, timeout=60).stdout)
+    return path.stat().st_size  # an image file
+
+
+GROW_THRESHOLD = 64 * 2**20  # EBS grows by whole GiB; less is the filesystem's own rounding
+
+
+def grow_filesystem(root: Path, spec: dict[str, Any]) -> str | None:
+    """resize2fs (online, while mounted) when EBS grew the data volume past its filesystem."""
+    device_file = root / spec["data_device_file"].lstrip("/")
+    if not device_file.is_file():
+        return None
+    device = device_file.read_text().strip()
+    before = ext4_bytes(device)
+    if device_bytes(device) - before < GROW_THRESHOLD:
+        return None
+    subprocess.run(["resize2fs", device], check=True, capture_output=True, timeout=600)
+    return f"grew the data filesystem from {before / 2**30:.1f} GiB to {ext4_bytes(device) / 2**30:.1f} GiB"
 
 
 class Head:
@@ -117,12 +165,15 @@ def apply(spec: dict[str, Any], root: Path, s3: Any, ssm: Any, head: Head) -> li
     state = json.loads(state_path.read_text()) if state_path.is_file() else {}
     manifest_object = s3.get_object(Bucket=spec["bucket"], Key=spec["manifest_key"])
     etag = manifest_object["ETag"]
-    if etag == state.get("etag") and not state.get("pending"):
-        return None
     manifest = json.loads(manifest_object["Body"].read())
 
     def on_host(path: str) -> Path:
         return root / path.lstrip("/")
+
+    env_path = on_host(manifest["env_file"]["path"])
+    env = env_file(manifest["iframe"])  # every run: the address may change with no new manifest
+    if etag == state.get("etag") and not state.get("pending") and current(env_path) == env:
+        return None
 
     # Fetch and check everything first: nothing is written unless every object matches the manifest.
     writes: list[tuple[Path, bytes, dict[str, Any]]] = []
@@ -138,8 +189,6 @@ def apply(spec: dict[str, Any], root: Path, s3: Any, ssm: Any, head: Head) -> li
         value = ssm.get_parameter(Name=entry["parameter"], WithDecryption=True)["Parameter"]["Value"].encode()
         if current(on_host(entry["path"])) != value:
             writes.append((on_host(entry["path"]), value, entry))
-    env_path = on_host(manifest["env_file"]["path"])
-    env = env_file(manifest["iframe"])
     if current(env_path) != env:
         writes.append((env_path, env, manifest["env_file"]))
 
@@ -194,6 +243,9 @@ def apply(spec: dict[str, Any], root: Path, s3: Any, ssm: Any, head: Head) -> li
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[1]).read_text())
     root = Path(argv[argv.index("--root") + 1]) if "--root" in argv else Path("/")
+    grown = grow_filesystem(root, spec)
+    if grown:
+        print(grown)
     session = boto3.session.Session(region_name=spec["region"])
     done = apply(spec, root, session.client("s3"), session.client("ssm"), Head(spec, root))
     if done is not None:  # the journal's record of each change

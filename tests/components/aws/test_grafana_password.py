@@ -1,4 +1,4 @@
-"""The Grafana password alone, under mocks: an SSM SecureString named after the cluster."""
+"""The Grafana password alone, under mocks: an SSM SecureString named under the prefix it is given."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from support.stacks import run
 
 
 def test_grafana_password_alone():
-    result = run("unit", {}, lambda: GrafanaPassword("pw", GrafanaPasswordArgs("c")))
+    result = run("unit", {}, lambda: GrafanaPassword("pw", GrafanaPasswordArgs("c", "/ray-monitoring/unit/c")))
     assert result.error is None, result.error
-    assert result.one("aws:ssm/parameter:Parameter", "pw-parameter").plain["name"] == "/c/grafana/admin-password"
+    parameter = result.one("aws:ssm/parameter:Parameter", "pw-parameter").plain
+    assert parameter["name"] == "/ray-monitoring/unit/c/grafana/admin-password"

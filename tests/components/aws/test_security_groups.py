@@ -11,4 +11,8 @@ INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 def test_security_groups_alone():
     result = run("unit", {}, lambda: SecurityGroups("sg", SecurityGroupsArgs("vpc-1", "c", ("198.51.100.0/24",))))
     assert result.error is None, result.error
-    assert len([r for r in result.of_type(INGRESS) if r.plain.get("cidrIpv4") == "198.51.100.0/24"]) == 4
+    ports = {r.plain["fromPort"] for r in result.of_type(INGRESS) if r.plain.get("cidrIpv4") == "198.51.100.0/24"}
+    assert ports == {22, 3000, 9090}, "SSH and the UIs; the Ray Dashboard's port only when asked"
+    opened = run("unit", {}, lambda: SecurityGroups("sg", SecurityGroupsArgs("vpc-1", "c", ("198.51.100.0/24",),
+                                                                         ray_dashboard=True)))
+    assert 8265 in {r.plain.get("fromPort") for r in opened.of_type(INGRESS)}

@@ -7,15 +7,17 @@ from __future__ import annotations
 import base64
 import json
 import stat
+import subprocess
 
 import pytest
 
 from components.constants import GRAFANA_UID, PROMETHEUS_UID
-from support.aws_head import GrafanaAdmin, Head, moto_server
+from support.aws_head import GrafanaAdmin, Head, InstanceMetadata, moto_server
 from support.loopback import LoopbackServer
 from support.stacks import Run, run_stack
 
-PASSWORD = "/ray-cluster/grafana/admin-password"
+# SSM names carry the project and stack (two stacks in one account never share one).
+PASSWORD = "/ray-monitoring/aws/ray-cluster/grafana/admin-password"
 SIZED = {"retentionSize": "20GB", "prometheusMemoryLimit": "2Gi"}
 RECEIVERS = {"alertReceivers": [{"name": "hook", "type": "webhook", "url": "https://hooks.example.com/x"}]}
 
@@ -222,3 +224,76 @@ def test_a_failed_reload_stays_pending_until_it_succeeds(head):
     assert ["up", "-d", "--remove-orphans"] in head.docker_calls()
     assert head.apply().stdout == "", "done once, not again"
 
+
+
+@pytest.fixture
+def metadata():
+    InstanceMetadata.items = {}
+    server = LoopbackServer(InstanceMetadata).start()
+    yield server
+    server.stop()
+
+
+def public_head(moto, grafana, metadata, tmp_path) -> Head:
+    """A head reachable from allowedCidrs: its .env names its public address, from instance metadata."""
+    result = run_stack("aws", allowedCidrs=["203.0.113.7/32"])
+    head = Head(moto, tmp_path, result.one("aws:ec2/instance:Instance", "head-instance").plain["userData"], grafana,
+                extra_env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": metadata.url})
+    head.seed(result)
+    return head
+
+
+def test_a_stop_start_new_address_reaches_env_without_a_new_manifest(moto, grafana, metadata, tmp_path):
+    # EC2 user guide, "Stop and start your instance": without an Elastic IP the instance gets a new public
+    # IPv4 address and DNS name; no `pulumi up` follows, so no new manifest.
+    InstanceMetadata.items = {"public-hostname": "ec2-203-0-113-10.us-west-2.compute.amazonaws.com",
+                              "public-ipv4": "203.0.113.10"}
+    head = public_head(moto, grafana, metadata, tmp_path)
+    assert head.apply().returncode == 0
+    env = head.file("/opt/ray-monitoring/.env")
+    assert env.read_text() == "RAY_GRAFANA_IFRAME_HOST=http://ec2-203-0-113-10.us-west-2.compute.amazonaws.com:3000\n"
+    head.docker_calls()
+    InstanceMetadata.items = {"public-hostname": "ec2-203-0-113-99.us-west-2.compute.amazonaws.com",
+                              "public-ipv4": "203.0.113.99"}
+    again = head.apply()
+    assert again.returncode == 0, again.stderr
+    assert env.read_text() == "RAY_GRAFANA_IFRAME_HOST=http://ec2-203-0-113-99.us-west-2.compute.amazonaws.com:3000\n"
+    assert head.docker_calls() == [["up", "-d", "--remove-orphans"]]
+    assert "recreates ray-head" in again.stdout, "the Ray head reads the iframe host as it starts"
+    assert head.apply().stdout == "", "unchanged address: nothing to do"
+
+
+def test_without_vpc_dns_hostnames_the_iframe_host_is_the_public_ipv4(moto, grafana, metadata, tmp_path):
+    # EC2 user guide, "Instance metadata categories": public-hostname exists only when the VPC has
+    # DNS hostnames enabled; public-ipv4 whenever the instance has a public address.
+    InstanceMetadata.items = {"public-ipv4": "198.51.100.7"}
+    head = public_head(moto, grafana, metadata, tmp_path)
+    applied = head.apply()
+    assert applied.returncode == 0, applied.stderr
+    assert head.file("/opt/ray-monitoring/.env").read_text() == "RAY_GRAFANA_IFRAME_HOST=http://198.51.100.7:3000\n"
+
+
+def ext4_blocks(image) -> int:
+    header = subprocess.run(["dumpe2fs", "-h", str(image)], capture_output=True, text=True, check=True).stdout
+    return int(next(line for line in header.splitlines() if line.startswith("Block count:")).split(":")[1])
+
+
+def test_a_grown_volume_grows_its_filesystem_on_the_next_run(head, tmp_path):
+    # EBS user guide, "Extend the file system after resizing a volume": the device grows, the
+    # filesystem does not until resize2fs runs. A real ext4 image stands in for the device.
+    image = tmp_path / "data-volume.img"
+    with image.open("wb") as disk:
+        disk.truncate(64 * 2**20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
+    head.file("/opt/ray-monitoring/data-device").write_text(f"{image}\n")
+    assert head.apply().stdout == "", "device and filesystem the same size: nothing to do"
+    small = ext4_blocks(image)
+    with image.open("r+b") as disk:
+        disk.truncate(256 * 2**20)  # ModifyVolume grew the device
+    # Mounted, resize2fs grows ext4 online; this unmounted image wants the check a mount would make.
+    subprocess.run(["e2fsck", "-f", "-y", str(image)], capture_output=True, check=False)
+    grown = head.apply()
+    assert grown.returncode == 0, grown.stderr
+    assert "grew the data filesystem" in grown.stdout
+    assert ext4_blocks(image) >= 4 * small * 0.95
+    assert head.apply().stdout == "", "grown once, not again"
