@@ -9,7 +9,7 @@ import yaml
 
 from stacks.settings import ConfigError
 from support import cloud_mocks
-from support.stacks import Run, run_stack, written_files
+from support.stacks import Run, run, run_stack, stack_config, written_files
 
 INSTANCE = "aws:ec2/instance:Instance"
 GROUP = "aws:autoscaling/group:Group"
@@ -346,6 +346,68 @@ def test_data_volume_below_the_retention_cap_is_refused():
     assert isinstance(result.error, ConfigError), result.error
     assert "dataVolumeSize = 50" in str(result.error) and "retentionSize" in str(result.error)
     assert result.resources == []
+
+
+def cloud_with_data_volume(size_gib: int) -> cloud_mocks.CloudMocks:
+    """An account where this stack's data volume already exists at `size_gib`."""
+    cloud = cloud_mocks.CloudMocks()
+    cloud.volumes = [{"id": "vol-0123456789abcdef0", "size": size_gib, "availabilityZone": "us-west-2a"}]
+    return cloud
+
+
+def test_a_smaller_sizing_keeps_the_volume_because_ebs_cannot_shrink(aws):
+    # EBS user guide, "Modify a volume": the new size must be at least the current size (no shrinking).
+    sized = aws.one("aws:ebs/volume:Volume", "monitoring-data-volume").plain["size"]
+    bigger = sized + 40
+    result = run_stack("aws", mocks=cloud_with_data_volume(bigger))
+    assert result.error is None, result.error
+    assert result.one("aws:ebs/volume:Volume", "monitoring-data-volume").plain["size"] == bigger
+    assert any(f"keeps its {bigger} GiB" in line for line in result.logs), result.logs
+    (lookup,) = [args for token, args in result.mocks.invokes if token == "aws:ebs/getEbsVolumes:getEbsVolumes"]
+    assert lookup["filters"] == [{"name": "tag:ray-monitoring-stack", "values": ["ray-monitoring/aws"]}]
+    volume = result.one("aws:ebs/volume:Volume", "monitoring-data-volume").plain
+    assert volume["tags"]["ray-monitoring-stack"] == "ray-monitoring/aws", "what the look-up finds"
+    grown = run_stack("aws", mocks=cloud_with_data_volume(sized - 5))
+    assert grown.one("aws:ebs/volume:Volume", "monitoring-data-volume").plain["size"] == sized, "growth applies"
+
+
+def test_a_configured_size_below_the_volume_is_refused_with_nothing_created():
+    result = run_stack("aws", dataVolumeSize="60", mocks=cloud_with_data_volume(80))
+    assert isinstance(result.error, ConfigError), result.error
+    assert "dataVolumeSize = 60" in str(result.error) and "current 80 GiB" in str(result.error)
+    assert "pulumi config set dataVolumeSize 80" in str(result.error)
+    assert result.resources == []
+
+
+def test_a_new_ami_release_replaces_neither_head_nor_workers(aws):
+    # Terraform AWS provider, aws_instance: changing `ami` forces a new resource; a most_recent
+    # look-up changes whenever the publisher releases an image. The looked-up AMI is kept.
+    assert aws.one(INSTANCE, "head-instance").options["ignoreChanges"] == ["ami"]
+    assert aws.one(TEMPLATE, "workers-launch-template").options["ignoreChanges"] == ["imageId"]
+    chosen = run_stack("aws", amiId=cloud_mocks.UBUNTU_AMI["id"])
+    assert chosen.error is None, chosen.error
+    assert chosen.one(INSTANCE, "head-instance").options["ignoreChanges"] == [], "amiId rolls the AMI on purpose"
+    assert chosen.one(TEMPLATE, "workers-launch-template").options["ignoreChanges"] == []
+
+
+def test_the_head_keeps_its_address_across_a_stop_start(aws):
+    # EC2 user guide, "Elastic IP addresses": an Elastic IP stays associated through a stop/start;
+    # an auto-assigned public IPv4 does not.
+    (address,) = aws.of_type("aws:ec2/eip:Eip")
+    assert address.plain["instance"] == "head-instance-id" and address.plain["domain"] == "vpc"
+    assert aws.outputs["headPublicDns"] == "ec2-198-51-100-7.us-west-2.compute.amazonaws.com"
+    without = run_stack("aws", headElasticIp="false")
+    assert without.of_type("aws:ec2/eip:Eip") == []
+    assert without.outputs["headPublicIp"] == "203.0.113.10"
+
+
+def test_two_stacks_in_one_account_name_their_parameters_apart(aws):
+    # SSM parameter names are unique per account and region: same clusterName, other stack.
+    staging = run("aws-staging", {**stack_config("aws"), "ray-monitoring:platform": "aws"})
+    assert staging.error is None, staging.error
+    for result, stack in ((aws, "aws"), (staging, "aws-staging")):
+        assert {r.plain["name"] for r in result.of_type("aws:ssm/parameter:Parameter")} == {
+            f"/ray-monitoring/{stack}/ray-cluster/grafana/admin-password"}
 
 
 def test_gpu_workers_get_the_gpu_ami_image_and_devices():

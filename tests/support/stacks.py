@@ -99,9 +99,10 @@ class _Recorder(logging.Handler):
 
 
 def run(stack: str, config: dict[str, str], program: Callable[[], None] | None = None,
-        secret_keys: tuple[str, ...] = ()) -> Run:
-    """Run `program` (default: __main__.py) as `pulumi up --stack <stack>` would, under mocks."""
-    mocks = CloudMocks()
+        secret_keys: tuple[str, ...] = (), mocks: CloudMocks | None = None) -> Run:
+    """Run `program` (default: __main__.py) as `pulumi up --stack <stack>` would, under mocks
+    (`mocks`: a cloud that already holds something, such as the stack's data volume)."""
+    mocks = mocks or CloudMocks()
     monitor = RecordingMonitor(mocks)
     result = Run(monitor, mocks)
     logger = logging.getLogger(f"pulumi-engine-{id(result)}")
@@ -128,7 +129,8 @@ def run(stack: str, config: dict[str, str], program: Callable[[], None] | None =
     return result
 
 
-def run_stack(stack: str, secrets: dict[str, Any] | None = None, **overrides: Any) -> Run:
+def run_stack(stack: str, secrets: dict[str, Any] | None = None, mocks: CloudMocks | None = None,
+              **overrides: Any) -> Run:
     """The stack exactly as stacks/Pulumi.<stack>.yaml configures it, plus `overrides`, and
     `secrets` as `pulumi config set --secret` passes them."""
     config = stack_config(stack)
@@ -138,7 +140,7 @@ def run_stack(stack: str, secrets: dict[str, Any] | None = None, **overrides: An
         config[full] = value if isinstance(value, str) else json.dumps(value)
         if secrets and key in secrets:
             secret_keys.append(full)
-    return run(stack, config, secret_keys=tuple(secret_keys))
+    return run(stack, config, secret_keys=tuple(secret_keys), mocks=mocks)
 
 
 
