@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,6 +196,46 @@ def _data_volume_size(settings: AwsSettings) -> int:
     return current
 
 
+# An Amazon Managed Service for Prometheus workspace's endpoint: its write or query URL.
+WORKSPACE_URL = re.compile(r"^https://aps-workspaces\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/workspaces/"
+                           r"(?P<workspace>ws-[0-9a-zA-Z-]+)(/|$)")
+
+
+@dataclass(frozen=True)
+class StoreGrants:
+    """What the head's role may do for the stores it signs SigV4 requests to, each scoped."""
+
+    write_workspaces: tuple[str, ...] = ()  # aps:RemoteWrite
+    query_workspaces: tuple[str, ...] = ()  # aps:QueryMetrics and the reads Grafana makes
+    roles: tuple[str, ...] = ()  # sts:AssumeRole, for a store's roleArn
+
+
+def _store_grants(s: AwsSettings) -> StoreGrants:
+    """The workspace each SigV4 URL names (or the role it says to assume). A SigV4 URL that names no
+    workspace and no role is refused: nothing could be granted but `aps:*` on `*`."""
+    store = s.monitoring.store
+    grants: dict[str, list[str]] = {"write": [], "query": [], "role": []}
+    # (key, where its roleArn goes, url, auth, use)
+    signed = [("remoteWrite", f"remoteWrite[{i}].auth", w.url, w.auth, "write") for i, w in enumerate(store.writes)]
+    if store.query:
+        signed.append(("grafanaQueryAuth", "grafanaQueryAuth", store.query.url, store.query.auth, "query"))
+    account = None
+    for key, where, url, auth, use in (item for item in signed if item[3].kind == "sigv4"):
+        if auth.role_arn:
+            grants["role"].append(auth.role_arn)
+            continue
+        match = WORKSPACE_URL.match(url)
+        if not match:
+            raise ConfigError([describe_problem(key, url, "is signed with the head's role (SigV4) but names no "
+                                                "Amazon Managed Prometheus workspace, so no IAM grant can be "
+                                                "scoped to it", f"name the role that may reach it: pulumi config "
+                                                f"set --path '{where}.roleArn' arn:aws:iam::ACCOUNT:role/ROLE")])
+        account = account or aws.get_caller_identity()
+        grants[use].append(f"arn:{aws.get_partition().partition}:aps:{match['region']}:{account.account_id}:"
+                           f"workspace/{match['workspace']}")
+    return StoreGrants(*(tuple(dict.fromkeys(grants[k])) for k in ("write", "query", "role")))
+
+
 @dataclass(frozen=True)
 class NodeKind:
     """A node kind's hardware, the AMI it boots and the Ray image it runs."""
@@ -229,6 +270,7 @@ def build(settings: AwsSettings) -> None:
     subnet = _network(s)
     worker_subnets = _worker_subnets(s, subnet)
     volume_size = _data_volume_size(s)
+    grants = _store_grants(s)
     _warn_if_head_too_small(s, head_kind.hardware)
     _warn_if_ray_dashboard_open(s)
     # Grafana serves the dashboards of the Ray the head runs, unless rayVersion says otherwise.
@@ -246,7 +288,7 @@ def build(settings: AwsSettings) -> None:
         s.cluster_name, _head_files(s, head_kind, managed, dashboards), _head_secrets(m),
         m.grafana_iframe_host, public=bool(s.network.allowed_cidrs),
         parameter_prefix=f"/{stack_id()}/{s.cluster_name}"))
-    head = _nodes(s, Placement(subnet, worker_subnets, volume_size), groups, monitoring, managed, head_kind,
+    head = _nodes(s, Placement(subnet, worker_subnets, volume_size, grants), groups, monitoring, managed, head_kind,
                   worker_kind)
     _exports(s, head, monitoring, managed, served_version)
 
@@ -324,15 +366,18 @@ class Placement:
     subnet: aws.ec2.AwaitableGetSubnetResult  # the head's (its zone holds the data volume)
     worker_subnet_ids: list[str]
     volume_size: int  # GiB, never below the volume's current size
+    grants: StoreGrants  # for the stores the head signs SigV4 requests to
 
 
 def _nodes(s: AwsSettings, place: Placement, groups: SecurityGroups,
            monitoring: MonitoringHead, managed: ManagedPrometheus | None, head_kind: NodeKind,
            worker_kind: NodeKind) -> RayNode:
     """The roles, the data volume, the head and the workers' group; returns the head."""
-    head_role = NodeRole("head-role", NodeRoleArgs(s.cluster_name, monitoring.parameter_arns,
-                                                   [monitoring.object_arns],
-                                                   [managed.workspace_arn] if managed else []))
+    managed_workspace = [managed.workspace_arn] if managed else []
+    head_role = NodeRole("head-role", NodeRoleArgs(
+        s.cluster_name, monitoring.parameter_arns, [monitoring.object_arns],
+        write_workspaces=[*managed_workspace, *place.grants.write_workspaces],
+        query_workspaces=[*managed_workspace, *place.grants.query_workspaces], assume_roles=place.grants.roles))
     worker_role = NodeRole("worker-role", NodeRoleArgs(s.cluster_name, [], []))
     data = DataVolume("monitoring-data", DataVolumeArgs(s.cluster_name, place.subnet.availability_zone,
                                                         place.volume_size, s.data.retain,

@@ -33,12 +33,14 @@ class NodeRoleArgs:
     cluster_name: str
     parameter_arns: Sequence[pulumi.Input[str]]  # SSM parameters the nodes read
     object_arns: Sequence[pulumi.Input[str]]  # S3 objects (or prefixes ending in /*) the nodes read
-    # Amazon Managed Prometheus workspaces the nodes write to and query (remote write, Grafana).
-    workspace_arns: Sequence[pulumi.Input[str]] = ()
+    # Amazon Managed Prometheus workspaces the nodes write to (remote write) and query (Grafana).
+    write_workspaces: Sequence[pulumi.Input[str]] = ()
+    query_workspaces: Sequence[pulumi.Input[str]] = ()
+    assume_roles: Sequence[str] = ()  # the roles SigV4 stores name (roleArn)
 
 
-def policy_document(parameter_arns: Sequence[str], object_arns: Sequence[str],
-                    workspace_arns: Sequence[str] = ()) -> str:
+def policy_document(parameter_arns: Sequence[str], object_arns: Sequence[str], write_workspaces: Sequence[str] = (),
+                    query_workspaces: Sequence[str] = (), assume_roles: Sequence[str] = ()) -> str:
     statements = [{"Sid": "SessionManager", "Effect": "Allow", "Action": SSM_SESSION_ACTIONS, "Resource": "*"}]
     if parameter_arns:
         statements.append({"Sid": "ReadParameters", "Effect": "Allow", "Action": ["ssm:GetParameter"],
@@ -46,9 +48,15 @@ def policy_document(parameter_arns: Sequence[str], object_arns: Sequence[str],
     if object_arns:
         statements.append({"Sid": "ReadObjects", "Effect": "Allow", "Action": ["s3:GetObject"],
                            "Resource": object_arns})
-    if workspace_arns:
-        statements.append({"Sid": "ManagedPrometheus", "Effect": "Allow", "Action": WRITE_ACTIONS + QUERY_ACTIONS,
-                           "Resource": list(workspace_arns)})
+    if write_workspaces:
+        statements.append({"Sid": "RemoteWrite", "Effect": "Allow", "Action": WRITE_ACTIONS,
+                           "Resource": list(write_workspaces)})
+    if query_workspaces:
+        statements.append({"Sid": "QueryWorkspaces", "Effect": "Allow", "Action": QUERY_ACTIONS,
+                           "Resource": list(query_workspaces)})
+    if assume_roles:
+        statements.append({"Sid": "AssumeStoreRoles", "Effect": "Allow", "Action": ["sts:AssumeRole"],
+                           "Resource": list(assume_roles)})
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
@@ -72,8 +80,10 @@ class NodeRole(pulumi.ComponentResource):
             f"{name}-policy",
             role=role.id,
             policy=pulumi.Output.all(pulumi.Output.all(*args.parameter_arns), pulumi.Output.all(*args.object_arns),
-                                     pulumi.Output.all(*args.workspace_arns))
-            .apply(lambda arns: policy_document(list(arns[0]), list(arns[1]), list(arns[2]))),
+                                     pulumi.Output.all(*args.write_workspaces),
+                                     pulumi.Output.all(*args.query_workspaces))
+            .apply(lambda arns: policy_document(list(arns[0]), list(arns[1]), list(arns[2]), list(arns[3]),
+                                                args.assume_roles)),
             opts=child,
         )
         profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)

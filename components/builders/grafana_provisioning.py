@@ -37,7 +37,8 @@ def datasource_provisioning(name: str, url: str, auth: StoreAuth = StoreAuth("no
     elif auth.kind == "sigv4":
         # Stores such as Amazon Managed Prometheus take PromQL by POST.
         datasource["jsonData"] = {"sigV4Auth": True, "sigV4AuthType": "default", "sigV4Region": auth.region,
-                                  "httpMethod": "POST"}
+                                  "httpMethod": "POST",
+                                  **({"sigV4AssumeRoleArn": auth.role_arn} if auth.role_arn else {})}
     return yaml.safe_dump({"apiVersion": 1, "datasources": [datasource]}, sort_keys=False)
 
 

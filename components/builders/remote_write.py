@@ -32,6 +32,7 @@ class StoreAuth:
     kind: str  # none | basic | bearer | sigv4
     username: str | None = None  # basic
     region: str | None = None  # sigv4
+    role_arn: str | None = None  # sigv4: a role to assume for the store (else the node's own role signs)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def remote_write_block(targets: tuple[RemoteWriteTarget, ...], samples_per_secon
         elif auth.kind == "bearer":
             entry["authorization"] = {"type": "Bearer", "credentials_file": f"{secrets_dir}/{secret_file(index, auth)}"}
         elif auth.kind == "sigv4":
-            entry["sigv4"] = {"region": auth.region}
+            entry["sigv4"] = {"region": auth.region, **({"role_arn": auth.role_arn} if auth.role_arn else {})}
         block.append(entry)
     return block
 

@@ -6,6 +6,7 @@ Passwords and tokens are credentials: a key holding one must be a Pulumi secret
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -23,6 +24,8 @@ from stacks.settings.reader import Reader
 # Fields of each auth type besides `type`; the credential among them is a Pulumi secret.
 AUTH_FIELDS = {"none": (), "basic": ("username", "password"), "bearer": ("token",), "sigv4": ("region",)}
 CREDENTIAL = {"basic": "password", "bearer": "token"}
+OPTIONAL_FIELDS = {"sigv4": ("roleArn",)}  # a role to assume for a store the node's own role may not reach
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 # Ray's dashboard sends static headers only (RAY_PROMETHEUS_HEADERS): it cannot sign SigV4.
 RAY_CAN_QUERY = ("none", "basic", "bearer")
 SIGV4_WHY = ("Ray's dashboard sends only static headers (RAY_PROMETHEUS_HEADERS) and cannot sign SigV4 "
@@ -97,7 +100,7 @@ def _auth(reader: Reader, key: str, raw: Any, where: str) -> tuple[StoreAuth, st
         reader.problem(key, f"{where}.type = {kind!r}", f"must be one of {', '.join(AUTH_KINDS)}",
                        f"pulumi config set --path '{where}.type' bearer")
         return None
-    unknown = sorted(set(raw) - {"type", *AUTH_FIELDS[kind]})
+    unknown = sorted(set(raw) - {"type", *AUTH_FIELDS[kind], *OPTIONAL_FIELDS.get(kind, ())})
     missing = [f for f in AUTH_FIELDS[kind] if not raw.get(f)]
     if unknown or missing:
         field = (missing or unknown)[0]
@@ -112,8 +115,13 @@ def _auth(reader: Reader, key: str, raw: Any, where: str) -> tuple[StoreAuth, st
         reader.problem(key, f"{where}.region = {region!r}", "must be an AWS region such as us-west-2",
                        f"pulumi config set --path '{where}.region' us-west-2")
         return None
+    role_arn = raw.get("roleArn")
+    if role_arn is not None and not ROLE_ARN.match(str(role_arn)):
+        reader.problem(key, f"{where}.roleArn = {role_arn!r}", "must be an IAM role ARN",
+                       f"pulumi config set --path '{where}.roleArn' arn:aws:iam::123456789012:role/ray-metrics-writer")
+        return None
     credential = raw.get(CREDENTIAL.get(kind, ""))
-    return StoreAuth(kind, username=raw.get("username"), region=region), \
+    return StoreAuth(kind, username=raw.get("username"), region=region, role_arn=role_arn), \
         (str(credential) if credential is not None else None)
 
 

@@ -16,6 +16,7 @@ from components.builders import prometheus_config, remote_write
 from components.builders.head_layout import BASE
 from components.builders.sizing import size
 from components.constants import GRAFANA_DATASOURCE_CREDENTIAL_FILE, GRAFANA_UID, PROMETHEUS_UID
+from stacks.settings import ConfigError
 from support.manifests import KUBERNETES_VERSION, file_sd_instead_of_kubernetes, kubernetes_objects, manifest
 from support.pulumi_internals import hide, is_secret
 from support.stacks import Run, run_stack
@@ -316,10 +317,12 @@ def test_aws_managed_prometheus(aws_managed, tmp_path):
     assert head["ray-head"]["environment"]["RAY_PROMETHEUS_HOST"] == "http://127.0.0.1:9090"
     assert "--storage.tsdb.retention.time=1d" in head["prometheus"]["command"]
     # The head's role may write and query this workspace, and nothing else of AMP.
-    (aps,) = [s for s in head_policy(aws_managed) if s["Sid"] == "ManagedPrometheus"]
-    assert aps["Resource"] == ["arn:aws:aps:us-west-2:123456789012:workspace/ws-managed-prometheus-workspace"]
-    assert sorted(aps["Action"]) == sorted(["aps:RemoteWrite", "aps:QueryMetrics", "aps:GetSeries", "aps:GetLabels",
-                                            "aps:GetMetricMetadata"])
+    statements = {s["Sid"]: s for s in head_policy(aws_managed)}
+    workspace = ["arn:aws:aps:us-west-2:123456789012:workspace/ws-managed-prometheus-workspace"]
+    assert statements["RemoteWrite"]["Resource"] == workspace == statements["QueryWorkspaces"]["Resource"]
+    assert statements["RemoteWrite"]["Action"] == ["aps:RemoteWrite"]
+    assert sorted(statements["QueryWorkspaces"]["Action"]) == sorted(
+        ["aps:QueryMetrics", "aps:GetSeries", "aps:GetLabels", "aps:GetMetricMetadata"])
     assert not [s for s in head_policy(aws_managed) if "aps:*" in json.dumps(s)]
     worker = json.loads(aws_managed.one("aws:iam/rolePolicy:RolePolicy", "worker-role-policy").plain["policy"])
     assert "aps:" not in json.dumps(worker)
@@ -333,3 +336,49 @@ def test_aws_store_settings_change_files_not_the_head(aws, aws_write, aws_manage
 
     assert head(aws_write) == head(aws) == head(aws_managed)
     assert aws_write.manifest() != aws.manifest() != aws_managed.manifest()
+
+
+OTHER_WORKSPACE = "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-0a1b2c3d-4e5f"
+STORE_ROLE = "arn:aws:iam::210987654321:role/ray-metrics-writer"
+
+
+def test_sigv4_to_a_workspace_of_the_users_grants_exactly_that_workspace():
+    # AMP user guide, "IAM permissions": aps:RemoteWrite and aps:QueryMetrics (with GetSeries,
+    # GetLabels, GetMetricMetadata) are granted per workspace ARN, arn:aws:aps:REGION:ACCOUNT:workspace/ID;
+    # the role had them only on the managed workspace, so the store answered 403.
+    result = ok(run_stack("aws", remoteWrite=[{"url": f"{OTHER_WORKSPACE}/api/v1/remote_write",
+                                               "auth": {"type": "sigv4", "region": "eu-west-1"}}],
+                          grafanaQueryUrl=OTHER_WORKSPACE, grafanaQueryAuth={"type": "sigv4", "region": "eu-west-1"}))
+    statements = {s["Sid"]: s for s in head_policy(result)}
+    arn = ["arn:aws:aps:eu-west-1:123456789012:workspace/ws-0a1b2c3d-4e5f"]
+    assert statements["RemoteWrite"] == {"Sid": "RemoteWrite", "Effect": "Allow", "Action": ["aps:RemoteWrite"],
+                                         "Resource": arn}
+    assert statements["QueryWorkspaces"]["Resource"] == arn
+    assert "AssumeStoreRoles" not in statements
+
+
+def test_sigv4_with_a_role_assumes_that_role_only():
+    # Prometheus' sigv4 config takes role_arn; Grafana's SigV4 datasource takes sigV4AssumeRoleArn.
+    auth = {"type": "sigv4", "region": "us-west-2", "roleArn": STORE_ROLE}
+    result = ok(run_stack("aws", remoteWrite=[{"url": "https://metrics.example.com/api/v1/push", "auth": auth}],
+                          grafanaQueryUrl="https://metrics.example.com/prometheus", grafanaQueryAuth=auth))
+    statements = {s["Sid"]: s for s in head_policy(result)}
+    assert statements["AssumeStoreRoles"] == {"Sid": "AssumeStoreRoles", "Effect": "Allow",
+                                              "Action": ["sts:AssumeRole"], "Resource": [STORE_ROLE]}
+    assert "RemoteWrite" not in statements and "QueryWorkspaces" not in statements
+    files = result.config()
+    (write,) = yaml.safe_load(files[f"{BASE}/prometheus/prometheus.yml"])["remote_write"]
+    assert write["sigv4"] == {"region": "us-west-2", "role_arn": STORE_ROLE}
+    (datasource,) = yaml.safe_load(files[f"{BASE}/grafana/provisioning/datasources/datasources.yaml"])["datasources"]
+    assert datasource["jsonData"]["sigV4AssumeRoleArn"] == STORE_ROLE
+
+
+def test_sigv4_to_a_url_that_names_no_workspace_and_no_role_is_refused():
+    result = run_stack("aws", remoteWrite=[{"url": "https://metrics.example.com/api/v1/push",
+                                            "auth": {"type": "sigv4", "region": "us-west-2"}}])
+    assert isinstance(result.error, ConfigError), result.error
+    assert "remoteWrite[0].auth.roleArn" in str(result.error) and "no IAM grant" in str(result.error)
+    assert result.resources == []
+    bad = run_stack("aws", remoteWrite=[{"url": AMP, "auth": {"type": "sigv4", "region": "us-west-2",
+                                                              "roleArn": "writer"}}])
+    assert isinstance(bad.error, ConfigError) and "must be an IAM role ARN" in str(bad.error)

@@ -92,7 +92,7 @@ def public_address() -> str | None:
                 raise
             continue
         if address:
-            return address
+            return str(address)
     return None
 
 
