@@ -7,6 +7,9 @@ The model was measured with Prometheus 2.42 scraping real Ray 2.60 payloads repl
   disk          ~2.2 B per sample in blocks plus index, ~20 KB per series per day at 10 s;
                 the WAL holds about 3 h of samples at 7.2 B each
   CPU           ~0.45% of a core per 1,000 samples/s
+  node_exporter the aws stack also scrapes one per node: Debian's node_exporter 1.5 serves 507 series on
+                2 vCPUs, 481 plus 13 per vCPU (tests/components/builders/test_sizing.py measures it);
+                planned as 1,100 per node, enough for 40 vCPUs
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from dataclasses import dataclass
 
 HEAD_SERIES = 1500
 WORKER_SERIES = 500
+NODE_EXPORTER_SERIES = 1100  # per node, where node_exporter runs beside Ray (the aws stack)
+NODE_EXPORTER_PLANNED_VCPUS = 40
 BASE_MIB = 55
 KIB_PER_SERIES = 5.3
 FAST_SCRAPE_MEMORY = 1.05  # at scrape intervals under 10 s
@@ -73,9 +78,11 @@ def _quantity_mib(mib: int) -> str:
     return f"{mib // 1024}Gi" if mib % 1024 == 0 else f"{mib}Mi"
 
 
-def size(ray_nodes: int, scrape_interval: str, retention_time: str) -> Sizing:
+def size(ray_nodes: int, scrape_interval: str, retention_time: str, node_exporter: bool = False) -> Sizing:
+    """`node_exporter`: every node also runs node_exporter, scraped by the same Prometheus."""
     interval = seconds(scrape_interval)
-    series = HEAD_SERIES + WORKER_SERIES * max(ray_nodes - 1, 0)
+    series = HEAD_SERIES + WORKER_SERIES * max(ray_nodes - 1, 0) + (NODE_EXPORTER_SERIES * ray_nodes
+                                                                     if node_exporter else 0)
     samples = series / interval
     working_set = (BASE_MIB + KIB_PER_SERIES * series / 1024) * (FAST_SCRAPE_MEMORY if interval < 10 else 1)
     request = _power_of_two_mib(working_set * MEMORY_HEADROOM)

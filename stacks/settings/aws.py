@@ -60,7 +60,7 @@ class AwsSettings:
 def read_aws(reader: Reader) -> AwsSettings:
     region = reader.optional_text("aws:region")
     managed = reader.flag("managedPrometheus")
-    monitoring = read_monitoring(reader, managed_store=managed)
+    monitoring = read_monitoring(reader, managed_store=managed, node_exporter=True)
     if managed and monitoring.store.query:
         reader.problem("grafanaQueryUrl", monitoring.store.query.url, "managedPrometheus points Grafana at its "
                        "workspace", "pulumi config rm grafanaQueryUrl (and grafanaQueryAuth), or pulumi config set "

@@ -29,12 +29,13 @@ class MonitoringSettings:
     store: RemoteStoreSettings  # remote write, agent mode, where Grafana queries
 
 
-def read_monitoring(reader: Reader, *, managed_store: bool = False) -> MonitoringSettings:
-    """`managed_store`: the platform writes to a store of its own (aws managedPrometheus)."""
+def read_monitoring(reader: Reader, *, managed_store: bool = False, node_exporter: bool = False) -> MonitoringSettings:
+    """`managed_store`: the platform writes to a store of its own (aws managedPrometheus);
+    `node_exporter`: Prometheus also scrapes a node_exporter on every node (aws)."""
     scrape_interval = reader.text("scrapeInterval")
     retention_time = reader.text("retentionTime")
     ray_nodes = reader.number("rayNodes")
-    sizing = size(ray_nodes, scrape_interval, retention_time)
+    sizing = size(ray_nodes, scrape_interval, retention_time, node_exporter)
     alerting = read_alerting(reader)
     store = read_remote_store(reader, managed_store=managed_store)
     if store.agent and (alerting.deploys_alertmanager or alerting.external_url):

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import time
+import urllib.request
 
 import pytest
 import yaml
 
-from components.builders.sizing import bytes_of, seconds, size, table
+from components.builders.sizing import (
+    NODE_EXPORTER_PLANNED_VCPUS,
+    NODE_EXPORTER_SERIES,
+    bytes_of,
+    seconds,
+    size,
+    table,
+)
 from stacks.settings import ConfigError
+from support.loopback import LOOPBACK, free_port
 from support.paths import PROJECT_ROOT
 from support.stacks import run_stack
+from support.tools import tool
 
 
 def mib(quantity: str) -> float:
@@ -84,7 +97,9 @@ def test_computed_values_land_in_the_minikube_stack():
 def test_computed_values_land_in_the_aws_stack():
     result = run_stack("aws", rayNodes="250")
     assert result.error is None, result.error
-    expected = size(250, "5s", "15d")
+    # The head's Prometheus scrapes node_exporter on every node too: its series are in the plan.
+    expected = size(250, "5s", "15d", node_exporter=True)
+    assert expected.series == size(250, "5s", "15d").series + 250 * NODE_EXPORTER_SERIES
     compose = yaml.safe_load(result.config()["/opt/ray-monitoring/compose.yaml"])
     prometheus = compose["services"]["prometheus"]
     assert f"--storage.tsdb.retention.size={expected.retention_size}" in prometheus["command"]
@@ -133,3 +148,34 @@ def test_the_docs_table_is_generated_from_the_model():
     readme = (PROJECT_ROOT / "docs" / "sizing.md").read_text()
     assert table() in readme, "paste the output of: venv/bin/python -m components.builders.sizing"
     assert re.search(r"prometheus_tsdb_head_series", readme)
+
+
+def node_exporter_series() -> tuple[int, int]:
+    """(series, series per CPU) a real node_exporter serves here with its default collectors (the
+    image's command adds only --path.rootfs)."""
+    port = free_port()
+    process = subprocess.Popen([tool("prometheus-node-exporter"), f"--web.listen-address={LOOPBACK}:{port}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                text = urllib.request.urlopen(f"http://{LOOPBACK}:{port}/metrics", timeout=5).read().decode()  # noqa: S310
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "node_exporter did not answer"
+                time.sleep(0.2)
+    finally:
+        process.terminate()
+        process.wait(10)
+    samples = [line for line in text.splitlines() if line and not line.startswith("#")]
+    per_cpu = [line for line in samples if 'cpu="' in line]
+    return len(samples), len(per_cpu) // (os.cpu_count() or 1)
+
+
+def test_node_exporters_series_fit_the_plan_per_node():
+    series, per_cpu = node_exporter_series()
+    base = series - per_cpu * (os.cpu_count() or 1)
+    print(f"node_exporter here: {series} series, {base} + {per_cpu} per CPU")
+    assert per_cpu > 0 and base > 100, "a real node_exporter answered"
+    assert base + per_cpu * NODE_EXPORTER_PLANNED_VCPUS <= NODE_EXPORTER_SERIES
