@@ -64,7 +64,8 @@ def expectations(doctor: dict, stack: str) -> Expectations:
         scrape_interval=doctor["scrapeInterval"], retention_time=doctor["retentionTime"],
         prometheus_memory_limit=doctor["prometheusMemoryLimit"], node_exporter=doctor["nodeExporter"],
         restart_command=doctor["restartCommand"], config_hint=f"pulumi config set --stack {stack}",
-        remote_writes=doctor.get("remoteWrites", 0), prometheus_agent=doctor.get("prometheusAgent", False))
+        remote_writes=doctor.get("remoteWrites", 0), prometheus_agent=doctor.get("prometheusAgent", False),
+        launched_nodes=doctor.get("launchedNodes"), launched_fix=doctor.get("launchedFix", ""))
 
 
 def run_checks(http: Http, urls: dict[str, str | None], password: str | None,

@@ -45,10 +45,13 @@ class Expectations:
     remote_writes: int = 0  # stores Prometheus writes to (remoteWrite, managedPrometheus)
     prometheus_agent: bool = False  # agent mode: nothing to query locally
     config_hint: str = "pulumi config set"  # how the user changes a setting of this stack
+    launched_nodes: int | None = None  # EC2: the head and the workers' group's desired capacity
+    launched_fix: str = ""  # where to see why a launched node did not join
 
     @property
     def planned_series(self) -> int | None:
-        return size(self.ray_nodes, self.scrape_interval, self.retention_time).series if self.ray_nodes else None
+        return (size(self.ray_nodes, self.scrape_interval, self.retention_time, self.node_exporter).series
+                if self.ray_nodes else None)
 
 
 @dataclass
@@ -185,10 +188,21 @@ def _ray_environment(ctx: Context) -> tuple[bool, str]:
     return True, "iframe host, datasource name and dashboard uids as the stack set them"
 
 
+def _launched_nodes_joined(ctx: Context) -> tuple[bool, str]:
+    alive, launched = len(ctx.findings.alive_nodes or []), ctx.exp.launched_nodes
+    if alive < (launched or 0):
+        return False, (f"Ray reports {alive} node(s) alive; the stack launched {launched} (the head and the "
+                       "workers' group's desired count): a worker that cannot join shuts down and is replaced")
+    return True, f"{alive} node(s) alive, {launched} launched"
+
+
 RAY_TABLE = (
     Check("Ray Dashboard reachable",
           fixed("is the head running? kubectl get pods -l ray.io/node-type=head -A (EC2: ssh to the head, docker "
                 "compose ps); check the Ray Dashboard URL or port-forward"), _ray_reachable),
+    Check("every launched node joined Ray", lambda ctx: ctx.exp.launched_fix, _launched_nodes_joined,
+          needs=(Need(lambda ctx: ctx.exp.launched_nodes is not None,
+                      "the stack launches no nodes of its own (Kubernetes: KubeRay does)"),)),
     Check("Ray head reaches Prometheus",
           lambda ctx: f"if Prometheus is up, the head runs an old RAY_PROMETHEUS_HOST: {ctx.restart}",
           _ray_prometheus_health),

@@ -288,9 +288,9 @@ def build(settings: AwsSettings) -> None:
         s.cluster_name, _head_files(s, head_kind, managed, dashboards), _head_secrets(m),
         m.grafana_iframe_host, public=bool(s.network.allowed_cidrs),
         parameter_prefix=f"/{stack_id()}/{s.cluster_name}"))
-    head = _nodes(s, Placement(subnet, worker_subnets, volume_size, grants), groups, monitoring, managed, head_kind,
-                  worker_kind)
-    _exports(s, head, monitoring, managed, served_version)
+    head, workers = _nodes(s, Placement(subnet, worker_subnets, volume_size, grants), groups, monitoring, managed,
+                           head_kind, worker_kind)
+    _exports(s, head, monitoring, managed, served_version, workers)
 
 
 def _head_secrets(m: MonitoringSettings) -> list[HeadSecret]:
@@ -371,8 +371,8 @@ class Placement:
 
 def _nodes(s: AwsSettings, place: Placement, groups: SecurityGroups,
            monitoring: MonitoringHead, managed: ManagedPrometheus | None, head_kind: NodeKind,
-           worker_kind: NodeKind) -> RayNode:
-    """The roles, the data volume, the head and the workers' group; returns the head."""
+           worker_kind: NodeKind) -> tuple[RayNode, WorkerGroup | None]:
+    """The roles, the data volume, the head and the workers' group (none when workerMaxCount is 0)."""
     managed_workspace = [managed.workspace_arn] if managed else []
     head_role = NodeRole("head-role", NodeRoleArgs(
         s.cluster_name, monitoring.parameter_arns, [monitoring.object_arns],
@@ -393,20 +393,21 @@ def _nodes(s: AwsSettings, place: Placement, groups: SecurityGroups,
         security_group_ids=[groups.cluster_group_id, groups.access_group_id], subnet_id=place.subnet.id,
         instance_profile_name=head_role.instance_profile_name, elastic_ip=s.network.head_elastic_ip, **node))
     data.attach(head.instance)
+    workers = None
     if s.nodes.worker_max_count:
         worker_data = head.instance.private_ip.apply(lambda ip: cloud_init.worker_user_data(
             compose.worker_compose(ip, worker_kind.image, gpus=bool(worker_kind.hardware.gpus))))
-        WorkerGroup("workers", WorkerGroupArgs(
+        workers = WorkerGroup("workers", WorkerGroupArgs(
             ami_id=worker_kind.ami.id, root_device_name=worker_kind.ami.root_device_name,
             instance_type=s.nodes.worker_instance_type, user_data=worker_data,
             security_group_ids=[groups.cluster_group_id], instance_profile_name=worker_role.instance_profile_name,
             desired=s.nodes.worker_count, minimum=s.nodes.worker_min_count, maximum=s.nodes.worker_max_count,
             subnet_ids=place.worker_subnet_ids, public_ip=not s.network.worker_subnet_ids, **node))
-    return head
+    return head, workers
 
 
 def _exports(s: AwsSettings, head: RayNode, monitoring: MonitoringHead, managed: ManagedPrometheus | None,
-             served_version: str) -> None:
+             served_version: str, workers: WorkerGroup | None) -> None:
     m, public = s.monitoring, bool(s.network.allowed_cidrs)
     # Without VPC DNS hostnames there is no public name: the address serves.
     public_host = pulumi.Output.all(head.public_dns, head.public_ip).apply(lambda a: a[0] or a[1])
@@ -448,4 +449,10 @@ def _exports(s: AwsSettings, head: RayNode, monitoring: MonitoringHead, managed:
         **doctor_expectations(m, iframe_host, s.data.prometheus_memory_limit, node_exporter=True,
                               restart_command=f"on the head: {HEAD_RESTART}", dashboards_version=served_version,
                               managed_store=bool(managed)),
+        # Ray's live nodes against what EC2 launched: a worker that never joins leaves its group.
+        "launchedNodes": 1 + (s.nodes.worker_count if workers else 0),
+        "launchedFix": pulumi.Output.concat(
+            "see why in the group's activity: aws autoscaling describe-scaling-activities --region ", s.region,
+            " --auto-scaling-group-name ", workers.group.name if workers else "(none)",
+            "; and a worker's boot: aws ec2 get-console-output --instance-id ID (cloud-init's start.sh)"),
     })

@@ -91,6 +91,17 @@ def test_a_healthy_stack_passes_every_check(live, doctor_setup):
     assert {k: r.detail for k, r in results.items() if r.ok is not True} == {
         "remote write keeps up": "no remoteWrite configured"}
     assert "2 Ray node(s) alive" in results["Ray Dashboard reachable"].detail
+    assert results["every launched node joined Ray"].detail == "2 node(s) alive, 2 launched", "head + workerCount 1"
+
+
+def test_a_launched_worker_that_never_joined_is_counted(live, doctor_setup):
+    """EC2 launched three nodes (workerCount 2); one never joined Ray, as a worker without a way out does."""
+    stack, grafana, expect = doctor_setup
+    results = diagnose(urls(live, grafana), replace(expect, launched_nodes=3))
+    check = results["every launched node joined Ray"]
+    assert failures(results) == ["every launched node joined Ray"]
+    assert "Ray reports 2 node(s) alive; the stack launched 3" in check.detail
+    assert "describe-scaling-activities" in check.fix and "workers-group" in check.fix
 
 
 def test_a_changed_stack_environment_names_the_old_head(live, doctor_setup):

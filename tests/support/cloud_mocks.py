@@ -86,6 +86,8 @@ class CloudMocks(pulumi.runtime.Mocks):
         if args.typ == "aws:s3/bucketV2:BucketV2" or args.typ == "aws:s3/bucket:Bucket":
             state.setdefault("bucket", f"{args.name}-bucket")
             state["arn"] = f"arn:aws:s3:::{state['bucket']}"
+        if args.typ == "aws:autoscaling/group:Group":
+            state.setdefault("name", f"{args.name}-7d3f2a1")  # Pulumi's auto-name: the logical name + a suffix
         if args.typ == "aws:iam/instanceProfile:InstanceProfile":
             state.setdefault("name", f"{args.name}-name")
         if args.typ == "aws:amp/workspace:Workspace":
