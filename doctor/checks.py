@@ -434,9 +434,17 @@ def _datasource(ctx: Context) -> tuple[bool, str]:
     return True, f"{name!r} ({uid}) connects: {reply.get('message', 'OK')}"
 
 
+def _dashboard_reader(ctx: Context) -> tuple[str, str] | None:
+    """No credentials where anonymous viewers read dashboards (the stack's Grafana); else the admin."""
+    anonymous = ctx.once("anonymous_status", lambda: ctx.http.get(
+        f"{ctx.url}/api/dashboards/uid/{quote(_probe(ctx))}").status)
+    return None if anonymous == 200 else ctx.admin
+
+
 def _dashboards(ctx: Context) -> tuple[bool, str]:
+    reader = _dashboard_reader(ctx)
     missing = [uid for uid in ctx.exp.dashboard_uids
-               if ctx.http.get(f"{ctx.url}/api/dashboards/uid/{quote(uid)}", auth=ctx.admin).status != 200]
+               if ctx.http.get(f"{ctx.url}/api/dashboards/uid/{quote(uid)}", auth=reader).status != 200]
     if missing:
         return False, f"missing: {', '.join(missing)}"
     return True, f"{len(ctx.exp.dashboard_uids)} dashboards with the uids the Ray Dashboard links to"
@@ -447,7 +455,8 @@ def _probe(ctx: Context) -> str:
 
 
 def _anonymous(ctx: Context) -> tuple[bool, str]:
-    status = ctx.http.get(f"{ctx.url}/api/dashboards/uid/{quote(_probe(ctx))}").status
+    status = ctx.once("anonymous_status", lambda: ctx.http.get(
+        f"{ctx.url}/api/dashboards/uid/{quote(_probe(ctx))}").status)
     return status == 200, f"anonymous GET of dashboard {_probe(ctx)}: HTTP {status}"
 
 

@@ -12,9 +12,10 @@ LOOPBACK = "127.0.0.1"
 
 
 class LoopbackServer:
-    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0):
-        self._server = ThreadingHTTPServer((LOOPBACK, port), handler)
-        self.url = f"http://{LOOPBACK}:{self._server.server_address[1]}"
+    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0, host: str = LOOPBACK):
+        """`host`: another loopback address (127.0.0.2, ...) stands for another machine."""
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self.url = f"http://{host}:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def start(self):
