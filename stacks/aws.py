@@ -279,8 +279,7 @@ def build(settings: AwsSettings) -> None:
     served_version, dashboards = load_dashboards_for(version, source)
 
     groups = SecurityGroups("security-groups", SecurityGroupsArgs(
-        subnet.vpc_id, s.cluster_name, s.network.allowed_cidrs, m.alerting.deploys_alertmanager,
-        ray_dashboard=s.network.open_ray_dashboard))
+        subnet.vpc_id, s.cluster_name, s.network.allowed_cidrs, ray_dashboard=s.network.open_ray_dashboard))
     managed = (ManagedPrometheus("managed-prometheus", ManagedPrometheusArgs(s.cluster_name))
                if s.data.managed_prometheus else None)
     # Everything a setting changes is an object in the bucket or a SecureString, applied on the head in place.

@@ -72,7 +72,8 @@ def _alertmanager() -> dict[str, Any]:
     return _service(
         ALERTMANAGER_IMAGE,
         command=[f"--config.file=/etc/alertmanager/{ALERTMANAGER_FILE}", "--storage.path=/alertmanager",
-                 f"--web.listen-address=:{ALERTMANAGER_PORT}", "--cluster.listen-address="],
+                 # The head's own Prometheus is its one client: whoever else reached it could silence alerts.
+                 f"--web.listen-address=127.0.0.1:{ALERTMANAGER_PORT}", "--cluster.listen-address="],
         user=f"{PROMETHEUS_UID}:{PROMETHEUS_UID}",
         volumes=[f"{ALERTMANAGER_SECRETS}:/etc/alertmanager:ro", f"{DATA}/alertmanager:/alertmanager"],
         read_only=True,

@@ -134,7 +134,7 @@ def test_kubernetes_alertmanager_is_hardened_and_private(minikube_alerting):
             kubernetes_validate.validate(resource.plain, "1.30.0", strict=True)
 
 
-def test_ec2_alertmanager_is_reached_only_like_prometheus(aws_alerting):
+def test_ec2_alertmanager_answers_the_heads_prometheus_only(aws_alerting):
     compose = yaml.safe_load(aws_alerting.config()["/opt/ray-monitoring/compose.yaml"])
     service = compose["services"]["alertmanager"]
     assert service["read_only"] is True and service["user"] == "65534:65534"
@@ -144,14 +144,17 @@ def test_ec2_alertmanager_is_reached_only_like_prometheus(aws_alerting):
         aws_alerting.manifest()["secrets"])
     rules = aws_alerting.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
     ports = {(r.plain.get("fromPort"), r.plain.get("cidrIpv4")) for r in rules if r.plain.get("fromPort")}
-    assert (9093, "203.0.113.7/32") in ports and (9090, "203.0.113.7/32") in ports
+    # Whoever reaches Alertmanager's API can silence every alert: it listens on the head's loopback
+    # (Compose's host network), and no security group rule opens 9093, to allowedCidrs or to workers.
+    assert "--web.listen-address=127.0.0.1:9093" in service["command"]
+    assert (9090, "203.0.113.7/32") in ports and not any(port == 9093 for port, _ in ports)
     policy = json.loads(aws_alerting.one("aws:iam/rolePolicy:RolePolicy", "head-role-policy").plain["policy"])
     read = next(s for s in policy["Statement"] if s["Sid"] == "ReadParameters")
     assert any(arn.endswith("/ray-monitoring/aws/ray-cluster/alertmanager/config") for arn in read["Resource"])
     closed = with_receivers("aws")
     ports = {r.plain.get("fromPort") for r in closed.of_type(
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")}
-    assert 9093 not in ports, "no CIDR: nothing reaches it from outside, as for Prometheus"
+    assert 9093 not in ports, "no CIDR: nothing reaches it from outside"
 
 
 def test_external_alertmanager_gets_the_alerts_and_nothing_is_deployed():
