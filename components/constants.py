@@ -30,6 +30,8 @@ GRAFANA_DASHBOARD_FOLDER = "Ray"
 # Grafana reads the admin password from this file ($__file{} in grafana.ini) on both stacks.
 GRAFANA_SECRETS_DIR = "/etc/grafana/secrets"
 GRAFANA_ADMIN_PASSWORD_FILE = f"{GRAFANA_SECRETS_DIR}/admin-password"
+GRAFANA_SECRET_KEY = "secret-key"  # encrypts the credentials in Grafana's database; generated per stack
+GRAFANA_SECRET_KEY_FILE = f"{GRAFANA_SECRETS_DIR}/{GRAFANA_SECRET_KEY}"
 # The password or token Grafana's datasource sends to a store (grafanaQueryAuth), beside it.
 GRAFANA_DATASOURCE_CREDENTIAL = "datasource-credential"
 GRAFANA_DATASOURCE_CREDENTIAL_FILE = f"{GRAFANA_SECRETS_DIR}/{GRAFANA_DATASOURCE_CREDENTIAL}"

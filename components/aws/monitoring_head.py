@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import pulumi
+import pulumi_random as random
 
 from components.aws.config_bucket import ConfigBucket, ConfigBucketArgs
 from components.aws.grafana_password import GrafanaPassword, GrafanaPasswordArgs
@@ -52,6 +53,14 @@ class MonitoringHead(pulumi.ComponentResource):
                                    GrafanaPasswordArgs(args.cluster_name, args.parameter_prefix), moved)
         secrets: list[tuple[head_config.SecretFile, GrafanaPassword | SecretParameter]] = [
             (head_config.grafana_password(password.parameter_name), password)]
+        # Grafana's secret_key, generated: its built-in default is public (docs/security.md).
+        key_value = random.RandomPassword(
+            f"{name}-grafana-secret-key-value", length=48, special=False,
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]))
+        key = SecretParameter(f"{name}-grafana-secret-key", SecretParameterArgs(
+            args.cluster_name, f"{args.parameter_prefix}/grafana/secret-key", key_value.result),
+            pulumi.ResourceOptions(parent=self))
+        secrets.append((head_config.grafana_secret_key(key.parameter_name), key))
         for secret in args.secrets:
             parameter = SecretParameter(
                 secret.name, SecretParameterArgs(args.cluster_name, f"{args.parameter_prefix}/{secret.path}",

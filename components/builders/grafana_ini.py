@@ -3,7 +3,7 @@ Plain data in, text out."""
 
 from __future__ import annotations
 
-from components.constants import GRAFANA_ADMIN_PASSWORD_FILE, GRAFANA_PORT
+from components.constants import GRAFANA_ADMIN_PASSWORD_FILE, GRAFANA_PORT, GRAFANA_SECRET_KEY_FILE
 
 
 def grafana_ini(admin_password_file: str = GRAFANA_ADMIN_PASSWORD_FILE, sigv4: bool = False) -> str:
@@ -14,6 +14,9 @@ def grafana_ini(admin_password_file: str = GRAFANA_ADMIN_PASSWORD_FILE, sigv4: b
             "admin_user": "admin",
             # Read from a mounted secret file; the password never appears in this file.
             "admin_password": f"$__file{{{admin_password_file}}}",
+            # Generated per stack: Grafana's built-in default key is public, and with it anyone holding a
+            # copy of grafana.db (a retained volume, a snapshot) could decrypt the datasource credentials.
+            "secret_key": f"$__file{{{GRAFANA_SECRET_KEY_FILE}}}",
             # The Ray Dashboard embeds Grafana panels in iframes.
             "allow_embedding": "true",
         },

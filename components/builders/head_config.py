@@ -28,7 +28,14 @@ from components.builders.head_layout import (
     RAY_HEADERS_FILE,
     REMOTE_WRITE_SECRETS,
 )
-from components.constants import GRAFANA_DATASOURCE_CREDENTIAL, GRAFANA_PORT, GRAFANA_UID, PROMETHEUS_UID, RAY_UID
+from components.constants import (
+    GRAFANA_DATASOURCE_CREDENTIAL,
+    GRAFANA_PORT,
+    GRAFANA_SECRET_KEY,
+    GRAFANA_UID,
+    PROMETHEUS_UID,
+    RAY_UID,
+)
 
 APPLY_SCRIPT = (Path(__file__).parent / "scripts" / "apply_config.py").read_text()
 PREFIX = "config/"  # S3 key prefix: the head's role reads only below it
@@ -102,6 +109,10 @@ def config_files(files: HeadFiles) -> list[ConfigFile]:
 
 def grafana_password(parameter: str) -> SecretFile:
     return SecretFile(parameter, GRAFANA_PASSWORD_FILE, GRAFANA_RESTART, GRAFANA_UID)
+
+
+def grafana_secret_key(parameter: str) -> SecretFile:
+    return SecretFile(parameter, f"{BASE}/secrets/{GRAFANA_SECRET_KEY}", GRAFANA_RESTART, GRAFANA_UID)
 
 
 def alertmanager_config(parameter: str) -> SecretFile:

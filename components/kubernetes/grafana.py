@@ -17,6 +17,7 @@ from components.constants import (
     GRAFANA_KUBERNETES_UID,
     GRAFANA_PORT,
     GRAFANA_PROVISIONING_DIR,
+    GRAFANA_SECRET_KEY,
     GRAFANA_SECRETS_DIR,
 )
 from components.kubernetes import common as kc
@@ -59,11 +60,16 @@ class Grafana(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(additional_secret_outputs=["result"])),
         )
         admin_password = pulumi.Output.secret(password.result)
+        secret_key = random.RandomPassword(
+            f"{name}-secret-key", length=48, special=False,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(additional_secret_outputs=["result"])),
+        )
         secret = k8s.core.v1.Secret(
             f"{name}-admin",
             metadata=metadata("admin"),
             type="Opaque",
-            string_data={"admin-password": admin_password},
+            string_data={"admin-password": admin_password,
+                         GRAFANA_SECRET_KEY: pulumi.Output.secret(secret_key.result)},
             opts=child,
         )
         secrets = [{"secret": {"name": secret.metadata.name}}]

@@ -169,7 +169,9 @@ def test_iam_names_every_action_and_resource(aws):
     head = {s["Sid"]: s for s in statements["head-role-policy"]}
     parameter = aws.one("aws:ssm/parameter:Parameter", "grafana-admin-password-parameter").plain["name"]
     assert head["ReadParameters"]["Action"] == ["ssm:GetParameter"]
-    assert head["ReadParameters"]["Resource"] == [f"arn:aws:ssm:us-west-2:123456789012:parameter{parameter}"]
+    key = aws.one("aws:ssm/parameter:Parameter", "monitoring-grafana-secret-key-parameter").plain["name"]
+    assert head["ReadParameters"]["Resource"] == [f"arn:aws:ssm:us-west-2:123456789012:parameter{name}"
+                                                  for name in (parameter, key)]
     assert head["ReadObjects"]["Action"] == ["s3:GetObject"]
     assert head["ReadObjects"]["Resource"] == ["arn:aws:s3:::config-bucket-bucket/config/*"]
     worker = {s["Sid"] for s in statements["worker-role-policy"]}
@@ -407,7 +409,7 @@ def test_two_stacks_in_one_account_name_their_parameters_apart(aws):
     assert staging.error is None, staging.error
     for result, stack in ((aws, "aws"), (staging, "aws-staging")):
         assert {r.plain["name"] for r in result.of_type("aws:ssm/parameter:Parameter")} == {
-            f"/ray-monitoring/{stack}/ray-cluster/grafana/admin-password"}
+            f"/ray-monitoring/{stack}/ray-cluster/grafana/{name}" for name in ("admin-password", "secret-key")}
 
 
 def test_gpu_workers_get_the_gpu_ami_image_and_devices():

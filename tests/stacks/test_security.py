@@ -175,3 +175,20 @@ def test_password_is_secret_end_to_end(stack, carrier):
     generator = result.one("random:index/randomPassword:RandomPassword", name.replace("-parameter", "-value")
                            if stack == "aws" else "grafana-admin-password").plain
     assert generator["length"] >= 32
+
+
+def test_grafana_encrypts_its_database_with_a_generated_secret_key(minikube, aws):
+    # Grafana docs, "Configure security" (secret_key): the key signs and encrypts the datasource
+    # credentials in its database; the built-in default is the same in every install.
+    for ini in (minikube.one("kubernetes:core/v1:ConfigMap", "grafana-config").plain["data"]["grafana.ini"],
+                aws.config()["/opt/ray-monitoring/grafana/config/grafana.ini"]):
+        assert "secret_key = $__file{/etc/grafana/secrets/secret-key}" in ini
+        assert "SW2YcwTIb9zpOOhoPsMm" not in ini, "never Grafana's public default"
+    secret = minikube.one("kubernetes:core/v1:Secret", "grafana-admin")
+    assert is_secret(secret.inputs["stringData"])
+    data = reveal(secret.inputs["stringData"])
+    assert len(data["secret-key"]) == 48 and data["secret-key"] != data["admin-password"]
+    parameter = aws.one("aws:ssm/parameter:Parameter", "monitoring-grafana-secret-key-parameter")
+    assert parameter.plain["type"] == "SecureString" and is_secret(parameter.inputs["value"])
+    assert {"parameter": parameter.plain["name"], "version": 1, "path": "/opt/ray-monitoring/secrets/secret-key",
+            "mode": "0400", "uid": 472, "reload": "grafana-restart"} in aws.manifest()["secrets"]

@@ -51,7 +51,7 @@ INSTANCE_TYPES = {
 }
 
 
-GENERATED_PASSWORD = "mock-password-" + "x" * 18  # every RandomPassword's result
+GENERATED_PASSWORD = "mock-password-" + "x" * 18  # the Grafana admin password generators' result
 
 
 class CloudMocks(pulumi.runtime.Mocks):
@@ -70,7 +70,9 @@ class CloudMocks(pulumi.runtime.Mocks):
             metadata.setdefault("name", f"{args.name}-generated")
             state["metadata"] = metadata
         if args.typ == "random:index/randomPassword:RandomPassword":
-            state["result"] = GENERATED_PASSWORD
+            # Each generator its own value, as the provider gives: the admin password's is known to tests.
+            state["result"] = (GENERATED_PASSWORD if "admin-password" in args.name
+                               else f"mock-{args.name}".ljust(int(state.get("length", 32)), "y"))
         if args.typ == "aws:ec2/instance:Instance":
             state.update(privateIp="10.0.1.10", publicIp="203.0.113.10",
                          publicDns="ec2-203-0-113-10.us-west-2.compute.amazonaws.com",
