@@ -122,6 +122,14 @@ RAY_HEAD_PROCESSES_MIB = 2048
 OTHER_MONITORING_MIB = 512  # Grafana, node_exporter
 
 
+def _config_writers(s: AwsSettings) -> list[str]:
+    """configWriterArns, else the principal running `pulumi up`: for an assumed role its role's ARN
+    (with its path), which is what the bucket policy's aws:PrincipalArn compares."""
+    if s.network.config_writers:
+        return list(s.network.config_writers)
+    return [aws.iam.get_session_context(arn=aws.get_caller_identity().arn).issuer_arn]
+
+
 def _warn_if_ray_dashboard_open(s: AwsSettings) -> None:
     if s.network.open_ray_dashboard and s.network.allowed_cidrs:
         pulumi.log.warn(f"openRayDashboard: port {RAY_DASHBOARD_PORT} is open to {', '.join(s.network.allowed_cidrs)}; "
@@ -286,7 +294,7 @@ def build(settings: AwsSettings) -> None:
     monitoring = MonitoringHead("monitoring", MonitoringHeadArgs(
         s.cluster_name, _head_files(s, head_kind, managed, dashboards), _head_secrets(m),
         m.grafana_iframe_host, public=bool(s.network.allowed_cidrs),
-        parameter_prefix=f"/{stack_id()}/{s.cluster_name}"))
+        parameter_prefix=f"/{stack_id()}/{s.cluster_name}", config_writers=_config_writers(s)))
     head, workers = _nodes(s, Placement(subnet, worker_subnets, volume_size, grants), groups, monitoring, managed,
                            head_kind, worker_kind)
     _exports(s, head, monitoring, managed, served_version, workers)
@@ -384,7 +392,8 @@ def _nodes(s: AwsSettings, place: Placement, groups: SecurityGroups,
     # The head's user-data only bootstraps: the bucket, the region and the data volume.
     # Through the manifest's id, the head waits for the manifest its first boot applies.
     head_data = pulumi.Output.all(monitoring.bucket_name, data.volume.id, monitoring.manifest_id).apply(
-        lambda args: cloud_init.head_user_data(cloud_init.HeadBoot(s.region, args[0], args[1])))
+        lambda args: cloud_init.head_user_data(cloud_init.HeadBoot(s.region, args[0], args[1],
+                                                                   monitoring.signing_key_parameter)))
     node: dict[str, Any] = dict(cluster_name=s.cluster_name, key_name=s.network.key_name,
                                 root_volume_size=s.nodes.root_volume_size, keep_ami=not s.nodes.ami_id)
     head = RayNode("head", RayNodeArgs(

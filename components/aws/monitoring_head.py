@@ -35,6 +35,8 @@ class MonitoringHeadArgs:
     iframe_host: str | None  # the browser's Grafana URL; None: the head's public name, or the tunnel's
     public: bool  # the head is reachable from allowedCidrs
     parameter_prefix: str  # every SecureString's name starts with it: unique to the stack in the account
+    # Principals (IAM role or user ARNs) that may write the configuration bucket; the deployer's.
+    config_writers: Sequence[pulumi.Input[str]] = ()
 
 
 class MonitoringHead(pulumi.ComponentResource):
@@ -43,6 +45,7 @@ class MonitoringHead(pulumi.ComponentResource):
     object_arns: pulumi.Output[str]  # what the head's role may read from the bucket
     parameter_arns: list[pulumi.Output[str]]  # what it may read from SSM
     admin_password: pulumi.Output[str]  # a Pulumi secret
+    signing_key_parameter: str  # the SecureString the head verifies the manifest with
 
     def __init__(self, name: str, args: MonitoringHeadArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ray-monitoring:aws:MonitoringHead", name, None, opts)
@@ -67,16 +70,28 @@ class MonitoringHead(pulumi.ComponentResource):
                                                  secret.value),
                                         moved)
             secrets.append((secret.file(parameter.parameter_name), parameter))
+        # The manifest's signing key: only the deployer (through Pulumi) and the head (its role) read it.
+        signing_value = random.RandomPassword(
+            f"{name}-manifest-signing-key-value", length=48, special=False,
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]))
+        signing = SecretParameter(f"{name}-manifest-signing-key", SecretParameterArgs(
+            args.cluster_name, f"{args.parameter_prefix}/manifest-signing-key", signing_value.result),
+            pulumi.ResourceOptions(parent=self))
         files = head_config.config_files(args.files)
         # The manifest holds every file's sha256 and every secret's version: written after both.
         manifest = pulumi.Output.all(pulumi.Output.all(*(f.content for f in files)),
                                      pulumi.Output.all(*(parameter.version for _, parameter in secrets))).apply(
             lambda resolved: _manifest(files, secrets, resolved, args))
-        bucket = ConfigBucket("config", ConfigBucketArgs(args.cluster_name, files, manifest), moved)
+        # A signature reveals nothing of the key: not a secret.
+        signature = pulumi.Output.unsecret(pulumi.Output.all(manifest, signing_value.result).apply(
+            lambda resolved: head_config.sign(resolved[0], resolved[1])))
+        bucket = ConfigBucket("config", ConfigBucketArgs(args.cluster_name, files, manifest, signature,
+                                                         list(args.config_writers)), moved)
         self.bucket_name = bucket.bucket_name
         self.manifest_id = bucket.manifest.id
         self.object_arns = bucket.object_arns
-        self.parameter_arns = [parameter.parameter_arn for _, parameter in secrets]
+        self.parameter_arns = [parameter.parameter_arn for _, parameter in secrets] + [signing.parameter_arn]
+        self.signing_key_parameter = signing.parameter_name
         self.admin_password = password.value
         self.register_outputs({"bucket_name": self.bucket_name, "manifest_id": self.manifest_id,
                                "object_arns": self.object_arns, "parameter_arns": self.parameter_arns,

@@ -68,6 +68,7 @@ class HeadBoot:
     region: str
     bucket: str  # holds the manifest and every configuration file
     volume_id: str  # the data volume, attached as /dev/sdf
+    signing_key_parameter: str  # the SecureString whose key verifies the manifest
 
 
 def head_start_script(boot: HeadBoot) -> str:
@@ -183,7 +184,8 @@ def head_user_data(boot: HeadBoot) -> str:
     files = [
         _file(DOCKER_DROP_IN, DOCKER_AFTER_DATA),
         _compressed_file(f"{BASE}/bin/apply_config.py", APPLY_SCRIPT),
-        _file(f"{BASE}/boot.json", json.dumps(apply_spec(boot.region, boot.bucket), indent=1)),
+        _file(f"{BASE}/boot.json",
+              json.dumps(apply_spec(boot.region, boot.bucket, boot.signing_key_parameter), indent=1)),
         _file(f"/etc/systemd/system/{APPLY_UNIT}.service", APPLY_SERVICE),
         _file(f"/etc/systemd/system/{APPLY_UNIT}.timer", APPLY_TIMER),
     ]

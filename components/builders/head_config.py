@@ -9,6 +9,7 @@ bootstraps, so changing a setting rewrites objects, not the instance. scripts/ap
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,8 +149,21 @@ def manifest(files: list[ConfigFile], secrets: list[tuple[SecretFile, int]], ifr
     }, indent=1, sort_keys=True)
 
 
-def apply_spec(region: str, bucket: str) -> dict[str, Any]:
-    """What the head's apply script is told at boot: where to look, nothing that changes with a setting."""
+# What a manifest may name: paths under the head's own trees, owned by root or one of its services.
+ALLOWED_ROOTS = (BASE, "/var/lib/ray-monitoring")
+ALLOWED_UIDS = (0, GRAFANA_UID, PROMETHEUS_UID, RAY_UID)
+
+
+def sign(manifest_text: str, key: str) -> str:
+    """The manifest's signature (HMAC-SHA256, hex): the head applies only a manifest it verifies with
+    the key it reads from SSM, so write access to the bucket alone cannot change the head."""
+    return hmac.new(key.encode(), manifest_text.encode(), hashlib.sha256).hexdigest()
+
+
+def apply_spec(region: str, bucket: str, signing_key_parameter: str) -> dict[str, Any]:
+    """What the head's apply script is told at boot: where to look and what it may write, nothing
+    that changes with a setting."""
     return {"region": region, "bucket": bucket, "manifest_key": MANIFEST_KEY, "base": BASE, "state": STATE_FILE,
             "grafana_url": f"http://127.0.0.1:{GRAFANA_PORT}", "grafana_password_file": GRAFANA_PASSWORD_FILE,
-            "data_device_file": DATA_DEVICE_FILE}
+            "data_device_file": DATA_DEVICE_FILE, "signing_key_parameter": signing_key_parameter,
+            "allowed_roots": list(ALLOWED_ROOTS), "allowed_uids": list(ALLOWED_UIDS)}

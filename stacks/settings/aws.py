@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from dataclasses import dataclass
 
 from components.builders.sizing import VOLUME_FILL, bytes_of
@@ -22,6 +23,7 @@ class Network:
     head_elastic_ip: bool  # the head keeps its public address across a stop/start
     # The workers' subnets, vouched to route out through NAT; empty: the head's subnet with public IPv4s.
     worker_subnet_ids: tuple[str, ...]
+    config_writers: tuple[str, ...]  # may write the configuration bucket; empty: the deploying principal
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ def read_aws(reader: Reader) -> AwsSettings:
             open_ray_dashboard=reader.flag("openRayDashboard"),
             head_elastic_ip=reader.flag("headElasticIp"),
             worker_subnet_ids=_worker_subnets(reader),
+            config_writers=_config_writers(reader),
         ),
         nodes=_nodes(reader),
         data=HeadData(
@@ -105,6 +108,19 @@ def _allowed_cidrs(reader: Reader) -> tuple[str, ...]:
             continue
         cidrs.append(str(network))
     return tuple(dict.fromkeys(cidrs))
+
+
+PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
+
+
+def _config_writers(reader: Reader) -> tuple[str, ...]:
+    writers = reader.strings("configWriterArns") or []
+    for arn in writers:
+        if not PRINCIPAL_ARN.fullmatch(arn):
+            reader.problem("configWriterArns", arn, "is not an IAM role or user ARN (the bucket policy compares "
+                           "aws:PrincipalArn, which for an assumed role is the role's ARN)",
+                           "list ARNs such as arn:aws:iam::123456789012:role/deployer")
+    return tuple(dict.fromkeys(writers))
 
 
 def _worker_subnets(reader: Reader) -> tuple[str, ...]:

@@ -293,6 +293,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(key="workerSubnetIds", kind="list", section=AN, platforms=AWS, default=[],
             doc="the workers' subnets, each with a NAT route out (workers there get no public address); "
                 "empty: the head's subnet, workers with a public IPv4 to reach the image registry"),
+    Setting(key="configWriterArns", kind="list", section=AN, platforms=AWS, default=[],
+            doc="IAM role or user ARNs that may write the configuration bucket (CI's and yours); empty: the "
+                "principal running `pulumi up`"),
     Setting(key="keyName", kind="string", section=AN, platforms=AWS, pattern=f.KEY_PAIR, example="my-key",
             why="must be the name of an existing EC2 key pair (or leave it unset)", unset="none (use SSM)",
             doc="EC2 key pair for SSH"),

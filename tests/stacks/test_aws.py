@@ -169,9 +169,10 @@ def test_iam_names_every_action_and_resource(aws):
     head = {s["Sid"]: s for s in statements["head-role-policy"]}
     parameter = aws.one("aws:ssm/parameter:Parameter", "grafana-admin-password-parameter").plain["name"]
     assert head["ReadParameters"]["Action"] == ["ssm:GetParameter"]
-    key = aws.one("aws:ssm/parameter:Parameter", "monitoring-grafana-secret-key-parameter").plain["name"]
+    others = [aws.one("aws:ssm/parameter:Parameter", f"monitoring-{name}-parameter").plain["name"]
+              for name in ("grafana-secret-key", "manifest-signing-key")]
     assert head["ReadParameters"]["Resource"] == [f"arn:aws:ssm:us-west-2:123456789012:parameter{name}"
-                                                  for name in (parameter, key)]
+                                                  for name in (parameter, *others)]
     assert head["ReadObjects"]["Action"] == ["s3:GetObject"]
     assert head["ReadObjects"]["Resource"] == ["arn:aws:s3:::config-bucket-bucket/config/*"]
     worker = {s["Sid"] for s in statements["worker-role-policy"]}
@@ -218,7 +219,9 @@ def test_head_user_data_only_bootstraps(aws):
         "region": "us-west-2", "bucket": "config-bucket-bucket", "manifest_key": "config/manifest.json",
         "base": "/opt/ray-monitoring", "state": "/var/lib/ray-monitoring/applied.json",
         "grafana_url": "http://127.0.0.1:3000", "grafana_password_file": "/opt/ray-monitoring/secrets/admin-password",
-        "data_device_file": "/opt/ray-monitoring/data-device"}
+        "data_device_file": "/opt/ray-monitoring/data-device",
+        "signing_key_parameter": "/ray-monitoring/aws/ray-cluster/manifest-signing-key",
+        "allowed_roots": ["/opt/ray-monitoring", "/var/lib/ray-monitoring"], "allowed_uids": [0, 472, 65534, 1000]}
     start = files["/opt/ray-monitoring/bin/start.sh"]
     assert "volume=monitoring-data-volume-id" in start
     assert "systemctl enable --now ray-monitoring-apply.timer" in start
@@ -409,7 +412,8 @@ def test_two_stacks_in_one_account_name_their_parameters_apart(aws):
     assert staging.error is None, staging.error
     for result, stack in ((aws, "aws"), (staging, "aws-staging")):
         assert {r.plain["name"] for r in result.of_type("aws:ssm/parameter:Parameter")} == {
-            f"/ray-monitoring/{stack}/ray-cluster/grafana/{name}" for name in ("admin-password", "secret-key")}
+            f"/ray-monitoring/{stack}/ray-cluster/{name}"
+            for name in ("grafana/admin-password", "grafana/secret-key", "manifest-signing-key")}
 
 
 def test_gpu_workers_get_the_gpu_ami_image_and_devices():
@@ -475,3 +479,22 @@ def test_the_monitoring_head_keeps_the_urns_its_children_had_at_the_root():
         moved = result.one(type_, name)
         assert moved.parent == monitoring.urn, name
         assert {"spec": {"noParent": True}} in moved.options["aliases"], name
+
+
+def test_the_config_bucket_takes_writes_only_from_the_deployers_over_tls(aws):
+    # S3 user guide, "Bucket policy examples": aws:SecureTransport false denies plain HTTP; IAM
+    # "Global condition context keys": aws:PrincipalArn is the role's ARN for an assumed-role session.
+    policy = json.loads(aws.one("aws:s3/bucketPolicy:BucketPolicy", "config-policy").plain["policy"])
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert statements["TlsOnly"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    writes = statements["WritesOnlyByTheDeployers"]
+    assert writes["Effect"] == "Deny" and "s3:PutObject" in writes["Action"]
+    assert writes["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": ["arn:aws:iam::123456789012:user/ci"]}}
+    versioning = aws.one("aws:s3/bucketVersioning:BucketVersioning", "config-versioning").plain
+    assert versioning["versioningConfiguration"] == {"status": "Enabled"}
+    manifest = aws.one("aws:s3/bucketObjectv2:BucketObjectv2", "config-manifest").plain
+    assert len(manifest["metadata"]["signature"]) == 64, "signed: the head applies only what verifies"
+    listed = run_stack("aws", configWriterArns=["arn:aws:iam::123456789012:role/github-deployer"])
+    policy = json.loads(listed.one("aws:s3/bucketPolicy:BucketPolicy", "config-policy").plain["policy"])
+    assert policy["Statement"][1]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [
+        "arn:aws:iam::123456789012:role/github-deployer"]

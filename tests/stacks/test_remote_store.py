@@ -230,7 +230,8 @@ def test_aws_remote_write_credentials_are_secure_strings_read_into_files(aws_wri
     grafana = secrets[f"{BASE}/secrets/datasource-credential"]
     assert (grafana["uid"], grafana["reload"]) == (GRAFANA_UID, "grafana-datasources")
     (read,) = [s for s in head_policy(aws_write) if s["Sid"] == "ReadParameters"]
-    assert len(read["Resource"]) == 5  # password, secret key, two remote-write credentials, the datasource's
+    # password, secret key, two remote-write credentials, the datasource's, the manifest's signing key
+    assert len(read["Resource"]) == 6
     (datasource,) = yaml.safe_load(files[f"{BASE}/grafana/provisioning/datasources/datasources.yaml"])["datasources"]
     assert datasource["url"] == QUERY
     assert_no_plain_credential(aws_write)

@@ -91,6 +91,8 @@ INVALID = [
     ("aws", {"clusterName": "Ray Cluster"}, "clusterName", "Ray Cluster"),
     ("aws", {"allowWorldAccess": "maybe"}, "allowWorldAccess", "maybe"),
     ("aws", {"openRayDashboard": "yes"}, "openRayDashboard", "yes"),
+    ("aws", {"configWriterArns": ["arn:aws:sts::123456789012:assumed-role/deployer/me"]}, "configWriterArns",
+     "arn:aws:sts::123456789012:assumed-role/deployer/me"),
     ("aws", {"headElasticIp": "on"}, "headElasticIp", "on"),
     ("aws", {"workerSubnetIds": ["subnet-nat"]}, "workerSubnetIds", "subnet-nat"),
     ("aws", {"workerSubnetIds": "subnet-0aaaaaaaaaaaaaaaa"}, "workerSubnetIds", "subnet-0aaaaaaaaaaaaaaaa"),

@@ -14,6 +14,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from components.builders.head_config import MANIFEST_KEY, sign
 from support.loopback import LOOPBACK, LoopbackServer, QuietHandler, free_port
 from support.paths import PROJECT_ROOT
 from support.stacks import Run, written_files
@@ -34,7 +35,8 @@ for line in sys.stdin:
         if spec["bucket"] not in buckets:
             s3.create_bucket(Bucket=spec["bucket"], CreateBucketConfiguration={"LocationConstraint": spec["region"]})
         for key, content in spec["objects"].items():
-            s3.put_object(Bucket=spec["bucket"], Key=key, Body=content.encode())
+            s3.put_object(Bucket=spec["bucket"], Key=key, Body=content.encode(),
+                          Metadata=spec["metadata"].get(key, {}))
         for name, value in spec["parameters"].items():
             ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
         print("ok", flush=True)
@@ -160,6 +162,11 @@ class InstanceMetadata(QuietHandler):
         self.send(200 if value is not None else 404, (value or "").encode(), "text/plain")
 
 
+def signing_key(result: Run) -> str:
+    """The manifest's signing key, as the program puts it in SSM."""
+    return result.one("aws:ssm/parameter:Parameter", "monitoring-manifest-signing-key-parameter").plain["value"]
+
+
 @dataclass
 class Head:
     """One head's filesystem (under `root`), its apply script and what it called."""
@@ -187,14 +194,19 @@ class Head:
         self.path = f"{bin_dir}:{os.environ['PATH']}"
 
     def seed(self, result: Run, parameters: dict[str, str] | None = None,
-             replaced: dict[str, str] | None = None) -> None:
-        """Put what the program registers: every bucket object and every SecureString's value;
-        `parameters` and `replaced` (key -> content) stand in for values written out of step."""
-        objects = {r.plain["key"]: r.plain["content"] for r in result.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
-        objects |= replaced or {}
+             replaced: dict[str, str] | None = None, resign: bool = True) -> None:
+        """Put what the program registers: every bucket object (with its metadata: the manifest's
+        signature) and every SecureString's value; `parameters` and `replaced` (key -> content) stand
+        in for values written out of step. A replaced manifest is signed as `pulumi up` would sign
+        it, unless `resign` is False (a manifest someone else wrote)."""
+        registered = result.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+        objects = {r.plain["key"]: r.plain["content"] for r in registered} | (replaced or {})
+        metadata = {r.plain["key"]: r.plain["metadata"] for r in registered if r.plain.get("metadata")}
+        if resign and MANIFEST_KEY in (replaced or {}):
+            metadata[MANIFEST_KEY] = {"signature": sign(objects[MANIFEST_KEY], signing_key(result))}
         parameters = parameters if parameters is not None else {
             r.plain["name"]: r.plain["value"] for r in result.of_type("aws:ssm/parameter:Parameter")}
-        self.moto.seed({"region": REGION, "bucket": self.spec["bucket"], "objects": objects,
+        self.moto.seed({"region": REGION, "bucket": self.spec["bucket"], "objects": objects, "metadata": metadata,
                         "parameters": parameters})
 
     def apply(self) -> subprocess.CompletedProcess:

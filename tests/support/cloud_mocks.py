@@ -127,6 +127,10 @@ class CloudMocks(pulumi.runtime.Mocks):
             return {"instanceType": args.args["instanceType"], "memorySize": memory, "gpuses": gpus}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/ci", "userId": "x"}
+        if args.token == "aws:iam/getSessionContext:getSessionContext":
+            # As IAM answers for a user (an assumed role's would be its role's ARN, with its path).
+            return {"arn": args.args["arn"], "issuerArn": args.args["arn"], "issuerId": "x", "issuerName": "ci",
+                    "sessionName": ""}
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com"}
         raise NotImplementedError(f"un-mocked invoke {args.token}")

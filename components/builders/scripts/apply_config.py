@@ -20,13 +20,17 @@ reloads those files need:
 
 A reload that fails is kept pending in the state file and retried on the next run, so a change is
 never half-applied; a download whose sha256 differs from the manifest (objects still being written)
-stops the run before anything is written.
+stops the run before anything is written. A manifest is applied only when its signature (HMAC-SHA256
+with the key in the SecureString boot.json names) verifies and every path it names lies under the
+head's own trees, owned by root or one of its services, with no world-writable or set-id mode:
+write access to the bucket alone does not reach the head.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -159,13 +163,43 @@ class Head:
             response.read()
 
 
+class Refused(RuntimeError):
+    """The manifest is not the deployer's, or names what the head must not write."""
+
+
+def verified_manifest(manifest_object: dict[str, Any], spec: dict[str, Any], ssm: Any) -> dict[str, Any]:
+    body = manifest_object["Body"].read()
+    key = ssm.get_parameter(Name=spec["signing_key_parameter"], WithDecryption=True)["Parameter"]["Value"]
+    signature = manifest_object.get("Metadata", {}).get("signature", "")
+    if not hmac.compare_digest(signature, hmac.new(key.encode(), body, hashlib.sha256).hexdigest()):
+        raise Refused(f"s3://{spec['bucket']}/{spec['manifest_key']}: its signature does not verify; refusing it "
+                      "(pulumi up signs every manifest it writes)")
+    manifest: dict[str, Any] = json.loads(body)
+    for entry in [*manifest["files"], *manifest["secrets"], *manifest["directories"], manifest["env_file"]]:
+        check_entry(entry, spec)
+    return manifest
+
+
+def check_entry(entry: dict[str, Any], spec: dict[str, Any]) -> None:
+    path, uid, mode = entry["path"], entry["uid"], int(entry["mode"], 8)
+    normal = os.path.normpath(path)
+    if normal != path or not any(normal.startswith(f"{tree}/") for tree in spec["allowed_roots"]):
+        raise Refused(f"the manifest names {path!r}, outside {', '.join(spec['allowed_roots'])}; refusing it")
+    if uid not in spec["allowed_uids"]:
+        raise Refused(f"the manifest gives {path} to uid {uid}, not root or one of the head's services; refusing it")
+    if mode & ~0o775:
+        raise Refused(f"the manifest gives {path} mode {entry['mode']} (world-writable or set-id); refusing it")
+    if entry.get("reload", RELOADS[0]) not in RELOADS:
+        raise Refused(f"the manifest asks {path} for the unknown reload {entry['reload']!r}; refusing it")
+
+
 def apply(spec: dict[str, Any], root: Path, s3: Any, ssm: Any, head: Head) -> list[str] | None:
     """One run: None when the manifest is the one applied last, else the reloads it ran."""
     state_path = root / spec["state"].lstrip("/")
     state = json.loads(state_path.read_text()) if state_path.is_file() else {}
     manifest_object = s3.get_object(Bucket=spec["bucket"], Key=spec["manifest_key"])
     etag = manifest_object["ETag"]
-    manifest = json.loads(manifest_object["Body"].read())
+    manifest = verified_manifest(manifest_object, spec, ssm)
 
     def on_host(path: str) -> Path:
         return root / path.lstrip("/")

@@ -300,3 +300,43 @@ def test_a_grown_volume_grows_its_filesystem_on_the_next_run(head, tmp_path):
     assert "grew the data filesystem" in grown.stdout
     assert ext4_blocks(image) >= 4 * small * 0.95
     assert head.apply().stdout == "", "grown once, not again"
+
+
+def forged(head: Head, result: Run, change, resign: bool) -> subprocess.CompletedProcess:
+    """A manifest changed by `change` (someone with write access to the bucket), signed with the
+    real key only when `resign`: the run that follows."""
+    manifest = result.manifest()
+    change(manifest)
+    head.docker_calls()
+    head.seed(result, replaced={"config/manifest.json": json.dumps(manifest)}, resign=resign)
+    return head.apply()
+
+
+def test_a_manifest_someone_else_wrote_is_refused_and_nothing_written(head, aws):
+    # Whoever may write the bucket could name a Compose file that mounts / into a container: the head
+    # applies only a manifest signed with the key it reads from SSM, which that writer does not have.
+    compose = head.file("/opt/ray-monitoring/compose.yaml")
+    before = compose.read_text()
+
+    def evil_compose(manifest):
+        entry = next(e for e in manifest["files"] if e["path"].endswith("/compose.yaml"))
+        entry["sha256"] = "0" * 64
+
+    failed = forged(head, aws, evil_compose, resign=False)
+    assert failed.returncode != 0 and "signature does not verify" in failed.stderr
+    assert compose.read_text() == before and head.docker_calls() == []
+
+
+@pytest.mark.parametrize("change, refusal", [
+    (lambda m: m["files"].append({**m["files"][0], "path": "/etc/cron.d/ray-monitoring"}), "outside"),
+    (lambda m: m["files"].append({**m["files"][0], "path": "/opt/ray-monitoring/../../root/.ssh/authorized_keys"}),
+     "outside"),
+    (lambda m: m["files"][0].update(uid=1234), "uid 1234"),
+    (lambda m: m["secrets"][0].update(mode="4755"), "set-id"),
+    (lambda m: m["directories"][0].update(mode="0777"), "world-writable"),
+], ids=["cron", "dot-dot", "owner", "setuid", "world-writable"])
+def test_even_a_signed_manifest_writes_only_within_the_heads_trees(head, aws, change, refusal):
+    failed = forged(head, aws, change, resign=True)
+    assert failed.returncode != 0 and refusal in failed.stderr, failed.stderr
+    assert not head.file("/etc/cron.d/ray-monitoring").exists() and not head.file("/root").exists()
+    assert head.docker_calls() == []

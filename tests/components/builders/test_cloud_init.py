@@ -70,7 +70,7 @@ def test_a_worker_whose_docker_never_comes_shuts_down_too(tmp_path):
 
 
 def test_the_head_enables_its_apply_timer_even_when_bootstrap_fails(tmp_path):
-    script = head_start_script(HeadBoot("us-west-2", "bucket", "vol-0123456789abcdef0"))
+    script = head_start_script(HeadBoot("us-west-2", "bucket", "vol-0123456789abcdef0", "/ray-monitoring/x/key"))
     done, calls = boot(script, tmp_path, docker=-1, apt_get=-1)
     assert done.returncode != 0
     assert len([c for c in calls if c.startswith("apt-get update")]) == RETRIES
