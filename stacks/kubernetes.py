@@ -53,8 +53,10 @@ from stacks.doctor import doctor_expectations
 from stacks.preflight import (
     ARCH_LABEL,
     ClusterAccess,
+    check_node_port_is_on_minikube,
     check_patch_targets,
     node_architectures,
+    node_labels,
     ray_version_of_targets,
 )
 from stacks.settings import KubernetesSettings
@@ -103,11 +105,14 @@ class Monitoring:
 
 
 def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
-    s, m = _fit_to_nodes(settings, access), settings.monitoring
     objects = []
-    if isinstance(s.ray, PatchedClusters):
+    if isinstance(settings.ray, PatchedClusters):
         # Read before anything is registered: a wrong target stops `pulumi preview` with nothing made.
-        objects = check_patch_targets(s.ray.targets, access)
+        objects = check_patch_targets(settings.ray.targets, access)
+    nodes = node_labels(access)
+    if settings.ray_dashboard_node_port is not None:
+        check_node_port_is_on_minikube(nodes, settings.ray_dashboard_node_port)
+    s, m = _fit_to_nodes(settings, nodes), settings.monitoring
     # Grafana serves the dashboards of the Ray the cluster runs, unless rayVersion says otherwise.
     version: str | None
     if m.ray_version:
@@ -263,12 +268,12 @@ def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], ready: lis
     return "; ".join(f"{t.kind} {t.namespace}/{t.name}: {restart(t)}" for t in patched.targets)
 
 
-def _fit_to_nodes(s: KubernetesSettings, access: ClusterAccess) -> KubernetesSettings:
+def _fit_to_nodes(s: KubernetesSettings, nodes: list[dict[str, str]] | None) -> KubernetesSettings:
     """The default Ray image for the nodes the cluster has: rayproject/ray:<version> runs on amd64 only.
     Every node arm64: the -aarch64 image. Both kinds: the amd64 image, kept off the arm64 nodes."""
     if not isinstance(s.ray, CreatedCluster) or s.ray.image_configured:
         return s
-    architectures = node_architectures(access) or {"amd64"}
+    architectures = node_architectures(nodes) or {"amd64"}
     if architectures == {"arm64"}:
         shape = dataclasses.replace(s.ray.shape, image=RAY_ARM64_IMAGE)
     elif "arm64" in architectures:

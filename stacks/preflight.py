@@ -164,16 +164,38 @@ def check_patch_targets(targets: tuple[PatchTarget, ...], access: ClusterAccess)
 ARCH_LABEL = "kubernetes.io/arch"  # set by the kubelet on every node (amd64, arm64, ...)
 
 
-def node_architectures(access: ClusterAccess) -> set[str] | None:
-    """The CPU architectures of the cluster's nodes; None when they cannot be listed (no access yet, or
-    not allowed): the caller keeps its default."""
+def node_labels(access: ClusterAccess) -> list[dict[str, str]] | None:
+    """Each node's labels; None when nodes cannot be listed (no access yet, or not allowed)."""
     from kubernetes import client
 
     try:
         nodes = client.CoreV1Api(_api(access).api_client).list_node(_request_timeout=REQUEST_TIMEOUT).items
     except Exception:  # noqa: BLE001 an unreachable cluster or a forbidden list: nothing to decide from
         return None
-    return {((node.metadata and node.metadata.labels) or {}).get(ARCH_LABEL, "") for node in nodes} - {""} or None
+    return [dict((node.metadata and node.metadata.labels) or {}) for node in nodes]
+
+
+def node_architectures(labels: list[dict[str, str]] | None) -> set[str] | None:
+    """The CPU architectures of the nodes (`node_labels`); None when unknown: the caller keeps its default."""
+    return {node.get(ARCH_LABEL, "") for node in labels} - {""} or None if labels is not None else None
+
+
+# minikube labels every node it makes with its profile's name (minikube's own node labels).
+MINIKUBE_LABEL = "minikube.k8s.io/name"
+
+
+def check_node_port_is_on_minikube(labels: list[dict[str, str]] | None, node_port: int) -> None:
+    """A NodePort for the Ray Dashboard opens Ray's Jobs API (code execution) on every node's address:
+    only on a cluster whose every node (`node_labels`) says it is minikube, a machine of the user's own."""
+    if labels and all(MINIKUBE_LABEL in node for node in labels):
+        return
+    why = ("the cluster's nodes could not be listed (unreachable, or not allowed), so it cannot be told to be "
+           "minikube" if labels is None else
+           f"not every node carries {MINIKUBE_LABEL}, so this is not minikube")
+    raise ConfigError([describe_problem(
+        "rayDashboardNodePort", node_port,
+        f"opens the Ray Dashboard, whose Jobs API runs any code, on every node's address; {why}",
+        "pulumi config rm rayDashboardNodePort, and reach the dashboard with the rayDashboardPortForward output")])
 
 
 def ray_version_of_targets(targets: tuple[PatchTarget, ...], objects: list[dict[str, Any]]) -> str | None:

@@ -10,6 +10,7 @@ import yaml
 from components.builders.dashboard_catalogue import load_dashboards
 from components.kubernetes.prometheus_rbac import DISCOVERY_RULES
 from stacks.settings import ConfigError
+from support.kubernetes_api import MINIKUBE_NODES
 from support.stacks import PATCH_MODE, Run, run_stack
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -304,8 +305,9 @@ def test_kind_stack_is_the_minikube_stack_with_smaller_requests():
     assert grafana["type"] == "ClusterIP", "the CI job reaches everything through port-forwards"
 
 
-def node(name: str, arch: str) -> dict:
-    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {"kubernetes.io/arch": arch}}}
+def node(name: str, arch: str, minikube: bool = True) -> dict:
+    labels = {"kubernetes.io/arch": arch, **({"minikube.k8s.io/name": "minikube"} if minikube else {})}
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}}
 
 
 @pytest.mark.parametrize("architectures,image,selector", [
@@ -320,9 +322,10 @@ def test_the_default_image_runs_on_the_nodes_cpu(kubernetes_api, architectures, 
     (kubernetes.io/arch, Kubernetes well-known labels)."""
     kubernetes_api.nodes = None if architectures is None else [node(f"n{i}", a) for i, a in enumerate(architectures)]
     try:
-        result = run_stack("minikube")
+        # The kind stack opens no NodePort, which a cluster that hides its nodes would be refused.
+        result = run_stack("minikube" if architectures else "kind")
     finally:
-        kubernetes_api.nodes = None
+        kubernetes_api.nodes = MINIKUBE_NODES
     assert result.error is None, result.error
     spec = result.one(RAY_CLUSTER, "ray-cluster-cluster").plain["spec"]
     pods = [spec["headGroupSpec"]["template"]["spec"], spec["workerGroupSpecs"][0]["template"]["spec"]]
@@ -335,7 +338,7 @@ def test_an_image_chosen_by_the_user_is_kept_on_arm64(kubernetes_api):
     try:
         result = run_stack("minikube", rayImage="registry.example.com/ray:2.60.0-custom")
     finally:
-        kubernetes_api.nodes = None
+        kubernetes_api.nodes = MINIKUBE_NODES
     head = result.one(RAY_CLUSTER, "ray-cluster-cluster").plain["spec"]["headGroupSpec"]["template"]["spec"]
     assert head["containers"][0]["image"] == "registry.example.com/ray:2.60.0-custom" and "nodeSelector" not in head
 
@@ -358,3 +361,21 @@ def test_a_digest_keeps_the_version_its_tag_names():
     pinned = run_stack("minikube", rayImage="rayproject/ray:2.58.1@sha256:" + "b" * 64)
     assert pinned.error is None, pinned.error
     assert pinned.outputs["rayDashboardsVersion"] == "2.58.1"
+
+
+@pytest.mark.parametrize("nodes, why", [
+    ([node("ip-10-0-1-5", "amd64", minikube=False)], "not every node carries minikube.k8s.io/name"),
+    (None, "could not be listed"),
+], ids=["eks-node", "nodes-hidden"])
+def test_the_ray_dashboard_node_port_is_refused_off_minikube(kubernetes_api, nodes, why):
+    # Ray docs, "Ray Jobs API": the dashboard's port takes job submissions, which run any code; a
+    # NodePort opens it on every node's address. minikube labels its nodes minikube.k8s.io/name.
+    kubernetes_api.nodes = nodes
+    try:
+        result = run_stack("minikube")
+    finally:
+        kubernetes_api.nodes = MINIKUBE_NODES
+    assert isinstance(result.error, ConfigError), result.error
+    assert "rayDashboardNodePort = 30265" in str(result.error) and why in str(result.error)
+    assert "rayDashboardPortForward" in str(result.error)
+    assert result.resources == []

@@ -18,11 +18,18 @@ _ALL = re.compile(r"^/apis/ray\.io/v1/(rayclusters|rayservices)$")
 PLURAL = {"RayCluster": "rayclusters", "RayService": "rayservices"}
 
 
+# The node `minikube start` makes, with the labels minikube and the kubelet give it.
+MINIKUBE_NODES = [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "minikube", "labels": {
+    "kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux", "kubernetes.io/hostname": "minikube",
+    "minikube.k8s.io/name": "minikube", "minikube.k8s.io/primary": "true"}}}]
+
+
 class KubernetesApi:
     def __init__(self) -> None:
         self.ray_clusters: dict[tuple[str, str], dict] = {}  # (namespace, name) -> RayCluster
         self.ray_services: dict[tuple[str, str], dict] = {}  # (namespace, name) -> RayService
-        self.nodes: list[dict] | None = None  # None: listing nodes is forbidden, as for a namespaced user
+        # None: listing nodes is forbidden, as for a namespaced user.
+        self.nodes: list[dict] | None = MINIKUBE_NODES
         self.requests: list[str] = []
         api = self
 
