@@ -330,7 +330,9 @@ def _head_files(s: AwsSettings, head: NodeKind, managed: ManagedPrometheus | Non
         compose_yaml=compose.head_compose(env, m.retention_time, m.retention_size, s.data.prometheus_memory_limit,
                                           head.image, gpus=bool(head.hardware.gpus),
                                           alertmanager=m.alerting.deploys_alertmanager, agent=store.agent,
-                                          ray_query_headers=store.ray_query_headers is not None),
+                                          ray_query_headers=store.ray_query_headers is not None,
+                                          # With workers, tasks run there; without, the head must run them.
+                                          head_runs_tasks=s.nodes.worker_max_count == 0),
         # Waits for the workspace's endpoint when there is one.
         prometheus_yml=(managed.remote_write_url.apply(lambda url: _prometheus_yml(s, url)) if managed
                         else _prometheus_yml(s)),

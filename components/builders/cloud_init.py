@@ -62,6 +62,27 @@ RequiresMountsFor={DATA}
 """
 DOCKER_DROP_IN = "/etc/systemd/system/docker.service.d/ray-monitoring-data.conf"
 
+# Ray's processes (the image's uid, host network) may not reach the instance metadata service: code a
+# Ray job runs would otherwise take the node's role credentials. Root and the services that sign
+# with the role (Prometheus, Grafana) keep it.
+IMDS_GUARD_UNIT = "ray-monitoring-imds-guard"
+IMDS_RULE = f"OUTPUT -d 169.254.169.254 -m owner --uid-owner {RAY_UID} -j REJECT"
+IMDS_GUARD = f"""\
+[Unit]
+Description=Keep Ray's processes (uid {RAY_UID}) from the instance metadata service
+Before=docker.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/iptables -w -I {IMDS_RULE}
+ExecStop=/usr/sbin/iptables -w -D {IMDS_RULE}
+
+[Install]
+WantedBy=multi-user.target
+"""
+ENABLE_IMDS_GUARD = f"systemctl daemon-reload && systemctl enable --now {IMDS_GUARD_UNIT}.service"
+
 
 @dataclass(frozen=True)
 class HeadBoot:
@@ -79,6 +100,7 @@ def head_start_script(boot: HeadBoot) -> str:
         "set -euo pipefail",
         "# The timer applies the configuration every minute, whatever fails below.",
         f"trap 'systemctl daemon-reload; systemctl enable --now {APPLY_UNIT}.timer' EXIT",
+        ENABLE_IMDS_GUARD,
         RETRY,
         DOCKER,
         "# shellcheck disable=SC2317  # called through retry",
@@ -123,6 +145,7 @@ def worker_start_script() -> str:
         "joined=false",
         "trap '$joined || { echo \"not joined to the Ray head: shutting down for a replacement\" >&2;"
         " shutdown -h +1; }' EXIT",
+        ENABLE_IMDS_GUARD,
         RETRY,
         DOCKER,
         f"install -d -m 0755 -o {RAY_UID} -g 100 {RAY_TMP}",
@@ -183,6 +206,7 @@ def _cloud_config(files: list[dict[str, Any]], start: str) -> str:
 def head_user_data(boot: HeadBoot) -> str:
     files = [
         _file(DOCKER_DROP_IN, DOCKER_AFTER_DATA),
+        _file(f"/etc/systemd/system/{IMDS_GUARD_UNIT}.service", IMDS_GUARD),
         _compressed_file(f"{BASE}/bin/apply_config.py", APPLY_SCRIPT),
         _file(f"{BASE}/boot.json",
               json.dumps(apply_spec(boot.region, boot.bucket, boot.signing_key_parameter), indent=1)),
@@ -193,4 +217,6 @@ def head_user_data(boot: HeadBoot) -> str:
 
 
 def worker_user_data(compose_yaml: str) -> str:
-    return _cloud_config([_file(f"{BASE}/compose.yaml", compose_yaml)], worker_start_script())
+    return _cloud_config([_file(f"{BASE}/compose.yaml", compose_yaml),
+                          _file(f"/etc/systemd/system/{IMDS_GUARD_UNIT}.service", IMDS_GUARD)],
+                         worker_start_script())

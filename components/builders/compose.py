@@ -91,11 +91,14 @@ def _ray(image: str, command: list[str], gpus: bool, **extra: Any) -> dict[str, 
 
 def head_compose(head_env: list[dict[str, Any]], retention_time: str, retention_size: str, prometheus_memory: str,
                  ray_image: str, gpus: bool = False, alertmanager: bool = False, agent: bool = False,
-                 ray_query_headers: bool = False) -> str:
+                 ray_query_headers: bool = False, head_runs_tasks: bool = True) -> str:
     """`agent`: Prometheus in agent mode; `ray_query_headers`: the head reads RAY_PROMETHEUS_HEADERS from
-    RAY_HEADERS_FILE (a Compose secret) as it starts, so the credential is in no Compose file or env file."""
+    RAY_HEADERS_FILE (a Compose secret) as it starts, so the credential is in no Compose file or env file;
+    `head_runs_tasks` False: the head offers Ray no CPU, so tasks (a job's code) run on the workers, away
+    from the monitoring stack and the head's role."""
     ray_command = ["ray", "start", "--head", f"--port={RAY_GCS_PORT}", "--dashboard-host=0.0.0.0",
-                   f"--metrics-export-port={RAY_METRICS_PORT}", "--block"]
+                   f"--metrics-export-port={RAY_METRICS_PORT}", *([] if head_runs_tasks else ["--num-cpus=0"]),
+                   "--block"]
     if ray_query_headers:
         # $$: Compose's escape for a literal $.
         ray_command = ["sh", "-c", f'{HEADERS_ENV}="$$(cat /run/secrets/{RAY_HEADERS_SECRET})" '

@@ -213,6 +213,7 @@ def test_head_user_data_only_bootstraps(aws):
     assert sorted(files) == ["/etc/systemd/system/docker.service.d/ray-monitoring-data.conf",
                              "/etc/systemd/system/ray-monitoring-apply.service",
                              "/etc/systemd/system/ray-monitoring-apply.timer",
+                             "/etc/systemd/system/ray-monitoring-imds-guard.service",
                              "/opt/ray-monitoring/bin/apply_config.py", "/opt/ray-monitoring/bin/start.sh",
                              "/opt/ray-monitoring/boot.json"]
     assert json.loads(files["/opt/ray-monitoring/boot.json"]) == {
@@ -498,3 +499,28 @@ def test_the_config_bucket_takes_writes_only_from_the_deployers_over_tls(aws):
     policy = json.loads(listed.one("aws:s3/bucketPolicy:BucketPolicy", "config-policy").plain["policy"])
     assert policy["Statement"][1]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [
         "arn:aws:iam::123456789012:role/github-deployer"]
+
+
+def test_rays_processes_cannot_reach_the_instance_metadata_service(aws):
+    # EC2 user guide, "Limit access to the instance metadata service": an iptables owner match keeps
+    # a local user from IMDS; the hop limit does not help here, since the containers use the host network.
+    # The Ray image runs its processes as uid 1000, so a job's code cannot take the node role's credentials.
+    for files in (written_files(aws.one(INSTANCE, "head-instance").plain["userData"]),
+                  written_files(aws.worker_user_data())):
+        unit = files["/etc/systemd/system/ray-monitoring-imds-guard.service"]
+        rule = "OUTPUT -d 169.254.169.254 -m owner --uid-owner 1000 -j REJECT"
+        assert f"ExecStart=/usr/sbin/iptables -w -I {rule}" in unit
+        assert f"ExecStop=/usr/sbin/iptables -w -D {rule}" in unit
+        assert "Before=docker.service" in unit
+        start = files["/opt/ray-monitoring/bin/start.sh"]
+        assert start.index("systemctl enable --now ray-monitoring-imds-guard.service") < start.index("ensure_docker")
+
+
+def test_the_head_runs_no_task_when_there_are_workers(aws):
+    # Ray docs, "Configuring the head node": --num-cpus=0 keeps tasks and actors off the head.
+    head = yaml.safe_load(aws.config()["/opt/ray-monitoring/compose.yaml"])["services"]["ray-head"]
+    assert "--num-cpus=0" in head["command"]
+    alone = run_stack("aws", workerCount="0", workerMaxCount="0")
+    assert alone.error is None, alone.error
+    head = yaml.safe_load(alone.config()["/opt/ray-monitoring/compose.yaml"])["services"]["ray-head"]
+    assert "--num-cpus=0" not in head["command"], "with no worker, the head must run the tasks"

@@ -175,7 +175,8 @@ def test_systemd_units_pass_systemd_analyze(aws, tmp_path):
     files = written_files(aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"])
     units = {Path(path).name: content for path, content in files.items()
              if Path(path).parent == Path("/etc/systemd/system")}
-    assert sorted(units) == ["ray-monitoring-apply.service", "ray-monitoring-apply.timer"]
+    assert sorted(units) == ["ray-monitoring-apply.service", "ray-monitoring-apply.timer",
+                             "ray-monitoring-imds-guard.service"]
     # Docker's drop-in, checked as the [Unit] section of a unit of its own (a drop-in alone is no unit).
     drop_in = files["/etc/systemd/system/docker.service.d/ray-monitoring-data.conf"]
     units["docker-drop-in-check.service"] = drop_in + "\n[Service]\nType=oneshot\nExecStart=/bin/true\n"
