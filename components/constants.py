@@ -21,6 +21,9 @@ ALERTMANAGER_PORT = 9093
 PROMETHEUS_CONFIG_DIR = "/etc/prometheus"
 
 PROMETHEUS_UID = 65534  # "nobody" in the prom/prometheus image
+# node_exporter sees the host's / (read-only): it runs as a uid of its own, so the secrets Prometheus
+# and Alertmanager own (as 65534, the image's default user too) stay unreadable to it.
+NODE_EXPORTER_UID = 9100
 GRAFANA_UID = 472  # "grafana" in the grafana/grafana image (EC2 runs the image as is)
 # On Kubernetes Grafana runs as a UID no host account has; the image supports arbitrary UIDs.
 GRAFANA_KUBERNETES_UID = 10472

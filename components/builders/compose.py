@@ -29,6 +29,7 @@ from components.constants import (
     GRAFANA_PROVISIONING_DIR,
     GRAFANA_SECRETS_DIR,
     GRAFANA_UID,
+    NODE_EXPORTER_UID,
     PROMETHEUS_CONFIG_DIR,
     PROMETHEUS_PORT,
     PROMETHEUS_UID,
@@ -59,6 +60,7 @@ def _node_exporter() -> dict[str, Any]:
         pid="host",
         command=["--path.rootfs=/host"],
         volumes=["/:/host:ro,rslave"],
+        user=f"{NODE_EXPORTER_UID}:{NODE_EXPORTER_UID}",
         read_only=True,
     )
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
+from components.constants import PROMETHEUS_UID
 from support.paths import PROJECT_ROOT
 from support.pulumi_internals import is_secret, reveal
-from support.stacks import Run, run_stack
+from support.stacks import Run, run_stack, written_files
 
 SKIPS = yaml.safe_load((PROJECT_ROOT / "tests" / "checkov-skips.yaml").read_text())
 
@@ -192,3 +195,33 @@ def test_grafana_encrypts_its_database_with_a_generated_secret_key(minikube, aws
     assert parameter.plain["type"] == "SecureString" and is_secret(parameter.inputs["value"])
     assert {"parameter": parameter.plain["name"], "version": 1, "path": "/opt/ray-monitoring/secrets/secret-key",
             "mode": "0400", "uid": 472, "reload": "grafana-restart"} in aws.manifest()["secrets"]
+
+
+def read_as(uid: int, path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "cat", str(path)],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_node_exporter_cannot_read_the_secrets_its_host_mount_shows(aws):
+    """node_exporter mounts the head's / read-only; the secrets Prometheus and Alertmanager read are
+    theirs alone (0400, uid 65534, the prom images' default user): node_exporter runs as its own uid."""
+    from components.constants import NODE_EXPORTER_UID
+
+    owners = {entry["uid"] for entry in aws.manifest()["secrets"]} | {PROMETHEUS_UID}
+    for compose_text in (aws.config()["/opt/ray-monitoring/compose.yaml"],
+                         written_files(aws.worker_user_data())["/opt/ray-monitoring/compose.yaml"]):
+        user = yaml.safe_load(compose_text)["services"]["node-exporter"]["user"]
+        assert user == f"{NODE_EXPORTER_UID}:{NODE_EXPORTER_UID}" and NODE_EXPORTER_UID not in owners
+    # The door, tried with the kernel's own permission check: a 0400 file of uid 65534.
+    directory = Path(tempfile.mkdtemp(prefix="secrets-", dir="/tmp"))
+    try:
+        directory.chmod(0o755)
+        secret = directory / "alertmanager.yml"
+        secret.write_text("receivers: [{name: oncall, webhook_configs: [{url: https://hooks.example.com/x}]}]\n")
+        os.chown(secret, PROMETHEUS_UID, PROMETHEUS_UID)
+        secret.chmod(0o400)
+        assert read_as(PROMETHEUS_UID, secret).returncode == 0, "its owner reads it"
+        refused = read_as(NODE_EXPORTER_UID, secret)
+        assert refused.returncode != 0 and "Permission denied" in refused.stderr
+    finally:
+        shutil.rmtree(directory)
