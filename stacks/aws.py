@@ -52,6 +52,7 @@ from components.versions import (
 )
 from stacks.dashboards import image_ray_version, load_dashboards_for
 from stacks.doctor import doctor_expectations
+from stacks.notices import warn_if_viewers_query_a_shared_store
 from stacks.settings import AwsSettings, ConfigError, MonitoringSettings, describe_problem
 
 LOCAL = "http://127.0.0.1"  # all services share the head's network
@@ -281,6 +282,7 @@ def build(settings: AwsSettings) -> None:
     grants = _store_grants(s)
     _warn_if_head_too_small(s, head_kind.hardware)
     _warn_if_ray_dashboard_open(s)
+    warn_if_viewers_query_a_shared_store(m, anonymous_viewers=True)
     # Grafana serves the dashboards of the Ray the head runs, unless rayVersion says otherwise.
     version, source = ((m.ray_version, "rayVersion") if m.ray_version
                        else (image_ray_version(head_kind.image), "the Ray version of rayImage"))

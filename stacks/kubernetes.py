@@ -50,6 +50,7 @@ from components.kubernetes.ray_query_headers import RayQueryHeaders, RayQueryHea
 from components.versions import RAY_ARM64_IMAGE
 from stacks.dashboards import image_ray_version, load_dashboards_for
 from stacks.doctor import doctor_expectations
+from stacks.notices import warn_if_viewers_query_a_shared_store
 from stacks.preflight import (
     ARCH_LABEL,
     ClusterAccess,
@@ -113,6 +114,8 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     if settings.ray_dashboard_node_port is not None:
         check_node_port_is_on_minikube(nodes, settings.ray_dashboard_node_port)
     s, m = _fit_to_nodes(settings, nodes), settings.monitoring
+    # Our Grafana lets anonymous viewers in; in operator mode the user's Grafana is the user's to set.
+    warn_if_viewers_query_a_shared_store(m, anonymous_viewers=isinstance(s.backend, OwnMonitoring))
     # Grafana serves the dashboards of the Ray the cluster runs, unless rayVersion says otherwise.
     version: str | None
     if m.ray_version:

@@ -383,3 +383,11 @@ def test_sigv4_to_a_url_that_names_no_workspace_and_no_role_is_refused():
     bad = run_stack("aws", remoteWrite=[{"url": AMP, "auth": {"type": "sigv4", "region": "us-west-2",
                                                               "roleArn": "writer"}}])
     assert isinstance(bad.error, ConfigError) and "must be an IAM role ARN" in str(bad.error)
+
+
+def test_anonymous_viewers_of_a_shared_store_are_warned_about(aws_write, k8s_write):
+    # Grafana docs, "Roles and permissions": the Viewer role may query every datasource of its org.
+    for result in (aws_write, run_stack("minikube", secrets={"remoteWrite": WRITES, **QUERY_AUTH},
+                                        grafanaQueryUrl=QUERY)):
+        assert any("anonymous Grafana viewers" in line and QUERY in line for line in result.logs), result.logs
+    assert not any("anonymous Grafana viewers" in line for line in k8s_write.logs), "no grafanaQueryUrl: no warning"

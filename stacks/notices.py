@@ -1,0 +1,18 @@
+"""What `pulumi up` says about a choice the user made that has a consequence they may not see."""
+
+from __future__ import annotations
+
+import pulumi
+
+from stacks.settings import MonitoringSettings
+
+
+def warn_if_viewers_query_a_shared_store(m: MonitoringSettings, anonymous_viewers: bool) -> None:
+    """Grafana's Viewer role may send any query to its datasource: with grafanaQueryUrl, every
+    anonymous visitor queries that store with Grafana's credentials, all of what they may read."""
+    if anonymous_viewers and m.store.query:
+        pulumi.log.warn(
+            f"grafanaQueryUrl: anonymous Grafana viewers (the Ray Dashboard's embedded charts) can send any query to "
+            f"{m.store.query.url} with Grafana's credentials, not only this cluster's series; give Grafana a "
+            "credential that reads only this cluster (a tenant of its own, or a label-enforcing proxy), or keep "
+            "Grafana where only trusted people reach it (docs/remote-storage.md)")
