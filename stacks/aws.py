@@ -296,7 +296,8 @@ def build(settings: AwsSettings) -> None:
     monitoring = MonitoringHead("monitoring", MonitoringHeadArgs(
         s.cluster_name, _head_files(s, head_kind, managed, dashboards), _head_secrets(m),
         m.grafana_iframe_host, public=bool(s.network.allowed_cidrs),
-        parameter_prefix=f"/{stack_id()}/{s.cluster_name}", config_writers=_config_writers(s)))
+        parameter_prefix=f"/{stack_id()}/{s.cluster_name}", config_writers=_config_writers(s),
+        ray_token=s.network.ray_token_auth))
     head, workers = _nodes(s, Placement(subnet, worker_subnets, volume_size, grants), groups, monitoring, managed,
                            head_kind, worker_kind)
     _exports(s, head, monitoring, managed, served_version, workers)
@@ -334,7 +335,8 @@ def _head_files(s: AwsSettings, head: NodeKind, managed: ManagedPrometheus | Non
                                           alertmanager=m.alerting.deploys_alertmanager, agent=store.agent,
                                           ray_query_headers=store.ray_query_headers is not None,
                                           # With workers, tasks run there; without, the head must run them.
-                                          head_runs_tasks=s.nodes.worker_max_count == 0),
+                                          head_runs_tasks=s.nodes.worker_max_count == 0,
+                                          token_auth=s.network.ray_token_auth),
         # Waits for the workspace's endpoint when there is one.
         prometheus_yml=(managed.remote_write_url.apply(lambda url: _prometheus_yml(s, url)) if managed
                         else _prometheus_yml(s)),
@@ -389,7 +391,8 @@ def _nodes(s: AwsSettings, place: Placement, groups: SecurityGroups,
         s.cluster_name, monitoring.parameter_arns, [monitoring.object_arns],
         write_workspaces=[*managed_workspace, *place.grants.write_workspaces],
         query_workspaces=[*managed_workspace, *place.grants.query_workspaces], assume_roles=place.grants.roles))
-    worker_role = NodeRole("worker-role", NodeRoleArgs(s.cluster_name, [], []))
+    token = monitoring.ray_token_parameter  # the workers read Ray's token at boot, and nothing else
+    worker_role = NodeRole("worker-role", NodeRoleArgs(s.cluster_name, [token.parameter_arn] if token else [], []))
     data = DataVolume("monitoring-data", DataVolumeArgs(s.cluster_name, place.subnet.availability_zone,
                                                         place.volume_size, s.data.retain,
                                                         tags={STACK_TAG: stack_id()}))
@@ -407,8 +410,12 @@ def _nodes(s: AwsSettings, place: Placement, groups: SecurityGroups,
     data.attach(head.instance)
     workers = None
     if s.nodes.worker_max_count:
-        worker_data = head.instance.private_ip.apply(lambda ip: cloud_init.worker_user_data(
-            compose.worker_compose(ip, worker_kind.image, gpus=bool(worker_kind.hardware.gpus))))
+        worker_token = cloud_init.WorkerToken(s.region, token.parameter_name) if token else None
+        # Through the parameter's ARN, the workers launch after their token exists.
+        worker_data = pulumi.Output.all(head.instance.private_ip, token.parameter_arn if token else "").apply(
+            lambda args: cloud_init.worker_user_data(compose.worker_compose(
+                args[0], worker_kind.image, gpus=bool(worker_kind.hardware.gpus), token_auth=bool(token)),
+                worker_token))
         workers = WorkerGroup("workers", WorkerGroupArgs(
             ami_id=worker_kind.ami.id, root_device_name=worker_kind.ami.root_device_name,
             instance_type=s.nodes.worker_instance_type, user_data=worker_data,
@@ -444,6 +451,9 @@ def _exports(s: AwsSettings, head: RayNode, monitoring: MonitoringHead, managed:
         " --document-name AWS-StartPortForwardingSession",
         f" --parameters portNumber={GRAFANA_PORT},localPortNumber={GRAFANA_PORT}"))
     pulumi.export("grafanaAdminPassword", monitoring.admin_password)
+    if monitoring.ray_token is not None:
+        # The Ray Dashboard asks for it; `ray job submit` reads it from RAY_AUTH_TOKEN (docs/security.md).
+        pulumi.export("rayAuthToken", monitoring.ray_token)
     pulumi.export("rayDashboardsVersion", served_version)
     if managed:
         pulumi.export("managedPrometheusQueryUrl", managed.query_url)

@@ -37,6 +37,7 @@ class MonitoringHeadArgs:
     parameter_prefix: str  # every SecureString's name starts with it: unique to the stack in the account
     # Principals (IAM role or user ARNs) that may write the configuration bucket; the deployer's.
     config_writers: Sequence[pulumi.Input[str]] = ()
+    ray_token: bool = False  # generate Ray's token (token authentication) and hand it to the head
 
 
 class MonitoringHead(pulumi.ComponentResource):
@@ -46,6 +47,8 @@ class MonitoringHead(pulumi.ComponentResource):
     parameter_arns: list[pulumi.Output[str]]  # what it may read from SSM
     admin_password: pulumi.Output[str]  # a Pulumi secret
     signing_key_parameter: str  # the SecureString the head verifies the manifest with
+    ray_token: pulumi.Output[str] | None  # a Pulumi secret; None without token authentication
+    ray_token_parameter: SecretParameter | None  # where the workers read it at boot
 
     def __init__(self, name: str, args: MonitoringHeadArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ray-monitoring:aws:MonitoringHead", name, None, opts)
@@ -64,6 +67,17 @@ class MonitoringHead(pulumi.ComponentResource):
             args.cluster_name, f"{args.parameter_prefix}/grafana/secret-key", key_value.result),
             pulumi.ResourceOptions(parent=self))
         secrets.append((head_config.grafana_secret_key(key.parameter_name), key))
+        self.ray_token, self.ray_token_parameter = None, None
+        if args.ray_token:
+            token = random.RandomPassword(
+                f"{name}-ray-auth-token-value", length=48, special=False,
+                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]))
+            self.ray_token = pulumi.Output.secret(token.result)
+            self.ray_token_parameter = SecretParameter(f"{name}-ray-auth-token", SecretParameterArgs(
+                args.cluster_name, f"{args.parameter_prefix}/ray/auth-token", token.result),
+                pulumi.ResourceOptions(parent=self))
+            secrets.append((head_config.ray_auth_token(self.ray_token_parameter.parameter_name),
+                            self.ray_token_parameter))
         for secret in args.secrets:
             parameter = SecretParameter(
                 secret.name, SecretParameterArgs(args.cluster_name, f"{args.parameter_prefix}/{secret.path}",

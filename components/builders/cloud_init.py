@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from components.builders.head_config import APPLY_SCRIPT, apply_spec
-from components.builders.head_layout import BASE, DATA, DATA_DEVICE_FILE, RAY_TMP
+from components.builders.head_layout import BASE, DATA, DATA_DEVICE_FILE, RAY_AUTH_TOKEN_FILE, RAY_SECRETS, RAY_TMP
 from components.constants import RAY_METRICS_PORT, RAY_UID
 
 EC2_USER_DATA_LIMIT = 16 * 1024
@@ -135,7 +135,32 @@ def head_start_script(boot: HeadBoot) -> str:
     ])
 
 
-def worker_start_script() -> str:
+@dataclass(frozen=True)
+class WorkerToken:
+    """Where a worker reads Ray's token at boot (SSM, with its role): never in its user-data."""
+
+    region: str
+    parameter: str
+
+
+def _fetch_token(token: WorkerToken) -> list[str]:
+    return [
+        "# shellcheck disable=SC2317  # called through retry",
+        "fetch_ray_token() {  # Ray's token, from SSM with the worker's role, readable by Ray's user only",
+        "  python3 -c 'import boto3' 2>/dev/null ||",
+        "    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-boto3; } || return 1",
+        f"  install -d -m 0700 -o {RAY_UID} -g {RAY_UID} {RAY_SECRETS}",
+        "  (umask 077 && python3 -c 'import sys, boto3; sys.stdout.write(boto3.client("
+        "\"ssm\", region_name=sys.argv[1]).get_parameter(Name=sys.argv[2], WithDecryption=True)"
+        f"[\"Parameter\"][\"Value\"])' {token.region} {token.parameter} > {RAY_AUTH_TOKEN_FILE}.new) &&",
+        f"    install -m 0400 -o {RAY_UID} -g {RAY_UID} {RAY_AUTH_TOKEN_FILE}.new {RAY_AUTH_TOKEN_FILE} &&",
+        f"    rm -f {RAY_AUTH_TOKEN_FILE}.new",
+        "}",
+        "retry fetch_ray_token",
+    ]
+
+
+def worker_start_script(token: WorkerToken | None = None) -> str:
     tries = JOIN_WAIT_SECONDS // 10
     return "\n".join([
         "#!/usr/bin/env bash",
@@ -149,6 +174,7 @@ def worker_start_script() -> str:
         RETRY,
         DOCKER,
         f"install -d -m 0755 -o {RAY_UID} -g 100 {RAY_TMP}",
+        *(_fetch_token(token) if token else []),
         f"retry docker compose --project-directory {BASE} -f {BASE}/compose.yaml up -d",
         "# Ray serves its metrics port once the raylet has registered with the head's GCS.",
         f"for _ in $(seq {tries}); do",
@@ -216,7 +242,7 @@ def head_user_data(boot: HeadBoot) -> str:
     return _cloud_config(files, head_start_script(boot))
 
 
-def worker_user_data(compose_yaml: str) -> str:
+def worker_user_data(compose_yaml: str, token: WorkerToken | None = None) -> str:
     return _cloud_config([_file(f"{BASE}/compose.yaml", compose_yaml),
                           _file(f"/etc/systemd/system/{IMDS_GUARD_UNIT}.service", IMDS_GUARD)],
-                         worker_start_script())
+                         worker_start_script(token))

@@ -17,6 +17,7 @@ from components.builders.head_layout import (
     BASE,
     DATA,
     GRAFANA_CONFIG,
+    RAY_AUTH_TOKEN_FILE,
     RAY_HEADERS_FILE,
     RAY_TMP,
 )
@@ -44,6 +45,7 @@ from components.versions import (
 )
 
 RAY_HEADERS_SECRET = "ray-prometheus-headers"  # the Compose secret: /run/secrets/<name> in the head
+RAY_TOKEN_SECRET = "ray-auth-token"  # the Compose secret holding Ray's token, on every node
 GRAFANA_CONFIG_MOUNT = "/etc/grafana/config"  # where the container sees it
 
 # Ray sizes its object store from /dev/shm; Docker's default 64 MB would push it to disk.
@@ -82,6 +84,18 @@ def _alertmanager() -> dict[str, Any]:
     )
 
 
+def token_auth_env() -> dict[str, str]:
+    """Ray's token authentication (Ray 2.52+): every node in token mode, the token read from a file."""
+    return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": f"/run/secrets/{RAY_TOKEN_SECRET}"}
+
+
+def _with_token(compose: dict[str, Any], service: str) -> None:
+    ray = compose["services"][service]
+    ray["environment"] = {**ray.get("environment", {}), **token_auth_env()}
+    ray["secrets"] = [*ray.get("secrets", []), RAY_TOKEN_SECRET]
+    compose["secrets"] = {**compose.get("secrets", {}), RAY_TOKEN_SECRET: {"file": RAY_AUTH_TOKEN_FILE}}
+
+
 def _ray(image: str, command: list[str], gpus: bool, **extra: Any) -> dict[str, Any]:
     ray = _service(image, command=command, shm_size=RAY_SHM_SIZE, volumes=[f"{RAY_TMP}:/tmp/ray"], **extra)
     if gpus:
@@ -93,7 +107,7 @@ def _ray(image: str, command: list[str], gpus: bool, **extra: Any) -> dict[str, 
 
 def head_compose(head_env: list[dict[str, Any]], retention_time: str, retention_size: str, prometheus_memory: str,
                  ray_image: str, gpus: bool = False, alertmanager: bool = False, agent: bool = False,
-                 ray_query_headers: bool = False, head_runs_tasks: bool = True) -> str:
+                 ray_query_headers: bool = False, head_runs_tasks: bool = True, token_auth: bool = False) -> str:
     """`agent`: Prometheus in agent mode; `ray_query_headers`: the head reads RAY_PROMETHEUS_HEADERS from
     RAY_HEADERS_FILE (a Compose secret) as it starts, so the credential is in no Compose file or env file;
     `head_runs_tasks` False: the head offers Ray no CPU, so tasks (a job's code) run on the workers, away
@@ -158,15 +172,19 @@ def head_compose(head_env: list[dict[str, Any]], retention_time: str, retention_
     if ray_query_headers:
         compose["services"]["ray-head"]["secrets"] = [RAY_HEADERS_SECRET]
         compose["secrets"] = {RAY_HEADERS_SECRET: {"file": RAY_HEADERS_FILE}}
+    if token_auth:
+        _with_token(compose, "ray-head")
     return yaml.safe_dump(compose, sort_keys=False)
 
 
-def worker_compose(head_address: str, ray_image: str, gpus: bool = False) -> str:
-    compose = {
+def worker_compose(head_address: str, ray_image: str, gpus: bool = False, token_auth: bool = False) -> str:
+    compose: dict[str, Any] = {
         "services": {
             "ray-worker": _ray(ray_image, ["ray", "start", f"--address={head_address}:{RAY_GCS_PORT}",
                                            f"--metrics-export-port={RAY_METRICS_PORT}", "--block"], gpus),
             "node-exporter": _node_exporter(),
         },
     }
+    if token_auth:
+        _with_token(compose, "ray-worker")
     return yaml.safe_dump(compose, sort_keys=False)

@@ -26,6 +26,7 @@ from components.builders.head_layout import (
     ENV_FILE,
     GRAFANA_CONFIG,
     GRAFANA_PASSWORD_FILE,
+    RAY_AUTH_TOKEN_FILE,
     RAY_HEADERS_FILE,
     REMOTE_WRITE_SECRETS,
 )
@@ -128,6 +129,11 @@ def remote_write_credential(parameter: str, file_name: str) -> SecretFile:
 def datasource_credential(parameter: str) -> SecretFile:
     # Read through $__file{} when Grafana provisions the datasource.
     return SecretFile(parameter, f"{BASE}/secrets/{GRAFANA_DATASOURCE_CREDENTIAL}", GRAFANA_DATASOURCES, GRAFANA_UID)
+
+
+def ray_auth_token(parameter: str) -> SecretFile:
+    # Ray reads its token as it starts.
+    return SecretFile(parameter, RAY_AUTH_TOKEN_FILE, RAY_HEAD_RESTART, RAY_UID)
 
 
 def ray_query_headers(parameter: str) -> SecretFile:

@@ -12,6 +12,7 @@ ALERTMANAGER_SECRETS = f"{BASE}/alertmanager"  # alertmanager.yml, from SSM
 REMOTE_WRITE_SECRETS = f"{BASE}/prometheus/remote-write"  # Prometheus sees it at remote_write.SECRETS_DIR
 RAY_SECRETS = f"{BASE}/ray"  # the Ray head's RAY_PROMETHEUS_HEADERS, from SSM
 RAY_HEADERS_FILE = f"{RAY_SECRETS}/prometheus-headers"
+RAY_AUTH_TOKEN_FILE = f"{RAY_SECRETS}/auth-token"  # Ray's token (token authentication), on every node
 GRAFANA_CONFIG = f"{BASE}/grafana/config"  # grafana.ini; a directory mount sees a replaced file
 # The head's data volume (its own EBS volume): Prometheus' TSDB and Grafana's database outlive the instance.
 DATA = "/var/lib/ray-monitoring/data"

@@ -24,6 +24,7 @@ class Network:
     # The workers' subnets, vouched to route out through NAT; empty: the head's subnet with public IPv4s.
     worker_subnet_ids: tuple[str, ...]
     config_writers: tuple[str, ...]  # may write the configuration bucket; empty: the deploying principal
+    ray_token_auth: bool  # Ray's token authentication on every node, with a generated token
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def read_aws(reader: Reader) -> AwsSettings:
             head_elastic_ip=reader.flag("headElasticIp"),
             worker_subnet_ids=_worker_subnets(reader),
             config_writers=_config_writers(reader),
+            ray_token_auth=reader.flag("rayTokenAuth"),
         ),
         nodes=_nodes(reader),
         data=HeadData(

@@ -170,13 +170,15 @@ def test_iam_names_every_action_and_resource(aws):
     parameter = aws.one("aws:ssm/parameter:Parameter", "grafana-admin-password-parameter").plain["name"]
     assert head["ReadParameters"]["Action"] == ["ssm:GetParameter"]
     others = [aws.one("aws:ssm/parameter:Parameter", f"monitoring-{name}-parameter").plain["name"]
-              for name in ("grafana-secret-key", "manifest-signing-key")]
+              for name in ("grafana-secret-key", "ray-auth-token", "manifest-signing-key")]
     assert head["ReadParameters"]["Resource"] == [f"arn:aws:ssm:us-west-2:123456789012:parameter{name}"
                                                   for name in (parameter, *others)]
     assert head["ReadObjects"]["Action"] == ["s3:GetObject"]
     assert head["ReadObjects"]["Resource"] == ["arn:aws:s3:::config-bucket-bucket/config/*"]
-    worker = {s["Sid"] for s in statements["worker-role-policy"]}
-    assert worker == {"SessionManager"}, "workers read nothing"
+    worker = {s["Sid"]: s for s in statements["worker-role-policy"]}
+    token = aws.one("aws:ssm/parameter:Parameter", "monitoring-ray-auth-token-parameter").plain["name"]
+    assert set(worker) == {"SessionManager", "ReadParameters"}, "workers read Ray's token, and nothing else"
+    assert worker["ReadParameters"]["Resource"] == [f"arn:aws:ssm:us-west-2:123456789012:parameter{token}"]
 
 
 def test_head_runs_the_monitoring_stack_with_compose(aws):
@@ -191,6 +193,8 @@ def test_head_runs_the_monitoring_stack_with_compose(aws):
     assert ray["environment"] == {
         "RAY_GRAFANA_HOST": "http://127.0.0.1:3000", "RAY_PROMETHEUS_HOST": "http://127.0.0.1:9090",
         "RAY_PROMETHEUS_NAME": "Prometheus", "RAY_GRAFANA_IFRAME_HOST": "${RAY_GRAFANA_IFRAME_HOST}",
+        # Ray's token authentication: the token from a file only Ray's user reads (a Compose secret).
+        "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": "/run/secrets/ray-auth-token",
     }
     assert "--storage.tsdb.retention.time=15d" in services["prometheus"]["command"]
     # History and Grafana's database live on the data volume, never in a Docker volume on the root disk.
@@ -414,7 +418,7 @@ def test_two_stacks_in_one_account_name_their_parameters_apart(aws):
     for result, stack in ((aws, "aws"), (staging, "aws-staging")):
         assert {r.plain["name"] for r in result.of_type("aws:ssm/parameter:Parameter")} == {
             f"/ray-monitoring/{stack}/ray-cluster/{name}"
-            for name in ("grafana/admin-password", "grafana/secret-key", "manifest-signing-key")}
+            for name in ("grafana/admin-password", "grafana/secret-key", "ray/auth-token", "manifest-signing-key")}
 
 
 def test_gpu_workers_get_the_gpu_ami_image_and_devices():

@@ -230,8 +230,8 @@ def test_aws_remote_write_credentials_are_secure_strings_read_into_files(aws_wri
     grafana = secrets[f"{BASE}/secrets/datasource-credential"]
     assert (grafana["uid"], grafana["reload"]) == (GRAFANA_UID, "grafana-datasources")
     (read,) = [s for s in head_policy(aws_write) if s["Sid"] == "ReadParameters"]
-    # password, secret key, two remote-write credentials, the datasource's, the manifest's signing key
-    assert len(read["Resource"]) == 6
+    # password, secret key, two remote-write credentials, the datasource's, Ray's token, the signing key
+    assert len(read["Resource"]) == 7
     (datasource,) = yaml.safe_load(files[f"{BASE}/grafana/provisioning/datasources/datasources.yaml"])["datasources"]
     assert datasource["url"] == QUERY
     assert_no_plain_credential(aws_write)
@@ -247,8 +247,9 @@ def test_aws_agent_mode_hands_ray_its_headers_as_a_compose_secret(aws_agent, tmp
     promtool_check(files[f"{BASE}/prometheus/prometheus.yml"], tmp_path, agent=True)
     head = compose["services"]["ray-head"]
     assert head["environment"]["RAY_PROMETHEUS_HOST"] == QUERY and "RAY_PROMETHEUS_HEADERS" not in head["environment"]
-    assert head["secrets"] == ["ray-prometheus-headers"]
-    assert compose["secrets"] == {"ray-prometheus-headers": {"file": f"{BASE}/ray/prometheus-headers"}}
+    assert head["secrets"] == ["ray-prometheus-headers", "ray-auth-token"]
+    assert compose["secrets"] == {"ray-prometheus-headers": {"file": f"{BASE}/ray/prometheus-headers"},
+                                  "ray-auth-token": {"file": f"{BASE}/ray/auth-token"}}
     assert json.loads(parameters(aws_agent)["/ray-monitoring/aws/ray-cluster/ray/prometheus-headers"]) == {
         "Authorization": f"Bearer {QUERY_TOKEN}"}
     (entry,) = [s for s in aws_agent.manifest()["secrets"] if s["path"] == f"{BASE}/ray/prometheus-headers"]

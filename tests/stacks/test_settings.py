@@ -91,6 +91,7 @@ INVALID = [
     ("aws", {"clusterName": "Ray Cluster"}, "clusterName", "Ray Cluster"),
     ("aws", {"allowWorldAccess": "maybe"}, "allowWorldAccess", "maybe"),
     ("aws", {"openRayDashboard": "yes"}, "openRayDashboard", "yes"),
+    ("aws", {"rayTokenAuth": "no"}, "rayTokenAuth", "no"),
     ("aws", {"configWriterArns": ["arn:aws:sts::123456789012:assumed-role/deployer/me"]}, "configWriterArns",
      "arn:aws:sts::123456789012:assumed-role/deployer/me"),
     ("aws", {"headElasticIp": "on"}, "headElasticIp", "on"),

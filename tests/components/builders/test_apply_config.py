@@ -78,11 +78,13 @@ def test_first_boot_writes_exactly_the_manifest(head, aws):
     assert head.file("/opt/ray-monitoring/.env").read_text() == "RAY_GRAFANA_IFRAME_HOST=http://localhost:3000\n"
     written = {str(p.relative_to(head.root)) for p in (head.root / "opt").rglob("*") if p.is_file()}
     expected = {e["path"].lstrip("/") for e in manifest["files"]} | {
-        "opt/ray-monitoring/secrets/admin-password", "opt/ray-monitoring/secrets/secret-key", "opt/ray-monitoring/.env"}
+        "opt/ray-monitoring/secrets/admin-password", "opt/ray-monitoring/secrets/secret-key",
+        "opt/ray-monitoring/ray/auth-token", "opt/ray-monitoring/.env"}
     assert written == expected, "nothing more, nothing less"
     key = head.file("/opt/ray-monitoring/secrets/secret-key")
     assert mode_and_owner(key) == ("0o400", GRAFANA_UID, GRAFANA_UID), "Grafana's secret_key: only Grafana reads it"
     assert len(key.read_text()) == 48 and key.read_text() != password.read_text()
+    assert mode_and_owner(head.file("/opt/ray-monitoring/ray/auth-token")) == ("0o400", 1000, 1000), "Ray's alone"
     assert head.docker_calls() == [["up", "-d", "--remove-orphans"]]
     assert GrafanaAdmin.calls == [], "a new Grafana provisions itself"
 
