@@ -40,6 +40,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ray-dashboard-url")
     parser.add_argument("--grafana-url")
     parser.add_argument("--grafana-password-file", type=Path, help="Grafana's admin password, for the datasource check")
+    parser.add_argument("--ray-token-file", type=Path, help="Ray's token, where the cluster runs token authentication")
     parser.add_argument("--expect-datasource", help="the Grafana datasource name the head should use")
     parser.add_argument("--expect-iframe-host", help="the RAY_GRAFANA_IFRAME_HOST the head should report")
     parser.add_argument("--ray-nodes", type=int, help="rayNodes: the sizing plan to compare series against")
@@ -69,7 +70,7 @@ def expectations(doctor: dict, stack: str) -> Expectations:
 
 
 def run_checks(http: Http, urls: dict[str, str | None], password: str | None,
-               expect: Expectations) -> dict[str, list[Result]]:
+               expect: Expectations, ray_token: str | None = None) -> dict[str, list[Result]]:
     findings = Findings()
     sections: dict[str, list[Result]] = {}
     # Prometheus' reachability first, so a failed head health check can tell which side is wrong;
@@ -80,7 +81,7 @@ def run_checks(http: Http, urls: dict[str, str | None], password: str | None,
             findings.prometheus_reachable = http.get(f"{prometheus_url}/-/ready").status == 200
         except Exception:  # noqa: BLE001 reported by the Prometheus checks themselves
             findings.prometheus_reachable = False
-    sections["Ray Dashboard"] = (ray_dashboard(http, ray_url, expect, findings) if ray_url
+    sections["Ray Dashboard"] = (ray_dashboard(http, ray_url, expect, findings, ray_token) if ray_url
                                  else not_run(RAY_CHECKS, "no Ray Dashboard URL given"))
     sections["Prometheus"] = (prometheus(http, prometheus_url, expect, findings) if prometheus_url
                               else not_run(PROMETHEUS_CHECKS, "no Prometheus URL given"))
@@ -107,6 +108,7 @@ def render(sections: dict[str, list[Result]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     password = args.grafana_password_file.read_text().strip() if args.grafana_password_file else None
+    ray_token = args.ray_token_file.read_text().strip() if args.ray_token_file else None
     urls = {"prometheus": args.prometheus_url, "rayDashboard": args.ray_dashboard_url, "grafana": args.grafana_url}
     expect = Expectations(datasource_name=args.expect_datasource, iframe_host=args.expect_iframe_host,
                           dashboard_uids=dashboard_uids(), ray_nodes=args.ray_nodes,
@@ -119,11 +121,12 @@ def main(argv: list[str] | None = None) -> int:
             doctor = outputs["doctor"]
             expect = expectations(doctor, args.stack)
             password = password or outputs.get("grafanaAdminPassword")
+            ray_token = ray_token or outputs.get("rayAuthToken")
             for name, service in doctor.get("services", {}).items():
                 urls[name] = urls.get(name) or forwards.open(service["namespace"], service["service"], service["port"])
             for name, url in doctor.get("urls", {}).items():
                 urls[name] = urls.get(name) or url
-        sections = run_checks(Http(), urls, password, expect)
+        sections = run_checks(Http(), urls, password, expect, ray_token)
     except (StackAccessError, subprocess.SubprocessError, KeyError) as error:
         print(f"doctor: {error}", file=sys.stderr)
         return 2

@@ -71,6 +71,7 @@ class Context:
     exp: Expectations
     findings: Findings
     password: str | None = None  # Grafana's admin password
+    ray_token: str | None = None  # Ray's token, where the cluster runs token authentication
     fetched: dict[str, Any] = field(default_factory=dict)  # responses shared by the checks of one table
 
     def once(self, key: str, fetch: Callable[[], Any]) -> Any:
@@ -141,7 +142,14 @@ def fixed(text: str) -> Callable[[Context], str]:
 # --- Ray Dashboard ------------------------------------------------------------------------------
 
 def _ray_reachable(ctx: Context) -> tuple[bool, str]:
-    nodes = ctx.http.json(f"{ctx.url}/nodes?view=summary")["data"]["summary"]
+    reply = ctx.http.get(f"{ctx.url}/nodes?view=summary", bearer=ctx.ray_token)
+    if reply.status in (401, 403):
+        given = "refuses the token given" if ctx.ray_token else "wants Ray's token"
+        return False, (f"the Ray Dashboard {given} (token authentication): the stack's rayAuthToken output, "
+                       "or --ray-token-file")
+    if reply.status >= 400:
+        raise HttpError(f"{ctx.url}/nodes: HTTP {reply.status}")
+    nodes = reply.json()["data"]["summary"]
     ctx.findings.alive_nodes = sorted(
         f"{n['raylet']['nodeManagerAddress']}:{n['raylet']['metricsExportPort']}" for n in nodes
         if n.get("raylet", {}).get("state") == "ALIVE")
@@ -149,7 +157,7 @@ def _ray_reachable(ctx: Context) -> tuple[bool, str]:
 
 
 def _ray_prometheus_health(ctx: Context) -> tuple[bool, str]:
-    reply = ctx.http.json(f"{ctx.url}/api/prometheus_health", allow_error=True)
+    reply = ctx.http.json(f"{ctx.url}/api/prometheus_health", allow_error=True, bearer=ctx.ray_token)
     if reply.get("result") is True:
         return True, "the head's RAY_PROMETHEUS_HOST answers queries"
     reason = reply.get("msg", "")
@@ -160,7 +168,8 @@ def _ray_prometheus_health(ctx: Context) -> tuple[bool, str]:
 
 
 def _grafana_reply(ctx: Context) -> dict:
-    return ctx.once("grafana_health", lambda: ctx.http.json(f"{ctx.url}/api/grafana_health", allow_error=True))
+    return ctx.once("grafana_health", lambda: ctx.http.json(f"{ctx.url}/api/grafana_health", allow_error=True,
+                                                            bearer=ctx.ray_token))
 
 
 def _ray_grafana_health(ctx: Context) -> tuple[bool, str]:
@@ -216,8 +225,10 @@ RAY_TABLE = (
 RAY_CHECKS = names(RAY_TABLE)
 
 
-def ray_dashboard(http: Http, url: str, exp: Expectations, findings: Findings) -> list[Result]:
-    return run_table(RAY_TABLE, Context(http, url, exp, findings), "the Ray Dashboard is unreachable")
+def ray_dashboard(http: Http, url: str, exp: Expectations, findings: Findings,
+                  ray_token: str | None = None) -> list[Result]:
+    return run_table(RAY_TABLE, Context(http, url, exp, findings, ray_token=ray_token),
+                     "the Ray Dashboard is unreachable")
 
 
 # --- Prometheus ---------------------------------------------------------------------------------

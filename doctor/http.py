@@ -63,17 +63,20 @@ class Http:
         self.timeout = timeout
         self._opener = urllib.request.build_opener(_SameOriginRedirects)
 
-    def get(self, url: str, auth: tuple[str, str] | None = None) -> Response:
-        """Any HTTP status is a Response; only no answer at all raises."""
+    def get(self, url: str, auth: tuple[str, str] | None = None, bearer: str | None = None) -> Response:
+        """Any HTTP status is a Response; only no answer at all raises. `auth`: Grafana's admin login
+        (Basic); `bearer`: Ray's token."""
         request = urllib.request.Request(url, headers={"Accept": "application/json"})
-        if auth is not None:
+        if auth is not None or bearer is not None:
             scheme, host, _ = _origin(url)
             if scheme != "https" and not is_loopback(host):
-                raise HttpError(f"{url}: not sending Grafana's admin password over plain HTTP to {host}: use the "
-                                "https URL, or a port-forward or tunnel to localhost")
-            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+                what = "Grafana's admin password" if auth is not None else "Ray's token"
+                raise HttpError(f"{url}: not sending {what} over plain HTTP to {host}: use the https URL, or a "
+                                "port-forward or tunnel to localhost")
+            credential = (f"Basic {base64.b64encode(f'{auth[0]}:{auth[1]}'.encode()).decode()}" if auth is not None
+                          else f"Bearer {bearer}")
             # Unredirected: urllib copies ordinary headers into a redirected request, these it does not.
-            request.add_unredirected_header("Authorization", f"Basic {token}")
+            request.add_unredirected_header("Authorization", credential)
         try:
             with self._opener.open(request, timeout=self.timeout) as reply:
                 return Response(reply.status, {k.lower(): v for k, v in reply.headers.items()}, reply.read())
@@ -82,9 +85,10 @@ class Http:
         except (urllib.error.URLError, OSError) as error:
             raise HttpError(f"{url}: no answer ({getattr(error, 'reason', error)})") from error
 
-    def json(self, url: str, allow_error: bool = False, auth: tuple[str, str] | None = None) -> Any:
+    def json(self, url: str, allow_error: bool = False, auth: tuple[str, str] | None = None,
+             bearer: str | None = None) -> Any:
         """The JSON body; a non-2xx status raises unless `allow_error` (the body is then still parsed)."""
-        response = self.get(url, auth)
+        response = self.get(url, auth, bearer)
         if response.status >= 400 and not allow_error:
             raise HttpError(f"{url}: HTTP {response.status}")
         return response.json()

@@ -150,9 +150,11 @@ def _fetch_token(token: WorkerToken) -> list[str]:
         "  python3 -c 'import boto3' 2>/dev/null ||",
         "    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-boto3; } || return 1",
         f"  install -d -m 0700 -o {RAY_UID} -g {RAY_UID} {RAY_SECRETS}",
-        "  (umask 077 && python3 -c 'import sys, boto3; sys.stdout.write(boto3.client("
-        "\"ssm\", region_name=sys.argv[1]).get_parameter(Name=sys.argv[2], WithDecryption=True)"
-        f"[\"Parameter\"][\"Value\"])' {token.region} {token.parameter} > {RAY_AUTH_TOKEN_FILE}.new) &&",
+        # Written by Python itself (mode 0600 from the start), then given to Ray's user.
+        "  python3 -c 'import os, sys, boto3; value = boto3.client(\"ssm\", region_name=sys.argv[1])"
+        ".get_parameter(Name=sys.argv[2], WithDecryption=True)[\"Parameter\"][\"Value\"]; "
+        "os.write(os.open(sys.argv[3], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), value.encode())' "
+        f"{token.region} {token.parameter} {RAY_AUTH_TOKEN_FILE}.new &&",
         f"    install -m 0400 -o {RAY_UID} -g {RAY_UID} {RAY_AUTH_TOKEN_FILE}.new {RAY_AUTH_TOKEN_FILE} &&",
         f"    rm -f {RAY_AUTH_TOKEN_FILE}.new",
         "}",

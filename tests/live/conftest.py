@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from support.pulumi_internals import reveal
 from support.stacks import run_stack
 
 
@@ -23,6 +24,7 @@ class LiveCluster:
     workdir: Path
     head_found_after: float  # seconds from `ray start --head` returning to Prometheus' first Ray scrape
     worker_found_after: float  # seconds from the worker's `ray start` returning to its first scrape
+    token: str  # Ray's token: the cluster runs token authentication, as the stack deploys it
 
 
 @pytest.fixture(scope="session")
@@ -48,13 +50,19 @@ def live(tmp_path_factory):
                 if not v.startswith("${")}
     # The iframe host is written on the head; without allowedCidrs it is the tunnel's, as the stack says.
     head_env["RAY_GRAFANA_IFRAME_HOST"] = stack.outputs["doctor"]["iframeHost"]
+    token = reveal(stack.outputs["rayAuthToken"])
 
     workdir = tmp_path_factory.mktemp("live")
     processes = Processes()
     # Ray's socket paths must stay within 107 bytes: its temp dir sits at the top of /tmp, not in the
     # per-worker folders pytest -n makes.
     ray_dir = Path(tempfile.mkdtemp(prefix="ray-live-"))
-    ray = RayCluster(ray_dir, head_env)
+    # The token where RAY_AUTH_TOKEN_PATH points on this machine (the head's Compose secret otherwise).
+    token_file = ray_dir / "auth-token"
+    token_file.write_text(token)
+    token_file.chmod(0o400)
+    assert head_env["RAY_AUTH_MODE"] == "token", "the stack deploys token authentication"
+    ray = RayCluster(ray_dir, {**head_env, "RAY_AUTH_TOKEN_PATH": str(token_file)})
     rules = workdir / FILE_NAME
     rules.write_text(files[f"/opt/ray-monitoring/prometheus/{FILE_NAME}"])
     config = on_loopback(yaml.safe_load(files["/opt/ray-monitoring/prometheus/prometheus.yml"]), ray.sd_file, rules)
@@ -71,7 +79,7 @@ def live(tmp_path_factory):
         worker_found_after = wait_until(lambda: prometheus.target_up("ray", f"{LOOPBACK}:8081"), 60,
                                         "the Ray worker scraped")
         ray.run(WORKLOAD)
-        yield LiveCluster(ray, prometheus, workdir, head_found_after, worker_found_after)
+        yield LiveCluster(ray, prometheus, workdir, head_found_after, worker_found_after, token)
     finally:
         ray.stop()
         processes.stop_all()

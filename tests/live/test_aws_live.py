@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
+
 from components.builders import alert_rules, overview_dashboard
 from components.builders.alert_rules import AlertSettings
 from support.live import LOOPBACK, WORKLOAD, http_json, wait_until
@@ -40,7 +44,7 @@ def test_ray_series_carry_cluster_and_session(live):
 
 def test_ray_dashboard_reaches_prometheus(live):
     def healthy() -> bool:
-        return http_json(f"http://{LOOPBACK}:8265/api/prometheus_health").get("result") is True
+        return http_json(f"http://{LOOPBACK}:8265/api/prometheus_health", token=live.token).get("result") is True
 
     wait_until(healthy, 30, "Ray Dashboard /api/prometheus_health success")
 
@@ -96,3 +100,29 @@ def test_no_alert_fires_on_a_healthy_cluster(live):
     alerts = http_json(f"{live.prometheus.url}/api/v1/alerts")["data"]["alerts"]
     firing = [a["labels"]["alertname"] for a in alerts if a["state"] == "firing"]
     assert firing == [], firing
+
+
+def submit_job(token: str | None) -> int:
+    """POST /api/jobs/ (what `ray job submit` sends): the HTTP status."""
+    body = json.dumps({"entrypoint": "echo ran-on-the-head"}).encode()
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    request = urllib.request.Request(f"http://{LOOPBACK}:8265/api/jobs/", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 (loopback)
+            job = json.loads(reply.read())
+            http_json(f"http://{LOOPBACK}:8265/api/jobs/{job['submission_id']}", token=token)
+            return int(reply.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_the_jobs_api_runs_nothing_without_the_token(live):
+    """Measured on Ray 2.60 in token mode (RAY_AUTH_MODE=token, as the stack deploys it): the dashboard's
+    API, job submission included, answers 401 without the token and 403 with a wrong one; the metrics
+    ports (8080, 44217, 44227) and the dashboard's static page stay open, so every scrape still works."""
+    assert submit_job(None) == 401
+    assert submit_job("not-the-token") == 403
+    assert submit_job(live.token) == 200, "the deployer, with rayAuthToken, still submits jobs"
+    for port in (8080, 44217, 44227):
+        with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/metrics", timeout=5) as reply:  # noqa: S310
+            assert reply.status == 200, f"metrics on {port} need no token"

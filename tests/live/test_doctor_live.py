@@ -5,6 +5,7 @@ HTTP API responses (tests/grafana_api.py: no Grafana server can run here)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import urllib.request
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from doctor.http import Http
 from support.cloud_mocks import GENERATED_PASSWORD
 from support.grafana_api import deployed_grafana
 from support.live import LOOPBACK, Processes, Prometheus, on_loopback, wait_until
+from support.pulumi_internals import reveal
 from support.stacks import run_stack
 
 EXTRA_PROMETHEUS_PORT = 9092  # a second Prometheus for the faults that need another configuration
@@ -36,8 +38,14 @@ def doctor_setup(live):
         grafana.stop()
 
 
-def diagnose(urls: dict, expect) -> dict:
-    sections = run_checks(Http(timeout=5), urls, GENERATED_PASSWORD, expect)
+@functools.cache
+def ray_token() -> str:
+    """The token the live cluster runs with: the aws stack's rayAuthToken output."""
+    return reveal(run_stack("aws").outputs["rayAuthToken"])
+
+
+def diagnose(urls: dict, expect, token: str | None = None) -> dict:
+    sections = run_checks(Http(timeout=5), urls, GENERATED_PASSWORD, expect, token or ray_token())
     print(render(sections))  # shown when a test fails
     return {r.check: r for results in sections.values() for r in results}
 
@@ -191,8 +199,11 @@ def test_the_cli_prints_one_line_per_check_and_fails_on_a_fault(live, doctor_set
 
     password = tmp_path / "password"
     password.write_text(GENERATED_PASSWORD)
+    token = tmp_path / "ray-token"
+    token.write_text(live.token)
     base = [sys.executable, "-m", "doctor", "--prometheus-url", live.prometheus.url,
             "--ray-dashboard-url", f"http://{LOOPBACK}:8265", "--grafana-password-file", str(password),
+            "--ray-token-file", str(token),
             "--expect-datasource", "Prometheus", "--expect-iframe-host", expect.iframe_host]
     healthy = subprocess.run(base + ["--grafana-url", grafana.url], cwd=PROJECT_ROOT, capture_output=True,
                              text=True, timeout=120)
@@ -213,3 +224,10 @@ def test_grafana_stub_is_where_the_head_looks(doctor_setup):
     stack, grafana, expect = doctor_setup
     with urllib.request.urlopen(f"{grafana.url}/api/health", timeout=5) as reply:
         assert json.loads(reply.read())["database"] == "ok"
+
+
+def test_without_ray_s_token_the_doctor_says_what_it_needs(live, doctor_setup):
+    stack, grafana, expect = doctor_setup
+    results = diagnose(urls(live, grafana), expect, token="not-the-token")
+    check = results["Ray Dashboard reachable"]
+    assert check.ok is False and "refuses the token given" in check.detail and "rayAuthToken" in check.detail

@@ -37,8 +37,10 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_error})")
 
 
-def http_json(url: str, timeout: float = 5) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback only)
+def http_json(url: str, timeout: float = 5, token: str | None = None) -> Any:
+    """`token`: Ray's, for the dashboard's API under token authentication."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (loopback only)
         return json.loads(response.read())
 
 

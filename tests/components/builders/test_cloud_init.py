@@ -7,7 +7,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from components.builders.cloud_init import APPLY_UNIT, RETRIES, HeadBoot, head_start_script, worker_start_script
+from components.builders.cloud_init import (
+    APPLY_UNIT,
+    RETRIES,
+    HeadBoot,
+    WorkerToken,
+    head_start_script,
+    worker_start_script,
+)
 
 # A stand-in fails while its counter is below FAIL_<NAME> (-1: always), logging each call.
 STAND_IN = '''#!/usr/bin/env bash
@@ -21,7 +28,7 @@ limit=${!limit_var:-0}
 [[ $limit -lt 0 || $count -le $limit ]] && exit 1
 exit 0
 '''
-COMMANDS = ("apt-get", "docker", "curl", "systemctl", "shutdown", "sleep", "install")
+COMMANDS = ("apt-get", "docker", "curl", "systemctl", "shutdown", "sleep", "install", "python3")
 
 
 def boot(script: str, tmp_path: Path, **failures: int) -> tuple[subprocess.CompletedProcess, list[str]]:
@@ -75,3 +82,17 @@ def test_the_head_enables_its_apply_timer_even_when_bootstrap_fails(tmp_path):
     assert done.returncode != 0
     assert len([c for c in calls if c.startswith("apt-get update")]) == RETRIES
     assert calls[-2:] == ["systemctl daemon-reload", f"systemctl enable --now {APPLY_UNIT}.timer"]
+
+
+def test_a_worker_fetches_rays_token_before_compose_and_retries_it(tmp_path):
+    # SSM may refuse for a while (the parameter written moments ago, throttling): retried like the rest.
+    script = worker_start_script(WorkerToken("us-west-2", "/ray-monitoring/aws/ray-cluster/ray/auth-token"))
+    done, calls = boot(script, tmp_path, python3=2)
+    assert done.returncode == 0, done.stderr
+    fetches = [c for c in calls if c.startswith("python3 -c import os, sys, boto3")]
+    assert len(fetches) == 2 and fetches[-1].endswith(
+        "us-west-2 /ray-monitoring/aws/ray-cluster/ray/auth-token /opt/ray-monitoring/ray/auth-token.new")
+    first_compose = next(i for i, c in enumerate(calls) if c.startswith("docker compose --project-directory"))
+    assert calls.index(fetches[-1]) < first_compose, "Ray starts with its token"
+    token = "/opt/ray-monitoring/ray/auth-token"
+    assert f"install -m 0400 -o 1000 -g 1000 {token}.new {token}" in calls
