@@ -242,12 +242,16 @@ def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], ready: lis
                operator: KubeRayOperator | None) -> str:
     """The created RayCluster, or a patch per target; returns how each head gets its environment."""
     if isinstance(s.ray, CreatedCluster):
-        RayCluster(
+        cluster = RayCluster(
             "ray-cluster",
-            RayClusterArgs(s.ray.name, s.ray.namespace, s.ray.shape, s.ray.head_container, head_env),
+            RayClusterArgs(s.ray.name, s.ray.namespace, s.ray.shape, s.ray.head_container, head_env,
+                           token_auth=s.ray.token_auth),
             # After the operator (its CRD), so `pulumi destroy` deletes the cluster before the operator.
             pulumi.ResourceOptions(depends_on=[*namespaces, *ready, *([operator.release] if operator else [])]),
         )
+        if cluster.token is not None:
+            # The Ray Dashboard asks for it; `ray job submit` reads it from RAY_AUTH_TOKEN; the doctor sends it.
+            pulumi.export("rayAuthToken", cluster.token)
         return ("automatic: the RayCluster is created with the environment, and KubeRay recreates its pods when "
                 "a later pulumi up changes it (upgradeStrategy Recreate)")
     patched = s.ray

@@ -50,9 +50,16 @@ forward "${monitoring}" prometheus 9090
 forward "${monitoring}" grafana 3000
 forward "${ray_namespace}" "${cluster}-head-svc" 8265
 
-json() {  # json URL PYTHON-EXPRESSION-ON-d: exits 0 when the expression is true
-  curl -sf --max-time 5 "$1" | python3 -c "import json, sys; d = json.load(sys.stdin); sys.exit(0 if ($2) else 1)"
+json() {  # json URL PYTHON-EXPRESSION-ON-d [CURL-ARGS...]: exits 0 when the expression is true
+  local url=$1 expression=$2
+  shift 2
+  curl -sf --max-time 5 "$@" "${url}" |
+    python3 -c "import json, sys; d = json.load(sys.stdin); sys.exit(0 if (${expression}) else 1)"
 }
+
+# The created cluster runs Ray's token authentication: the dashboard's API wants the stack's token.
+ray_token=$(pulumi stack output rayAuthToken --show-secrets --stack kind)
+ray_auth=(-H "Authorization: Bearer ${ray_token}")
 
 query="http://localhost:9090/api/v1/query?query=ray_node_cpu_utilization%7Bray_io_cluster%3D%22${cluster}%22%7D"
 until_ok 600 "Prometheus has Ray series with ray_io_cluster=${cluster}" \
@@ -70,7 +77,11 @@ until_ok 120 "Grafana is healthy" json "http://localhost:3000/api/health" 'd["da
 until_ok 120 "Grafana serves Ray's default dashboard to anonymous viewers" \
   json "http://localhost:3000/api/dashboards/uid/rayDefaultDashboard" 'd["dashboard"]["uid"] == "rayDefaultDashboard"'
 until_ok 300 "the Ray Dashboard reaches Prometheus" \
-  json "http://localhost:8265/api/prometheus_health" 'd["result"] is True'
+  json "http://localhost:8265/api/prometheus_health" 'd["result"] is True' "${ray_auth[@]}"
 until_ok 300 "the Ray Dashboard reaches Grafana" \
-  json "http://localhost:8265/api/grafana_health" 'd["result"] is True'
+  json "http://localhost:8265/api/grafana_health" 'd["result"] is True' "${ray_auth[@]}"
+refused_without_token() {  # job submission's endpoint, asked without the token: 401
+  [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://localhost:8265/api/jobs/)" == 401 ]]
+}
+until_ok 60 "the Ray Dashboard refuses a request without the token" refused_without_token
 echo "all checks passed"

@@ -89,13 +89,26 @@ def _logical_cpus(cpu: str) -> str:
     return str(max(1, math.ceil(cores)))
 
 
-def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list[dict[str, Any]]) -> dict[str, Any]:
-    """`spec` of a ray.io/v1 RayCluster, valid against KubeRay v1.7.0's CRD."""
+TOKEN_KEY = "auth_token"  # the key KubeRay's own token Secrets use (samples/ray-cluster.auth-manual.yaml)
+
+
+def token_auth_env(secret_name: str) -> list[dict[str, Any]]:
+    """Ray's token authentication (Ray 2.52+) on a container: token mode, the token from a Secret, as
+    KubeRay's sample ray-cluster.auth-manual.yaml sets it on every Ray container."""
+    return [{"name": "RAY_AUTH_MODE", "value": "token"},
+            {"name": "RAY_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": TOKEN_KEY}}}]
+
+
+def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list[dict[str, Any]],
+                     token_secret: str | None = None) -> dict[str, Any]:
+    """`spec` of a ray.io/v1 RayCluster, valid against KubeRay v1.7.0's CRD. `token_secret`: a Secret
+    holding Ray's token (TOKEN_KEY): token authentication on the head, the workers and the autoscaler."""
     metrics = {"name": "metrics", "containerPort": RAY_METRICS_PORT}
+    token_env = token_auth_env(token_secret) if token_secret else []
     head = {
         "name": head_container,
         "image": shape.image,
-        "env": head_env,
+        "env": [*head_env, *token_env],
         "ports": [
             {"name": "gcs-server", "containerPort": RAY_GCS_PORT},
             {"name": "dashboard", "containerPort": RAY_DASHBOARD_PORT},
@@ -110,6 +123,7 @@ def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list
     worker = {
         "name": WORKER_CONTAINER,
         "image": shape.image,
+        **({"env": token_env} if token_env else {}),
         "ports": [metrics],
         "resources": _resources(shape.worker),
         "securityContext": _container_security_context(),
@@ -124,6 +138,8 @@ def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list
             "idleTimeoutSeconds": AUTOSCALER_IDLE_SECONDS,
             "resources": AUTOSCALER_RESOURCES,
             "securityContext": _container_security_context(),
+            # The autoscaler talks to the GCS, which wants the token too.
+            **({"env": token_env} if token_env else {}),
         },
         "headGroupSpec": {
             # No tasks on the head: it runs GCS, the dashboard and the autoscaler.

@@ -7,8 +7,9 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
-from components.builders.ray_cluster import RayClusterShape, ray_cluster_spec
+from components.builders.ray_cluster import TOKEN_KEY, RayClusterShape, ray_cluster_spec
 from components.kubernetes import common as kc
 
 
@@ -19,13 +20,30 @@ class RayClusterArgs:
     shape: RayClusterShape
     head_container: str
     head_env: list[dict[str, Any]]  # from components.builders.ray_head_env.ray_head_env
+    token_auth: bool = False  # Ray's token authentication, with a token generated here
 
 
 class RayCluster(pulumi.ComponentResource):
     cluster: k8s.apiextensions.CustomResource
+    token: pulumi.Output[str] | None  # a Pulumi secret; None without token authentication
 
     def __init__(self, name: str, args: RayClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ray-monitoring:kubernetes:RayCluster", name, None, opts)
+        child = kc.child_options(self, opts)
+        self.token, token_secret, cluster_opts = None, None, child
+        if args.token_auth:
+            generated = random.RandomPassword(
+                f"{name}-auth-token", length=48, special=False,
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(additional_secret_outputs=["result"])))
+            self.token = pulumi.Output.secret(generated.result)
+            token_secret = f"{args.cluster_name}-ray-auth-token"
+            secret = k8s.core.v1.Secret(
+                f"{name}-auth-token-secret", type="Opaque", string_data={TOKEN_KEY: self.token},
+                metadata={"name": token_secret, "namespace": args.namespace,
+                          "labels": kc.labels("ray", args.cluster_name, "compute")},
+                opts=child)
+            # The pods read it as they start.
+            cluster_opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[secret]))
         self.cluster = k8s.apiextensions.CustomResource(
             f"{name}-cluster",
             api_version="ray.io/v1",
@@ -35,7 +53,7 @@ class RayCluster(pulumi.ComponentResource):
                 "namespace": args.namespace,
                 "labels": kc.labels("ray", args.cluster_name, "compute"),
             },
-            spec=ray_cluster_spec(args.shape, args.head_container, args.head_env),
-            opts=kc.child_options(self, opts),
+            spec=ray_cluster_spec(args.shape, args.head_container, args.head_env, token_secret),
+            opts=cluster_opts,
         )
         self.register_outputs({"cluster": self.cluster})

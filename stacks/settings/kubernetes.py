@@ -53,6 +53,7 @@ class CreatedCluster:
     shape: RayClusterShape
     create_namespace: bool
     image_configured: bool  # rayImage set: the nodes' architecture does not choose the image
+    token_auth: bool  # rayTokenAuth: Ray's token authentication, with a generated token
     mode: Literal["create"] = "create"
 
 
@@ -142,12 +143,14 @@ def _ray_heads(reader: Reader, name: str, namespace: str, head_container: str) -
     shape = _ray_cluster_shape(reader)
     targets = read_targets(reader, name, namespace, head_container)
     head_restart = cast(HeadRestart, reader.text("headRestart"))
+    # On a cluster the stack creates; a patched cluster is the user's to configure (docs/existing-clusters.md).
+    token_auth = reader.flag("rayTokenAuth")
     if create:
         if reader.value("rayClusters") is not None:
             reader.problem("rayClusters", "<list>", "lists clusters to patch, and createRayCluster is true",
                            "pulumi config set createRayCluster false, or pulumi config rm rayClusters")
         return CreatedCluster(name, namespace, head_container, shape, create_namespace,
-                              image_configured=reader.value("rayImage") is not None)
+                              image_configured=reader.value("rayImage") is not None, token_auth=token_auth)
     if reader.value("rayClusters") is not None:
         for key in ("rayClusterName", "rayClusterNamespace"):
             value = reader.value(key)

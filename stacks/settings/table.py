@@ -286,9 +286,10 @@ SETTINGS: tuple[Setting, ...] = (
             doc="CIDRs (IPv4 or IPv6) allowed to reach SSH and the UIs on the head"),
     Setting(key="allowWorldAccess", kind="boolean", section=AN, platforms=AWS, default=False,
             doc="must be `true` for `0.0.0.0/0` or `::/0` in `allowedCidrs`"),
-    Setting(key="rayTokenAuth", kind="boolean", section=AN, platforms=AWS, default=True,
-            doc="Ray's token authentication (RAY_AUTH_MODE=token) on every node, with a generated token (the "
-                "rayAuthToken output): the dashboard's API and job submission need it"),
+    Setting(key="rayTokenAuth", kind="boolean", section=G, platforms=BOTH, default=True,
+            doc="Ray's token authentication (RAY_AUTH_MODE=token) on the nodes the stack creates (EC2 nodes, the "
+                "created RayCluster), with a generated token (the rayAuthToken output): the dashboard's API and job "
+                "submission need it. Patched clusters: docs/existing-clusters.md"),
     Setting(key="openRayDashboard", kind="boolean", section=AN, platforms=AWS, default=False,
             doc="`true`: port 8265 (the Ray Dashboard and its Jobs API, which runs code) open to `allowedCidrs`"),
     Setting(key="headElasticIp", kind="boolean", section=AN, platforms=AWS, default=True,

@@ -11,6 +11,7 @@ from components.builders.dashboard_catalogue import load_dashboards
 from components.kubernetes.prometheus_rbac import DISCOVERY_RULES
 from stacks.settings import ConfigError
 from support.kubernetes_api import MINIKUBE_NODES
+from support.pulumi_internals import is_secret, reveal
 from support.stacks import PATCH_MODE, Run, run_stack
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -26,7 +27,7 @@ def head_env(result: Run) -> dict[str, str]:
     body = patches[0].plain if patches else result.one(RAY_CLUSTER, "ray-cluster-cluster").plain
     (container,) = [c for c in body["spec"]["headGroupSpec"]["template"]["spec"]["containers"]
                     if c["name"] == "ray-head"]
-    return {e["name"]: e["value"] for e in container["env"]}
+    return {e["name"]: e["value"] for e in container["env"] if "value" in e}  # RAY_AUTH_TOKEN: a secretKeyRef
 
 
 def service_url(result: Run, name: str) -> str:
@@ -250,7 +251,7 @@ def test_created_cluster_carries_monitoring_from_the_start(minikube):
     spec = cluster["spec"]
     (head,) = spec["headGroupSpec"]["template"]["spec"]["containers"]
     assert set(head_env(minikube)) == {"RAY_GRAFANA_HOST", "RAY_PROMETHEUS_HOST", "RAY_PROMETHEUS_NAME",
-                                       "RAY_GRAFANA_IFRAME_HOST"}
+                                       "RAY_GRAFANA_IFRAME_HOST", "RAY_AUTH_MODE"}
     assert {p["name"]: p["containerPort"] for p in head["ports"]}.items() >= {
         "metrics": 8080, "as-metrics": 44217, "dash-metrics": 44227, "dashboard": 8265}.items()
     (group,) = spec["workerGroupSpecs"]
@@ -379,3 +380,28 @@ def test_the_ray_dashboard_node_port_is_refused_off_minikube(kubernetes_api, nod
     assert "rayDashboardNodePort = 30265" in str(result.error) and why in str(result.error)
     assert "rayDashboardPortForward" in str(result.error)
     assert result.resources == []
+
+
+def test_the_created_cluster_runs_rays_token_authentication(minikube):
+    # Ray docs, "Configure Ray clusters to use token authentication" (KubeRay): RAY_AUTH_MODE=token and
+    # RAY_AUTH_TOKEN from a Secret on every Ray container (KubeRay's sample ray-cluster.auth-manual.yaml);
+    # the autoscaler reaches the GCS too. KubeRay's probes call /api/*healthz, which Ray 2.60 leaves open.
+    spec = minikube.one(RAY_CLUSTER, "ray-cluster-cluster").plain["spec"]
+    secret = minikube.one("kubernetes:core/v1:Secret", "ray-cluster-auth-token-secret")
+    assert secret.plain["metadata"] == {**secret.plain["metadata"], "name": "ray-training-cluster-ray-auth-token",
+                                        "namespace": "ray-system"}
+    token_env = [{"name": "RAY_AUTH_MODE", "value": "token"},
+                 {"name": "RAY_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {
+                     "name": "ray-training-cluster-ray-auth-token", "key": "auth_token"}}}]
+    containers = [spec["headGroupSpec"]["template"]["spec"]["containers"][0],
+                  spec["workerGroupSpecs"][0]["template"]["spec"]["containers"][0], spec["autoscalerOptions"]]
+    assert all(c["env"][-2:] == token_env for c in containers)
+    assert is_secret(minikube.outputs["rayAuthToken"])
+    assert len(reveal(minikube.outputs["rayAuthToken"])) == 48
+    cluster = minikube.one(RAY_CLUSTER, "ray-cluster-cluster")
+    assert secret.urn in cluster.dependencies, "the pods find their Secret"
+    off = run_stack("minikube", rayTokenAuth="false")
+    assert "rayAuthToken" not in off.outputs and not [
+        e for e in off.one(RAY_CLUSTER, "ray-cluster-cluster").plain["spec"]["autoscalerOptions"].get("env", [])]
+    patched = run_stack("minikube", **PATCH_MODE)
+    assert "rayAuthToken" not in patched.outputs, "a patched cluster's authentication is its owner's"

@@ -127,7 +127,7 @@ def test_operator_mode_has_none_of_our_prometheus_or_grafana(operator_mode, mini
 def test_the_head_points_at_the_users_services(operator_mode):
     cluster = operator_mode.one("kubernetes:ray.io/v1:RayCluster", "ray-cluster-cluster").plain
     (head,) = cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e["value"] for e in head["env"]}
+    env = {e["name"]: e["value"] for e in head["env"] if "value" in e}
     assert env["RAY_PROMETHEUS_HOST"] == OPERATOR["externalPrometheusUrl"]
     assert env["RAY_GRAFANA_HOST"] == OPERATOR["externalGrafanaUrl"]
     assert env["RAY_PROMETHEUS_NAME"] == "Prometheus", "kube-prometheus-stack's default datasource name"
@@ -139,7 +139,7 @@ def test_the_browser_is_never_sent_to_an_in_cluster_address(operator_mode):
     chart. The iframe host is the port-forward address the outputs print, as for our own Grafana."""
     cluster = operator_mode.one("kubernetes:ray.io/v1:RayCluster", "ray-cluster-cluster").plain
     (head,) = cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e["value"] for e in head["env"]}
+    env = {e["name"]: e["value"] for e in head["env"] if "value" in e}
     assert env["RAY_GRAFANA_IFRAME_HOST"] == "http://localhost:3000" == operator_mode.outputs["grafanaUrl"]
     assert operator_mode.outputs["grafanaPortForward"] == (
         "kubectl port-forward -n monitoring svc/kube-prometheus-stack-grafana 3000:80")
