@@ -445,11 +445,15 @@ def _datasource(ctx: Context) -> tuple[bool, str]:
     return True, f"{name!r} ({uid}) connects: {reply.get('message', 'OK')}"
 
 
+def _anonymous_status(ctx: Context) -> int:
+    """The HTTP status of an anonymous GET of one of the dashboards the Ray Dashboard links to."""
+    return int(ctx.once("anonymous_status", lambda: ctx.http.get(
+        f"{ctx.url}/api/dashboards/uid/{quote(_probe(ctx))}").status))
+
+
 def _dashboard_reader(ctx: Context) -> tuple[str, str] | None:
     """No credentials where anonymous viewers read dashboards (the stack's Grafana); else the admin."""
-    anonymous = ctx.once("anonymous_status", lambda: ctx.http.get(
-        f"{ctx.url}/api/dashboards/uid/{quote(_probe(ctx))}").status)
-    return None if anonymous == 200 else ctx.admin
+    return None if _anonymous_status(ctx) == 200 else ctx.admin
 
 
 def _dashboards(ctx: Context) -> tuple[bool, str]:
@@ -466,8 +470,7 @@ def _probe(ctx: Context) -> str:
 
 
 def _anonymous(ctx: Context) -> tuple[bool, str]:
-    status = ctx.once("anonymous_status", lambda: ctx.http.get(
-        f"{ctx.url}/api/dashboards/uid/{quote(_probe(ctx))}").status)
+    status = _anonymous_status(ctx)
     return status == 200, f"anonymous GET of dashboard {_probe(ctx)}: HTTP {status}"
 
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
+
+from components.generated import generated_secret
 
 
 @dataclass(frozen=True)
@@ -23,11 +24,7 @@ class GrafanaPassword(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GrafanaPasswordArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ray-monitoring:aws:GrafanaPassword", name, None, opts)
-        password = random.RandomPassword(
-            f"{name}-value", length=32, special=False,
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
-        )
-        value = pulumi.Output.secret(password.result)
+        value = generated_secret(f"{name}-value", pulumi.ResourceOptions(parent=self), length=32)
         self.parameter_name = f"{args.parameter_prefix}/grafana/admin-password"
         parameter = aws.ssm.Parameter(
             f"{name}-parameter", name=self.parameter_name, type="SecureString", value=value,

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import pulumi
-import pulumi_random as random
 
 from components.aws.config_bucket import ConfigBucket, ConfigBucketArgs
 from components.aws.grafana_password import GrafanaPassword, GrafanaPasswordArgs
 from components.aws.secret_parameter import SecretParameter, SecretParameterArgs
 from components.builders import head_config
+from components.generated import generated_secret
 
 
 @dataclass(frozen=True)
@@ -60,22 +60,11 @@ class MonitoringHead(pulumi.ComponentResource):
         secrets: list[tuple[head_config.SecretFile, GrafanaPassword | SecretParameter]] = [
             (head_config.grafana_password(password.parameter_name), password)]
         # Grafana's secret_key, generated: its built-in default is public (docs/security.md).
-        key_value = random.RandomPassword(
-            f"{name}-grafana-secret-key-value", length=48, special=False,
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]))
-        key = SecretParameter(f"{name}-grafana-secret-key", SecretParameterArgs(
-            args.cluster_name, f"{args.parameter_prefix}/grafana/secret-key", key_value.result),
-            pulumi.ResourceOptions(parent=self))
+        _, key = self._generated(name, "grafana-secret-key", "grafana/secret-key", args)
         secrets.append((head_config.grafana_secret_key(key.parameter_name), key))
         self.ray_token, self.ray_token_parameter = None, None
         if args.ray_token:
-            token = random.RandomPassword(
-                f"{name}-ray-auth-token-value", length=48, special=False,
-                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]))
-            self.ray_token = pulumi.Output.secret(token.result)
-            self.ray_token_parameter = SecretParameter(f"{name}-ray-auth-token", SecretParameterArgs(
-                args.cluster_name, f"{args.parameter_prefix}/ray/auth-token", token.result),
-                pulumi.ResourceOptions(parent=self))
+            self.ray_token, self.ray_token_parameter = self._generated(name, "ray-auth-token", "ray/auth-token", args)
             secrets.append((head_config.ray_auth_token(self.ray_token_parameter.parameter_name),
                             self.ray_token_parameter))
         for secret in args.secrets:
@@ -85,19 +74,14 @@ class MonitoringHead(pulumi.ComponentResource):
                                         moved)
             secrets.append((secret.file(parameter.parameter_name), parameter))
         # The manifest's signing key: only the deployer (through Pulumi) and the head (its role) read it.
-        signing_value = random.RandomPassword(
-            f"{name}-manifest-signing-key-value", length=48, special=False,
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]))
-        signing = SecretParameter(f"{name}-manifest-signing-key", SecretParameterArgs(
-            args.cluster_name, f"{args.parameter_prefix}/manifest-signing-key", signing_value.result),
-            pulumi.ResourceOptions(parent=self))
+        signing_value, signing = self._generated(name, "manifest-signing-key", "manifest-signing-key", args)
         files = head_config.config_files(args.files)
         # The manifest holds every file's sha256 and every secret's version: written after both.
         manifest = pulumi.Output.all(pulumi.Output.all(*(f.content for f in files)),
                                      pulumi.Output.all(*(parameter.version for _, parameter in secrets))).apply(
             lambda resolved: _manifest(files, secrets, resolved, args))
         # A signature reveals nothing of the key: not a secret.
-        signature = pulumi.Output.unsecret(pulumi.Output.all(manifest, signing_value.result).apply(
+        signature = pulumi.Output.unsecret(pulumi.Output.all(manifest, signing_value).apply(
             lambda resolved: head_config.sign(resolved[0], resolved[1])))
         bucket = ConfigBucket("config", ConfigBucketArgs(args.cluster_name, files, manifest, signature,
                                                          list(args.config_writers)), moved)
@@ -110,6 +94,14 @@ class MonitoringHead(pulumi.ComponentResource):
         self.register_outputs({"bucket_name": self.bucket_name, "manifest_id": self.manifest_id,
                                "object_arns": self.object_arns, "parameter_arns": self.parameter_arns,
                                "admin_password": self.admin_password})
+
+    def _generated(self, name: str, what: str, path: str,
+                   args: MonitoringHeadArgs) -> tuple[pulumi.Output[str], SecretParameter]:
+        """A secret generated here and kept as the SecureString <prefix>/<path>: its value, its parameter."""
+        value = generated_secret(f"{name}-{what}-value", pulumi.ResourceOptions(parent=self))
+        parameter = SecretParameter(f"{name}-{what}", SecretParameterArgs(
+            args.cluster_name, f"{args.parameter_prefix}/{path}", value), pulumi.ResourceOptions(parent=self))
+        return value, parameter
 
 
 def _manifest(files: list[head_config.ConfigFile], secrets: list[tuple[head_config.SecretFile, Any]],

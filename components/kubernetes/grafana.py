@@ -7,7 +7,6 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from components.builders.checksums import checksum
 from components.builders.dashboard_catalogue import Dashboard
@@ -20,6 +19,7 @@ from components.constants import (
     GRAFANA_SECRET_KEY,
     GRAFANA_SECRETS_DIR,
 )
+from components.generated import generated_secret
 from components.kubernetes import common as kc
 from components.kubernetes.common import Resources, Storage
 from components.versions import GRAFANA_IMAGE
@@ -55,21 +55,14 @@ class Grafana(pulumi.ComponentResource):
         def metadata(suffix: str) -> dict[str, Any]:
             return {"name": f"{name}-{suffix}", "namespace": args.namespace, "labels": labels}
 
-        password = random.RandomPassword(
-            f"{name}-admin-password", length=32, special=False,
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(additional_secret_outputs=["result"])),
-        )
-        admin_password = pulumi.Output.secret(password.result)
-        secret_key = random.RandomPassword(
-            f"{name}-secret-key", length=48, special=False,
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(additional_secret_outputs=["result"])),
-        )
+        admin_password = generated_secret(f"{name}-admin-password", child, length=32)
+        secret_key = generated_secret(f"{name}-secret-key", child)
         secret = k8s.core.v1.Secret(
             f"{name}-admin",
             metadata=metadata("admin"),
             type="Opaque",
             string_data={"admin-password": admin_password,
-                         GRAFANA_SECRET_KEY: pulumi.Output.secret(secret_key.result)},
+                         GRAFANA_SECRET_KEY: secret_key},
             opts=child,
         )
         secrets = [{"secret": {"name": secret.metadata.name}}]

@@ -7,9 +7,9 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from components.builders.ray_cluster import TOKEN_KEY, RayClusterShape, ray_cluster_spec
+from components.generated import generated_secret
 from components.kubernetes import common as kc
 
 
@@ -32,10 +32,7 @@ class RayCluster(pulumi.ComponentResource):
         child = kc.child_options(self, opts)
         self.token, token_secret, cluster_opts = None, None, child
         if args.token_auth:
-            generated = random.RandomPassword(
-                f"{name}-auth-token", length=48, special=False,
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(additional_secret_outputs=["result"])))
-            self.token = pulumi.Output.secret(generated.result)
+            self.token = generated_secret(f"{name}-auth-token", child)
             token_secret = f"{args.cluster_name}-ray-auth-token"
             secret = k8s.core.v1.Secret(
                 f"{name}-auth-token-secret", type="Opaque", string_data={TOKEN_KEY: self.token},
