@@ -20,6 +20,7 @@ ALERTMANAGER_PORT = 9093
 # Where Prometheus reads prometheus.yml and the rule files, in its container on both stacks.
 PROMETHEUS_CONFIG_DIR = "/etc/prometheus"
 
+GRAFANA_TLS_PORT = 3443  # EC2 with grafanaTlsCertificate: browsers reach Grafana over HTTPS here
 PROMETHEUS_UID = 65534  # "nobody" in the prom/prometheus image
 # node_exporter sees the host's / (read-only): it runs as a uid of its own, so the secrets Prometheus
 # and Alertmanager own (as 65534, the image's default user too) stay unreadable to it.

@@ -17,6 +17,7 @@ PROMETHEUS_IMAGE = "prom/prometheus:v3.13.2"
 GRAFANA_IMAGE = "grafana/grafana:12.5.0"
 NODE_EXPORTER_IMAGE = "prom/node-exporter:v1.10.2"
 ALERTMANAGER_IMAGE = "prom/alertmanager:v0.29.0"
+NGINX_IMAGE = "nginx:1.28.0-alpine"  # terminates TLS for Grafana on EC2 (grafanaTlsCertificate)
 
 # Ubuntu 24.04 LTS (Noble) from Canonical, found by AMI lookup on the aws stack.
 UBUNTU_AMI_OWNER = "099720109477"

@@ -25,6 +25,7 @@ from components.builders import (
     compose,
     grafana_ini,
     grafana_provisioning,
+    grafana_tls,
     head_config,
     head_layout,
     prometheus_config,
@@ -53,7 +54,7 @@ from components.versions import (
 from stacks.dashboards import image_ray_version, load_dashboards_for
 from stacks.doctor import doctor_expectations
 from stacks.notices import warn_if_viewers_query_a_shared_store
-from stacks.settings import AwsSettings, ConfigError, MonitoringSettings, describe_problem
+from stacks.settings import AwsSettings, ConfigError, describe_problem
 
 LOCAL = "http://127.0.0.1"  # all services share the head's network
 # Recreates the Ray head container so it reads its environment again (Compose project on the head).
@@ -289,12 +290,13 @@ def build(settings: AwsSettings) -> None:
     served_version, dashboards = load_dashboards_for(version, source)
 
     groups = SecurityGroups("security-groups", SecurityGroupsArgs(
-        subnet.vpc_id, s.cluster_name, s.network.allowed_cidrs, ray_dashboard=s.network.open_ray_dashboard))
+        subnet.vpc_id, s.cluster_name, s.network.allowed_cidrs, ray_dashboard=s.network.open_ray_dashboard,
+        grafana_tls=s.network.grafana_tls is not None))
     managed = (ManagedPrometheus("managed-prometheus", ManagedPrometheusArgs(s.cluster_name))
                if s.data.managed_prometheus else None)
     # Everything a setting changes is an object in the bucket or a SecureString, applied on the head in place.
     monitoring = MonitoringHead("monitoring", MonitoringHeadArgs(
-        s.cluster_name, _head_files(s, head_kind, managed, dashboards), _head_secrets(m),
+        s.cluster_name, _head_files(s, head_kind, managed, dashboards), _head_secrets(s),
         m.grafana_iframe_host, public=bool(s.network.allowed_cidrs),
         parameter_prefix=f"/{stack_id()}/{s.cluster_name}", config_writers=_config_writers(s),
         ray_token=s.network.ray_token_auth))
@@ -303,9 +305,16 @@ def build(settings: AwsSettings) -> None:
     _exports(s, head, monitoring, managed, served_version, workers)
 
 
-def _head_secrets(m: MonitoringSettings) -> list[HeadSecret]:
+def _head_secrets(s: AwsSettings) -> list[HeadSecret]:
     """Each credential the head needs beside Grafana's password, as an SSM SecureString and a file."""
-    secrets = []
+    m, secrets = s.monitoring, []
+    tls = s.network.grafana_tls
+    if tls:
+        # The certificate is no secret, but it travels beside its key, applied and reloaded with it.
+        for name, value in (("certificate", tls.certificate), ("key", tls.key)):
+            file_name = grafana_tls.CERTIFICATE if name == "certificate" else grafana_tls.KEY
+            secrets.append(HeadSecret(f"grafana-tls-{name}", f"grafana/tls-{name}", value,
+                                      functools.partial(head_config.grafana_tls_file, file_name=file_name)))
     if m.alerting.deploys_alertmanager:
         # Holds the receivers' credentials.
         secrets.append(HeadSecret("alertmanager-config", "alertmanager/config",
@@ -336,7 +345,8 @@ def _head_files(s: AwsSettings, head: NodeKind, managed: ManagedPrometheus | Non
                                           ray_query_headers=store.ray_query_headers is not None,
                                           # With workers, tasks run there; without, the head must run them.
                                           head_runs_tasks=s.nodes.worker_max_count == 0,
-                                          token_auth=s.network.ray_token_auth),
+                                          token_auth=s.network.ray_token_auth,
+                                          grafana_tls=s.network.grafana_tls is not None),
         # Waits for the workspace's endpoint when there is one.
         prometheus_yml=(managed.remote_write_url.apply(lambda url: _prometheus_yml(s, url)) if managed
                         else _prometheus_yml(s)),
@@ -345,6 +355,7 @@ def _head_files(s: AwsSettings, head: NodeKind, managed: ManagedPrometheus | Non
         datasources_yaml=_datasources(s, managed),
         dashboard_providers_yaml=grafana_provisioning.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
         dashboards={d.file_name: d.content for d in dashboards},
+        grafana_tls_conf=grafana_tls.nginx_conf() if s.network.grafana_tls else None,
     )
 
 
@@ -442,7 +453,10 @@ def _exports(s: AwsSettings, head: RayNode, monitoring: MonitoringHead, managed:
     forwards = " ".join(f"-L {p}:localhost:{p}" for p in (RAY_DASHBOARD_PORT, GRAFANA_PORT, PROMETHEUS_PORT))
     pulumi.export("headPublicDns", head.public_dns)
     pulumi.export("headPublicIp", head.public_ip)
-    pulumi.export("grafanaUrl", url(GRAFANA_PORT))
+    # With TLS, the one Grafana address to use from a network: the certificate's name.
+    grafana_url = (pulumi.Output.from_input(m.grafana_iframe_host or "") if s.network.grafana_tls
+                   else url(GRAFANA_PORT))
+    pulumi.export("grafanaUrl", grafana_url)
     pulumi.export("prometheusUrl", url(PROMETHEUS_PORT))
     pulumi.export("rayDashboardUrl", ray_dashboard_url)
     pulumi.export("sshTunnel", pulumi.Output.concat(f"ssh {forwards} ubuntu@", public_host))
@@ -466,7 +480,7 @@ def _exports(s: AwsSettings, head: RayNode, monitoring: MonitoringHead, managed:
                    else url(GRAFANA_PORT) if public else f"http://localhost:{GRAFANA_PORT}")
     pulumi.export("doctor", {
         "platform": "aws",
-        "urls": {"prometheus": url(PROMETHEUS_PORT), "grafana": url(GRAFANA_PORT),
+        "urls": {"prometheus": url(PROMETHEUS_PORT), "grafana": grafana_url,
                  "rayDashboard": ray_dashboard_url},
         **doctor_expectations(m, iframe_host, s.data.prometheus_memory_limit, node_exporter=True,
                               restart_command=f"on the head: {HEAD_RESTART}", dashboards_version=served_version,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.constants import GRAFANA_PORT, PROMETHEUS_PORT, RAY_DASHBOARD_PORT
+from components.constants import GRAFANA_PORT, GRAFANA_TLS_PORT, PROMETHEUS_PORT, RAY_DASHBOARD_PORT
 
 ACCESS_PORTS = {"ssh": 22, "grafana": GRAFANA_PORT, "prometheus": PROMETHEUS_PORT}
 
@@ -20,6 +20,7 @@ class SecurityGroupsArgs:
     allowed_cidrs: tuple[str, ...]  # validated; empty: reach the head through SSM only
     # The Ray Dashboard's port also serves the Jobs API, which runs any code: only when asked for.
     ray_dashboard: bool = False
+    grafana_tls: bool = False  # Grafana reached over HTTPS (GRAFANA_TLS_PORT), never its plain port
 
 
 class SecurityGroups(pulumi.ComponentResource):
@@ -55,7 +56,8 @@ class SecurityGroups(pulumi.ComponentResource):
         for index, cidr in enumerate(args.allowed_cidrs):
             network = ipaddress.ip_network(cidr)
             block = {"cidr_ipv4": cidr} if network.version == 4 else {"cidr_ipv6": cidr}
-            ports = {**ACCESS_PORTS, **({"ray-dashboard": RAY_DASHBOARD_PORT} if args.ray_dashboard else {})}
+            ports = {**ACCESS_PORTS, **({"ray-dashboard": RAY_DASHBOARD_PORT} if args.ray_dashboard else {}),
+                     **({"grafana": GRAFANA_TLS_PORT} if args.grafana_tls else {})}
             for service, port in ports.items():
                 aws.vpc.SecurityGroupIngressRule(
                     f"{name}-access-{service}-{index}", security_group_id=access.id, ip_protocol="tcp",

@@ -12,11 +12,14 @@ from typing import Any
 import yaml
 
 from components.builders.alertmanager_config import FILE_NAME as ALERTMANAGER_FILE
+from components.builders.grafana_tls import TLS_DIR
 from components.builders.head_layout import (
     ALERTMANAGER_SECRETS,
     BASE,
     DATA,
     GRAFANA_CONFIG,
+    GRAFANA_TLS,
+    GRAFANA_TLS_SECRETS,
     RAY_AUTH_TOKEN_FILE,
     RAY_HEADERS_FILE,
     RAY_TMP,
@@ -40,6 +43,7 @@ from components.constants import (
 from components.versions import (
     ALERTMANAGER_IMAGE,
     GRAFANA_IMAGE,
+    NGINX_IMAGE,
     NODE_EXPORTER_IMAGE,
     PROMETHEUS_IMAGE,
 )
@@ -70,6 +74,16 @@ def _node_exporter() -> dict[str, Any]:
 def _compose_bytes(quantity: str) -> str:
     """A Kubernetes-style memory quantity (512Mi, 2Gi) as Compose writes it (512m, 2g)."""
     return quantity[:-2] + {"Ki": "k", "Mi": "m", "Gi": "g", "Ti": "t"}[quantity[-2:]]
+
+
+def _grafana_tls() -> dict[str, Any]:
+    # nginx's master reads the certificate and key as root, then its workers drop to nginx.
+    return _service(
+        NGINX_IMAGE,
+        volumes=[f"{GRAFANA_TLS}:/etc/nginx/conf.d:ro", f"{GRAFANA_TLS_SECRETS}:{TLS_DIR}:ro"],
+        tmpfs=["/var/cache/nginx", "/var/run", "/tmp"],
+        read_only=True,
+    )
 
 
 def _alertmanager() -> dict[str, Any]:
@@ -107,7 +121,8 @@ def _ray(image: str, command: list[str], gpus: bool, **extra: Any) -> dict[str, 
 
 def head_compose(head_env: list[dict[str, Any]], retention_time: str, retention_size: str, prometheus_memory: str,
                  ray_image: str, gpus: bool = False, alertmanager: bool = False, agent: bool = False,
-                 ray_query_headers: bool = False, head_runs_tasks: bool = True, token_auth: bool = False) -> str:
+                 ray_query_headers: bool = False, head_runs_tasks: bool = True, token_auth: bool = False,
+                 grafana_tls: bool = False) -> str:
     """`agent`: Prometheus in agent mode; `ray_query_headers`: the head reads RAY_PROMETHEUS_HEADERS from
     RAY_HEADERS_FILE (a Compose secret) as it starts, so the credential is in no Compose file or env file;
     `head_runs_tasks` False: the head offers Ray no CPU, so tasks (a job's code) run on the workers, away
@@ -169,6 +184,8 @@ def head_compose(head_env: list[dict[str, Any]], retention_time: str, retention_
     }
     if alertmanager:
         compose["services"]["alertmanager"] = _alertmanager()
+    if grafana_tls:
+        compose["services"]["grafana-tls"] = _grafana_tls()
     if ray_query_headers:
         compose["services"]["ray-head"]["secrets"] = [RAY_HEADERS_SECRET]
         compose["secrets"] = {RAY_HEADERS_SECRET: {"file": RAY_HEADERS_FILE}}

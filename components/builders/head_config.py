@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.builders import grafana_tls
 from components.builders.alert_rules import FILE_NAME as ALERT_RULES_FILE
 from components.builders.alertmanager_config import FILE_NAME as ALERTMANAGER_FILE
 from components.builders.deferred import Deferred
@@ -26,6 +27,8 @@ from components.builders.head_layout import (
     ENV_FILE,
     GRAFANA_CONFIG,
     GRAFANA_PASSWORD_FILE,
+    GRAFANA_TLS,
+    GRAFANA_TLS_SECRETS,
     RAY_AUTH_TOKEN_FILE,
     RAY_HEADERS_FILE,
     REMOTE_WRITE_SECRETS,
@@ -51,6 +54,7 @@ ALERTMANAGER = "alertmanager"
 GRAFANA_DATASOURCES = "grafana-datasources"
 GRAFANA_DASHBOARDS = "grafana-dashboards"
 GRAFANA_RESTART = "grafana-restart"
+GRAFANA_TLS_RELOAD = "grafana-tls"  # SIGHUP: nginx rereads its configuration, certificate and key
 RAY_HEAD_RESTART = "ray-head-restart"
 
 
@@ -89,6 +93,7 @@ class HeadFiles:
     datasources_yaml: Deferred
     dashboard_providers_yaml: str
     dashboards: dict[str, str]  # file name -> JSON
+    grafana_tls_conf: str | None = None  # the TLS terminator's conf.d file, when Grafana is served over HTTPS
 
 
 def config_files(files: HeadFiles) -> list[ConfigFile]:
@@ -103,6 +108,8 @@ def config_files(files: HeadFiles) -> list[ConfigFile]:
                    GRAFANA_DASHBOARDS),
         *(ConfigFile(f"{BASE}/dashboards/{name}", content, GRAFANA_DASHBOARDS)
           for name, content in sorted(files.dashboards.items())),
+        *([ConfigFile(f"{GRAFANA_TLS}/{grafana_tls.CONF_FILE}", files.grafana_tls_conf, GRAFANA_TLS_RELOAD)]
+          if files.grafana_tls_conf else []),
     ]
 
 
@@ -115,6 +122,11 @@ def grafana_password(parameter: str) -> SecretFile:
 
 def grafana_secret_key(parameter: str) -> SecretFile:
     return SecretFile(parameter, f"{BASE}/secrets/{GRAFANA_SECRET_KEY}", GRAFANA_RESTART, GRAFANA_UID)
+
+
+def grafana_tls_file(parameter: str, file_name: str) -> SecretFile:
+    # Read by nginx's master, as root.
+    return SecretFile(parameter, f"{GRAFANA_TLS_SECRETS}/{file_name}", GRAFANA_TLS_RELOAD, 0)
 
 
 def alertmanager_config(parameter: str) -> SecretFile:

@@ -14,6 +14,8 @@ RAY_SECRETS = f"{BASE}/ray"  # the Ray head's RAY_PROMETHEUS_HEADERS, from SSM
 RAY_HEADERS_FILE = f"{RAY_SECRETS}/prometheus-headers"
 RAY_AUTH_TOKEN_FILE = f"{RAY_SECRETS}/auth-token"  # Ray's token (token authentication), on every node
 GRAFANA_CONFIG = f"{BASE}/grafana/config"  # grafana.ini; a directory mount sees a replaced file
+GRAFANA_TLS = f"{BASE}/grafana-tls"  # the TLS terminator's configuration (nginx's conf.d)
+GRAFANA_TLS_SECRETS = f"{BASE}/grafana-tls-secrets"  # its certificate and key, from SSM
 # The head's data volume (its own EBS volume): Prometheus' TSDB and Grafana's database outlive the instance.
 DATA = "/var/lib/ray-monitoring/data"
 GRAFANA_PASSWORD_FILE = f"{BASE}/secrets/admin-password"

@@ -14,6 +14,14 @@ from stacks.settings.shared import MonitoringSettings, read_monitoring
 
 
 @dataclass(frozen=True)
+class GrafanaTls:
+    """Grafana over HTTPS on the head, with the user's certificate for grafanaIframeHost's name."""
+
+    certificate: str  # PEM chain
+    key: str  # PEM private key: a Pulumi secret
+
+
+@dataclass(frozen=True)
 class Network:
     vpc_id: str | None  # None: the default VPC
     subnet_id: str | None  # None: the VPC's first subnet
@@ -25,6 +33,7 @@ class Network:
     worker_subnet_ids: tuple[str, ...]
     config_writers: tuple[str, ...]  # may write the configuration bucket; empty: the deploying principal
     ray_token_auth: bool  # Ray's token authentication on every node, with a generated token
+    grafana_tls: GrafanaTls | None  # None: Grafana over plain HTTP (reach it through the tunnels)
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,7 @@ def read_aws(reader: Reader) -> AwsSettings:
             worker_subnet_ids=_worker_subnets(reader),
             config_writers=_config_writers(reader),
             ray_token_auth=reader.flag("rayTokenAuth"),
+            grafana_tls=_grafana_tls(reader, monitoring.grafana_iframe_host),
         ),
         nodes=_nodes(reader),
         data=HeadData(
@@ -123,6 +133,26 @@ def _config_writers(reader: Reader) -> tuple[str, ...]:
                            "aws:PrincipalArn, which for an assumed role is the role's ARN)",
                            "list ARNs such as arn:aws:iam::123456789012:role/deployer")
     return tuple(dict.fromkeys(writers))
+
+
+def _grafana_tls(reader: Reader, iframe_host: str | None) -> GrafanaTls | None:
+    certificate, key = reader.optional_text("grafanaTlsCertificate"), reader.optional_text("grafanaTlsKey")
+    if certificate is None and key is None:
+        return None
+    if key is not None and not reader.secret("grafanaTlsKey"):
+        reader.problem("grafanaTlsKey", "<hidden>", "is a private key but not a Pulumi secret",
+                       "pulumi config rm grafanaTlsKey; "
+                       "pulumi config set --secret grafanaTlsKey \"$(cat privkey.pem)\"")
+    if certificate is None or key is None:
+        missing = "grafanaTlsKey" if key is None else "grafanaTlsCertificate"
+        reader.problem(missing, None, "is needed with the other of grafanaTlsCertificate and grafanaTlsKey",
+                       f"pulumi config set {'--secret ' if key is None else ''}{missing} \"$(cat ...pem)\"")
+        return None
+    if not (iframe_host or "").startswith("https://"):
+        reader.problem("grafanaIframeHost", iframe_host, "must be the https:// address whose name the certificate "
+                       "holds (browsers load Grafana there)",
+                       "pulumi config set grafanaIframeHost https://grafana.example.com:3443")
+    return GrafanaTls(certificate, key)
 
 
 def _worker_subnets(reader: Reader) -> tuple[str, ...]:

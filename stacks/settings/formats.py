@@ -36,3 +36,8 @@ def millicores(quantity: str) -> float:
 
 # How each comparable kind of value is measured, for minimums and cross-checks.
 MAGNITUDE = {"duration": seconds, "cpu": millicores, "memory": bytes_of, "size": bytes_of}
+
+# PEM blocks (the TLS certificate and key for Grafana on EC2).
+PEM_CERTIFICATE = re.compile(r"^\s*(-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----\s*)+$")
+PEM_KEY = re.compile(r"^\s*-----BEGIN ([A-Z]+ )?PRIVATE KEY-----[A-Za-z0-9+/=\s]+"
+                     r"-----END ([A-Z]+ )?PRIVATE KEY-----\s*$")

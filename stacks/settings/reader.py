@@ -87,7 +87,9 @@ class Reader:
             return self._url(row, value)
         pattern, why = row.check()
         if value == "" or (pattern is not None and not pattern.match(value)):
-            self.problem(key, value, why, f"pulumi config set {key} {row.fix_value}")
+            # A secret is never repeated; a long value (a PEM block) only by its start.
+            shown = "<hidden>" if row.secret else value if len(value) <= 80 else f"{value[:40]}..."
+            self.problem(key, shown, why, f"pulumi config set {'--secret ' if row.secret else ''}{key} {row.fix_value}")
             return row.default_text
         return self._at_least(row, value)
 

@@ -290,6 +290,14 @@ SETTINGS: tuple[Setting, ...] = (
             doc="Ray's token authentication (RAY_AUTH_MODE=token) on the nodes the stack creates (EC2 nodes, the "
                 "created RayCluster), with a generated token (the rayAuthToken output): the dashboard's API and job "
                 "submission need it. Patched clusters: docs/existing-clusters.md"),
+    Setting(key="grafanaTlsCertificate", kind="string", section=AN, platforms=AWS, pattern=f.PEM_CERTIFICATE,
+            why="must be a PEM certificate (chain), -----BEGIN CERTIFICATE----- ...",
+            example='"$(cat fullchain.pem)"', unset="none: Grafana over plain HTTP (use the tunnels)",
+            doc="the certificate (chain) for grafanaIframeHost's name: Grafana over HTTPS on port 3443, "
+                "with grafanaTlsKey"),
+    Setting(key="grafanaTlsKey", kind="string", section=AN, platforms=AWS, pattern=f.PEM_KEY, secret=True,
+            why="must be a PEM private key, -----BEGIN ... PRIVATE KEY----- ...", example='"$(cat privkey.pem)"',
+            unset="none", doc="grafanaTlsCertificate's private key (a secret: --secret)"),
     Setting(key="openRayDashboard", kind="boolean", section=AN, platforms=AWS, default=False,
             doc="`true`: port 8265 (the Ray Dashboard and its Jobs API, which runs code) open to `allowedCidrs`"),
     Setting(key="headElasticIp", kind="boolean", section=AN, platforms=AWS, default=True,

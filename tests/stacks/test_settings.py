@@ -92,6 +92,8 @@ INVALID = [
     ("aws", {"allowWorldAccess": "maybe"}, "allowWorldAccess", "maybe"),
     ("aws", {"openRayDashboard": "yes"}, "openRayDashboard", "yes"),
     ("aws", {"rayTokenAuth": "no"}, "rayTokenAuth", "no"),
+    ("aws", {"grafanaTlsCertificate": "not a certificate"}, "grafanaTlsCertificate", "not a certificate"),
+    ("aws", {"grafanaTlsKey": "not a key"}, "grafanaTlsKey", "<hidden>"),  # a key is never repeated
     ("aws", {"configWriterArns": ["arn:aws:sts::123456789012:assumed-role/deployer/me"]}, "configWriterArns",
      "arn:aws:sts::123456789012:assumed-role/deployer/me"),
     ("aws", {"headElasticIp": "on"}, "headElasticIp", "on"),

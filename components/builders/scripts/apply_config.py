@@ -13,6 +13,7 @@ reloads those files need:
     compose              docker compose up -d: Compose recreates only the services whose spec changed
     prometheus           SIGHUP through Compose (no HTTP lifecycle API, so no /-/quit to expose)
     alertmanager         SIGHUP through Compose
+    grafana-tls          SIGHUP through Compose (nginx rereads its configuration, certificate and key)
     grafana-datasources  Grafana's provisioning reload API (admin, on 127.0.0.1)
     grafana-dashboards   Grafana's provisioning reload API
     grafana-restart      docker compose restart grafana (grafana.ini is read at start only)
@@ -46,9 +47,9 @@ import yaml
 
 IMDS = os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://169.254.169.254").rstrip("/")
 # The order reloads run in: Compose first (it may recreate what a signal would reach).
-RELOADS = ("compose", "grafana-restart", "ray-head-restart", "prometheus", "alertmanager", "grafana-datasources",
-           "grafana-dashboards")
-SIGNALLED = ("prometheus", "alertmanager")  # reloads named after the service they signal
+RELOADS = ("compose", "grafana-restart", "ray-head-restart", "prometheus", "alertmanager", "grafana-tls",
+           "grafana-datasources", "grafana-dashboards")
+SIGNALLED = ("prometheus", "alertmanager", "grafana-tls")  # reloads named after the service they signal
 
 
 def sha256(data: bytes) -> str:
