@@ -142,11 +142,11 @@ def _grafana_tls(reader: Reader, iframe_host: str | None) -> GrafanaTls | None:
     if key is not None and not reader.secret("grafanaTlsKey"):
         reader.problem("grafanaTlsKey", "<hidden>", "is a private key but not a Pulumi secret",
                        "pulumi config rm grafanaTlsKey; "
-                       "pulumi config set --secret grafanaTlsKey \"$(cat privkey.pem)\"")
+                       "pulumi config set --secret grafanaTlsKey -- \"$(cat privkey.pem)\"")
     if certificate is None or key is None:
         missing = "grafanaTlsKey" if key is None else "grafanaTlsCertificate"
         reader.problem(missing, None, "is needed with the other of grafanaTlsCertificate and grafanaTlsKey",
-                       f"pulumi config set {'--secret ' if key is None else ''}{missing} \"$(cat ...pem)\"")
+                       f"pulumi config set {'--secret ' if key is None else ''}{missing} -- \"$(cat ...pem)\"")
         return None
     if not (iframe_host or "").startswith("https://"):
         reader.problem("grafanaIframeHost", iframe_host, "must be the https:// address whose name the certificate "

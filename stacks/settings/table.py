@@ -292,11 +292,11 @@ SETTINGS: tuple[Setting, ...] = (
                 "submission need it. Patched clusters: docs/existing-clusters.md"),
     Setting(key="grafanaTlsCertificate", kind="string", section=AN, platforms=AWS, pattern=f.PEM_CERTIFICATE,
             why="must be a PEM certificate (chain), -----BEGIN CERTIFICATE----- ...",
-            example='"$(cat fullchain.pem)"', unset="none: Grafana over plain HTTP (use the tunnels)",
+            example='-- "$(cat fullchain.pem)"', unset="none: Grafana over plain HTTP (use the tunnels)",
             doc="the certificate (chain) for grafanaIframeHost's name: Grafana over HTTPS on port 3443, "
                 "with grafanaTlsKey"),
     Setting(key="grafanaTlsKey", kind="string", section=AN, platforms=AWS, pattern=f.PEM_KEY, secret=True,
-            why="must be a PEM private key, -----BEGIN ... PRIVATE KEY----- ...", example='"$(cat privkey.pem)"',
+            why="must be a PEM private key, -----BEGIN ... PRIVATE KEY----- ...", example='-- "$(cat privkey.pem)"',
             unset="none", doc="grafanaTlsCertificate's private key (a secret: --secret)"),
     Setting(key="openRayDashboard", kind="boolean", section=AN, platforms=AWS, default=False,
             doc="`true`: port 8265 (the Ray Dashboard and its Jobs API, which runs code) open to `allowedCidrs`"),
