@@ -6,7 +6,7 @@ import fnmatch
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import pulumi
 import pulumi_aws as aws
@@ -124,12 +124,16 @@ RAY_HEAD_PROCESSES_MIB = 2048
 OTHER_MONITORING_MIB = 512  # Grafana, node_exporter
 
 
-def _config_writers(s: AwsSettings) -> list[str]:
+# Who runs `pulumi up`, looked up at most once per run: the bucket's writers, the grants' account.
+Caller = Callable[[], aws.AwaitableGetCallerIdentityResult]
+
+
+def _config_writers(s: AwsSettings, caller: Caller) -> list[str]:
     """configWriterArns, else the principal running `pulumi up`: for an assumed role its role's ARN
     (with its path), which is what the bucket policy's aws:PrincipalArn compares."""
     if s.network.config_writers:
         return list(s.network.config_writers)
-    return [aws.iam.get_session_context(arn=aws.get_caller_identity().arn).issuer_arn]
+    return [aws.iam.get_session_context(arn=caller().arn).issuer_arn]
 
 
 def _warn_if_ray_dashboard_open(s: AwsSettings) -> None:
@@ -220,7 +224,7 @@ class StoreGrants:
     roles: tuple[str, ...] = ()  # sts:AssumeRole, for a store's roleArn
 
 
-def _store_grants(s: AwsSettings) -> StoreGrants:
+def _store_grants(s: AwsSettings, caller: Caller) -> StoreGrants:
     """The workspace each SigV4 URL names (or the role it says to assume). A SigV4 URL that names no
     workspace and no role is refused: nothing could be granted but `aps:*` on `*`."""
     store = s.monitoring.store
@@ -229,7 +233,6 @@ def _store_grants(s: AwsSettings) -> StoreGrants:
     signed = [("remoteWrite", f"remoteWrite[{i}].auth", w.url, w.auth, "write") for i, w in enumerate(store.writes)]
     if store.query:
         signed.append(("grafanaQueryAuth", "grafanaQueryAuth", store.query.url, store.query.auth, "query"))
-    account = None
     for key, where, url, auth, use in (item for item in signed if item[3].kind == "sigv4"):
         if auth.role_arn:
             grants["role"].append(auth.role_arn)
@@ -240,8 +243,7 @@ def _store_grants(s: AwsSettings) -> StoreGrants:
                                                 "Amazon Managed Prometheus workspace, so no IAM grant can be "
                                                 "scoped to it", f"name the role that may reach it: pulumi config "
                                                 f"set --path '{where}.roleArn' arn:aws:iam::ACCOUNT:role/ROLE")])
-        account = account or aws.get_caller_identity()
-        grants[use].append(f"arn:{aws.get_partition().partition}:aps:{match['region']}:{account.account_id}:"
+        grants[use].append(f"arn:{aws.get_partition().partition}:aps:{match['region']}:{caller().account_id}:"
                            f"workspace/{match['workspace']}")
     return StoreGrants(*(tuple(dict.fromkeys(grants[k])) for k in ("write", "query", "role")))
 
@@ -280,7 +282,8 @@ def build(settings: AwsSettings) -> None:
     subnet = _network(s)
     worker_subnets = _worker_subnets(s, subnet)
     volume_size = _data_volume_size(s)
-    grants = _store_grants(s)
+    caller: Caller = functools.cache(aws.get_caller_identity)
+    grants, writers = _store_grants(s, caller), _config_writers(s, caller)
     _warn_if_head_too_small(s, head_kind.hardware)
     _warn_if_ray_dashboard_open(s)
     warn_if_viewers_query_a_shared_store(m, anonymous_viewers=True)
@@ -298,7 +301,7 @@ def build(settings: AwsSettings) -> None:
     monitoring = MonitoringHead("monitoring", MonitoringHeadArgs(
         s.cluster_name, _head_files(s, head_kind, managed, dashboards), _head_secrets(s),
         m.grafana_iframe_host, public=bool(s.network.allowed_cidrs),
-        parameter_prefix=f"/{stack_id()}/{s.cluster_name}", config_writers=_config_writers(s),
+        parameter_prefix=f"/{stack_id()}/{s.cluster_name}", config_writers=writers,
         ray_token=s.network.ray_token_auth))
     head, workers = _nodes(s, Placement(subnet, worker_subnets, volume_size, grants), groups, monitoring, managed,
                            head_kind, worker_kind)
@@ -311,8 +314,8 @@ def _head_secrets(s: AwsSettings) -> list[HeadSecret]:
     tls = s.network.grafana_tls
     if tls:
         # The certificate is no secret, but it travels beside its key, applied and reloaded with it.
-        for name, value in (("certificate", tls.certificate), ("key", tls.key)):
-            file_name = grafana_tls.CERTIFICATE if name == "certificate" else grafana_tls.KEY
+        for name, value, file_name in (("certificate", tls.certificate, grafana_tls.CERTIFICATE),
+                                       ("key", tls.key, grafana_tls.KEY)):
             secrets.append(HeadSecret(f"grafana-tls-{name}", f"grafana/tls-{name}", value,
                                       functools.partial(head_config.grafana_tls_file, file_name=file_name)))
     if m.alerting.deploys_alertmanager:

@@ -103,11 +103,17 @@ def token_auth_env() -> dict[str, str]:
     return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": f"/run/secrets/{RAY_TOKEN_SECRET}"}
 
 
+def _with_secret(compose: dict[str, Any], service: str, name: str, host_file: str) -> None:
+    """A Compose secret: `host_file` (its owner and mode as the apply script wrote them) at
+    /run/secrets/<name> in `service`, never in the Compose file or an environment file."""
+    compose["services"][service]["secrets"] = [*compose["services"][service].get("secrets", []), name]
+    compose["secrets"] = {**compose.get("secrets", {}), name: {"file": host_file}}
+
+
 def _with_token(compose: dict[str, Any], service: str) -> None:
     ray = compose["services"][service]
     ray["environment"] = {**ray.get("environment", {}), **token_auth_env()}
-    ray["secrets"] = [*ray.get("secrets", []), RAY_TOKEN_SECRET]
-    compose["secrets"] = {**compose.get("secrets", {}), RAY_TOKEN_SECRET: {"file": RAY_AUTH_TOKEN_FILE}}
+    _with_secret(compose, service, RAY_TOKEN_SECRET, RAY_AUTH_TOKEN_FILE)
 
 
 def _ray(image: str, command: list[str], gpus: bool, **extra: Any) -> dict[str, Any]:
@@ -187,8 +193,7 @@ def head_compose(head_env: list[dict[str, Any]], retention_time: str, retention_
     if grafana_tls:
         compose["services"]["grafana-tls"] = _grafana_tls()
     if ray_query_headers:
-        compose["services"]["ray-head"]["secrets"] = [RAY_HEADERS_SECRET]
-        compose["secrets"] = {RAY_HEADERS_SECRET: {"file": RAY_HEADERS_FILE}}
+        _with_secret(compose, "ray-head", RAY_HEADERS_SECRET, RAY_HEADERS_FILE)
     if token_auth:
         _with_token(compose, "ray-head")
     return yaml.safe_dump(compose, sort_keys=False)
