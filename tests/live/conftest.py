@@ -73,10 +73,11 @@ def live(tmp_path_factory):
         # Prometheus first, before Ray's temp dir even exists: the discovery trap docs/sizing.md describes.
         prometheus.start()
         ray.start_head()  # returns once Ray is up; its discovery file exists from then on
-        head_found_after = wait_until(lambda: prometheus.target_up("ray", f"{LOOPBACK}:8080"), 60,
+        # 120 s: past the test's bound, so a slow discovery fails there with its figure, not here.
+        head_found_after = wait_until(lambda: prometheus.target_up("ray", f"{LOOPBACK}:8080"), 120,
                                       "the Ray head scraped")
         ray.add_worker(8081)
-        worker_found_after = wait_until(lambda: prometheus.target_up("ray", f"{LOOPBACK}:8081"), 60,
+        worker_found_after = wait_until(lambda: prometheus.target_up("ray", f"{LOOPBACK}:8081"), 120,
                                         "the Ray worker scraped")
         ray.run(WORKLOAD)
         yield LiveCluster(ray, prometheus, workdir, head_found_after, worker_found_after, token)

@@ -11,7 +11,10 @@ from components.builders.alert_rules import AlertSettings
 from support.live import LOOPBACK, WORKLOAD, http_json, wait_until
 from support.promql import as_grafana_sends
 
-DISCOVERY_BUDGET = 15  # seconds after `ray start` returns, for a joining worker and a head started after Prometheus
+# Prometheus' default file_sd refresh is 5 minutes (Ray's shipped prometheus.yml keeps it): a target found
+# within a minute was found by this project's 1 s refresh, not by waiting for one. The figures themselves
+# are the discovery benchmark's (docs/sizing.md); a bound this wide holds on a loaded machine.
+FOUND_WITHOUT_A_REFRESH = 60
 
 # Ray's task gauges follow recent tasks (a state's series goes once no task has been in it for a
 # while): the tests that read them run the workload themselves, whatever ran before.
@@ -49,10 +52,10 @@ def test_ray_dashboard_reaches_prometheus(live):
     wait_until(healthy, 30, "Ray Dashboard /api/prometheus_health success")
 
 
-def test_discovery_within_budget(live):
-    assert live.head_found_after <= DISCOVERY_BUDGET, (
+def test_prometheus_started_first_finds_the_head_and_a_joining_worker_without_a_5_minute_refresh(live):
+    assert live.head_found_after < FOUND_WITHOUT_A_REFRESH, (
         f"Prometheus (started first) scraped the Ray head {live.head_found_after:.1f} s after it started")
-    assert live.worker_found_after <= DISCOVERY_BUDGET, (
+    assert live.worker_found_after < FOUND_WITHOUT_A_REFRESH, (
         f"a joining worker was scraped {live.worker_found_after:.1f} s after it started")
     print(f"head scraped {live.head_found_after:.1f} s, worker {live.worker_found_after:.1f} s after ray start")
 
