@@ -32,7 +32,7 @@ from components.builders import (
     remote_write,
 )
 from components.builders.dashboard_catalogue import Dashboard
-from components.builders.ray_head_env import ray_head_env
+from components.builders.ray_head_env import ray_head_env, ray_node_env
 from components.builders.remote_write import RemoteWriteTarget, StoreAuth
 from components.builders.sizing import bytes_of
 from components.constants import (
@@ -340,7 +340,8 @@ def _head_files(s: AwsSettings, head: NodeKind, managed: ManagedPrometheus | Non
                 dashboards: tuple[Dashboard, ...]) -> head_config.HeadFiles:
     m, store = s.monitoring, s.monitoring.store
     ray_prometheus = store.ray_query.url if store.ray_query else f"{LOCAL}:{PROMETHEUS_PORT}"
-    env = ray_head_env(f"{LOCAL}:{GRAFANA_PORT}", ray_prometheus, m.datasource_name, "${RAY_GRAFANA_IFRAME_HOST}")
+    env = ray_head_env(f"{LOCAL}:{GRAFANA_PORT}", ray_prometheus, m.datasource_name, "${RAY_GRAFANA_IFRAME_HOST}",
+                       cardinality_level=m.cardinality_level)
     return head_config.HeadFiles(
         compose_yaml=compose.head_compose(env, m.retention_time, m.retention_size, s.data.prometheus_memory_limit,
                                           head.image, gpus=bool(head.hardware.gpus),
@@ -428,7 +429,8 @@ def _nodes(s: AwsSettings, place: Placement, groups: SecurityGroups,
         # Through the parameter's ARN, the workers launch after their token exists.
         worker_data = pulumi.Output.all(head.instance.private_ip, token.parameter_arn if token else "").apply(
             lambda args: cloud_init.worker_user_data(compose.worker_compose(
-                args[0], worker_kind.image, gpus=bool(worker_kind.hardware.gpus), token_auth=bool(token)),
+                args[0], worker_kind.image, gpus=bool(worker_kind.hardware.gpus), token_auth=bool(token),
+                node_env=ray_node_env(s.monitoring.cardinality_level)),
                 worker_token))
         workers = WorkerGroup("workers", WorkerGroupArgs(
             ami_id=worker_kind.ami.id, root_device_name=worker_kind.ami.root_device_name,

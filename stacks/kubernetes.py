@@ -25,6 +25,7 @@ from components.builders.ray_head_env import (
     RECREATE,
     head_restart_command,
     ray_head_env,
+    ray_node_env,
 )
 from components.constants import (
     ALERTMANAGER_PORT,
@@ -149,7 +150,7 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
                                                                            monitoring.ray_query_headers),
                                   pulumi.ResourceOptions(depends_on=namespaces))
     head_env = ray_head_env(monitoring.grafana_url, monitoring.prometheus_url, m.datasource_name, iframe_host,
-                            headers.secret_name if headers else None)
+                            headers.secret_name if headers else None, m.cardinality_level)
     head_restart = _ray_heads(s, head_env, monitoring.ready + (headers.secrets if headers else []), namespaces,
                               operator)
     if s.ray_dashboard_node_port is not None:
@@ -245,7 +246,7 @@ def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], ready: lis
         cluster = RayCluster(
             "ray-cluster",
             RayClusterArgs(s.ray.name, s.ray.namespace, s.ray.shape, s.ray.head_container, head_env,
-                           token_auth=s.ray.token_auth),
+                           worker_env=ray_node_env(s.monitoring.cardinality_level), token_auth=s.ray.token_auth),
             # After the operator (its CRD), so `pulumi destroy` deletes the cluster before the operator.
             pulumi.ResourceOptions(depends_on=[*namespaces, *ready, *([operator.release] if operator else [])]),
         )

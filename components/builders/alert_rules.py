@@ -1,6 +1,7 @@
 """Prometheus alert rules for Ray: plain data in, rule file text out (no Pulumi here).
 
-Both stacks load the same file; thresholds and durations come from config.
+Both stacks load the same file; thresholds and durations come from config. The file's second group holds
+the overview's recording rules (components/builders/recording_rules.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from components.builders import recording_rules
 from components.constants import PROMETHEUS_CONFIG_DIR
 
 FILE_NAME = "ray-alerts.yml"
@@ -42,7 +44,9 @@ def _rule(name: str, expr: str, duration: str, severity: str, summary: str, desc
 
 
 def rules(settings: AlertSettings) -> dict[str, Any]:
-    return _with_severities(_rules(settings), settings.severity_overrides)
+    """The alert group first, then the overview's recording rules."""
+    alerts = _with_severities(_rules(settings), settings.severity_overrides)
+    return {"groups": [*alerts["groups"], recording_rules.group()]}
 
 
 def _rules(settings: AlertSettings) -> dict[str, Any]:

@@ -199,11 +199,15 @@ def head_compose(head_env: list[dict[str, Any]], retention_time: str, retention_
     return yaml.safe_dump(compose, sort_keys=False)
 
 
-def worker_compose(head_address: str, ray_image: str, gpus: bool = False, token_auth: bool = False) -> str:
+def worker_compose(head_address: str, ray_image: str, gpus: bool = False, token_auth: bool = False,
+                   node_env: list[dict[str, Any]] | None = None) -> str:
+    """`node_env`: what every Ray node gets (ray_head_env.ray_node_env)."""
+    environment = {e["name"]: e["value"] for e in node_env or []}
     compose: dict[str, Any] = {
         "services": {
             "ray-worker": _ray(ray_image, ["ray", "start", f"--address={head_address}:{RAY_GCS_PORT}",
-                                           f"--metrics-export-port={RAY_METRICS_PORT}", "--block"], gpus),
+                                           f"--metrics-export-port={RAY_METRICS_PORT}", "--block"], gpus,
+                               **({"environment": environment} if environment else {})),
             "node-exporter": _node_exporter(),
         },
     }

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.builders.recording_rules import OBJECT_STORE_BY_NODE, TASKS_BY_STATE
+
 UID = "rayMonitoringOverview"
 TITLE = "Ray Cluster Overview"
 
@@ -67,7 +69,7 @@ PANELS: tuple[Panel, ...] = (
            Query(f"sum by (instance) (ray_node_disk_io_write_speed{{{NODE}}})", "written {{instance}}")),
           "Bps"),
     Panel("Tasks by state", "Tasks not yet finished, by scheduling state.",
-          (Query(f'sum by (State) (ray_tasks{{{RAY},State!~"FINISHED|FAILED"}})', "{{State}}"),),
+          (Query(f'sum by (State) ({TASKS_BY_STATE.name}{{{RAY},State!~"FINISHED|FAILED"}})', "{{State}}"),),
           "none", core=True),
     Panel("Finished and failed tasks per second", "Rate of tasks reaching FINISHED or FAILED.",
           (Query(f'sum by (State) (rate(ray_tasks{{{RAY},State=~"FINISHED|FAILED"}}[$__rate_interval]))',
@@ -80,7 +82,7 @@ PANELS: tuple[Panel, ...] = (
           (Query(f'sum by (State) (ray_actors{{{RAY},Source="gcs"}})', "{{State}}"),), "none", core=True),
     Panel("Object store used vs capacity", "Shared-memory object store per node: bytes held (in memory or "
           "spilled) against the store's capacity.",
-          (Query(f"sum by (instance) (ray_object_store_memory{{{NODE}}})", "used {{instance}}"),
+          (Query(f"sum by (instance) ({OBJECT_STORE_BY_NODE.name}{{{NODE}}})", "used {{instance}}"),
            Query(f'sum by (instance) (ray_resources{{{NODE},Name="object_store_memory"}})',
                  "capacity {{instance}}")),
           "bytes", core=True),

@@ -100,9 +100,10 @@ def token_auth_env(secret_name: str) -> list[dict[str, Any]]:
 
 
 def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list[dict[str, Any]],
-                     token_secret: str | None = None) -> dict[str, Any]:
+                     token_secret: str | None = None, worker_env: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """`spec` of a ray.io/v1 RayCluster, valid against KubeRay v1.7.0's CRD. `token_secret`: a Secret
-    holding Ray's token (TOKEN_KEY): token authentication on the head, the workers and the autoscaler."""
+    holding Ray's token (TOKEN_KEY): token authentication on the head, the workers and the autoscaler.
+    `worker_env`: what every worker gets besides the token (ray_head_env.ray_node_env)."""
     metrics = {"name": "metrics", "containerPort": RAY_METRICS_PORT}
     token_env = token_auth_env(token_secret) if token_secret else []
     head = {
@@ -123,7 +124,7 @@ def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list
     worker = {
         "name": WORKER_CONTAINER,
         "image": shape.image,
-        **({"env": token_env} if token_env else {}),
+        **({"env": [*(worker_env or []), *token_env]} if worker_env or token_env else {}),
         "ports": [metrics],
         "resources": _resources(shape.worker),
         "securityContext": _container_security_context(),

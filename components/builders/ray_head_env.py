@@ -14,19 +14,31 @@ RECREATE = "upgradeStrategy"
 
 
 HEADERS_ENV = "RAY_PROMETHEUS_HEADERS"
+# Ray 2.53+ reads it in every process that records metrics (ray/_private/ray_constants.py); an unknown
+# value silently means `legacy` (telemetry/metric_cardinality.py), so the setting only takes these.
+CARDINALITY_ENV = "RAY_metric_cardinality_level"
+CARDINALITY_LEVELS = ("legacy", "recommended", "low")
+RAY_DEFAULT_CARDINALITY = "recommended"
 HEADERS_KEY = "headers"  # the key of the Kubernetes Secret holding RAY_PROMETHEUS_HEADERS
 
 
+def ray_node_env(cardinality_level: str | None) -> list[dict[str, Any]]:
+    """What every Ray node (head and workers) gets: the metric cardinality level when one is set
+    (unset: Ray's own default, and nothing added to the nodes)."""
+    return [{"name": CARDINALITY_ENV, "value": cardinality_level}] if cardinality_level else []
+
+
 def ray_head_env(grafana_host: Deferred, prometheus_host: Deferred, datasource_name: str, iframe_host: str,
-                 headers_secret: str | None = None) -> list[dict[str, Any]]:
+                 headers_secret: str | None = None, cardinality_level: str | None = None) -> list[dict[str, Any]]:
     """`headers_secret`: a Secret (in the head's namespace) whose `headers` key is RAY_PROMETHEUS_HEADERS,
-    for a query endpoint that wants credentials (agent mode)."""
+    for a query endpoint that wants credentials (agent mode); `cardinality_level`: ray_node_env's."""
     env: list[dict[str, Any]] = [
         {"name": "RAY_GRAFANA_HOST", "value": grafana_host},
         {"name": "RAY_PROMETHEUS_HOST", "value": prometheus_host},
         {"name": "RAY_PROMETHEUS_NAME", "value": datasource_name},
         {"name": "RAY_GRAFANA_IFRAME_HOST", "value": iframe_host},
     ]
+    env.extend(ray_node_env(cardinality_level))
     if headers_secret:
         env.append({"name": HEADERS_ENV, "valueFrom": {"secretKeyRef": {"name": headers_secret, "key": HEADERS_KEY}}})
     return env

@@ -19,7 +19,11 @@ import re
 from dataclasses import dataclass
 
 HEAD_SERIES = 1500
-WORKER_SERIES = 500
+# Per worker node, by RAY_metric_cardinality_level (tests/benchmarks/query_cost.py records all three):
+# a worker keeping 8 processes busy with one task function serves 433 / 364 / 353 series. Under
+# `legacy` every busy worker process adds ~12 series per task or actor function (its WorkerId), so
+# it is planned for 16 processes running 5 functions: +1,000. `low` drops the function's Name too.
+WORKER_SERIES_BY_LEVEL = {"legacy": 1500, "recommended": 500, "low": 450}
 NODE_EXPORTER_SERIES = 1100  # per node, where node_exporter runs beside Ray (the aws stack)
 NODE_EXPORTER_PLANNED_VCPUS = 40
 BASE_MIB = 55
@@ -78,10 +82,13 @@ def _quantity_mib(mib: int) -> str:
     return f"{mib // 1024}Gi" if mib % 1024 == 0 else f"{mib}Mi"
 
 
-def size(ray_nodes: int, scrape_interval: str, retention_time: str, node_exporter: bool = False) -> Sizing:
-    """`node_exporter`: every node also runs node_exporter, scraped by the same Prometheus."""
+def size(ray_nodes: int, scrape_interval: str, retention_time: str, node_exporter: bool = False,
+         cardinality_level: str = "recommended") -> Sizing:
+    """`node_exporter`: every node also runs node_exporter, scraped by the same Prometheus;
+    `cardinality_level`: the Ray nodes' RAY_metric_cardinality_level."""
     interval = seconds(scrape_interval)
-    series = HEAD_SERIES + WORKER_SERIES * max(ray_nodes - 1, 0) + (NODE_EXPORTER_SERIES * ray_nodes
+    worker_series = WORKER_SERIES_BY_LEVEL[cardinality_level]
+    series = HEAD_SERIES + worker_series * max(ray_nodes - 1, 0) + (NODE_EXPORTER_SERIES * ray_nodes
                                                                      if node_exporter else 0)
     samples = series / interval
     working_set = (BASE_MIB + KIB_PER_SERIES * series / 1024) * (FAST_SCRAPE_MEMORY if interval < 10 else 1)

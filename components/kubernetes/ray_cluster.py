@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -20,6 +20,7 @@ class RayClusterArgs:
     shape: RayClusterShape
     head_container: str
     head_env: list[dict[str, Any]]  # from components.builders.ray_head_env.ray_head_env
+    worker_env: list[dict[str, Any]] = field(default_factory=list)  # ray_node_env's, on every worker
     token_auth: bool = False  # Ray's token authentication, with a token generated here
 
 
@@ -50,7 +51,7 @@ class RayCluster(pulumi.ComponentResource):
                 "namespace": args.namespace,
                 "labels": kc.labels("ray", args.cluster_name, "compute"),
             },
-            spec=ray_cluster_spec(args.shape, args.head_container, args.head_env, token_secret),
+            spec=ray_cluster_spec(args.shape, args.head_container, args.head_env, token_secret, args.worker_env),
             opts=cluster_opts,
         )
         self.register_outputs({"cluster": self.cluster})

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from components.builders.alert_rules import AlertSettings
 from components.builders.dashboard_catalogue import UnsupportedRayVersion, dashboards_version, supported_ray_versions
+from components.builders.ray_head_env import RAY_DEFAULT_CARDINALITY
 from components.builders.sizing import Sizing, size
 from stacks.settings.alerting import AlertingSettings, read_alerting, severity_overrides
 from stacks.settings.reader import Reader
@@ -19,6 +20,7 @@ class MonitoringSettings:
     scrape_interval: str
     retention_time: str
     ray_nodes: int  # expected number of Ray nodes, head included: drives the sizing
+    cardinality_level: str | None  # RAY_metric_cardinality_level on every Ray node; None: Ray's default
     sizing: Sizing  # computed from ray_nodes, scrape_interval and retention_time
     retention_size: str  # explicit, or the sizing's
     datasource_name: str  # Grafana datasource name, given to the Ray head as RAY_PROMETHEUS_NAME
@@ -35,7 +37,9 @@ def read_monitoring(reader: Reader, *, managed_store: bool = False, node_exporte
     scrape_interval = reader.text("scrapeInterval")
     retention_time = reader.text("retentionTime")
     ray_nodes = reader.number("rayNodes")
-    sizing = size(ray_nodes, scrape_interval, retention_time, node_exporter)
+    cardinality_level = reader.optional_text("metricCardinalityLevel")
+    sizing = size(ray_nodes, scrape_interval, retention_time, node_exporter,
+                  cardinality_level or RAY_DEFAULT_CARDINALITY)
     alerting = read_alerting(reader)
     store = read_remote_store(reader, managed_store=managed_store)
     if store.agent and (alerting.deploys_alertmanager or alerting.external_url):
@@ -47,6 +51,7 @@ def read_monitoring(reader: Reader, *, managed_store: bool = False, node_exporte
         scrape_interval=scrape_interval,
         retention_time=retention_time,
         ray_nodes=ray_nodes,
+        cardinality_level=cardinality_level,
         sizing=sizing,
         retention_size=reader.optional_text("retentionSize") or sizing.retention_size,
         datasource_name=reader.text("datasourceName"),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
 from components.builders.alert_rules import AlertSettings
+from components.builders.ray_head_env import CARDINALITY_ENV, CARDINALITY_LEVELS, RAY_DEFAULT_CARDINALITY
 from components.versions import RAY_IMAGE
 from stacks.settings import formats as f
 
@@ -113,6 +114,11 @@ SETTINGS: tuple[Setting, ...] = (
             doc="how long Prometheus keeps data"),
     Setting(key="rayNodes", kind="integer", section=S, default=10, low=1, high=10_000, example="50",
             doc="how many Ray nodes (head included) you expect: sizes Prometheus (docs/sizing.md)"),
+    Setting(key="metricCardinalityLevel", kind="choice", section=S, choices=CARDINALITY_LEVELS,
+            example=RAY_DEFAULT_CARDINALITY, unset=f"Ray's default (`{RAY_DEFAULT_CARDINALITY}` since Ray 2.53)",
+            doc=f"`{CARDINALITY_ENV}` on every Ray node the stack creates or patches (patched clusters: the head), "
+            "and the series per worker the sizing plans: `legacy` keeps a `WorkerId` label on task and actor "
+            "series (about 3x the series), `low` also drops their `Name` (docs/sizing.md)"),
     Setting(key="retentionSize", kind="size", section=S, unset="sized from rayNodes", example="8GB",
             minimum="128MB", because="Prometheus' write-ahead log alone takes 128MB segments; a smaller cap "
             "deletes every block", doc="Prometheus' retention size cap"),

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from components.builders.cloud_init import EC2_USER_DATA_LIMIT
+from support.promql import RULES_FOUND
 from support.stacks import Run, run_stack, written_files
 from support.tools import compose_config, compose_tools, tool
 
@@ -138,7 +139,7 @@ def test_prometheus_yml_passes_promtool(aws, tmp_path):
     path.write_text(yaml.safe_dump(config))
     result = check([tool("promtool"), "check", "config", str(path)])
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 8 rules found" in result.stdout + result.stderr
+    assert RULES_FOUND in result.stdout + result.stderr
 
 
 def test_scripts_pass_shellcheck_and_compile(aws, variants, tmp_path):

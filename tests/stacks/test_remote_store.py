@@ -18,6 +18,7 @@ from components.builders.sizing import size
 from components.constants import GRAFANA_DATASOURCE_CREDENTIAL_FILE, GRAFANA_UID, PROMETHEUS_UID
 from stacks.settings import ConfigError
 from support.manifests import KUBERNETES_VERSION, file_sd_instead_of_kubernetes, kubernetes_objects, manifest
+from support.promql import RULES_FOUND
 from support.pulumi_internals import hide, is_secret
 from support.stacks import Run, run_stack
 from support.tools import compose_config, compose_tools, promtool
@@ -157,7 +158,7 @@ def test_kubernetes_agent_mode(k8s_agent, tmp_path):
     rules = tmp_path / "ray-rules.yml"
     rules.write_text(k8s_agent.outputs["alertRules"])
     checked = subprocess.run([promtool(), "check", "rules", str(rules)], capture_output=True, text=True, timeout=60)
-    assert checked.returncode == 0 and "SUCCESS: 8 rules found" in checked.stdout, checked.stdout + checked.stderr
+    assert checked.returncode == 0 and RULES_FOUND in checked.stdout, checked.stdout + checked.stderr
     assert_no_plain_credential(k8s_agent)
 
 
@@ -215,7 +216,7 @@ def test_aws_remote_write_credentials_are_secure_strings_read_into_files(aws_wri
     config = yaml.safe_load(text)
     assert [w["url"] for w in config["remote_write"]] == [w["url"] for w in WRITES]
     assert config["remote_write"][0]["basic_auth"]["password_file"] == f"{remote_write.SECRETS_DIR}/0-password"
-    assert "SUCCESS: 8 rules found" in promtool_check(text, tmp_path, rules=files[f"{BASE}/prometheus/ray-alerts.yml"])
+    assert RULES_FOUND in promtool_check(text, tmp_path, rules=files[f"{BASE}/prometheus/ray-alerts.yml"])
     values = parameters(aws_write)
     assert values["/ray-monitoring/aws/ray-cluster/prometheus/remote-write/0-password"] == PASSWORD
     assert values["/ray-monitoring/aws/ray-cluster/prometheus/remote-write/1-token"] == TOKEN

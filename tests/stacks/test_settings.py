@@ -26,6 +26,7 @@ INVALID = [
     ("minikube", {"rayDashboardNodePort": "29999"}, "rayDashboardNodePort", "29999"),
     ("minikube", {"grafanaServicePort": "70000"}, "grafanaServicePort", "70000"),
     ("minikube", {"scrapeInterval": "10 seconds"}, "scrapeInterval", "10 seconds"),
+    ("aws", {"metricCardinalityLevel": "Low"}, "metricCardinalityLevel", "Low"),
     ("minikube", {"retentionTime": "15days"}, "retentionTime", "15days"),
     ("minikube", {"retentionSize": "8G"}, "retentionSize", "8G"),
     ("minikube", {"grafanaIframeHost": "localhost:3000"}, "grafanaIframeHost", "localhost:3000"),

@@ -148,15 +148,15 @@ class RayCluster:
                                 timeout=timeout)
         assert result.returncode == 0, f"ray {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
 
-    def start_head(self, metrics_port: int = 8080) -> None:
+    def start_head(self, metrics_port: int = 8080, num_cpus: int = 2) -> None:
         self.started = True
         self._ray("start", "--head", f"--port={self.gcs_port}", f"--metrics-export-port={metrics_port}",
                   f"--temp-dir={self.temp_dir}", "--dashboard-host=127.0.0.1", "--dashboard-port=8265",
-                  "--num-cpus=2", "--disable-usage-stats")
+                  f"--num-cpus={num_cpus}", "--disable-usage-stats")
 
-    def add_worker(self, metrics_port: int) -> None:
+    def add_worker(self, metrics_port: int, num_cpus: int = 1) -> None:
         self._ray("start", f"--address={self.address}", f"--metrics-export-port={metrics_port}",
-                  "--num-cpus=1", "--disable-usage-stats")
+                  f"--num-cpus={num_cpus}", "--disable-usage-stats")
 
     @property
     def address(self) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from components.builders import alert_rules, recording_rules
 from support.tools import promtool
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -33,13 +34,23 @@ PROMQL_WORDS = {"sum", "by", "max", "min", "rate", "increase", "absent", "on", "
                 "unless", "count", "avg", "humanize", "bool"}
 
 
+# The recording rules' series stand for their expressions: a name they read must be Ray's too.
+RECORDING_RULES = recording_rules.sources()
+# What promtool says of the rules file both stacks deploy: the alerts and the recording rules.
+RULES_FOUND = f"SUCCESS: {len(alert_rules.ALERT_NAMES) + len(recording_rules.RECORDED)} rules found"
+
+
 def metric_names(expr: str) -> set[str]:
-    """Identifiers followed by a selector or a range, minus PromQL functions and label names."""
+    """Identifiers followed by a selector or a range, minus PromQL functions and label names; a recorded
+    series counts as the names its rule reads."""
     without_strings = re.sub(r'"[^"]*"', '""', expr)
     without_labels = re.sub(r"\{[^}]*\}", "{}", without_strings)
     without_groupings = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", without_labels)
     names = set(re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()", without_groupings))
-    return {n for n in names if n not in PROMQL_WORDS and not re.fullmatch(r"\d+[smhdwy]?", n)}
+    found = {n for n in names if n not in PROMQL_WORDS and not re.fullmatch(r"\d+[smhdwy]?", n)}
+    for recorded in found & set(RECORDING_RULES):
+        found = (found - {recorded}) | metric_names(RECORDING_RULES[recorded])
+    return found
 
 
 def assert_real_metric_names(expressions: dict[str, str]) -> None:

@@ -147,3 +147,8 @@ def run_stack(stack: str, secrets: dict[str, Any] | None = None, mocks: CloudMoc
 
 # The minikube stack for a RayCluster that already runs: patch it instead of creating one.
 PATCH_MODE = {"installKubeRay": "false", "createRayCluster": "false"}
+# The minikube stack beside a kube-prometheus-stack: PodMonitor and PrometheusRule for its Prometheus.
+OPERATOR_MODE = {"prometheusOperator": "true",
+                 "externalPrometheusUrl": "http://kube-prometheus-stack-prometheus.monitoring.svc:9090",
+                 "externalGrafanaUrl": "http://kube-prometheus-stack-grafana.monitoring.svc:80",
+                 "podMonitorLabels": {"release": "kube-prometheus-stack"}}

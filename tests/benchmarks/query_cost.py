@@ -1,0 +1,289 @@
+"""Benchmark: what looking at the dashboards costs Prometheus, at 10 to 1,000 Ray nodes.
+
+1. Records real Ray payloads at each RAY_metric_cardinality_level (a head, and a worker keeping 8 worker
+   processes busy) and prints the series each level gives at every node count.
+2. Per node count: one hour of 5 s samples for that many replayed nodes (Ray's default level), backfilled
+   into TSDB blocks by the real promtool and opened by Debian's Prometheus with the stack's rules
+   (support/backfill.py).
+3. Loads the overview and Ray's default, Data, Train and Serve dashboards as Grafana sends them (support/
+   grafana_queries.py): all sessions, then one session, over each dashboard's default range, 6 requests
+   at a time as a browser does. Per load: requests, total, slowest panel, p50/p95, Prometheus' peak RSS and
+   CPU seconds; and the alert rules' evaluation time.
+4. At the largest node count: 5 and 20 open Ray Dashboard Metrics tabs (the default dashboard, last 5
+   minutes, one session, refreshed every 5 s) for 2 minutes: p95 latency and Prometheus' peak memory,
+   against the memory limit the sizing sets.
+
+    venv/bin/python tests/benchmarks/query_cost.py [--nodes 10 100 250 1000] [--viewers 5 20]
+                                                   [--viewer-minutes 2] [--hours 1]
+
+Loopback only; every process is stopped and every file removed at the end. Prometheus here holds the
+hour in blocks and ingests nothing: its memory is the queries' on top of the blocks it maps. What
+ingestion holds is the sizing model's (tests/benchmarks/sizing.py measures it): the table adds the two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from components.builders import alert_rules  # noqa: E402
+from components.builders.alert_rules import AlertSettings  # noqa: E402
+from components.builders.ray_head_env import CARDINALITY_ENV, CARDINALITY_LEVELS, RAY_DEFAULT_CARDINALITY  # noqa: E402
+from components.builders.sizing import bytes_of, size  # noqa: E402
+from support.backfill import backfill  # noqa: E402
+from support.grafana_queries import Answer, Request, default_range_seconds, load, requests, send  # noqa: E402
+from support.live import Processes, Prometheus, wait_until  # noqa: E402
+from support.ray_payloads import record, samples  # noqa: E402
+
+DASHBOARDS = {  # name -> file, as the docs' table names them
+    "overview": ROOT / "dashboards/ray-monitoring/overview.json",
+    "default": ROOT / "dashboards/ray/default_grafana_dashboard.json",
+    "data": ROOT / "dashboards/ray/data_grafana_dashboard.json",
+    "train": ROOT / "dashboards/ray/train_grafana_dashboard.json",
+    "serve": ROOT / "dashboards/ray/serve_grafana_dashboard.json",
+}
+BROWSER_CONNECTIONS = 6  # requests a browser tab has in flight to one host
+METRICS_TAB_RANGE_S = 300  # the Ray Dashboard's Metrics tab: now-5m, refresh 5s (its defaults in Ray 2.60)
+METRICS_TAB_REFRESH_S = 5
+WORKER_PROCESSES = 8
+PORT = 9096
+
+
+class Watch:
+    """Peak RSS and CPU seconds of a process while a block of code runs (sampled every 50 ms)."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak_rss, self.cpu_s = pid, 0, 0.0
+        self._stop = threading.Event()
+
+    def _rss(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def _cpu(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks of 1/100 s
+
+    def __enter__(self) -> Watch:
+        self._cpu_start = self._cpu()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak_rss = max(self.peak_rss, self._rss())
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.peak_rss = max(self.peak_rss, self._rss())
+        self.cpu_s = self._cpu() - self._cpu_start
+
+
+@dataclass(frozen=True)
+class Load:
+    dashboard: str
+    view: str
+    answers: list[Answer]
+    wall_s: float
+    peak_rss: int
+    cpu_s: float
+
+    @property
+    def latencies(self) -> list[float]:
+        return sorted(a.seconds for a in self.answers)
+
+    def percentile(self, share: float) -> float:
+        values = self.latencies
+        return values[min(len(values) - 1, int(share * len(values)))]
+
+    @property
+    def slowest(self) -> Answer:
+        return max(self.answers, key=lambda a: a.seconds)
+
+
+def load_dashboard(prometheus: Prometheus, batch: list[Request], end: float, range_s: float) -> list[Answer]:
+    with ThreadPoolExecutor(BROWSER_CONNECTIONS) as pool:
+        answers = list(pool.map(lambda r: send(prometheus.url, r, end, range_s), batch))
+    errors = [f"{a.request.source}: {a.error}" for a in answers if a.error]
+    assert not errors, f"Prometheus refused {len(errors)} requests: {errors[:3]}"
+    return answers
+
+
+def measure_loads(prometheus: Prometheus, end: float, session: str) -> list[Load]:
+    loads = []
+    for name, path in DASHBOARDS.items():
+        dashboard = load(path)
+        for view, chosen in (("all sessions", {}), ("one session", {"SessionName": session})):
+            batch = requests(dashboard, chosen)
+            range_s = default_range_seconds(dashboard)
+            assert prometheus.process is not None
+            with Watch(prometheus.process.pid) as watch:
+                began = time.perf_counter()
+                answers = load_dashboard(prometheus, batch, end, range_s)
+                wall = time.perf_counter() - began
+            loads.append(Load(name, view, answers, wall, watch.peak_rss, watch.cpu_s))
+    return loads
+
+
+def viewers(prometheus: Prometheus, end: float, session: str, tabs: int,
+            seconds: float) -> tuple[list[float], int, int]:
+    """`tabs` Metrics tabs refreshing every 5 s: latencies, Prometheus' RSS before and its peak."""
+    batch = requests(load(DASHBOARDS["default"]), {"SessionName": session}, range_s=METRICS_TAB_RANGE_S)
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def tab(offset: float) -> None:
+        time.sleep(offset)  # tabs opened at different moments
+        while time.monotonic() < deadline:
+            began = time.monotonic()
+            answers = load_dashboard(prometheus, batch, end, METRICS_TAB_RANGE_S)
+            with lock:
+                latencies.extend(a.seconds for a in answers)
+            time.sleep(max(0.0, METRICS_TAB_REFRESH_S - (time.monotonic() - began)))
+
+    idle = prometheus.rss_bytes()
+    assert prometheus.process is not None
+    with Watch(prometheus.process.pid) as watch, ThreadPoolExecutor(tabs) as pool:
+        list(pool.map(tab, [i * METRICS_TAB_REFRESH_S / tabs for i in range(tabs)]))
+    return sorted(latencies), idle, watch.peak_rss
+
+
+def rule_seconds(prometheus: Prometheus) -> float:
+    groups = prometheus.query("prometheus_rule_group_last_duration_seconds")
+    return max(float(g["value"][1]) for g in groups) if groups else float("nan")
+
+
+def start_prometheus(processes: Processes, workdir: Path, data: Path, port: int = PORT) -> Prometheus:
+    """Prometheus on the backfilled `data`, with the stack's alert rules, once its blocks are merged."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    rules = workdir / alert_rules.FILE_NAME
+    rules.write_text(alert_rules.render(AlertSettings()))
+    config = {"global": {"scrape_interval": "5s", "evaluation_interval": "5s"}, "rule_files": [str(rules)],
+              # Its own metrics, for the rule evaluation time.
+              "scrape_configs": [{"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}]}
+    prometheus = Prometheus(processes, workdir, config, port=port)
+    data.rename(workdir / "data")
+    prometheus.start(300)
+    # The chunks overlap in time: Prometheus merges them into one block in its first compaction.
+    wait_until(lambda: prometheus.own_metric("prometheus_tsdb_blocks_loaded") == 1, 1800, "one merged block",
+               interval=2)
+    wait_until(lambda: prometheus.query("prometheus_rule_group_last_duration_seconds"), 120, "rules evaluated")
+    return prometheus
+
+
+def cardinality(workdir: Path) -> dict[str, dict[str, str]]:
+    recorded = {}
+    for level in CARDINALITY_LEVELS:
+        print(f"recording Ray with {CARDINALITY_ENV}={level}, {WORKER_PROCESSES} busy worker processes ...",
+              flush=True)
+        recorded[level] = record(workdir / level, {CARDINALITY_ENV: level}, WORKER_PROCESSES)
+    return recorded
+
+
+def print_cardinality(recorded: dict[str, dict[str, str]], node_counts: list[int]) -> None:
+    print("\n| level | head series | worker series | " + " | ".join(f"{n:,} nodes" for n in node_counts)
+          + " | sizing plans at the largest |")
+    print("|---|---|---|" + "---|" * len(node_counts) + "---|")
+    for level, payloads in recorded.items():
+        head = sum(len(samples(text)) for name, text in payloads.items() if name.startswith("head"))
+        worker = len(samples(payloads["worker-8080"]))
+        counts = " | ".join(f"{head + worker * (n - 1):,}" for n in node_counts)
+        planned = size(max(node_counts), "5s", "15d", cardinality_level=level).series
+        print(f"| {level} | {head:,} | {worker:,} | {counts} | {planned:,} |")
+
+
+def print_loads(rows: list[tuple[int, list[Load], float]]) -> None:
+    print("\n| nodes | dashboard | view | requests | total s | slowest panel (s) | p50 / p95 ms | peak RSS MiB "
+          "| CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for nodes, loads, _ in rows:
+        for x in loads:
+            print(f"| {nodes:,} | {x.dashboard} | {x.view} | {len(x.answers)} | {x.wall_s:.2f} "
+                  f"| {x.slowest.request.source} ({x.slowest.seconds:.2f}) "
+                  f"| {x.percentile(0.5) * 1000:.0f} / {x.percentile(0.95) * 1000:.0f} "
+                  f"| {x.peak_rss / 2**20:.0f} | {x.cpu_s:.2f} |")
+    print("\n| nodes | alert rules' evaluation ms |")
+    print("|---|---|")
+    for nodes, _, rules in rows:
+        print(f"| {nodes:,} | {rules * 1000:.1f} |")
+    small = next((loads for n, loads, _ in rows if n == 100), None)
+    large_nodes, large, _ = rows[-1]
+    if small is not None and large_nodes > 100:
+        print(f"\ngrowth {large_nodes:,} / 100 nodes (total, slowest, peak RSS, CPU):")
+        for a, b in zip(small, large):
+            print(f"  {a.dashboard} ({a.view}): {b.wall_s / a.wall_s:.1f}x, "
+                  f"{b.slowest.seconds / a.slowest.seconds:.1f}x, {b.peak_rss / a.peak_rss:.1f}x, "
+                  f"{b.cpu_s / max(a.cpu_s, 0.01):.1f}x")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, nargs="+", default=[10, 100, 250, 1000])
+    parser.add_argument("--viewers", type=int, nargs="*", default=[5, 20])
+    parser.add_argument("--viewer-minutes", type=float, default=2)
+    parser.add_argument("--hours", type=float, default=1)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="ray-monitoring-query-cost-"))
+    rows: list[tuple[int, list[Load], float]] = []
+    viewer_rows = []
+    try:
+        recorded = cardinality(workdir)
+        print_cardinality(recorded, args.nodes)
+        payloads = recorded[RAY_DEFAULT_CARDINALITY]
+        session = next(s.series.split('SessionName="')[1].split('"')[0] for s in samples(payloads["head-8080"])
+                       if 'SessionName="' in s.series)
+        for nodes in args.nodes:
+            began = time.monotonic()
+            filled = backfill(payloads, nodes, workdir / f"blocks-{nodes}", hours=args.hours)
+            print(f"{nodes:,} nodes: {filled.series:,} series, {filled.samples:,} samples backfilled in "
+                  f"{time.monotonic() - began:.0f} s", flush=True)
+            processes = Processes()
+            try:
+                prometheus = start_prometheus(processes, workdir / f"prometheus-{nodes}", workdir / f"blocks-{nodes}")
+                loads = measure_loads(prometheus, filled.end, session)
+                rows.append((nodes, loads, rule_seconds(prometheus)))
+                if nodes == max(args.nodes):
+                    for tabs in args.viewers:
+                        print(f"{tabs} viewers for {args.viewer_minutes:g} min ...", flush=True)
+                        viewer_rows.append((nodes, tabs, *viewers(prometheus, filled.end, session, tabs,
+                                                                   args.viewer_minutes * 60)))
+            finally:
+                processes.stop_all()
+                shutil.rmtree(workdir / f"prometheus-{nodes}", ignore_errors=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    print_loads(rows)
+    if viewer_rows:
+        print("\n| nodes | open Metrics tabs | requests | p50 / p95 ms | RSS idle / peak MiB "
+              "| ingestion working set (model) + queries' peak MiB | memory limit MiB |")
+        print("|---|---|---|---|---|---|---|")
+        for nodes, tabs, latencies, idle, peak in viewer_rows:
+            model = size(nodes, "5s", "15d")
+            p50, p95 = statistics.median(latencies), latencies[int(0.95 * len(latencies))]
+            print(f"| {nodes:,} | {tabs} | {len(latencies):,} | {p50 * 1000:.0f} / {p95 * 1000:.0f} "
+                  f"| {idle / 2**20:.0f} / {peak / 2**20:.0f} | {model.working_set_mib + (peak - idle) / 2**20:.0f} "
+                  f"| {bytes_of(model.memory_limit) / 2**20:.0f} |")
+    print("\nPrometheus 2.42 on 2 cores; 5 s samples; Ray's default cardinality level for the loads.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The query-cost benchmark, small: the live cluster's own payloads replayed as 10 nodes over 15 minutes,
+every dashboard loaded as Grafana sends it, and two viewers, through the benchmark's own code."""
+
+from __future__ import annotations
+
+import pytest
+from benchmarks.query_cost import DASHBOARDS, measure_loads, rule_seconds, start_prometheus, viewers
+
+from support.backfill import backfill
+from support.grafana_queries import number
+from support.live import Processes
+from support.loopback import free_port
+from support.ray_payloads import fetch, samples
+
+NODES = 10
+
+
+@pytest.fixture(scope="module")
+def replayed(live, tmp_path_factory):
+    payloads = fetch()
+    workdir = tmp_path_factory.mktemp("query-cost")
+    filled = backfill(payloads, NODES, workdir / "blocks", hours=0.25)
+    processes = Processes()
+    try:
+        prometheus = start_prometheus(processes, workdir / "prometheus", workdir / "blocks", port=free_port())
+        session = next(s.series.split('SessionName="')[1].split('"')[0] for s in samples(payloads["head-8080"])
+                       if 'SessionName="' in s.series)
+        yield prometheus, filled, session
+    finally:
+        processes.stop_all()
+
+
+def test_the_backfill_holds_every_node_for_the_whole_window(replayed):
+    prometheus, filled, _ = replayed
+    per_node = prometheus.query(f'count_over_time(up{{job="ray"}}[15m] @ {number(filled.end)})')
+    assert len(per_node) == NODES + 2, "the head's three endpoints and nine workers' one"
+    assert {float(n["value"][1]) for n in per_node} == {15 * 60 / 5 + 1}, "one sample every 5 s for 15 min"
+
+
+def test_every_dashboard_loads_and_the_overview_draws_every_node(replayed):
+    prometheus, filled, session = replayed
+    loads = measure_loads(prometheus, filled.end, session)  # asserts that Prometheus refused nothing
+    assert {(x.dashboard, x.view) for x in loads} == {(d, v) for d in DASHBOARDS for v in ("all sessions",
+                                                                                            "one session")}
+    for load in loads:
+        assert load.wall_s > 0 and load.peak_rss > 0 and load.slowest.seconds > 0
+    overview = next(x for x in loads if x.dashboard == "overview" and x.view == "one session")
+    cpu = next(a for a in overview.answers if a.request.source == "CPU utilisation per node #0")
+    assert cpu.series == NODES, "one line per replayed node"
+    assert rule_seconds(prometheus) > 0
+
+
+def test_viewers_are_measured(replayed):
+    prometheus, filled, session = replayed
+    latencies, idle, peak = viewers(prometheus, filled.end, session, tabs=2, seconds=6)
+    assert len(latencies) >= 2 * 70, "two tabs load the default dashboard at least once"
+    assert peak >= idle > 0
