@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -34,17 +35,28 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from components.builders import alert_rules  # noqa: E402
+from components.builders import alert_rules, recording_rules  # noqa: E402
 from components.builders.alert_rules import AlertSettings  # noqa: E402
 from components.builders.ray_head_env import CARDINALITY_ENV, CARDINALITY_LEVELS, RAY_DEFAULT_CARDINALITY  # noqa: E402
 from components.builders.sizing import bytes_of, size  # noqa: E402
-from support.backfill import backfill  # noqa: E402
-from support.grafana_queries import Answer, Request, default_range_seconds, load, requests, send  # noqa: E402
+from support.backfill import Backfill, backfill  # noqa: E402
+from support.grafana_queries import (  # noqa: E402
+    Answer,
+    Request,
+    default_range_seconds,
+    load,
+    number,
+    requests,
+    send,
+)
 from support.live import Processes, Prometheus, wait_until  # noqa: E402
 from support.ray_payloads import record, samples  # noqa: E402
+from support.tools import promtool  # noqa: E402
 
 DASHBOARDS = {  # name -> file, as the docs' table names them
     "overview": ROOT / "dashboards/ray-monitoring/overview.json",
@@ -169,20 +181,42 @@ def rule_seconds(prometheus: Prometheus) -> float:
     return max(float(g["value"][1]) for g in groups) if groups else float("nan")
 
 
-def start_prometheus(processes: Processes, workdir: Path, data: Path, port: int = PORT) -> Prometheus:
-    """Prometheus on the backfilled `data`, with the stack's alert rules, once its blocks are merged."""
-    workdir.mkdir(parents=True, exist_ok=True)
+def _prometheus(processes: Processes, workdir: Path, port: int) -> Prometheus:
     rules = workdir / alert_rules.FILE_NAME
     rules.write_text(alert_rules.render(AlertSettings()))
     config = {"global": {"scrape_interval": "5s", "evaluation_interval": "5s"}, "rule_files": [str(rules)],
               # Its own metrics, for the rule evaluation time.
               "scrape_configs": [{"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}]}
-    prometheus = Prometheus(processes, workdir, config, port=port)
-    data.rename(workdir / "data")
+    return Prometheus(processes, workdir, config, port=port)
+
+
+def _started(prometheus: Prometheus, merged: bool) -> None:
     prometheus.start(300)
-    # The chunks overlap in time: Prometheus merges them into one block in its first compaction.
-    wait_until(lambda: prometheus.own_metric("prometheus_tsdb_blocks_loaded") == 1, 1800, "one merged block",
-               interval=2)
+    if merged:
+        # The blocks overlap in time: Prometheus merges them into one in its first compaction (a minute in).
+        wait_until(lambda: prometheus.own_metric("prometheus_tsdb_blocks_loaded") == 1, 1800, "one merged block",
+                   interval=2)
+
+
+def start_prometheus(processes: Processes, workdir: Path, data: Path, filled: Backfill,
+                     port: int = PORT, merged: bool = True) -> Prometheus:
+    """Prometheus on the backfilled `data` with the stack's rules, the recording rules' series backfilled
+    too (`promtool tsdb create-blocks-from rules`, as docs/sizing.md tells an upgrading user); `merged`:
+    measured on one block, as a Prometheus that ingested the hour would hold it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    prometheus = _prometheus(processes, workdir, port)
+    data.rename(workdir / "data")
+    _started(prometheus, merged)
+    recording = workdir / "recording.yml"
+    recording.write_text(yaml.safe_dump({"groups": [recording_rules.group()]}))
+    recorded = workdir / "recorded"
+    subprocess.run([promtool(), "tsdb", "create-blocks-from", "rules", f"--start={number(filled.start)}",
+                    f"--end={number(filled.end + 1)}", f"--url={prometheus.url}", "--eval-interval=5s",
+                    f"--output-dir={recorded}", str(recording)], check=True, capture_output=True, timeout=1800)
+    prometheus.stop()
+    for block in recorded.iterdir():
+        block.rename(workdir / "data" / block.name)
+    _started(prometheus, merged)
     wait_until(lambda: prometheus.query("prometheus_rule_group_last_duration_seconds"), 120, "rules evaluated")
     return prometheus
 
@@ -256,7 +290,8 @@ def main() -> int:
                   f"{time.monotonic() - began:.0f} s", flush=True)
             processes = Processes()
             try:
-                prometheus = start_prometheus(processes, workdir / f"prometheus-{nodes}", workdir / f"blocks-{nodes}")
+                prometheus = start_prometheus(processes, workdir / f"prometheus-{nodes}", workdir / f"blocks-{nodes}",
+                                              filled)
                 loads = measure_loads(prometheus, filled.end, session)
                 rows.append((nodes, loads, rule_seconds(prometheus)))
                 if nodes == max(args.nodes):
