@@ -90,7 +90,7 @@ class Watch:
         return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks of 1/100 s
 
     def __enter__(self) -> Watch:
-        self._cpu_start = self._cpu()
+        self._cpu_start, self.peak_rss = self._cpu(), self._rss()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
@@ -221,12 +221,12 @@ def start_prometheus(processes: Processes, workdir: Path, data: Path, filled: Ba
     return prometheus
 
 
-def cardinality(workdir: Path) -> dict[str, dict[str, str]]:
+def cardinality() -> dict[str, dict[str, str]]:
     recorded = {}
     for level in CARDINALITY_LEVELS:
         print(f"recording Ray with {CARDINALITY_ENV}={level}, {WORKER_PROCESSES} busy worker processes ...",
               flush=True)
-        recorded[level] = record(workdir / level, {CARDINALITY_ENV: level}, WORKER_PROCESSES)
+        recorded[level] = record({CARDINALITY_ENV: level}, WORKER_PROCESSES)
     return recorded
 
 
@@ -278,7 +278,7 @@ def main() -> int:
     rows: list[tuple[int, list[Load], float]] = []
     viewer_rows = []
     try:
-        recorded = cardinality(workdir)
+        recorded = cardinality()
         print_cardinality(recorded, args.nodes)
         payloads = recorded[RAY_DEFAULT_CARDINALITY]
         session = next(s.series.split('SessionName="')[1].split('"')[0] for s in samples(payloads["head-8080"])

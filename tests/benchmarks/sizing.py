@@ -22,7 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -30,38 +29,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from components.builders.sizing import WAL_BYTES_PER_SAMPLE, seconds, size  # noqa: E402
-from support.live import (  # noqa: E402
-    LOOPBACK,
-    WORKLOAD,
-    Processes,
-    Prometheus,
-    RayCluster,
-    wait_until,
-)
+from support.live import LOOPBACK, Processes, Prometheus, wait_until  # noqa: E402
+from support.ray_payloads import COUNTER_SUFFIXES, HEAD_ENDPOINTS, SAMPLE_LINE, record  # noqa: E402
 
-HEAD_ENDPOINTS = (8080, 44217, 44227)
 REPLAY_PORT = 18080
-SAMPLE_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)$")
-COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket", "_created")
-
-
-def record(workdir: Path) -> dict[str, str]:
-    """Payloads of a real head's three endpoints and a worker's, after a small workload."""
-    processes = Processes()
-    ray = RayCluster(workdir / "ray", {})
-    try:
-        ray.start_head()
-        ray.add_worker(8081)
-        ray.run(WORKLOAD)
-        time.sleep(10)  # let the exporters publish the workload's metrics
-        payloads = {}
-        for name, port in [*((f"head-{p}", p) for p in HEAD_ENDPOINTS), ("worker-8080", 8081)]:
-            with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/metrics", timeout=10) as reply:  # noqa: S310
-                payloads[name] = reply.read().decode()
-        return payloads
-    finally:
-        ray.stop()
-        processes.stop_all()
 
 
 class Payload:
@@ -174,7 +145,7 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="ray-monitoring-sizing-"))
     print(f"recording Ray {'/'.join(map(str, HEAD_ENDPOINTS))} and a worker's payloads ...", flush=True)
-    recorded = record(workdir)
+    recorded = record()
     payloads = {name: Payload(text) for name, text in recorded.items()}
     counts = {name: sum(1 for _, v, _ in p.lines if v is not None) for name, p in payloads.items()}
     print("recorded samples per endpoint:", counts, flush=True)

@@ -8,6 +8,8 @@ with that node's address, as every node of a real cluster exports them.
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -35,10 +37,12 @@ assert sum(ray.get([hold.remote(3) for _ in range({processes})])) == {processes}
 """
 
 
-def record(workdir: Path, env: dict[str, str] | None = None, worker_processes: int = 1) -> dict[str, str]:
+def record(env: dict[str, str] | None = None, worker_processes: int = 1) -> dict[str, str]:
     """Payloads of a real head's three endpoints and a worker's ("head-8080", ..., "worker-8080"), after
     a workload that keeps `worker_processes` worker processes busy on the worker."""
-    ray = RayCluster(workdir / "ray", env or {})
+    # Ray's socket paths must stay within 107 bytes: its temp dir sits at the top of /tmp.
+    temp_dir = Path(tempfile.mkdtemp(prefix="ray-"))
+    ray = RayCluster(temp_dir, env or {})
     try:
         ray.start_head(num_cpus=0 if worker_processes > 1 else 2)
         ray.add_worker(WORKER_PORT, num_cpus=worker_processes)
@@ -47,6 +51,7 @@ def record(workdir: Path, env: dict[str, str] | None = None, worker_processes: i
         return fetch()
     finally:
         ray.stop()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def fetch(worker_port: int = WORKER_PORT) -> dict[str, str]:
