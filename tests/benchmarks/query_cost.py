@@ -153,8 +153,9 @@ def measure_loads(prometheus: Prometheus, end: float, session: str) -> list[Load
 
 
 def viewers(prometheus: Prometheus, end: float, session: str, tabs: int,
-            seconds: float) -> tuple[list[float], int, int]:
-    """`tabs` Metrics tabs refreshing every 5 s: latencies, Prometheus' RSS before and its peak."""
+            seconds: float) -> tuple[list[float], int, int, float]:
+    """`tabs` Metrics tabs refreshing every 5 s: latencies, Prometheus' RSS before and its peak, and the
+    cores it used on average."""
     batch = requests(load(DASHBOARDS["default"]), {"SessionName": session}, range_s=METRICS_TAB_RANGE_S)
     latencies: list[float] = []
     lock = threading.Lock()
@@ -171,9 +172,10 @@ def viewers(prometheus: Prometheus, end: float, session: str, tabs: int,
 
     idle = prometheus.rss_bytes()
     assert prometheus.process is not None
+    began = time.monotonic()
     with Watch(prometheus.process.pid) as watch, ThreadPoolExecutor(tabs) as pool:
         list(pool.map(tab, [i * METRICS_TAB_REFRESH_S / tabs for i in range(tabs)]))
-    return sorted(latencies), idle, watch.peak_rss
+    return sorted(latencies), idle, watch.peak_rss, watch.cpu_s / (time.monotonic() - began)
 
 
 def rule_seconds(prometheus: Prometheus) -> float:
@@ -307,15 +309,15 @@ def main() -> int:
 
     print_loads(rows)
     if viewer_rows:
-        print("\n| nodes | open Metrics tabs | requests | p50 / p95 ms | RSS idle / peak MiB "
-              "| ingestion working set (model) + queries' peak MiB | memory limit MiB |")
-        print("|---|---|---|---|---|---|---|")
-        for nodes, tabs, latencies, idle, peak in viewer_rows:
+        print("\n| nodes | open Metrics tabs | requests | p50 / p95 ms | Prometheus cores | RSS idle / peak MiB "
+              "| ingestion working set (model) + queries' peak MiB | memory request / limit MiB |")
+        print("|---|---|---|---|---|---|---|---|")
+        for nodes, tabs, latencies, idle, peak, cores in viewer_rows:
             model = size(nodes, "5s", "15d")
             p50, p95 = statistics.median(latencies), latencies[int(0.95 * len(latencies))]
-            print(f"| {nodes:,} | {tabs} | {len(latencies):,} | {p50 * 1000:.0f} / {p95 * 1000:.0f} "
+            print(f"| {nodes:,} | {tabs} | {len(latencies):,} | {p50 * 1000:.0f} / {p95 * 1000:.0f} | {cores:.2f} "
                   f"| {idle / 2**20:.0f} / {peak / 2**20:.0f} | {model.working_set_mib + (peak - idle) / 2**20:.0f} "
-                  f"| {bytes_of(model.memory_limit) / 2**20:.0f} |")
+                  f"| {bytes_of(model.memory_request) / 2**20:.0f} / {bytes_of(model.memory_limit) / 2**20:.0f} |")
     print("\nPrometheus 2.42 on 2 cores; 5 s samples; Ray's default cardinality level for the loads.")
     return 0
 

@@ -56,6 +56,6 @@ def test_every_dashboard_loads_and_the_overview_draws_every_node(replayed):
 
 def test_viewers_are_measured(replayed):
     prometheus, filled, session = replayed
-    latencies, idle, peak = viewers(prometheus, filled.end, session, tabs=2, seconds=6)
+    latencies, idle, peak, cores = viewers(prometheus, filled.end, session, tabs=2, seconds=6)
     assert len(latencies) >= 2 * 70, "two tabs load the default dashboard at least once"
-    assert peak >= idle > 0
+    assert peak >= idle > 0 and cores > 0
