@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import quote, urlencode
 
+from components.builders.recording_rules import GROUP as OVERVIEW_RULES
 from components.builders.sizing import bytes_of, size
 from doctor.http import Http, HttpError
 
@@ -35,7 +36,7 @@ class Expectations:
     datasource_name: str | None = None  # Grafana datasource = the head's RAY_PROMETHEUS_NAME
     iframe_host: str | None = None  # the head's RAY_GRAFANA_IFRAME_HOST
     dashboard_uids: tuple[str, ...] = ()  # uids Grafana must serve
-    rule_groups: tuple[str, ...] = ("ray",)
+    rule_groups: tuple[str, ...] = ("ray", OVERVIEW_RULES)  # the alerts, and the overview's recording rules
     ray_nodes: int | None = None  # the sizing plan (rayNodes)
     scrape_interval: str = "5s"
     retention_time: str = "15d"

@@ -8,24 +8,27 @@ from pathlib import Path
 
 import pytest
 
+from support.control_plane import SAMPLE_RAY_CLUSTER
 from support.kubernetes_api import KubernetesApi, ray_clusters_in
 from support.stacks import PATCH_MODE, Run, run_stack
 from support.upstream import upstream_file
 
 LIVE_TESTS = Path(__file__).parent / "live"
+CONTROL_PLANE_TESTS = Path(__file__).parent / "control_plane"
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under `pytest -n` (tests/run), each file's tests run on one worker, so its module fixtures
     (stack runs, a moto server, one checkov report) are made once; the live tier is one group: its
-    tests share one Ray cluster on Ray's fixed ports."""
+    tests share one Ray cluster on Ray's fixed ports; the control-plane tier is one group: its scenarios
+    share one API server."""
     for item in items:
-        group = "live" if LIVE_TESTS in item.path.parents else str(item.path)
+        group = ("live" if LIVE_TESTS in item.path.parents else
+                 "control-plane" if CONTROL_PLANE_TESTS in item.path.parents else str(item.path))
         item.add_marker(pytest.mark.xdist_group(group))
 
 
-SAMPLE_RAY_CLUSTER = "fixtures/raycluster.sample.kuberay-v1.7.0.yaml"
 
 
 @pytest.fixture(scope="session", autouse=True)

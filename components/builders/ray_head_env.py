@@ -14,12 +14,12 @@ RECREATE = "upgradeStrategy"
 
 
 HEADERS_ENV = "RAY_PROMETHEUS_HEADERS"
+HEADERS_KEY = "headers"  # the key of the Kubernetes Secret holding RAY_PROMETHEUS_HEADERS
 # Ray 2.53+ reads it in every process that records metrics (ray/_private/ray_constants.py); an unknown
 # value silently means `legacy` (telemetry/metric_cardinality.py), so the setting only takes these.
 CARDINALITY_ENV = "RAY_metric_cardinality_level"
 CARDINALITY_LEVELS = ("legacy", "recommended", "low")
 RAY_DEFAULT_CARDINALITY = "recommended"
-HEADERS_KEY = "headers"  # the key of the Kubernetes Secret holding RAY_PROMETHEUS_HEADERS
 
 
 def ray_node_env(cardinality_level: str | None) -> list[dict[str, Any]]:

@@ -18,6 +18,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from components.builders.ray_head_env import RAY_DEFAULT_CARDINALITY
+
 HEAD_SERIES = 1500
 # Per worker node, by RAY_metric_cardinality_level (tests/benchmarks/query_cost.py records all three):
 # a worker keeping 8 processes busy with one task function serves 433 / 364 / 353 series. Under
@@ -83,7 +85,7 @@ def _quantity_mib(mib: int) -> str:
 
 
 def size(ray_nodes: int, scrape_interval: str, retention_time: str, node_exporter: bool = False,
-         cardinality_level: str = "recommended") -> Sizing:
+         cardinality_level: str = RAY_DEFAULT_CARDINALITY) -> Sizing:
     """`node_exporter`: every node also runs node_exporter, scraped by the same Prometheus;
     `cardinality_level`: the Ray nodes' RAY_metric_cardinality_level."""
     interval = seconds(scrape_interval)

@@ -4,7 +4,6 @@ each strictly valid against the upstream CRDs (KubeRay v1.7.0, Prometheus Operat
 
 from __future__ import annotations
 
-import re
 import subprocess
 
 import pytest
@@ -249,28 +248,13 @@ def test_rayclusters_with_the_single_cluster_keys_is_refused():
     assert "ray-monitoring:rayClusterName = 'training'" in str(result.error)
 
 
-def final_labels(relabel_configs: list[dict], meta: dict[str, str]) -> dict[str, str]:
-    """The target labels left by `replace` rules in order (the only kind that sets labels here); keep and
-    drop rules are assumed to pass (the live test runs a real Prometheus on the same configuration)."""
-    labels = dict(meta)
-    for rule in relabel_configs:
-        if rule.get("action", "replace") != "replace" or "target_label" not in rule:
-            continue
-        values = ";".join(labels.get(s, "") for s in rule.get("source_labels", []))
-        pattern = re.fullmatch(rule.get("regex", "(.*)"), values)
-        if pattern:
-            replacement = re.sub(r"\$\{?(\d+)\}?", r"\\g<\1>", rule.get("replacement", "$1"))
-            labels[rule["target_label"]] = pattern.expand(replacement)
-    return {k: v for k, v in labels.items() if not k.startswith("__")}
-
-
 def test_operator_mode_names_the_jobs_as_our_own_configuration_does(operator_mode, tmp_path):
     """The Prometheus Operator labels a PodMonitor's targets `job="<namespace>/<PodMonitor>"` and appends the
     PodMonitor's relabelings after that rule (pkg/prometheus/promcfg.go, generatePodMonitorConfig, v0.93):
     without a job relabeling, RayScrapeTargetDown (`up{job=~"ray.*"}`) could never fire and the doctor's
     head-endpoint check would fail. The rules, evaluated by promtool on series labelled as the operator
     labels them, fire for a Ray target that is down."""
-    from support.prometheus_operator import operator_scrape_configs
+    from support.prometheus_operator import final_labels, operator_scrape_configs
 
     monitor = operator_mode.one(POD_MONITOR, "prometheus-operator-pod-monitor").plain
     meta = {"__meta_kubernetes_namespace": "ray-system", "__meta_kubernetes_pod_name": "ray-training-cluster-head-x",

@@ -40,3 +40,18 @@ def operator_scrape_configs(namespace: str, name: str, spec: dict, sd_file: str)
                      "file_sd_configs": [{"files": [sd_file], "refresh_interval": "1s"}],
                      "relabel_configs": relabel})
     return jobs
+
+
+def final_labels(relabel_configs: list[dict], meta: dict[str, str]) -> dict[str, str]:
+    """The target labels left by `replace` rules in order (the only kind that sets labels here); keep and
+    drop rules are assumed to pass (the live test runs a real Prometheus on the same configuration)."""
+    labels = dict(meta)
+    for rule in relabel_configs:
+        if rule.get("action", "replace") != "replace" or "target_label" not in rule:
+            continue
+        values = ";".join(labels.get(s, "") for s in rule.get("source_labels", []))
+        pattern = re.fullmatch(rule.get("regex", "(.*)"), values)
+        if pattern:
+            replacement = re.sub(r"\$\{?(\d+)\}?", r"\\g<\1>", rule.get("replacement", "$1"))
+            labels[rule["target_label"]] = pattern.expand(replacement)
+    return {k: v for k, v in labels.items() if not k.startswith("__")}

@@ -1,0 +1,121 @@
+"""A real Kubernetes control plane on 127.0.0.1: etcd and kube-apiserver built from their Go modules
+(support/go_tools.py), RBAC on, an admin token in the system:masters group, a kubeconfig for clients.
+
+No kubelet, scheduler or controller-manager: objects are stored, validated against their CRDs' schemas
+and served, as the API server does; controllers run only where a test starts one.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import ssl
+import subprocess
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from support.go_tools import build
+from support.live import LOOPBACK, Processes, wait_until
+from support.loopback import free_port
+from support.upstream import upstream_file
+
+KUBERAY_CRDS = ("schemas/ray.io_rayclusters.v1.7.0.yaml", "schemas/ray.io_rayservices.v1.7.0.yaml")
+SAMPLE_RAY_CLUSTER = "fixtures/raycluster.sample.kuberay-v1.7.0.yaml"
+NAMESPACE, CLUSTER = "ray-system", "ray-training-cluster"  # where stacks/Pulumi.minikube.yaml points
+
+
+def sample_ray_cluster(name: str = CLUSTER) -> dict[str, Any]:
+    """KubeRay's sample RayCluster, unchanged but for its name and namespace."""
+    cluster = copy.deepcopy(yaml.safe_load(upstream_file(SAMPLE_RAY_CLUSTER).read_text()))
+    cluster["metadata"] = {"name": name, "namespace": NAMESPACE}
+    return cluster
+
+
+class ControlPlane:
+    def __init__(self, workdir: Path, processes: Processes):
+        self.workdir, self.processes = workdir, processes
+        self.token = secrets.token_hex(16)
+        self.port = free_port()
+        self.url = f"https://{LOOPBACK}:{self.port}"
+        self.kubeconfig = workdir / "kubeconfig"
+
+    def start(self) -> ControlPlane:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        etcd_client, etcd_peer = free_port(), free_port()
+        self.processes.start("etcd", [
+            str(build("etcd")), "--name=default", f"--data-dir={self.workdir / 'etcd'}",
+            f"--listen-client-urls=http://{LOOPBACK}:{etcd_client}",
+            f"--advertise-client-urls=http://{LOOPBACK}:{etcd_client}",
+            f"--listen-peer-urls=http://{LOOPBACK}:{etcd_peer}",
+            f"--initial-advertise-peer-urls=http://{LOOPBACK}:{etcd_peer}",
+            f"--initial-cluster=default=http://{LOOPBACK}:{etcd_peer}",
+        ], self.workdir / "etcd.log")
+        key = self.workdir / "service-accounts.key"
+        subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True, timeout=60)
+        tokens = self.workdir / "tokens.csv"
+        tokens.write_text(f'{self.token},admin,admin,"system:masters"\n')
+        tokens.chmod(0o600)
+        self.processes.start("kube-apiserver", [
+            str(build("kube-apiserver")), f"--etcd-servers=http://{LOOPBACK}:{etcd_client}",
+            f"--bind-address={LOOPBACK}", f"--advertise-address={LOOPBACK}", f"--secure-port={self.port}",
+            f"--cert-dir={self.workdir / 'certs'}", f"--token-auth-file={tokens}", "--authorization-mode=RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc", f"--service-account-key-file={key}",
+            f"--service-account-signing-key-file={key}", "--service-cluster-ip-range=10.96.0.0/16",
+        ], self.workdir / "kube-apiserver.log")
+        wait_until(lambda: self.get("/readyz") == "ok", 180,
+                   f"kube-apiserver ready (see {self.workdir / 'kube-apiserver.log'})", interval=1)
+        self.kubeconfig.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "control-plane",
+            # The API server's certificate is self-signed in --cert-dir, for 127.0.0.1.
+            "clusters": [{"name": "control-plane", "cluster": {"server": self.url,
+                                                               "certificate-authority": str(self._ca())}}],
+            "users": [{"name": "admin", "user": {"token": self.token}}],
+            "contexts": [{"name": "control-plane", "context": {"cluster": "control-plane", "user": "admin"}}],
+        }))
+        self.kubeconfig.chmod(0o600)
+        return self
+
+    def _ca(self) -> Path:
+        return self.workdir / "certs" / "apiserver.crt"
+
+    def get(self, path: str) -> str:
+        context = ssl.create_default_context(cafile=str(self._ca())) if self._ca().exists() else \
+            ssl._create_unverified_context()  # noqa: S323 (before the certificate exists: readiness only)
+        request = urllib.request.Request(self.url + path, headers={"Authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(request, timeout=5, context=context) as reply:  # noqa: S310 (loopback)
+            return reply.read().decode()
+
+    def client(self) -> Any:
+        from kubernetes import config
+
+        return config.new_client_from_config(config_file=str(self.kubeconfig))  # type: ignore[no-untyped-call]
+
+    def dynamic(self) -> Any:
+        from kubernetes.dynamic import DynamicClient
+
+        return DynamicClient(self.client())
+
+    def create(self, document: dict[str, Any], namespace: str | None = None) -> Any:
+        """Create one object of any kind the API server serves, as `kubectl create` would."""
+        resource = self.dynamic().resources.get(api_version=document["apiVersion"], kind=document["kind"])
+        namespace = namespace or document.get("metadata", {}).get("namespace")
+        return resource.create(body=document, namespace=namespace) if resource.namespaced else \
+            resource.create(body=document)
+
+    def read(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
+        resource = self.dynamic().resources.get(api_version=api_version, kind=kind)
+        return resource.get(name=name, namespace=namespace)
+
+    def wait_for_crd(self, name: str) -> None:
+        from kubernetes import client
+
+        extensions = client.ApiextensionsV1Api(self.client())
+
+        def established() -> bool:
+            crd = extensions.read_custom_resource_definition(name)
+            return any(c.type == "Established" and c.status == "True" for c in crd.status.conditions or [])
+
+        wait_until(established, 60, f"CRD {name} established", interval=0.5)
