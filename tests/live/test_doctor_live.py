@@ -158,7 +158,8 @@ def test_a_missing_rule_file_is_diagnosed(live, doctor_setup):
         results = diagnose(urls(live, grafana, prometheus.url), expect)
     check = "Ray alert rules loaded"
     assert failures(results) == [check]
-    assert "rule group(s) ray, ray-monitoring-overview not loaded" in results[check].detail and "ray-alerts.yml" in results[check].fix
+    assert "rule group(s) ray, ray-monitoring-overview not loaded" in results[check].detail
+    assert "ray-alerts.yml" in results[check].fix
 
 
 def test_prometheus_stopped_then_moved_away_from_the_heads_host(live, doctor_setup):
