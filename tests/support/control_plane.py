@@ -27,6 +27,18 @@ SAMPLE_RAY_CLUSTER = "fixtures/raycluster.sample.kuberay-v1.7.0.yaml"
 NAMESPACE, CLUSTER = "ray-system", "ray-training-cluster"  # where stacks/Pulumi.minikube.yaml points
 
 
+class _Loader(yaml.CSafeLoader):
+    """YAML as the API server reads it: a bare `=` is the string "=" (PyYAML alone makes it the YAML 1.1
+    `value` tag and refuses it; the Prometheus Operator's CRDs list it among relabeling actions' spellings)."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a safe loader with one constructor more)
+
+
 def sample_ray_cluster(name: str = CLUSTER) -> dict[str, Any]:
     """KubeRay's sample RayCluster, unchanged but for its name and namespace."""
     cluster = copy.deepcopy(yaml.safe_load(upstream_file(SAMPLE_RAY_CLUSTER).read_text()))

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import gzip
+import os
 import subprocess
 
 import pytest
 import yaml
 
-from support.control_plane import NAMESPACE
+from support.control_plane import NAMESPACE, load_yaml
 from support.go_tools import build, module_dir
 from support.live import Processes, wait_until
 from support.loopback import free_port
@@ -26,10 +27,12 @@ from support.tools import promtool
 MONITORING = "monitoring"
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
-# As kube-prometheus-stack's Prometheus selects them: by its release label, in every namespace.
+# As kube-prometheus-stack's Prometheus selects them: by its release label, in every namespace. The
+# operator writes the configuration for `version`'s Prometheus: here the one whose promtool checks it.
 PROMETHEUS = {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
               "metadata": {"name": "kube-prometheus-stack", "namespace": MONITORING},
-              "spec": {"podMonitorSelector": {"matchLabels": {"release": "kube-prometheus-stack"}},
+              "spec": {"version": "v2.42.0",
+                       "podMonitorSelector": {"matchLabels": {"release": "kube-prometheus-stack"}},
                        "podMonitorNamespaceSelector": {},
                        "ruleSelector": {"matchLabels": {"release": "kube-prometheus-stack"}},
                        "ruleNamespaceSelector": {}}}
@@ -40,7 +43,7 @@ def rendered(control_plane, tmp_path_factory):
     """The operator's Prometheus configuration and rule files for the stack's objects."""
     crds = sorted((module_dir("prometheus-operator") / "example" / "prometheus-operator-crd").glob("*.yaml"))
     for path in crds:
-        crd = yaml.safe_load(path.read_text())
+        crd = load_yaml(path.read_text())
         control_plane.create(crd)
         control_plane.wait_for_crd(crd["metadata"]["name"])
     control_plane.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": MONITORING}})
@@ -54,10 +57,10 @@ def rendered(control_plane, tmp_path_factory):
     processes = Processes()
     workdir = tmp_path_factory.mktemp("prometheus-operator")
     try:
+        # The operator has no --kubeconfig flag; it reads KUBECONFIG (pkg/k8s/k8s.go, NewClusterConfig).
         processes.start("prometheus-operator", [
-            str(build("prometheus-operator")), f"--kubeconfig={control_plane.kubeconfig}",
-            f"--web.listen-address=127.0.0.1:{free_port()}", "--log-level=info",
-        ], workdir / "operator.log")
+            str(build("prometheus-operator")), f"--web.listen-address=127.0.0.1:{free_port()}", "--log-level=info",
+        ], workdir / "operator.log", env={**os.environ, "KUBECONFIG": str(control_plane.kubeconfig)})
         wait_until(lambda: _secret(control_plane), 180,
                    f"the operator's configuration Secret (see {workdir / 'operator.log'})", interval=1)
         wait_until(lambda: _rule_files(control_plane), 60, "the operator's rule files", interval=1)
