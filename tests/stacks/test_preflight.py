@@ -7,15 +7,7 @@ import pytest
 
 from stacks.settings import ConfigError
 from support.loopback import free_port
-from support.stacks import PATCH_MODE, run_stack
-
-
-def refused(result, key: str) -> str:
-    assert isinstance(result.error, ConfigError), repr(result.error)
-    assert result.resources == [], "nothing may be registered when the target is wrong"
-    message = str(result.error)
-    assert f"ray-monitoring:{key} = " in message and "Fix: " in message
-    return message
+from support.stacks import PATCH_MODE, refused, run_stack
 
 
 def test_present_cluster_and_container_pass(minikube_patch, kubernetes_api):

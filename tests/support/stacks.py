@@ -152,3 +152,15 @@ OPERATOR_MODE = {"prometheusOperator": "true",
                  "externalPrometheusUrl": "http://kube-prometheus-stack-prometheus.monitoring.svc:9090",
                  "externalGrafanaUrl": "http://kube-prometheus-stack-grafana.monitoring.svc:80",
                  "podMonitorLabels": {"release": "kube-prometheus-stack"}}
+
+
+def refused(result: Run, key: str) -> str:
+    """The ConfigError a run ended with, after checking it names `key` and a fix and that nothing was
+    registered."""
+    from stacks.settings import ConfigError
+
+    assert isinstance(result.error, ConfigError), repr(result.error)
+    assert result.resources == [], "nothing may be registered when the input is wrong"
+    message = str(result.error)
+    assert f"ray-monitoring:{key} = " in message and "Fix: " in message
+    return message

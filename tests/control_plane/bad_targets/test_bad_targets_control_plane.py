@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.settings import ConfigError
 from support.control_plane import CLUSTER, NAMESPACE, sample_ray_cluster
-from support.stacks import PATCH_MODE, run_stack
+from support.stacks import PATCH_MODE, refused, run_stack
 
 
 @pytest.fixture(scope="module")
@@ -18,14 +17,6 @@ def against(control_plane):
         return run_stack("minikube", **PATCH_MODE, **{"kubernetes:kubeconfig": str(control_plane.kubeconfig)},
                          **overrides)
     return run
-
-
-def refused(result, key: str) -> str:
-    assert isinstance(result.error, ConfigError), repr(result.error)
-    assert result.resources == [], "nothing may be registered when the target is wrong"
-    message = str(result.error)
-    assert f"ray-monitoring:{key} = " in message and "Fix: " in message
-    return message
 
 
 def test_the_users_cluster_as_applied_passes(against):
