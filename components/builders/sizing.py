@@ -22,7 +22,7 @@ from components.builders.ray_head_env import RAY_DEFAULT_CARDINALITY
 
 HEAD_SERIES = 1500
 # Per worker node, by RAY_metric_cardinality_level (tests/benchmarks/query_cost.py records all three):
-# a worker keeping 8 processes busy with one task function serves 433 / 364 / 353 series. Under
+# a worker keeping 8 processes busy with one task function serves 434 / 373 / 344 series. Under
 # `legacy` every busy worker process adds ~12 series per task or actor function (its WorkerId), so
 # it is planned for 16 processes running 5 functions: +1,000. `low` drops the function's Name too.
 WORKER_SERIES_BY_LEVEL = {"legacy": 1500, "recommended": 500, "low": 450}
