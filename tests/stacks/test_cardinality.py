@@ -7,6 +7,7 @@ import yaml
 
 from components.builders.ray_head_env import CARDINALITY_ENV, CARDINALITY_LEVELS, RAY_DEFAULT_CARDINALITY
 from components.builders.sizing import WORKER_SERIES_BY_LEVEL, size
+from support.crds import v1_schema
 from support.stacks import PATCH_MODE, Run, run_stack, written_files
 
 RAY_CLUSTER = "kubernetes:ray.io/v1:RayCluster"
@@ -66,9 +67,18 @@ def test_the_created_clusters_head_and_workers_get_the_level(level):
     assert head[CARDINALITY_ENV] == worker[CARDINALITY_ENV] == level
 
 
+def test_kuberay_declares_worker_group_specs_an_atomic_list():
+    # ray-operator/config/crd/bases/ray.io_rayclusters.yaml (v1.7.0): workerGroupSpecs has no
+    # x-kubernetes-list-type, which makes it atomic for server-side apply (Kubernetes' "Merge strategy"
+    # docs): an apply that names one worker group would own the whole list.
+    spec = v1_schema("schemas/ray.io_rayclusters.v1.7.0.yaml")["properties"]["spec"]["properties"]
+    assert "x-kubernetes-list-type" not in spec["workerGroupSpecs"]
+    containers = spec["headGroupSpec"]["properties"]["template"]["properties"]["spec"]["properties"]["containers"]
+    assert containers["x-kubernetes-list-type"] == "map", "the head's containers merge by name"
+
+
 def test_a_patched_clusters_head_gets_the_level():
-    # KubeRay v1.7.0's CRD declares workerGroupSpecs without x-kubernetes-list-type: an atomic list,
-    # which a server-side apply would take over whole, so the patch leaves the worker groups alone.
+    # workerGroupSpecs is atomic (above): the patch leaves the worker groups alone.
     result = run_stack("minikube", metricCardinalityLevel="low", **PATCH_MODE)
     (patch,) = result.of_type(PATCH)
     (head,) = patch.plain["spec"]["headGroupSpec"]["template"]["spec"]["containers"]
