@@ -208,7 +208,7 @@ def start_prometheus(processes: Processes, workdir: Path, data: Path, filled: Ba
     workdir.mkdir(parents=True, exist_ok=True)
     prometheus = _prometheus(processes, workdir, port)
     data.rename(workdir / "data")
-    _started(prometheus, merged)
+    _started(prometheus, merged=False)  # promtool reads overlapping blocks as well: merge once, at the end
     recording = workdir / "recording.yml"
     recording.write_text(yaml.safe_dump({"groups": [recording_rules.group()]}))
     recorded = workdir / "recorded"
