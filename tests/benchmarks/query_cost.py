@@ -55,7 +55,7 @@ from support.grafana_queries import (  # noqa: E402
     send,
 )
 from support.live import Processes, Prometheus, wait_until  # noqa: E402
-from support.ray_payloads import record, samples  # noqa: E402
+from support.ray_payloads import record, samples, session_name  # noqa: E402
 from support.tools import promtool  # noqa: E402
 
 DASHBOARDS = {  # name -> file, as the docs' table names them
@@ -283,8 +283,7 @@ def main() -> int:
         recorded = cardinality()
         print_cardinality(recorded, args.nodes)
         payloads = recorded[RAY_DEFAULT_CARDINALITY]
-        session = next(s.series.split('SessionName="')[1].split('"')[0] for s in samples(payloads["head-8080"])
-                       if 'SessionName="' in s.series)
+        session = session_name(payloads)
         for nodes in args.nodes:
             began = time.monotonic()
             filled = backfill(payloads, nodes, workdir / f"blocks-{nodes}", hours=args.hours)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import shutil
 import sys
 import tempfile
@@ -30,7 +29,15 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from components.builders.sizing import WAL_BYTES_PER_SAMPLE, seconds, size  # noqa: E402
 from support.live import LOOPBACK, Processes, Prometheus, wait_until  # noqa: E402
-from support.ray_payloads import COUNTER_SUFFIXES, HEAD_ENDPOINTS, SAMPLE_LINE, record  # noqa: E402
+from support.ray_payloads import (  # noqa: E402
+    HEAD_ENDPOINTS,
+    Sample,
+    for_node,
+    node_address,
+    node_endpoints,
+    parse,
+    record,
+)
 
 REPLAY_PORT = 18080
 
@@ -39,28 +46,19 @@ class Payload:
     """A recorded exposition, re-rendered per node and per scrape with moving values."""
 
     def __init__(self, text: str):
+        # Comments and unparsable lines are kept as they are (value None): the exposition stays whole.
         self.lines: list[tuple[str, float | None, bool]] = []
         for line in text.splitlines():
-            match = SAMPLE_LINE.match(line)
-            if not match or line.startswith("#"):
-                self.lines.append((line, None, False))
-                continue
-            name, labels, value = match.groups()
-            try:
-                number = float(value)
-            except ValueError:
-                self.lines.append((line, None, False))
-                continue
-            self.lines.append((f"{name}{labels or ''}", number, name.endswith(COUNTER_SUFFIXES)))
+            sample = parse(line)
+            self.lines.append((line, None, False) if sample is None else (sample.series, sample.value, sample.counter))
 
     def render(self, node: int, scrape: int, rng: random.Random) -> str:
-        address = f"10.{node // 65536 % 256}.{node // 256 % 256}.{node % 256}"
         out = []
         for series, value, counter in self.lines:
             if value is None:
                 out.append(series)
                 continue
-            series = re.sub(r'(ip|NodeAddress)="[^"]*"', rf'\1="{address}"', series)
+            series = for_node(Sample(series, value, counter), node)
             if counter:
                 value = value + scrape * rng.uniform(0, 3)
             elif value:
@@ -97,13 +95,10 @@ def serve(payloads: dict[str, Payload]) -> ThreadingHTTPServer:
 def config(nodes: int, interval: str) -> dict:
     targets = []
     for node in range(nodes):
-        address = f"10.{node // 65536 % 256}.{node // 256 % 256}.{node % 256}"
-        endpoints = [f"head-{p}" for p in HEAD_ENDPOINTS] if node == 0 else ["worker-8080"]
-        for endpoint in endpoints:
-            port = endpoint.split("-")[1]
+        for endpoint, port in node_endpoints(node):
             targets.append({"targets": [f"{LOOPBACK}:{REPLAY_PORT}"],
-                            "labels": {"__metrics_path__": f"/node/{node}/{endpoint}", "instance": f"{address}:{port}",
-                                       "ray_io_cluster": "bench"}})
+                            "labels": {"__metrics_path__": f"/node/{node}/{endpoint}",
+                                       "instance": f"{node_address(node)}:{port}", "ray_io_cluster": "bench"}})
     return {"global": {"scrape_interval": interval, "evaluation_interval": interval},
             "scrape_configs": [{"job_name": "ray", "static_configs": targets}]}
 

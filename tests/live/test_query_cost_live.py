@@ -10,7 +10,7 @@ from support.backfill import backfill
 from support.grafana_queries import number
 from support.live import Processes
 from support.loopback import free_port
-from support.ray_payloads import fetch, samples
+from support.ray_payloads import fetch, session_name
 
 NODES = 10
 
@@ -24,8 +24,7 @@ def replayed(live, tmp_path_factory):
     try:
         prometheus = start_prometheus(processes, workdir / "prometheus", workdir / "blocks", filled,
                                       port=free_port(), merged=False)
-        session = next(s.series.split('SessionName="')[1].split('"')[0] for s in samples(payloads["head-8080"])
-                       if 'SessionName="' in s.series)
+        session = session_name(payloads)
         yield prometheus, filled, session
     finally:
         processes.stop_all()

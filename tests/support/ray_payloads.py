@@ -74,20 +74,22 @@ class Sample:
     counter: bool
 
 
+def parse(line: str) -> Sample | None:
+    """One exposition line as a sample; None for a comment or an unparsable line."""
+    match = SAMPLE_LINE.match(line)
+    if not match or line.startswith("#"):
+        return None
+    name, labels, value = match.groups()
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return Sample(f"{name}{labels or ''}", number, name.endswith(COUNTER_SUFFIXES))
+
+
 def samples(text: str) -> list[Sample]:
     """The samples of one exposition (comments and unparsable lines left out)."""
-    found = []
-    for line in text.splitlines():
-        match = SAMPLE_LINE.match(line)
-        if not match or line.startswith("#"):
-            continue
-        name, labels, value = match.groups()
-        try:
-            number = float(value)
-        except ValueError:
-            continue
-        found.append(Sample(f"{name}{labels or ''}", number, name.endswith(COUNTER_SUFFIXES)))
-    return found
+    return [sample for line in text.splitlines() if (sample := parse(line)) is not None]
 
 
 def for_node(sample: Sample, node: int, extra_labels: str = "") -> str:
@@ -106,3 +108,9 @@ def node_endpoints(node: int) -> list[tuple[str, str]]:
     if node == 0:
         return [(f"head-{port}", str(port)) for port in HEAD_ENDPOINTS]
     return [("worker-8080", "8080")]
+
+
+def session_name(payloads: dict[str, str]) -> str:
+    """The Ray session the recorded head's series carry (their SessionName label)."""
+    return next(s.series.split('SessionName="')[1].split('"')[0] for s in samples(payloads["head-8080"])
+                if 'SessionName="' in s.series)
