@@ -135,7 +135,9 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
         namespaces.append(_namespace("ray-namespace", s.ray.namespace))
     # Everything in them (Roles in the Ray namespace too) waits for the namespaces the stack creates.
     opts = pulumi.ResourceOptions(depends_on=namespaces) if namespaces else None
-    operator = KubeRayOperator("kuberay", KubeRayOperatorArgs(s.kuberay_namespace)) if s.kuberay_namespace else None
+    operator = None
+    if s.kuberay_namespace:
+        operator = KubeRayOperator("kuberay", KubeRayOperatorArgs(s.kuberay_namespace, s.kuberay_chart_repository))
 
     if isinstance(s.backend, PrometheusOperatorSettings):
         monitoring = _prometheus_operator_mode(s, s.backend, dashboards, opts)

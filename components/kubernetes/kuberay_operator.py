@@ -29,6 +29,7 @@ VALUES = {
 @dataclass(frozen=True)
 class KubeRayOperatorArgs:
     namespace: str  # created by the release when missing
+    chart_repository: str = KUBERAY_CHART_REPOSITORY  # a mirror's, where the internet is out of reach
 
 
 class KubeRayOperator(pulumi.ComponentResource):
@@ -41,7 +42,7 @@ class KubeRayOperator(pulumi.ComponentResource):
             name=RELEASE_NAME,
             chart=KUBERAY_CHART,
             version=KUBERAY_VERSION,
-            repository_opts={"repo": KUBERAY_CHART_REPOSITORY},
+            repository_opts={"repo": args.chart_repository},
             namespace=args.namespace,
             create_namespace=True,
             values=VALUES,

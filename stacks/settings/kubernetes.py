@@ -86,6 +86,7 @@ class KubernetesSettings:
     create_namespace: bool
     watch_namespaces: tuple[str, ...] | None  # None: every namespace (cluster-wide RBAC)
     kuberay_namespace: str | None  # None: KubeRay is already installed
+    kuberay_chart_repository: str
     ray: CreatedCluster | PatchedClusters
     backend: OwnMonitoring | PrometheusOperatorSettings
     ray_dashboard_node_port: int | None  # None: no Service for the Ray Dashboard
@@ -131,6 +132,7 @@ def read_kubernetes(reader: Reader) -> KubernetesSettings:
         create_namespace=reader.flag("createNamespace"),
         watch_namespaces=_watched(reader, ray),
         kuberay_namespace=kuberay_namespace if install_kuberay else None,
+        kuberay_chart_repository=reader.text("kuberayChartRepository"),
         ray=ray,
         backend=operator or own,
         ray_dashboard_node_port=reader.optional_number("rayDashboardNodePort"),

@@ -174,8 +174,8 @@ class Reader:
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query or parsed.fragment \
                 or (not row.path_allowed and parsed.path not in ("", "/")):
-            self.problem(row.key, value, row.why, f"pulumi config set {row.key} {row.example}")
-            return None
+            self.problem(row.key, value, row.why, f"pulumi config set {row.key} {row.example or row.fix_value}")
+            return row.default_text
         return value.rstrip("/")
 
     def _at_least(self, row: Setting, value: str) -> str | None:

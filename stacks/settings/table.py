@@ -15,7 +15,7 @@ from typing import Any, Literal, TypedDict
 
 from components.builders.alert_rules import AlertSettings
 from components.builders.ray_head_env import CARDINALITY_ENV, CARDINALITY_LEVELS, RAY_DEFAULT_CARDINALITY
-from components.versions import RAY_IMAGE
+from components.versions import KUBERAY_CHART_REPOSITORY, KUBERAY_VERSION, RAY_IMAGE
 from stacks.settings import formats as f
 
 Kind = Literal["string", "choice", "boolean", "integer", "duration", "cpu", "memory", "size", "url", "list",
@@ -185,6 +185,10 @@ SETTINGS: tuple[Setting, ...] = (
             doc="create that namespace; otherwise it must exist"),
     Setting(key="installKubeRay", kind="boolean", section=KN, platforms=K8S, default=False,
             doc="install the KubeRay operator (Helm chart `kuberay-operator`)"),
+    Setting(key="kuberayChartRepository", kind="url", section=KN, platforms=K8S, default=KUBERAY_CHART_REPOSITORY,
+            why="must be the http(s) URL of a Helm chart repository serving kuberay-operator",
+            doc=f"with `installKubeRay`: the Helm repository the chart (`kuberay-operator` {KUBERAY_VERSION}) "
+                "comes from; a mirror's URL where the internet is out of reach"),
     Setting(key="kuberayNamespace", kind="string", section=KN, platforms=K8S, default="kuberay-system", **NAME,
             doc="the namespace KubeRay is installed in (created)"),
     Setting(key="rayClusterName", kind="string", section=KN, platforms=K8S, default="ray-training-cluster",

@@ -84,6 +84,14 @@ def test_kuberay_release_is_pinned_and_sets_only_chart_values(minikube):
     kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
 
 
+def test_kuberay_chart_comes_from_the_configured_repository():
+    mirror = "https://charts.example.internal/kuberay/"  # a mirror, where the internet is out of reach
+    result = run_stack("minikube", kuberayChartRepository=mirror)
+    assert result.error is None, result.error
+    release = result.one("kubernetes:helm.sh/v3:Release", "kuberay-release").plain
+    assert release["repositoryOpts"] == {"repo": mirror.rstrip("/")}
+
+
 def test_values_check_can_fail():
     assert "watchNamespaces" not in chart_values() and "singleNamespaceInstall" in chart_values()
 

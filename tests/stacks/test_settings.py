@@ -103,6 +103,8 @@ INVALID = [
     ("aws", {"namespace": "obs"}, "namespace", "obs"),
     ("minikube", {"installKubeRay": "sure"}, "installKubeRay", "sure"),
     ("minikube", {"kuberayNamespace": "KubeRay"}, "kuberayNamespace", "KubeRay"),
+    ("minikube", {"kuberayChartRepository": "ray-project/kuberay-helm"}, "kuberayChartRepository",
+     "ray-project/kuberay-helm"),
     ("minikube", {"createRayCluster": "1"}, "createRayCluster", "1"),
     ("minikube", {"createRayNamespace": "no"}, "createRayNamespace", "no"),
     ("minikube", {"rayImage": "rayproject/ray:2.60.0 cpu"}, "rayImage", "rayproject/ray:2.60.0 cpu"),

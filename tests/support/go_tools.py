@@ -7,6 +7,7 @@ missing (tests/run calls it). Module downloads come from the Go module proxy the
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -25,18 +26,43 @@ class GoTool:
     module: str  # the Go module that holds it, at `version`
     version: str
     package: str  # its main package
-    # k8s.io/kubernetes asks for its staging modules (k8s.io/api, ...) at v0.0.0 and replaces them with
-    # ./staging/..., which Go ignores outside the module: the building module replaces each with this.
-    staging_version: str = ""
+    # A module's replace lines bind only itself: the building module copies them. Those that point at a
+    # directory of its repository (k8s.io/kubernetes' ./staging/..., Pulumi's ../sdk) take that module at
+    # this version instead (k8s.io/kubernetes v1.34.4's staging modules are v0.34.4).
+    local_replace_version: str = ""
+    version_variable: str = ""  # set to the version by the linker, as the project's release build does
+    # Files a `go:embed` needs that the project generates before its build (not in the module's zip):
+    # (directory in the module, generated file, the file it is made from). Made as the project's generator does.
+    generated: tuple[tuple[str, str, str], ...] = ()
 
 
 # Pins (docs/development.md, "Versions"): bump a version here; the next `tests/run` builds it.
+PULUMI_KUBERNETES_COMMIT = "f47bc2d6f199"  # the one pulumi-kubernetes provider version the module proxy serves
 TOOLS = {tool.name: tool for tool in (
     GoTool("kube-apiserver", "k8s.io/kubernetes", "v1.34.4", "k8s.io/kubernetes/cmd/kube-apiserver",
-           staging_version="v0.34.4"),
+           local_replace_version="v0.34.4"),
+    GoTool("kube-controller-manager", "k8s.io/kubernetes", "v1.34.4", "k8s.io/kubernetes/cmd/kube-controller-manager",
+           local_replace_version="v0.34.4"),
+    GoTool("kube-scheduler", "k8s.io/kubernetes", "v1.34.4", "k8s.io/kubernetes/cmd/kube-scheduler",
+           local_replace_version="v0.34.4"),
     GoTool("etcd", "go.etcd.io/etcd/server/v3", "v3.6.16", "go.etcd.io/etcd/server/v3"),
+    GoTool("kwok", "sigs.k8s.io/kwok", "v0.7.0", "sigs.k8s.io/kwok/cmd/kwok"),
+    # v1.7.0, the version the stack installs, is refused by the module proxy (its zip: 403); v1.5.0 is the
+    # newest it serves. The CRDs the tier registers stay v1.7.0's (the chart's).
+    GoTool("kuberay-operator", "github.com/ray-project/kuberay/ray-operator", "v1.5.0",
+           "github.com/ray-project/kuberay/ray-operator"),
     GoTool("prometheus-operator", "github.com/prometheus-operator/prometheus-operator", "v0.93.0",
            "github.com/prometheus-operator/prometheus-operator/cmd/operator"),
+    GoTool("pulumi", "github.com/pulumi/pulumi/pkg/v3", "v3.274.1", "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi",
+           local_replace_version="v3.274.1",
+           version_variable="github.com/pulumi/pulumi/sdk/v3/go/common/version.Version"),
+    GoTool("pulumi-resource-kubernetes", "github.com/pulumi/pulumi-kubernetes/provider/v4",
+           f"v4.0.0-20260115033456-{PULUMI_KUBERNETES_COMMIT}",
+           "github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes",
+           local_replace_version="v4.24.0",  # the provider's go.mod asks for sdk/v4 at this version
+           version_variable="github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version",
+           generated=(("cmd/pulumi-resource-kubernetes", "schema-embed.json", "schema.json"),
+                      ("cmd/pulumi-resource-kubernetes", "terraform-mapping-embed.json", "terraform-mapping.json"))),
 )}
 
 
@@ -49,20 +75,54 @@ def binary(name: str) -> Path:
     return cache_dir() / f"{tool.name}-{tool.version}" / tool.name
 
 
-def module_dir(name: str) -> Path:
-    """The pinned module's files in Go's module cache (CRDs and examples ship inside it)."""
-    tool = TOOLS[name]
+def _download(tool: GoTool) -> dict[str, str]:
     found = subprocess.run(["go", "mod", "download", "-json", f"{tool.module}@{tool.version}"], capture_output=True,
                            text=True, timeout=900, check=True)
-    return Path(re.search(r'"Dir":\s*"([^"]+)"', found.stdout).group(1))  # type: ignore[union-attr]
+    return dict(re.findall(r'"(Dir|GoMod)":\s*"([^"]+)"', found.stdout))
 
 
-def _staging_replaces(tool: GoTool) -> list[str]:
-    downloaded = subprocess.run(["go", "mod", "download", "-json", f"{tool.module}@{tool.version}"],
-                                capture_output=True, text=True, timeout=900, check=True)
-    go_mod = Path(re.search(r'"GoMod":\s*"([^"]+)"', downloaded.stdout).group(1))  # type: ignore[union-attr]
-    staged = re.findall(r"^\s*(\S+) => \./staging/", go_mod.read_text(), re.M)
-    return [f"replace {module} => {module} {tool.staging_version}" for module in staged]
+def module_dir(name: str) -> Path:
+    """The pinned module's files in Go's module cache (CRDs and examples ship inside it)."""
+    return Path(_download(TOOLS[name])["Dir"])
+
+
+def _replaces(tool: GoTool) -> list[str]:
+    lines = []
+    for module, target in re.findall(r"^\s*(?:replace\s+)?(\S+(?: v\S+)?) => (.+)$",
+                                     Path(_download(tool)["GoMod"]).read_text(), re.M):
+        local = target.startswith(".")
+        lines.append(f"replace {module} => {module.split()[0]} {tool.local_replace_version}" if local
+                     else f"replace {module} => {target.strip()}")
+    return lines
+
+
+def _semver(tool: GoTool) -> str:
+    """The version as the project's release build states it (no leading v)."""
+    return tool.version.removeprefix("v")
+
+
+def _generate(tool: GoTool, source: Path) -> None:
+    """The go:embed files, as the project's generator writes them (compact JSON; the schema gets the version)."""
+    for directory, generated, origin in tool.generated:
+        content = json.loads(Path(source, directory, origin).read_text())
+        if origin == "schema.json":
+            content["version"] = _semver(tool)
+        Path(source, directory, generated).write_text(json.dumps(content, separators=(",", ":")))
+
+
+def _module_lines(tool: GoTool, work: str) -> list[str]:
+    lines = ["module build", "", GO_VERSION_LINE, "", f"require {tool.module} {tool.version}", ""]
+    if tool.local_replace_version:
+        lines += _replaces(tool)
+    if tool.generated:  # a writable copy of the module, with the generated files beside its own
+        source = Path(work, "source")
+        shutil.copytree(module_dir(tool.name), source)
+        source.chmod(0o755)
+        for directory, _, _ in tool.generated:
+            Path(source, directory).chmod(0o755)
+        _generate(tool, source)
+        lines.append(f"replace {tool.module} => ./source")
+    return lines
 
 
 def build(name: str) -> Path:
@@ -71,13 +131,11 @@ def build(name: str) -> Path:
     if target.exists():
         return target
     with tempfile.TemporaryDirectory(prefix=f"build-{name}-") as work:
-        lines = ["module build", "", GO_VERSION_LINE, "", f"require {tool.module} {tool.version}", ""]
-        if tool.staging_version:
-            lines += _staging_replaces(tool)
-        Path(work, "go.mod").write_text("\n".join(lines) + "\n")
+        Path(work, "go.mod").write_text("\n".join(_module_lines(tool, work)) + "\n")
+        ldflags = "-s -w" + (f" -X {tool.version_variable}={_semver(tool)}" if tool.version_variable else "")
         env = {**os.environ, "GOFLAGS": "-mod=mod"}
         for command in (["go", "get", f"{tool.package}@{tool.version}"],
-                        ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(Path(work, name)), tool.package]):
+                        ["go", "build", "-trimpath", f"-ldflags={ldflags}", "-o", str(Path(work, name)), tool.package]):
             result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=3600)
             if result.returncode != 0:
                 raise RuntimeError(f"building {name} {tool.version} ({' '.join(command)}) failed:\n"
