@@ -302,7 +302,7 @@ def build(settings: AwsSettings) -> None:
         s.cluster_name, _head_files(s, head_kind, managed, dashboards), _head_secrets(s),
         m.grafana_iframe_host, public=bool(s.network.allowed_cidrs),
         parameter_prefix=f"/{stack_id()}/{s.cluster_name}", config_writers=writers,
-        ray_token=s.network.ray_token_auth))
+        ray_token=s.network.ray_token_auth, given=m.given))
     head, workers = _nodes(s, Placement(subnet, worker_subnets, volume_size, grants), groups, monitoring, managed,
                            head_kind, worker_kind)
     _exports(s, head, monitoring, managed, served_version, workers)

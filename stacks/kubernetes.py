@@ -222,6 +222,7 @@ def _grafana(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple[Dashbo
         service_type=own.grafana_service.type,
         service_port=own.grafana_service.port,
         node_port=own.grafana_service.node_port,
+        given=m.given,
     ), opts)
 
 
@@ -248,7 +249,8 @@ def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], ready: lis
         cluster = RayCluster(
             "ray-cluster",
             RayClusterArgs(s.ray.name, s.ray.namespace, s.ray.shape, s.ray.head_container, head_env,
-                           worker_env=ray_node_env(s.monitoring.cardinality_level), token_auth=s.ray.token_auth),
+                           worker_env=ray_node_env(s.monitoring.cardinality_level), token_auth=s.ray.token_auth,
+                           token=s.monitoring.given.ray_auth_token),
             # After the operator (its CRD), so `pulumi destroy` deletes the cluster before the operator.
             pulumi.ResourceOptions(depends_on=[*namespaces, *ready, *([operator.release] if operator else [])]),
         )

@@ -14,6 +14,7 @@ from components.generated import generated_secret
 class GrafanaPasswordArgs:
     cluster_name: str
     parameter_prefix: str  # the SecureString is <prefix>/grafana/admin-password
+    given: str | None = None  # the user's password (grafanaAdminPassword); None: generated
 
 
 class GrafanaPassword(pulumi.ComponentResource):
@@ -24,7 +25,8 @@ class GrafanaPassword(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GrafanaPasswordArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ray-monitoring:aws:GrafanaPassword", name, None, opts)
-        value = generated_secret(f"{name}-value", pulumi.ResourceOptions(parent=self), length=32)
+        value = generated_secret(f"{name}-value", pulumi.ResourceOptions(parent=self), length=32,
+                                 given=args.given)
         self.parameter_name = f"{args.parameter_prefix}/grafana/admin-password"
         parameter = aws.ssm.Parameter(
             f"{name}-parameter", name=self.parameter_name, type="SecureString", value=value,

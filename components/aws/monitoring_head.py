@@ -14,7 +14,7 @@ from components.aws.config_bucket import ConfigBucket, ConfigBucketArgs
 from components.aws.grafana_password import GrafanaPassword, GrafanaPasswordArgs
 from components.aws.secret_parameter import SecretParameter, SecretParameterArgs
 from components.builders import head_config
-from components.generated import generated_secret
+from components.generated import GivenSecrets, generated_secret
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class MonitoringHeadArgs:
     # Principals (IAM role or user ARNs) that may write the configuration bucket; the deployer's.
     config_writers: Sequence[pulumi.Input[str]] = ()
     ray_token: bool = False  # generate Ray's token (token authentication) and hand it to the head
+    given: GivenSecrets = GivenSecrets()  # the user's own instead of generated ones
 
 
 class MonitoringHead(pulumi.ComponentResource):
@@ -56,15 +57,18 @@ class MonitoringHead(pulumi.ComponentResource):
         # their URNs, so moving them here replaces nothing (not the password, not the bucket).
         moved = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
         password = GrafanaPassword("grafana-admin-password",
-                                   GrafanaPasswordArgs(args.cluster_name, args.parameter_prefix), moved)
+                                   GrafanaPasswordArgs(args.cluster_name, args.parameter_prefix,
+                                                       args.given.grafana_admin_password), moved)
         secrets: list[tuple[head_config.SecretFile, GrafanaPassword | SecretParameter]] = [
             (head_config.grafana_password(password.parameter_name), password)]
         # Grafana's secret_key, generated: its built-in default is public (docs/security.md).
-        _, key = self._generated(name, "grafana-secret-key", "grafana/secret-key", args)
+        _, key = self._generated(name, "grafana-secret-key", "grafana/secret-key", args,
+                                args.given.grafana_secret_key)
         secrets.append((head_config.grafana_secret_key(key.parameter_name), key))
         self.ray_token, self.ray_token_parameter = None, None
         if args.ray_token:
-            self.ray_token, self.ray_token_parameter = self._generated(name, "ray-auth-token", "ray/auth-token", args)
+            self.ray_token, self.ray_token_parameter = self._generated(name, "ray-auth-token", "ray/auth-token", args,
+                                                                        args.given.ray_auth_token)
             secrets.append((head_config.ray_auth_token(self.ray_token_parameter.parameter_name),
                             self.ray_token_parameter))
         for secret in args.secrets:
@@ -95,10 +99,10 @@ class MonitoringHead(pulumi.ComponentResource):
                                "object_arns": self.object_arns, "parameter_arns": self.parameter_arns,
                                "admin_password": self.admin_password})
 
-    def _generated(self, name: str, what: str, path: str,
-                   args: MonitoringHeadArgs) -> tuple[pulumi.Output[str], SecretParameter]:
-        """A secret generated here and kept as the SecureString <prefix>/<path>: its value, its parameter."""
-        value = generated_secret(f"{name}-{what}-value", pulumi.ResourceOptions(parent=self))
+    def _generated(self, name: str, what: str, path: str, args: MonitoringHeadArgs,
+                   given: str | None = None) -> tuple[pulumi.Output[str], SecretParameter]:
+        """A secret generated here (or the user's, `given`) kept as the SecureString <prefix>/<path>."""
+        value = generated_secret(f"{name}-{what}-value", pulumi.ResourceOptions(parent=self), given=given)
         parameter = SecretParameter(f"{name}-{what}", SecretParameterArgs(
             args.cluster_name, f"{args.parameter_prefix}/{path}", value), pulumi.ResourceOptions(parent=self))
         return value, parameter

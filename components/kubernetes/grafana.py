@@ -19,7 +19,7 @@ from components.constants import (
     GRAFANA_SECRET_KEY,
     GRAFANA_SECRETS_DIR,
 )
-from components.generated import generated_secret
+from components.generated import GivenSecrets, generated_secret
 from components.kubernetes import common as kc
 from components.kubernetes.common import Resources, Storage
 from components.versions import GRAFANA_IMAGE
@@ -39,6 +39,7 @@ class GrafanaArgs:
     node_port: int | None
     # The password or token the datasource sends to a store (a Pulumi secret), read from a file.
     datasource_credential: pulumi.Input[str] | None = None
+    given: GivenSecrets = GivenSecrets()  # the admin password and secret key, when the user sets them
 
 
 class Grafana(pulumi.ComponentResource):
@@ -55,8 +56,9 @@ class Grafana(pulumi.ComponentResource):
         def metadata(suffix: str) -> dict[str, Any]:
             return {"name": f"{name}-{suffix}", "namespace": args.namespace, "labels": labels}
 
-        admin_password = generated_secret(f"{name}-admin-password", child, length=32)
-        secret_key = generated_secret(f"{name}-secret-key", child)
+        admin_password = generated_secret(f"{name}-admin-password", child, length=32,
+                                          given=args.given.grafana_admin_password)
+        secret_key = generated_secret(f"{name}-secret-key", child, given=args.given.grafana_secret_key)
         secret = k8s.core.v1.Secret(
             f"{name}-admin",
             metadata=metadata("admin"),

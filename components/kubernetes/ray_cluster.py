@@ -22,6 +22,7 @@ class RayClusterArgs:
     head_env: list[dict[str, Any]]  # from components.builders.ray_head_env.ray_head_env
     worker_env: list[dict[str, Any]] = field(default_factory=list)  # ray_node_env's, on every worker
     token_auth: bool = False  # Ray's token authentication, with a token generated here
+    token: str | None = None  # the user's token instead (rayAuthToken)
 
 
 class RayCluster(pulumi.ComponentResource):
@@ -33,7 +34,7 @@ class RayCluster(pulumi.ComponentResource):
         child = kc.child_options(self, opts)
         self.token, token_secret, cluster_opts = None, None, child
         if args.token_auth:
-            self.token = generated_secret(f"{name}-auth-token", child)
+            self.token = generated_secret(f"{name}-auth-token", child, given=args.token)
             token_secret = f"{args.cluster_name}-ray-auth-token"
             secret = k8s.core.v1.Secret(
                 f"{name}-auth-token-secret", type="Opaque", string_data={TOKEN_KEY: self.token},

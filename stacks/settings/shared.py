@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from components.builders.alert_rules import AlertSettings
 from components.builders.dashboard_catalogue import UnsupportedRayVersion, dashboards_version, supported_ray_versions
+from components.builders.given_secrets import GivenSecrets
 from components.builders.ray_head_env import RAY_DEFAULT_CARDINALITY
 from components.builders.sizing import Sizing, size
 from stacks.settings.alerting import AlertingSettings, read_alerting, severity_overrides
@@ -29,6 +30,7 @@ class MonitoringSettings:
     alerts: AlertSettings
     alerting: AlertingSettings
     store: RemoteStoreSettings  # remote write, agent mode, where Grafana queries
+    given: GivenSecrets  # the user's own Grafana password and secret key, Ray token; None: generated
 
 
 def read_monitoring(reader: Reader, *, managed_store: bool = False, node_exporter: bool = False) -> MonitoringSettings:
@@ -60,7 +62,22 @@ def read_monitoring(reader: Reader, *, managed_store: bool = False, node_exporte
         alerts=read_alerts(reader),
         alerting=alerting,
         store=store,
+        given=_given_secrets(reader),
     )
+
+
+def _given_secrets(reader: Reader) -> GivenSecrets:
+    """The user's secrets: each must be a Pulumi secret, so it is encrypted in the stack's config and state."""
+    values = {}
+    for key in ("grafanaAdminPassword", "grafanaSecretKey", "rayAuthToken"):
+        value = values[key] = reader.optional_text(key)
+        if value is not None and not reader.secret(key):
+            reader.problem(key, "<hidden>", "is a credential but not a Pulumi secret",
+                           f"pulumi config rm {key}; pulumi config set --secret {key} -- \"$(...)\"")
+    if values["rayAuthToken"] is not None and not reader.flag("rayTokenAuth"):
+        reader.problem("rayAuthToken", "<hidden>", "is Ray's token, and rayTokenAuth is false",
+                       "pulumi config rm rayAuthToken, or pulumi config set rayTokenAuth true")
+    return GivenSecrets(values["grafanaAdminPassword"], values["grafanaSecretKey"], values["rayAuthToken"])
 
 
 def read_alerts(reader: Reader) -> AlertSettings:

@@ -300,6 +300,17 @@ SETTINGS: tuple[Setting, ...] = (
             doc="Ray's token authentication (RAY_AUTH_MODE=token) on the nodes the stack creates (EC2 nodes, the "
                 "created RayCluster), with a generated token (the rayAuthToken output): the dashboard's API and job "
                 "submission need it. Patched clusters: docs/existing-clusters.md"),
+    Setting(key="grafanaAdminPassword", kind="string", section=G, secret=True, pattern=re.compile(r"^\S{16,}$"),
+            why="must be at least 16 characters, without spaces", example="-- \"$(vault read ...)\"",
+            unset="generated (the grafanaAdminPassword output)",
+            doc="Grafana's admin password, yours (a Pulumi secret) instead of a generated one"),
+    Setting(key="grafanaSecretKey", kind="string", section=G, secret=True, pattern=re.compile(r"^\S{32,}$"),
+            why="must be at least 32 characters, without spaces", example="-- \"$(openssl rand -hex 24)\"",
+            unset="generated", doc="the key Grafana encrypts its database's secrets with (a Pulumi secret)"),
+    Setting(key="rayAuthToken", kind="string", section=G, secret=True, pattern=re.compile(r"^[!-~]{32,}$"),
+            why="must be at least 32 printable characters, without spaces (it travels in HTTP headers)",
+            example="-- \"$(openssl rand -hex 24)\"", unset="generated (the rayAuthToken output)",
+            doc="with `rayTokenAuth`: Ray's token, yours (a Pulumi secret) instead of a generated one"),
     Setting(key="grafanaTlsCertificate", kind="string", section=AN, platforms=AWS, pattern=f.PEM_CERTIFICATE,
             why="must be a PEM certificate (chain), -----BEGIN CERTIFICATE----- ...",
             example='-- "$(cat fullchain.pem)"', unset="none: Grafana over plain HTTP (use the tunnels)",

@@ -233,3 +233,50 @@ def test_node_exporter_cannot_read_the_secrets_its_host_mount_shows(aws):
         assert refused.returncode != 0 and "Permission denied" in refused.stderr
     finally:
         shutil.rmtree(directory)
+
+
+GIVEN = {"grafanaAdminPassword": "correct-horse-battery-staple", "grafanaSecretKey": "k" * 40,
+         "rayAuthToken": "t0ken-" * 8}
+
+
+@pytest.mark.parametrize("stack", ["minikube", "aws"])
+def test_given_secrets_replace_the_generated_ones_and_stay_secret(stack):
+    result = run_stack(stack, secrets=GIVEN)
+    assert result.error is None, result.error
+    # Only what nobody gave is generated (aws: the manifest's signing key).
+    generated = {r.name for r in result.of_type("random:index/randomPassword:RandomPassword")}
+    assert generated == ({"monitoring-manifest-signing-key-value"} if stack == "aws" else set())
+    if stack == "minikube":
+        grafana = result.one("kubernetes:core/v1:Secret", "grafana-admin")
+        token = result.one("kubernetes:core/v1:Secret", "ray-cluster-auth-token-secret")
+        assert is_secret(grafana.inputs["stringData"]) and is_secret(token.inputs["stringData"])
+        assert reveal(grafana.inputs["stringData"]) == {"admin-password": GIVEN["grafanaAdminPassword"],
+                                                        "secret-key": GIVEN["grafanaSecretKey"]}
+        assert reveal(token.inputs["stringData"]) == {"auth_token": GIVEN["rayAuthToken"]}
+    else:
+        for name, key in (("grafana-admin-password-parameter", "grafanaAdminPassword"),
+                          ("monitoring-grafana-secret-key-parameter", "grafanaSecretKey"),
+                          ("monitoring-ray-auth-token-parameter", "rayAuthToken")):
+            parameter = result.one("aws:ssm/parameter:Parameter", name)
+            assert is_secret(parameter.inputs["value"]) and reveal(parameter.inputs["value"]) == GIVEN[key]
+    assert is_secret(result.outputs["grafanaAdminPassword"]) and is_secret(result.outputs["rayAuthToken"])
+    assert reveal(result.outputs["rayAuthToken"]) == GIVEN["rayAuthToken"]
+    for value in GIVEN.values():
+        assert not any(value in line for line in result.logs)
+
+
+@pytest.mark.parametrize(("config", "secret", "key"), [
+    ({"grafanaAdminPassword": "correct-horse-battery-staple"}, False, "grafanaAdminPassword"),  # not --secret
+    ({"grafanaAdminPassword": "short"}, True, "grafanaAdminPassword"),
+    ({"grafanaSecretKey": "k" * 31}, True, "grafanaSecretKey"),
+    ({"rayAuthToken": "has a space " * 4}, True, "rayAuthToken"),
+    ({"rayAuthToken": "t" * 40, "rayTokenAuth": "false"}, True, "rayAuthToken"),
+])
+def test_given_secrets_are_checked_and_never_repeated(config, secret, key):
+    from support.stacks import refused
+
+    result = run_stack("minikube", secrets=config) if secret else run_stack("minikube", **config)
+    message = refused(result, key)
+    assert "<hidden>" in message
+    for value in config.values():
+        assert value in ("false",) or value not in message

@@ -1,0 +1,134 @@
+"""`pulumi preview`, `up` and `destroy` of this project by the real Pulumi engine (built from its Go module,
+support/go_tools.py) on its local file backend, with the real pulumi-kubernetes provider.
+
+The Python language host (`pulumi-language-python`) is a module the Go proxy refuses, so the program runs
+as an Automation API inline program: the SDK serves the language runtime itself and the CLI runs the same
+`__main__.py` through it (`pulumi up --client`). Each operation runs in a child process (`python -m
+support.pulumi_engine`), so the SDK's global state never meets the mocks of the tests beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from support.go_tools import build
+from support.paths import PROJECT_ROOT
+
+PROJECT = "ray-monitoring"
+
+
+@dataclass
+class Outcome:
+    operation: str
+    changes: dict[str, int]  # the engine's summary: {"create": 12, "same": 3, ...}
+    outputs: dict[str, Any]
+    seconds: float
+    log: str
+    error: str = ""
+
+
+@dataclass
+class Project:
+    """A copy of Pulumi.yaml and one stack's config in `workdir`, its state there too."""
+
+    workdir: Path
+    stack: str
+    kubeconfig: Path
+    config: dict[str, Any] = field(default_factory=dict)  # key -> value, beside stacks/Pulumi.<stack>.yaml's
+    secret_config: dict[str, str] = field(default_factory=dict)  # as `pulumi config set --secret`
+
+    def __post_init__(self) -> None:
+        self.passphrase = secrets.token_hex(16)
+        (self.workdir / "stacks").mkdir(parents=True, exist_ok=True)
+        (self.workdir / "state").mkdir(exist_ok=True)
+        (self.workdir / "Pulumi.yaml").write_text((PROJECT_ROOT / "Pulumi.yaml").read_text())
+
+    def env(self) -> dict[str, str]:
+        tools = [build("pulumi").parent, build("pulumi-resource-kubernetes").parent]
+        return {
+            **os.environ,
+            # The provider is found on PATH ("ambient"), as a plugin built from source is.
+            "PATH": os.pathsep.join([*map(str, tools), os.environ.get("PATH", "")]),
+            "PULUMI_HOME": str(self.workdir / "pulumi-home"),
+            "PULUMI_BACKEND_URL": f"file://{self.workdir / 'state'}",
+            "PULUMI_CONFIG_PASSPHRASE": self.passphrase,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",  # nothing leaves the machine
+            "KUBECONFIG": str(self.kubeconfig),
+            "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "tests")]),
+        }
+
+    def start(self, operation: str) -> subprocess.Popen:
+        """Begin `operation` (preview, up, destroy); finish() waits for it."""
+        request = {"operation": operation, "workdir": str(self.workdir), "stack": self.stack,
+                   "config": {"kubernetes:kubeconfig": str(self.kubeconfig), **self.config},
+                   "secret_config": self.secret_config}
+        return subprocess.Popen([sys.executable, "-m", "support.pulumi_engine", json.dumps(request)],
+                                cwd=self.workdir, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True)
+
+    def finish(self, process: subprocess.Popen, timeout: float = 900) -> Outcome:
+        try:
+            log, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 15)
+            log, _ = process.communicate(timeout=60)
+            raise AssertionError(f"pulumi did not finish within {timeout} s:\n{log[-6000:]}") from None
+        lines = log.splitlines()
+        result = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else \
+            {"operation": "?", "changes": {}, "outputs": {}, "seconds": 0.0, "error": "no result"}
+        return Outcome(log="\n".join(lines[:-1]), **result)
+
+    def run(self, operation: str, timeout: float = 900) -> Outcome:
+        return self.finish(self.start(operation), timeout)
+
+
+def _main(request: dict[str, Any]) -> dict[str, Any]:
+    import runpy
+
+    from pulumi import automation as auto
+
+    def program() -> None:
+        runpy.run_path(str(PROJECT_ROOT / "__main__.py"), run_name="__main__")
+
+    stack = auto.create_or_select_stack(
+        stack_name=request["stack"], project_name=PROJECT, program=program,
+        opts=auto.LocalWorkspaceOptions(work_dir=request["workdir"]))
+    config = {key if ":" in key else f"{PROJECT}:{key}": auto.ConfigValue(
+        value if isinstance(value, str) else json.dumps(value)) for key, value in request["config"].items()}
+    config.update({key if ":" in key else f"{PROJECT}:{key}": auto.ConfigValue(value, secret=True)
+                   for key, value in request["secret_config"].items()})
+    stack.set_all_config(config)
+    started, operation = time.monotonic(), request["operation"]
+    printed = {"on_output": print}
+    if operation == "preview":
+        changes = dict(stack.preview(**printed).change_summary)  # type: ignore[arg-type]
+        outputs = {}
+    elif operation == "up":
+        result = stack.up(**printed)
+        changes, outputs = dict(result.summary.resource_changes or {}), result.outputs
+    else:
+        changes = dict(stack.destroy(**printed).summary.resource_changes or {})
+        outputs = {}
+    return {"operation": operation, "changes": {str(k): int(v) for k, v in changes.items()},
+            "outputs": {k: (None if v.secret else v.value) for k, v in outputs.items()},
+            "seconds": round(time.monotonic() - started, 1)}
+
+
+if __name__ == "__main__":
+    request = json.loads(sys.argv[1])
+    try:
+        summary = _main(request)
+    except Exception as error:  # noqa: BLE001 reported to the test as its result
+        summary = {"operation": request["operation"], "changes": {}, "outputs": {}, "seconds": 0.0,
+                   "error": f"{type(error).__name__}: {error}"}
+    sys.stdout.flush()
+    print(json.dumps(summary, default=str))
