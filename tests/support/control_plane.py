@@ -1,13 +1,16 @@
 """A real Kubernetes control plane on 127.0.0.1: etcd and kube-apiserver built from their Go modules
 (support/go_tools.py), RBAC on, an admin token in the system:masters group, a kubeconfig for clients.
 
-No kubelet, scheduler or controller-manager: objects are stored, validated against their CRDs' schemas
-and served, as the API server does; controllers run only where a test starts one.
+Alone, objects are stored, validated against their CRDs' schemas and served, as the API server does.
+`start_nodes()` adds kube-controller-manager, kube-scheduler and kwok: Deployments make pods, the scheduler
+places them on kwok's nodes (minikube's, at its documented size), and kwok marks them Running and Ready
+with an IP, without running a container.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import secrets
 import ssl
 import subprocess
@@ -18,6 +21,7 @@ from typing import Any
 import yaml
 
 from support.go_tools import build
+from support.kubernetes_api import MINIKUBE_NODES
 from support.live import LOOPBACK, Processes, wait_until
 from support.loopback import free_port
 from support.upstream import upstream_file
@@ -37,6 +41,29 @@ _Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.c
 
 def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # noqa: S506 (a safe loader with one constructor more)
+
+
+def minikube_node(cpus: str = "4", memory: str = "8Gi") -> dict[str, Any]:
+    """The node `minikube start --cpus 4 --memory 8g` registers (docs/kubernetes.md's size), for kwok to run."""
+    node = copy.deepcopy(MINIKUBE_NODES[0])
+    size = {"cpu": cpus, "memory": memory, "pods": "110"}
+    node["status"] = {"capacity": size, "allocatable": size}
+    return node
+
+
+def start_kuberay_operator(plane: ControlPlane, processes: Processes) -> Any:
+    """KubeRay's operator (support/go_tools.py's version) as a local process in place of the pod its chart
+    runs (kwok runs no container): it reconciles RayClusters and RayServices through the API server."""
+    return processes.start("kuberay-operator", [
+        str(build("kuberay-operator")), f"--metrics-addr={LOOPBACK}:{free_port()}",
+        f"--health-probe-bind-address={LOOPBACK}:{free_port()}", "--enable-leader-election=false",
+        "--log-stdout-encoder=console",
+    ], plane.workdir / "kuberay-operator.log", env={
+        **os.environ, "KUBECONFIG": str(plane.kubeconfig),
+        # It calls the Ray dashboard of heads it finds ready (RayService), by their cluster DNS names: no Ray
+        # runs here and nothing may leave the machine, so plain HTTP goes to a closed port on 127.0.0.1
+        # (Go's default transport; the API server, on 127.0.0.1 over HTTPS, is never proxied).
+        "HTTP_PROXY": f"http://{LOOPBACK}:{free_port()}", "NO_PROXY": ""})
 
 
 def sample_ray_cluster(name: str = CLUSTER) -> dict[str, Any]:
@@ -90,6 +117,33 @@ class ControlPlane:
         self.kubeconfig.chmod(0o600)
         return self
 
+    def start_nodes(self, nodes: list[dict[str, Any]]) -> ControlPlane:
+        """Controllers, the scheduler and kwok managing `nodes` (registered here, as a kubelet would)."""
+        key = self.workdir / "service-accounts.key"
+        common = [f"--kubeconfig={self.kubeconfig}", "--leader-elect=false", f"--bind-address={LOOPBACK}",
+                  f"--secure-port={free_port()}"]
+        self.processes.start("kube-controller-manager", [
+            str(build("kube-controller-manager")), *common, f"--service-account-private-key-file={key}",
+            f"--root-ca-file={self._ca()}", "--use-service-account-credentials=false",
+            "--cluster-cidr=10.244.0.0/16", "--service-cluster-ip-range=10.96.0.0/16",
+        ], self.workdir / "kube-controller-manager.log")
+        self.processes.start("kube-scheduler", [str(build("kube-scheduler")), *common],
+                             self.workdir / "kube-scheduler.log")
+        self.processes.start("kwok", [
+            str(build("kwok")), f"--kubeconfig={self.kubeconfig}", "--manage-all-nodes=true",
+            "--cidr=10.244.0.0/16", f"--node-ip={LOOPBACK}", f"--server-address={LOOPBACK}:{free_port()}",
+        ], self.workdir / "kwok.log")
+        for node in nodes:
+            self.create(node)
+        names = {node["metadata"]["name"] for node in nodes}
+        wait_until(lambda: names <= self._ready_nodes(), 120, f"kwok's nodes {sorted(names)} Ready", interval=1)
+        return self
+
+    def _ready_nodes(self) -> set[str]:
+        listed = self.dynamic().resources.get(api_version="v1", kind="Node").get()
+        return {node.metadata.name for node in listed.items
+                if any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))}
+
     def _ca(self) -> Path:
         return self.workdir / "certs" / "apiserver.crt"
 
@@ -121,13 +175,17 @@ class ControlPlane:
         resource = self.dynamic().resources.get(api_version=api_version, kind=kind)
         return resource.get(name=name, namespace=namespace)
 
-    def wait_for_crd(self, name: str) -> None:
+    def crd_established(self, name: str) -> bool:
         from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
 
-        extensions = client.ApiextensionsV1Api(self.client())
+        try:
+            crd = client.ApiextensionsV1Api(self.client()).read_custom_resource_definition(name)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return any(c.type == "Established" and c.status == "True" for c in crd.status.conditions or [])
 
-        def established() -> bool:
-            crd = extensions.read_custom_resource_definition(name)
-            return any(c.type == "Established" and c.status == "True" for c in crd.status.conditions or [])
-
-        wait_until(established, 60, f"CRD {name} established", interval=0.5)
+    def wait_for_crd(self, name: str) -> None:
+        wait_until(lambda: self.crd_established(name), 60, f"CRD {name} established", interval=0.5)

@@ -19,11 +19,16 @@ from support.live import LOOPBACK
 
 
 def package(chart_dir: Path, out_dir: Path) -> Path:
-    """`helm package`: <name>-<version>.tgz holding the chart under a folder named after it."""
+    """`helm package`: <name>-<version>.tgz holding the chart under a folder named after it (the files
+    Helm installs from: Chart.yaml, values.yaml, crds/, templates/)."""
     chart = yaml.safe_load((chart_dir / "Chart.yaml").read_text())
     archive = out_dir / f"{chart['name']}-{chart['version']}.tgz"
     with tarfile.open(archive, "w:gz") as tar:
-        tar.add(chart_dir, arcname=chart["name"])
+        for path in sorted(chart_dir.rglob("*")):
+            relative = path.relative_to(chart_dir)
+            if path.is_file() and (relative.parts[0] in ("crds", "templates") or len(relative.parts) == 1
+                                   and relative.name in ("Chart.yaml", "values.yaml")):
+                tar.add(path, arcname=f"{chart['name']}/{relative}")
     return archive
 
 

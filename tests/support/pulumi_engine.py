@@ -32,16 +32,25 @@ class Outcome:
     outputs: dict[str, Any]
     seconds: float
     log: str
+    # Every step but "same": (op, URN, the properties that differ); op is the engine's (update, replace,
+    # create-replacement, delete, ...).
+    steps: list[tuple[str, str, list[str]]] = field(default_factory=list)
     error: str = ""
+
+    def changed(self) -> dict[str, str]:
+        """URN -> op of the resources the operation created, updated, replaced or deleted."""
+        return {urn: op for op, urn, _ in self.steps if op not in ("same", "read", "refresh")}
 
 
 @dataclass
 class Project:
-    """A copy of Pulumi.yaml and one stack's config in `workdir`, its state there too."""
+    """A copy of Pulumi.yaml and one stack's config (stacks/Pulumi.<base>.yaml's) in `workdir`, its state
+    there too."""
 
     workdir: Path
     stack: str
     kubeconfig: Path
+    base: str | None = "minikube"  # None: no config but what `config` sets
     config: dict[str, Any] = field(default_factory=dict)  # key -> value, beside stacks/Pulumi.<stack>.yaml's
     secret_config: dict[str, str] = field(default_factory=dict)  # as `pulumi config set --secret`
 
@@ -50,6 +59,8 @@ class Project:
         (self.workdir / "stacks").mkdir(parents=True, exist_ok=True)
         (self.workdir / "state").mkdir(exist_ok=True)
         (self.workdir / "Pulumi.yaml").write_text((PROJECT_ROOT / "Pulumi.yaml").read_text())
+        base = (PROJECT_ROOT / "stacks" / f"Pulumi.{self.base}.yaml").read_text() if self.base else "config: {}\n"
+        (self.workdir / "stacks" / f"Pulumi.{self.stack}.yaml").write_text(base)
 
     def env(self) -> dict[str, str]:
         tools = [build("pulumi").parent, build("pulumi-resource-kubernetes").parent]
@@ -108,7 +119,15 @@ def _main(request: dict[str, Any]) -> dict[str, Any]:
                    for key, value in request["secret_config"].items()})
     stack.set_all_config(config)
     started, operation = time.monotonic(), request["operation"]
-    printed = {"on_output": print}
+    steps: list[tuple[str, str, list[str]]] = []
+
+    def step(event: auto.EngineEvent) -> None:
+        if event.resource_pre_event is not None:
+            meta = event.resource_pre_event.metadata
+            if str(meta.op.value) != "same":
+                steps.append((str(meta.op.value), meta.urn, list(meta.diffs or [])))
+
+    printed = {"on_output": print, "on_event": step}
     if operation == "preview":
         changes = dict(stack.preview(**printed).change_summary)  # type: ignore[arg-type]
         outputs = {}
@@ -120,7 +139,7 @@ def _main(request: dict[str, Any]) -> dict[str, Any]:
         outputs = {}
     return {"operation": operation, "changes": {str(k): int(v) for k, v in changes.items()},
             "outputs": {k: (None if v.secret else v.value) for k, v in outputs.items()},
-            "seconds": round(time.monotonic() - started, 1)}
+            "seconds": round(time.monotonic() - started, 1), "steps": steps}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,45 @@
+"""Scenario 6, destroy: `pulumi destroy` of the stack deployed from zero removes everything it created (its
+namespaces with what is in them, the RayCluster and its pods, the KubeRay release); KubeRay's CRDs (Helm
+never deletes a chart's crds/) and objects the stack never created stay."""
+
+from __future__ import annotations
+
+from kubernetes.dynamic.exceptions import NotFoundError
+
+from support.control_plane import CLUSTER, NAMESPACE
+from support.pulumi_engine import PROJECT
+
+USERS = "users-own"
+
+
+def exists(plane, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+    try:
+        plane.read(api_version, kind, name, namespace)
+    except NotFoundError:
+        return False
+    return True
+
+
+def test_destroy_removes_what_the_stack_made_and_nothing_else(deployed):
+    plane = deployed.cluster.plane
+    plane.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": USERS}})
+    plane.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "notes", "namespace": USERS},
+                  "data": {"owner": "a user"}})
+    outcome = deployed.project.run("destroy")
+    deployed.destroyed = True
+    assert outcome.error == "", f"{outcome.error}\n{outcome.log[-4000:]}"
+    assert set(outcome.changes) == {"delete"}, outcome.changes
+    assert outcome.changes["delete"] == deployed.first_up.changes["create"] - 1  # all but the stack itself
+    for namespace in ("monitoring", NAMESPACE):
+        assert not exists(plane, "v1", "Namespace", namespace), f"namespace {namespace} left behind"
+    assert not exists(plane, "ray.io/v1", "RayCluster", CLUSTER, NAMESPACE)
+    assert not exists(plane, "apps/v1", "Deployment", "kuberay-operator", "kuberay-system")
+    leftovers = [item.metadata.name for item in plane.dynamic().resources.get(api_version="v1", kind="Pod").get(
+        label_selector=f"ray.io/cluster={CLUSTER}").items]
+    assert leftovers == []
+    for crd in ("rayclusters.ray.io", "rayservices.ray.io", "rayjobs.ray.io"):
+        assert plane.crd_established(crd), f"CRD {crd} deleted"
+    assert plane.read("v1", "ConfigMap", "notes", USERS).data == {"owner": "a user"}
+    managed = [item.metadata.name for item in plane.dynamic().resources.get(api_version="v1", kind="Namespace").get()
+               .items if (item.metadata.labels or {}).get("app.kubernetes.io/part-of") == PROJECT]
+    assert managed == []

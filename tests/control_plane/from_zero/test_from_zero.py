@@ -1,0 +1,44 @@
+"""Scenario 1, from zero: `pulumi up --stack minikube` by the real Pulumi engine and pulumi-kubernetes
+provider on a cluster holding only minikube's node. The KubeRay chart comes from a Helm repository on
+127.0.0.1 (kuberayChartRepository), KubeRay's operator creates the head and worker pods, kwok runs them;
+Prometheus' and Grafana's Deployments become available (kube-controller-manager, kube-scheduler)."""
+
+from __future__ import annotations
+
+from support.cluster_state import RAY_HEAD_VARIABLES, available, container, env, running, wait_for_pods
+from support.control_plane import CLUSTER, NAMESPACE
+
+
+def test_pulumi_up_from_zero_succeeds(deployed):
+    outcome = deployed.first_up
+    assert outcome.error == "", f"{outcome.error}\n{outcome.log[-4000:]}"
+    assert outcome.changes.get("create", 0) > 20 and set(outcome.changes) == {"create"}, outcome.changes
+
+
+def test_the_kuberay_chart_came_from_the_configured_repository(deployed):
+    assert "/index.yaml" in deployed.cluster.charts.requests
+    assert "/kuberay-operator-1.7.0.tgz" in deployed.cluster.charts.requests
+    release = deployed.cluster.plane.read("apps/v1", "Deployment", "kuberay-operator", "kuberay-system")
+    assert release.metadata.labels["app.kubernetes.io/managed-by"] == "Helm"
+
+
+def test_kuberay_creates_the_head_and_workers_and_the_head_has_the_four_variables(deployed):
+    plane = deployed.cluster.plane
+    selector = f"ray.io/cluster={CLUSTER}"
+    (head,) = wait_for_pods(plane, NAMESPACE, f"{selector},ray.io/node-type=head")
+    wait_for_pods(plane, NAMESPACE, f"{selector},ray.io/node-type=worker")  # rayWorkerMinReplicas: 1
+    variables = env(container(head.spec, "ray-head"))
+    assert set(RAY_HEAD_VARIABLES) <= set(variables), sorted(variables)
+    assert variables["RAY_PROMETHEUS_HOST"] == "http://prometheus.monitoring.svc:9090"
+    assert variables["RAY_GRAFANA_HOST"] == "http://grafana.monitoring.svc:3000"
+    assert variables["RAY_PROMETHEUS_NAME"] == "Prometheus"
+    assert running(head) and head.status.podIP  # kwok: scheduled on minikube's node, an IP, Ready
+
+
+def test_prometheus_and_grafana_deployments_become_available(deployed):
+    plane = deployed.cluster.plane
+    for name in ("prometheus", "grafana"):
+        assert available(plane, "monitoring", name), f"Deployment {name} not available"
+    # Scheduled within minikube's 4 CPUs and 8 GiB, beside the Ray pods and KubeRay (the real scheduler).
+    assert {pod.spec.nodeName for pod in plane.dynamic().resources.get(api_version="v1", kind="Pod").get().items
+            } == {"minikube"}

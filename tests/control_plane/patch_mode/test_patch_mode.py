@@ -1,0 +1,99 @@
+"""Scenario 4, patch mode: a team's RayCluster (KubeRay's sample, with an env of its own) and RayService
+(KubeRay's sample), created through the API as a user applies them, are patched by server-side apply: the
+user's containers and env stay, ours merge by name; `pulumi destroy` removes our fields and leaves both
+whole. The RayService's environment lands in rayClusterConfig and the RayCluster KubeRay's operator makes
+from it carries it. A RayCluster a RayService owns is refused."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from support.cluster_state import RAY_HEAD_VARIABLES, env
+from support.live import wait_until
+from support.upstream import upstream_file
+
+TEAM = "research"  # the users' namespace
+USER_ENV = {"name": "TEAM_BUCKET", "value": "s3://research-checkpoints"}  # theirs, to keep
+
+
+def sample(path: str) -> dict:
+    document = copy.deepcopy(yaml.safe_load(upstream_file(path).read_text()))
+    document["metadata"] = {"name": document["metadata"]["name"], "namespace": TEAM}
+    return document
+
+
+@pytest.fixture(scope="module")
+def users(cluster):
+    plane = cluster.plane
+    plane.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": TEAM}})
+    ray_cluster = sample("fixtures/raycluster.sample.kuberay-v1.7.0.yaml")
+    ray_cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["env"] = [USER_ENV]
+    service = sample("fixtures/rayservice.sample.kuberay-v1.7.0.yaml")
+    for document in (ray_cluster, service):
+        plane.create(document)
+    return {"RayCluster": ray_cluster, "RayService": service}
+
+
+@pytest.fixture(scope="module")
+def patch_stack(cluster, users):
+    targets = [{"kind": kind, "name": document["metadata"]["name"], "namespace": TEAM}
+               for kind, document in users.items()]
+    project = cluster.project("patch", base=None, platform="kubernetes", namespace="team-monitoring",
+                              createNamespace=True, rayClusters=targets)
+    return project
+
+
+def head_of(document) -> dict:
+    spec = document["spec"].get("rayClusterConfig", document["spec"])
+    return spec["headGroupSpec"]["template"]["spec"]["containers"][0]
+
+
+def read(cluster, kind: str, name: str):
+    return cluster.plane.read("ray.io/v1", kind, name, TEAM).to_dict()
+
+
+def test_patch_merges_our_environment_and_keeps_the_users(cluster, users, patch_stack):
+    outcome = patch_stack.run("up")
+    assert outcome.error == "", f"{outcome.error}\n{outcome.log[-4000:]}"
+    for kind, applied in users.items():
+        head = head_of(read(cluster, kind, applied["metadata"]["name"]))
+        names = [item["name"] for item in head["env"]]
+        assert set(RAY_HEAD_VARIABLES) <= set(names), (kind, names)
+        assert all(item in head["env"] for item in head_of(applied).get("env", [])), "the user's env stays"
+        user_fields = {k: v for k, v in head_of(applied).items() if k != "env"}
+        assert {k: head[k] for k in user_fields} == user_fields, f"{kind}: the user's container changed"
+
+
+def test_the_operators_cluster_for_the_rayservice_carries_the_environment(cluster, patch_stack):
+    cluster.start_operator()
+
+    def made() -> list:
+        listed = cluster.plane.dynamic().resources.get(api_version="ray.io/v1", kind="RayCluster").get(
+            namespace=TEAM, label_selector="ray.io/originated-from-cr-name=rayservice-sample")
+        return [item.to_dict() for item in listed.items
+                if set(RAY_HEAD_VARIABLES) <= {e["name"] for e in head_of(item.to_dict()).get("env", [])}]
+
+    wait_until(made, 120, "a RayCluster of rayservice-sample with the monitoring environment", interval=2)
+
+
+def test_a_raycluster_the_rayservice_owns_is_refused(cluster, patch_stack):
+    listed = cluster.plane.dynamic().resources.get(api_version="ray.io/v1", kind="RayCluster").get(
+        namespace=TEAM, label_selector="ray.io/originated-from-cr-name=rayservice-sample")
+    owned = listed.items[0].metadata.name
+    refused = cluster.project("patch-owned", base=None, platform="kubernetes", namespace="team-monitoring",
+                              rayClusterName=owned, rayClusterNamespace=TEAM).run("up")
+    assert "rayClusterName" in refused.error + refused.log and "belongs to RayService rayservice-sample" in \
+        refused.error + refused.log
+    assert refused.changes == {} and not any(op == "create" for op, _, _ in refused.steps if "Patch" in _)
+
+
+def test_destroy_removes_our_fields_and_leaves_the_users_clusters_whole(cluster, users, patch_stack):
+    outcome = patch_stack.run("destroy")
+    assert outcome.error == "", f"{outcome.error}\n{outcome.log[-4000:]}"
+    for kind, applied in users.items():
+        head = head_of(read(cluster, kind, applied["metadata"]["name"]))
+        assert head.get("env", []) == head_of(applied).get("env", []), f"{kind}: env after destroy"
+        assert head == {**head_of(applied), **({"env": head["env"]} if "env" in head else {})}
