@@ -77,12 +77,14 @@ class Grafana(pulumi.ComponentResource):
                 opts=child,
             )
             secrets.append({"secret": {"name": credential.metadata.name}})
-        config = k8s.core.v1.ConfigMap(
-            f"{name}-config", metadata=metadata("config"), data={"grafana.ini": args.grafana_ini}, opts=child
-        )
+        # The ConfigMaps are auto-named: a change makes new ones and rolls the Deployment to them (with fixed
+        # names Pulumi would delete them first and replace the Deployment).
+        generated = {"namespace": args.namespace, "labels": labels}
+        config = k8s.core.v1.ConfigMap(f"{name}-config", metadata=generated, data={"grafana.ini": args.grafana_ini},
+                                       opts=child)
         provisioning = k8s.core.v1.ConfigMap(
             f"{name}-provisioning",
-            metadata=metadata("provisioning"),
+            metadata=generated,
             data={"datasources.yaml": args.datasources_yaml, "dashboards.yaml": args.dashboard_providers_yaml},
             opts=child,
         )
@@ -90,8 +92,7 @@ class Grafana(pulumi.ComponentResource):
         dashboard_maps = [
             k8s.core.v1.ConfigMap(
                 f"{name}-dashboard-{dashboard.slug}",
-                metadata={**metadata(f"dashboard-{dashboard.slug}"),
-                          "annotations": {"ray-monitoring/dashboard-uid": dashboard.uid}},
+                metadata={**generated, "annotations": {"ray-monitoring/dashboard-uid": dashboard.uid}},
                 data={dashboard.file_name: dashboard.content},
                 opts=child,
             )

@@ -56,7 +56,9 @@ class Prometheus(pulumi.ComponentResource):
         )
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-config",
-            metadata={"name": f"{name}-config", "namespace": args.namespace, "labels": labels},
+            # Auto-named: a change makes a new ConfigMap and rolls the Deployment to it; a fixed name would make
+            # Pulumi delete it first and replace the Deployment with it.
+            metadata={"namespace": args.namespace, "labels": labels},
             data={"prometheus.yml": args.prometheus_yml, **args.rule_files},
             opts=child,
         )

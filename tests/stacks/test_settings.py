@@ -178,6 +178,10 @@ INVALID = [
     ("minikube", {"grafanaCpuLimit": "1m", "grafanaCpuRequest": "1m"}, "grafanaCpuLimit", "1m"),
     ("minikube", {"grafanaStorageSize": "1Ki"}, "grafanaStorageSize", "1Ki"),
     ("minikube", {"prometheusStorageSize": "1Mi"}, "prometheusStorageSize", "1Mi"),
+    # The user's own secrets, set without --secret: refused, never repeated.
+    ("minikube", {"grafanaAdminPassword": CREDENTIAL}, "grafanaAdminPassword", "<hidden>"),
+    ("aws", {"grafanaSecretKey": CREDENTIAL * 2}, "grafanaSecretKey", "<hidden>"),
+    ("minikube", {"rayAuthToken": CREDENTIAL * 2}, "rayAuthToken", "<hidden>"),
 ]
 
 
@@ -203,6 +207,10 @@ SECRET_INVALID = [
     ("minikube", {"prometheusAgent": "true", "grafanaQueryUrl": QUERY},
      {"remoteWrite": [{"url": STORE, "auth": {"type": "bearer", "token": CREDENTIAL}}],
       "grafanaQueryAuth": {"type": "sigv4", "region": "us-west-2"}}, "grafanaQueryAuth", "cannot sign SigV4"),
+    ("aws", {}, {"grafanaAdminPassword": CREDENTIAL[:15]}, "grafanaAdminPassword", "at least 16 characters"),
+    ("minikube", {}, {"grafanaSecretKey": CREDENTIAL[:31]}, "grafanaSecretKey", "at least 32 characters"),
+    ("minikube", {}, {"rayAuthToken": f"{CREDENTIAL} {CREDENTIAL}"}, "rayAuthToken", "without spaces"),
+    ("aws", {"rayTokenAuth": "false"}, {"rayAuthToken": CREDENTIAL * 2}, "rayAuthToken", "rayTokenAuth is false"),
 ]
 
 

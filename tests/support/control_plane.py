@@ -120,14 +120,16 @@ class ControlPlane:
     def start_nodes(self, nodes: list[dict[str, Any]]) -> ControlPlane:
         """Controllers, the scheduler and kwok managing `nodes` (registered here, as a kubelet would)."""
         key = self.workdir / "service-accounts.key"
-        common = [f"--kubeconfig={self.kubeconfig}", "--leader-elect=false", f"--bind-address={LOOPBACK}",
-                  f"--secure-port={free_port()}"]
+        def common() -> list[str]:
+            return [f"--kubeconfig={self.kubeconfig}", "--leader-elect=false", f"--bind-address={LOOPBACK}",
+                    f"--secure-port={free_port()}"]
+
         self.processes.start("kube-controller-manager", [
-            str(build("kube-controller-manager")), *common, f"--service-account-private-key-file={key}",
+            str(build("kube-controller-manager")), *common(), f"--service-account-private-key-file={key}",
             f"--root-ca-file={self._ca()}", "--use-service-account-credentials=false",
             "--cluster-cidr=10.244.0.0/16", "--service-cluster-ip-range=10.96.0.0/16",
         ], self.workdir / "kube-controller-manager.log")
-        self.processes.start("kube-scheduler", [str(build("kube-scheduler")), *common],
+        self.processes.start("kube-scheduler", [str(build("kube-scheduler")), *common()],
                              self.workdir / "kube-scheduler.log")
         self.processes.start("kwok", [
             str(build("kwok")), f"--kubeconfig={self.kubeconfig}", "--manage-all-nodes=true",

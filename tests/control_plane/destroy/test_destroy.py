@@ -1,6 +1,7 @@
 """Scenario 6, destroy: `pulumi destroy` of the stack deployed from zero removes everything it created (its
 namespaces with what is in them, the RayCluster and its pods, the KubeRay release); KubeRay's CRDs (Helm
-never deletes a chart's crds/) and objects the stack never created stay."""
+never deletes a chart's crds/), the namespace Helm created for KubeRay, emptied, and objects the stack never
+created stay."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def test_destroy_removes_what_the_stack_made_and_nothing_else(deployed):
     deployed.destroyed = True
     assert outcome.error == "", f"{outcome.error}\n{outcome.log[-4000:]}"
     assert set(outcome.changes) == {"delete"}, outcome.changes
-    assert outcome.changes["delete"] == deployed.first_up.changes["create"] - 1  # all but the stack itself
+    assert outcome.changes["delete"] == deployed.first_up.changes["create"]
     for namespace in ("monitoring", NAMESPACE):
         assert not exists(plane, "v1", "Namespace", namespace), f"namespace {namespace} left behind"
     assert not exists(plane, "ray.io/v1", "RayCluster", CLUSTER, NAMESPACE)
@@ -39,7 +40,14 @@ def test_destroy_removes_what_the_stack_made_and_nothing_else(deployed):
     assert leftovers == []
     for crd in ("rayclusters.ray.io", "rayservices.ray.io", "rayjobs.ray.io"):
         assert plane.crd_established(crd), f"CRD {crd} deleted"
-    assert plane.read("v1", "ConfigMap", "notes", USERS).data == {"owner": "a user"}
+    assert plane.read("v1", "ConfigMap", "notes", USERS).to_dict()["data"] == {"owner": "a user"}
+    # Helm never deletes the namespace `--create-namespace` made (docs/kubernetes.md says so): it stays, empty.
+    assert exists(plane, "v1", "Namespace", "kuberay-system")
+    for kind in ("Deployment", "ServiceAccount", "Service"):
+        api = "apps/v1" if kind == "Deployment" else "v1"
+        names = [i.metadata.name for i in plane.dynamic().resources.get(api_version=api, kind=kind).get(
+            namespace="kuberay-system").items]
+        assert names in ([], ["default"]), f"{kind}s left in kuberay-system: {names}"
     managed = [item.metadata.name for item in plane.dynamic().resources.get(api_version="v1", kind="Namespace").get()
                .items if (item.metadata.labels or {}).get("app.kubernetes.io/part-of") == PROJECT]
     assert managed == []

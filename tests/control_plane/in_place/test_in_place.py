@@ -18,10 +18,17 @@ def test_changed_settings_update_in_place(deployed):
     deployed.project.config.update(CHANGES)
     outcome = deployed.project.run("up")
     assert outcome.error == "", f"{outcome.error}\n{outcome.log[-4000:]}"
-    changed = outcome.changed()
-    assert changed and set(changed.values()) == {"update"}, changed  # no replace, no delete
-    kinds = {urn.rsplit("::", 2)[1].rsplit("$", 1)[-1] for urn in changed}
-    assert "kubernetes:ray.io/v1:RayCluster" in kinds, kinds
+    kinds: dict[str, set[str]] = {}  # op -> the types it touched
+    for op, urn, _ in outcome.steps:
+        kinds.setdefault(op, set()).add(urn.split("::")[-2].rsplit("$", 1)[-1])
+    # Only configuration files are replaced (a new auto-named ConfigMap each, the old one deleted after);
+    # the Deployments roll to them and the RayCluster is updated: nothing is deleted first.
+    replaced = kinds.get("replace", set()) | kinds.get("create-replacement", set()) | kinds.get("delete-replaced",
+                                                                                                set())
+    assert replaced == {"kubernetes:core/v1:ConfigMap"}, kinds
+    assert "kubernetes:ray.io/v1:RayCluster" in kinds["update"], kinds
+    assert {"kubernetes:apps/v1:Deployment"} <= kinds["update"], kinds
+    assert set(kinds) <= {"update", "replace", "create-replacement", "delete-replaced"}, kinds
     plane = deployed.cluster.plane
 
     cluster = plane.read("ray.io/v1", "RayCluster", CLUSTER, NAMESPACE)

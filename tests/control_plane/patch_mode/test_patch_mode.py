@@ -26,15 +26,14 @@ def sample(path: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def users(cluster):
+def users(cluster, deployed):  # KubeRay is installed (by the stack deployed from zero)
     plane = cluster.plane
     plane.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": TEAM}})
     ray_cluster = sample("fixtures/raycluster.sample.kuberay-v1.7.0.yaml")
     ray_cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["env"] = [USER_ENV]
     service = sample("fixtures/rayservice.sample.kuberay-v1.7.0.yaml")
-    for document in (ray_cluster, service):
-        plane.create(document)
-    return {"RayCluster": ray_cluster, "RayService": service}
+    # As the API server keeps them (defaults filled in), to compare with after the patch and after destroy.
+    return {document["kind"]: plane.create(document).to_dict() for document in (ray_cluster, service)}
 
 
 @pytest.fixture(scope="module")
