@@ -39,6 +39,9 @@ def test_prometheus_and_grafana_deployments_become_available(deployed):
     plane = deployed.cluster.plane
     for name in ("prometheus", "grafana"):
         assert available(plane, "monitoring", name), f"Deployment {name} not available"
-    # Scheduled within minikube's 4 CPUs and 8 GiB, beside the Ray pods and KubeRay (the real scheduler).
+    # Scheduled within minikube's 4 CPUs and 8 GiB, beside the Ray pods and KubeRay (the real scheduler):
+    # kwok's node-initialize stage keeps a node's own allocatable (kustomize/stage/node/fast, v0.7.0).
+    node = plane.read("v1", "Node", "minikube").to_dict()
+    assert node["status"]["allocatable"] == {"cpu": "4", "memory": "8Gi", "pods": "110"}
     assert {pod.spec.nodeName for pod in plane.dynamic().resources.get(api_version="v1", kind="Pod").get().items
             } == {"minikube"}
