@@ -298,8 +298,8 @@ SETTINGS: tuple[Setting, ...] = (
             doc="must be `true` for `0.0.0.0/0` or `::/0` in `allowedCidrs`"),
     Setting(key="rayTokenAuth", kind="boolean", section=G, platforms=BOTH, default=True,
             doc="Ray's token authentication (RAY_AUTH_MODE=token) on the nodes the stack creates (EC2 nodes, the "
-                "created RayCluster), with a generated token (the rayAuthToken output): the dashboard's API and job "
-                "submission need it. Patched clusters: docs/existing-clusters.md"),
+                "created RayCluster), with a generated token or yours (the rayAuthToken output): the dashboard's "
+                "API and job submission need it. Patched clusters: docs/existing-clusters.md"),
     Setting(key="grafanaAdminPassword", kind="string", section=G, secret=True, pattern=re.compile(r"^\S{16,}$"),
             why="must be at least 16 characters, without spaces", example="-- \"$(vault read ...)\"",
             unset="generated (the grafanaAdminPassword output)",

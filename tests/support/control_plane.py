@@ -156,6 +156,13 @@ class ControlPlane:
         with urllib.request.urlopen(request, timeout=5, context=context) as reply:  # noqa: S310 (loopback)
             return reply.read().decode()
 
+    def kubectl(self, *args: str, stdin: str | None = None) -> str:
+        """kubectl (built from k8s.io/kubernetes at the API server's version) against this control plane."""
+        result = subprocess.run([str(build("kubectl")), f"--kubeconfig={self.kubeconfig}", *args], input=stdin,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
+        return result.stdout
+
     def client(self) -> Any:
         from kubernetes import config
 

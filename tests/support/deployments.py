@@ -47,9 +47,10 @@ class Cluster:
 def start_cluster(workdir: Path, processes: Processes) -> Cluster:
     """API server, controllers, scheduler and kwok with minikube's node; the KubeRay chart served."""
     plane = ControlPlane(workdir / "plane", processes).start().start_nodes([minikube_node()])
-    files = [upstream_file(path) for path in upstream_files(f"{KUBERAY_CHART}/")]  # each checked
-    chart_dir = next(path for path in files if path.name == "Chart.yaml").parent
-    return Cluster(plane, HelmRepository(workdir / "charts", [chart_dir]), processes, workdir)
+    # The chart's files (Chart.yaml, values.yaml, crds/, templates/), each checked against its checksum.
+    prefix = f"{KUBERAY_CHART}/"
+    files = {path.removeprefix(prefix): upstream_file(path) for path in upstream_files(prefix)}
+    return Cluster(plane, HelmRepository(workdir / "charts", "kuberay-operator", files), processes, workdir)
 
 
 def up_with_kuberay(cluster: Cluster, project: Project, timeout: float = 900) -> Outcome:

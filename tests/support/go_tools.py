@@ -31,6 +31,7 @@ class GoTool:
     # this version instead (k8s.io/kubernetes v1.34.4's staging modules are v0.34.4).
     local_replace_version: str = ""
     version_variable: str = ""  # set to the version by the linker, as the project's release build does
+    version_v: bool = True  # that build writes v1.2.3 (else 1.2.3)
     # Files a `go:embed` needs that the project generates before its build (not in the module's zip):
     # (directory in the module, generated file, the file it is made from). Made as the project's generator does.
     generated: tuple[tuple[str, str, str], ...] = ()
@@ -45,7 +46,10 @@ TOOLS = {tool.name: tool for tool in (
            local_replace_version="v0.34.4"),
     GoTool("kube-scheduler", "k8s.io/kubernetes", "v1.34.4", "k8s.io/kubernetes/cmd/kube-scheduler",
            local_replace_version="v0.34.4"),
+    GoTool("kubectl", "k8s.io/kubernetes", "v1.34.4", "k8s.io/kubernetes/cmd/kubectl", local_replace_version="v0.34.4"),
     GoTool("etcd", "go.etcd.io/etcd/server/v3", "v3.6.16", "go.etcd.io/etcd/server/v3"),
+    GoTool("helm", "helm.sh/helm/v3", "v3.22.0", "helm.sh/helm/v3/cmd/helm",
+           version_variable="helm.sh/helm/v3/internal/version.version"),
     GoTool("kwok", "sigs.k8s.io/kwok", "v0.7.0", "sigs.k8s.io/kwok/cmd/kwok"),
     # v1.7.0, the version the stack installs, is refused by the module proxy (its zip: 403); v1.5.0 is the
     # newest it serves. The CRDs the tier registers stay v1.7.0's (the chart's).
@@ -60,7 +64,7 @@ TOOLS = {tool.name: tool for tool in (
            f"v4.0.0-20260115033456-{PULUMI_KUBERNETES_COMMIT}",
            "github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes",
            local_replace_version="v4.24.0",  # the provider's go.mod asks for sdk/v4 at this version
-           version_variable="github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version",
+           version_variable="github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version", version_v=False,
            generated=(("cmd/pulumi-resource-kubernetes", "schema-embed.json", "schema.json"),
                       ("cmd/pulumi-resource-kubernetes", "terraform-mapping-embed.json", "terraform-mapping.json"))),
 )}
@@ -132,7 +136,8 @@ def build(name: str) -> Path:
         return target
     with tempfile.TemporaryDirectory(prefix=f"build-{name}-") as work:
         Path(work, "go.mod").write_text("\n".join(_module_lines(tool, work)) + "\n")
-        ldflags = "-s -w" + (f" -X {tool.version_variable}={_semver(tool)}" if tool.version_variable else "")
+        stated = tool.version if tool.version_v else _semver(tool)
+        ldflags = "-s -w" + (f" -X {tool.version_variable}={stated}" if tool.version_variable else "")
         env = {**os.environ, "GOFLAGS": "-mod=mod"}
         for command in (["go", "get", f"{tool.package}@{tool.version}"],
                         ["go", "build", "-trimpath", f"-ldflags={ldflags}", "-o", str(Path(work, name)), tool.package]):

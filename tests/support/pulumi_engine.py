@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -82,15 +83,20 @@ class Project:
         request = {"operation": operation, "workdir": str(self.workdir), "stack": self.stack,
                    "config": {"kubernetes:kubeconfig": str(self.kubeconfig), **self.config},
                    "secret_config": self.secret_config}
-        return subprocess.Popen([sys.executable, "-m", "support.pulumi_engine", json.dumps(request)],
-                                cwd=self.workdir, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, start_new_session=True)
+        process = subprocess.Popen([sys.executable, "-m", "support.pulumi_engine"], cwd=self.workdir, env=self.env(),
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   start_new_session=True)
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(request))  # on stdin, not the command line: it holds secrets
+        process.stdin.close()
+        process.stdin = None  # written: communicate() reads the output only
+        return process
 
     def finish(self, process: subprocess.Popen, timeout: float = 900) -> Outcome:
         try:
             log, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 15)
+            os.killpg(process.pid, signal.SIGTERM)
             log, _ = process.communicate(timeout=60)
             raise AssertionError(f"pulumi did not finish within {timeout} s:\n{log[-6000:]}") from None
         lines = log.splitlines()
@@ -143,7 +149,7 @@ def _main(request: dict[str, Any]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    request = json.loads(sys.argv[1])
+    request = json.loads(sys.stdin.read())
     try:
         summary = _main(request)
     except Exception as error:  # noqa: BLE001 reported to the test as its result

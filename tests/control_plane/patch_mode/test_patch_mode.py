@@ -1,5 +1,5 @@
 """Scenario 4, patch mode: a team's RayCluster (KubeRay's sample, with an env of its own) and RayService
-(KubeRay's sample), created through the API as a user applies them, are patched by server-side apply: the
+(KubeRay's sample), applied with kubectl as a team does, are patched by server-side apply: the
 user's containers and env stay, ours merge by name; `pulumi destroy` removes our fields and leaves both
 whole. The RayService's environment lands in rayClusterConfig and the RayCluster KubeRay's operator makes
 from it carries it. A RayCluster a RayService owns is refused."""
@@ -38,8 +38,10 @@ def users(cluster, deployed):  # KubeRay is installed (by the stack deployed fro
     ray_cluster = sample("fixtures/raycluster.sample.kuberay-v1.7.0.yaml")
     ray_cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["env"] = [USER_ENV]
     service = sample("fixtures/rayservice.sample.kuberay-v1.7.0.yaml")
+    plane.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all([ray_cluster, service]))  # as the team does
     # As the API server keeps them (defaults filled in), to compare with after the patch and after destroy.
-    return {document["kind"]: plane.create(document).to_dict() for document in (ray_cluster, service)}
+    return {kind: read(cluster, kind, document["metadata"]["name"])
+            for kind, document in (("RayCluster", ray_cluster), ("RayService", service))}
 
 
 @pytest.fixture(scope="module")
