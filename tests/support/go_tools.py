@@ -14,10 +14,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-GO_VERSION_LINE = "go 1.24.0"  # the building module's; every pinned module builds with Go 1.26 too
+GO_VERSION_LINE = "go 1.24.0"  # the building module's; each pinned module's go.mod raises it as it needs
+GO_NEEDED = "go1.26.6"  # the newest any pinned module asks for (the Pulumi CLI's go.mod)
 
 
 @dataclass(frozen=True)
@@ -154,12 +156,15 @@ def build(name: str) -> Path:
 
 def main() -> int:
     if shutil.which("go") is None:
-        print("the control-plane tier needs Go (go1.24 or newer) to build its tools", file=sys.stderr)
+        print(f"the control-plane tier needs Go ({GO_NEEDED} or newer) to build its tools", file=sys.stderr)
         return 1
     for name in TOOLS:
-        cached = binary(name).exists()
-        print(f"{name} {TOOLS[name].version}: {'cached' if cached else 'building ...'}", flush=True)
+        if binary(name).exists():
+            print(f"{name} {TOOLS[name].version}: cached", flush=True)
+            continue
+        started = time.monotonic()
         build(name)
+        print(f"{name} {TOOLS[name].version}: built in {time.monotonic() - started:.0f} s", flush=True)
     return 0
 
 
