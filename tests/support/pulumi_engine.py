@@ -78,9 +78,10 @@ class Project:
             "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "tests")]),
         }
 
-    def start(self, operation: str) -> subprocess.Popen:
-        """Begin `operation` (preview, up, destroy); finish() waits for it."""
-        request = {"operation": operation, "workdir": str(self.workdir), "stack": self.stack,
+    def start(self, operation: str, **options: Any) -> subprocess.Popen:
+        """Begin `operation` (preview, up, destroy; `options` as the Automation API takes them, e.g.
+        refresh=True for `pulumi up --refresh`); finish() waits for it."""
+        request = {"operation": operation, "options": options, "workdir": str(self.workdir), "stack": self.stack,
                    "config": {"kubernetes:kubeconfig": str(self.kubeconfig), **self.config},
                    "secret_config": self.secret_config}
         process = subprocess.Popen([sys.executable, "-m", "support.pulumi_engine"], cwd=self.workdir, env=self.env(),
@@ -104,8 +105,8 @@ class Project:
             {"operation": "?", "changes": {}, "outputs": {}, "seconds": 0.0, "error": "no result"}
         return Outcome(log="\n".join(lines[:-1]), **result)
 
-    def run(self, operation: str, timeout: float = 900) -> Outcome:
-        return self.finish(self.start(operation), timeout)
+    def run(self, operation: str, timeout: float = 900, **options: Any) -> Outcome:
+        return self.finish(self.start(operation, **options), timeout)
 
 
 def _main(request: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +134,7 @@ def _main(request: dict[str, Any]) -> dict[str, Any]:
             if str(meta.op.value) != "same":
                 steps.append((str(meta.op.value), meta.urn, list(meta.diffs or [])))
 
-    printed = {"on_output": print, "on_event": step}
+    printed = {"on_output": print, "on_event": step, **request["options"]}
     if operation == "preview":
         changes = dict(stack.preview(**printed).change_summary)  # type: ignore[arg-type]
         outputs = {}

@@ -35,13 +35,17 @@ def users(cluster, deployed):  # KubeRay is installed (by the stack deployed fro
         "kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux", "kubernetes.io/hostname": "team-node"}},
         "status": {"capacity": TEAM_NODE, "allocatable": TEAM_NODE}})
     plane.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": TEAM}})
+    manifests = team_manifests()
+    plane.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(manifests.values()))  # as the team does
+    # As the API server keeps them (defaults filled in), to compare with after the patch and after destroy.
+    return {kind: read(cluster, kind, document["metadata"]["name"]) for kind, document in manifests.items()}
+
+
+def team_manifests() -> dict[str, dict]:
+    """The team's manifests: KubeRay's samples in their namespace, the RayCluster's head with an env of its own."""
     ray_cluster = sample("fixtures/raycluster.sample.kuberay-v1.7.0.yaml")
     ray_cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["env"] = [USER_ENV]
-    service = sample("fixtures/rayservice.sample.kuberay-v1.7.0.yaml")
-    plane.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all([ray_cluster, service]))  # as the team does
-    # As the API server keeps them (defaults filled in), to compare with after the patch and after destroy.
-    return {kind: read(cluster, kind, document["metadata"]["name"])
-            for kind, document in (("RayCluster", ray_cluster), ("RayService", service))}
+    return {"RayCluster": ray_cluster, "RayService": sample("fixtures/rayservice.sample.kuberay-v1.7.0.yaml")}
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +76,30 @@ def test_patch_merges_our_environment_and_keeps_the_users(cluster, users, patch_
         assert all(item in head["env"] for item in head_of(applied).get("env", [])), "the user's env stays"
         user_fields = {k: v for k, v in head_of(applied).items() if k != "env"}
         assert {k: head[k] for k in user_fields} == user_fields, f"{kind}: the user's container changed"
+
+
+def ours_on_the_head(cluster, kind: str = "RayCluster") -> set[str]:
+    name = team_manifests()[kind]["metadata"]["name"]
+    return set(RAY_HEAD_VARIABLES) & {item["name"] for item in head_of(read(cluster, kind, name)).get("env", [])}
+
+
+def test_the_teams_server_side_reapply_keeps_our_environment(cluster, patch_stack):
+    # Server-side apply: a manager removes only fields it applied before (Kubernetes docs, "Server-Side
+    # Apply"), and KubeRay's CRD merges the head's containers and their env by name. Moving from client-side
+    # apply, the first server-side apply takes the fields over with --force-conflicts, as those docs say.
+    cluster.plane.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=team-ci", "-f", "-",
+                          stdin=yaml.safe_dump(team_manifests()["RayCluster"]))
+    assert ours_on_the_head(cluster) == set(RAY_HEAD_VARIABLES)
+
+
+def test_a_client_side_reapply_drops_it_and_pulumi_up_refresh_restores_it(cluster, patch_stack):
+    # Client-side `kubectl apply` sends a custom resource a JSON merge patch (strategic merge is for built-in
+    # kinds only), which replaces the containers list: our variables go, and Pulumi's state does not know.
+    cluster.plane.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(team_manifests()["RayCluster"]))
+    assert ours_on_the_head(cluster) == set()
+    outcome = patch_stack.run("up", refresh=True)
+    assert outcome.error == "", f"{outcome.error}\n{outcome.log[-4000:]}"
+    assert ours_on_the_head(cluster) == set(RAY_HEAD_VARIABLES)
 
 
 def test_the_operators_cluster_for_the_rayservice_carries_the_environment(cluster, patch_stack):
