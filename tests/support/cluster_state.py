@@ -5,20 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from support.control_plane import ControlPlane
+from support.control_plane import ControlPlane, condition_true
 from support.live import wait_until
 
 RAY_HEAD_VARIABLES = ("RAY_GRAFANA_HOST", "RAY_PROMETHEUS_HOST", "RAY_PROMETHEUS_NAME", "RAY_GRAFANA_IFRAME_HOST")
 
 
 def pods(plane: ControlPlane, namespace: str, selector: str) -> list[Any]:
-    return list(plane.dynamic().resources.get(api_version="v1", kind="Pod").get(
-        namespace=namespace, label_selector=selector).items)
+    return plane.list("v1", "Pod", namespace, selector)
 
 
 def running(pod: Any) -> bool:
-    return pod.status.phase == "Running" and any(c.type == "Ready" and c.status == "True"
-                                                  for c in pod.status.conditions or [])
+    return pod.status.phase == "Running" and condition_true(pod.status.conditions, "Ready")
 
 
 def wait_for_pods(plane: ControlPlane, namespace: str, selector: str, count: int = 1, timeout: float = 180) -> list:
@@ -29,7 +27,7 @@ def wait_for_pods(plane: ControlPlane, namespace: str, selector: str, count: int
 
 def available(plane: ControlPlane, namespace: str, name: str) -> bool:
     deployment = plane.read("apps/v1", "Deployment", name, namespace)
-    return any(c.type == "Available" and c.status == "True" for c in deployment.status.conditions or []) and \
+    return condition_true(deployment.status.conditions, "Available") and \
         deployment.status.availableReplicas == deployment.spec.replicas
 
 

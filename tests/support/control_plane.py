@@ -40,6 +40,11 @@ class _Loader(yaml.CSafeLoader):
 _Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 
 
+def condition_true(conditions: Any, kind: str) -> bool:
+    """Whether a status' conditions hold `kind` with status "True" (Ready, Available, Established, ...)."""
+    return any(c.type == kind and c.status == "True" for c in conditions or [])
+
+
 def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # noqa: S506 (a safe loader with one constructor more)
 
@@ -83,6 +88,7 @@ class ControlPlane:
         self.port = free_port()
         self.url = f"https://{LOOPBACK}:{self.port}"
         self.kubeconfig = workdir / "kubeconfig"
+        self.service_account_key = workdir / "service-accounts.key"
 
     def start(self) -> ControlPlane:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -95,7 +101,7 @@ class ControlPlane:
             f"--initial-advertise-peer-urls=http://{LOOPBACK}:{etcd_peer}",
             f"--initial-cluster=default=http://{LOOPBACK}:{etcd_peer}",
         ], self.workdir / "etcd.log")
-        key = self.workdir / "service-accounts.key"
+        key = self.service_account_key
         subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True, timeout=60)
         tokens = self.workdir / "tokens.csv"
         tokens.write_text(f'{self.token},admin,admin,"system:masters"\n')
@@ -122,15 +128,16 @@ class ControlPlane:
 
     def start_nodes(self, nodes: list[dict[str, Any]]) -> ControlPlane:
         """Controllers, the scheduler and kwok managing `nodes` (registered here, as a kubelet would)."""
-        key = self.workdir / "service-accounts.key"
+
         def common() -> list[str]:
             return [f"--kubeconfig={self.kubeconfig}", "--leader-elect=false", f"--bind-address={LOOPBACK}",
                     f"--secure-port={free_port()}"]
 
         self.processes.start("kube-controller-manager", [
-            str(build("kube-controller-manager")), *common(), f"--service-account-private-key-file={key}",
-            f"--root-ca-file={self._ca()}", "--use-service-account-credentials=false",
-            "--cluster-cidr=10.244.0.0/16", "--service-cluster-ip-range=10.96.0.0/16",
+            str(build("kube-controller-manager")), *common(),
+            f"--service-account-private-key-file={self.service_account_key}", f"--root-ca-file={self._ca()}",
+            "--use-service-account-credentials=false", "--cluster-cidr=10.244.0.0/16",
+            "--service-cluster-ip-range=10.96.0.0/16",
         ], self.workdir / "kube-controller-manager.log")
         self.processes.start("kube-scheduler", [str(build("kube-scheduler")), *common()],
                              self.workdir / "kube-scheduler.log")
@@ -145,9 +152,8 @@ class ControlPlane:
         return self
 
     def _ready_nodes(self) -> set[str]:
-        listed = self.dynamic().resources.get(api_version="v1", kind="Node").get()
-        return {node.metadata.name for node in listed.items
-                if any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))}
+        return {node.metadata.name for node in self.list("v1", "Node")
+                if condition_true(node.status.conditions, "Ready")}
 
     def _ca(self) -> Path:
         return self.workdir / "certs" / "apiserver.crt"
@@ -187,6 +193,20 @@ class ControlPlane:
         resource = self.dynamic().resources.get(api_version=api_version, kind=kind)
         return resource.get(name=name, namespace=namespace)
 
+    def find(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
+        """read(), or None where the object does not exist."""
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        try:
+            return self.read(api_version, kind, name, namespace)
+        except NotFoundError:
+            return None
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None, selector: str | None = None) -> list:
+        """The objects of a kind (in `namespace`, else everywhere), optionally by label selector."""
+        resource = self.dynamic().resources.get(api_version=api_version, kind=kind)
+        return list(resource.get(namespace=namespace, label_selector=selector).items)
+
     def crd_established(self, name: str) -> bool:
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
@@ -197,7 +217,7 @@ class ControlPlane:
             if error.status == 404:
                 return False
             raise
-        return any(c.type == "Established" and c.status == "True" for c in crd.status.conditions or [])
+        return condition_true(crd.status.conditions, "Established")
 
     def wait_for_crd(self, name: str) -> None:
         wait_until(lambda: self.crd_established(name), 60, f"CRD {name} established", interval=0.5)

@@ -5,8 +5,6 @@ created stay."""
 
 from __future__ import annotations
 
-from kubernetes.dynamic.exceptions import NotFoundError
-
 from support.control_plane import CLUSTER, NAMESPACE
 from support.pulumi_engine import PROJECT
 
@@ -14,11 +12,7 @@ USERS = "users-own"
 
 
 def exists(plane, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
-    try:
-        plane.read(api_version, kind, name, namespace)
-    except NotFoundError:
-        return False
-    return True
+    return plane.find(api_version, kind, name, namespace) is not None
 
 
 def test_destroy_removes_what_the_stack_made_and_nothing_else(deployed):
@@ -35,8 +29,7 @@ def test_destroy_removes_what_the_stack_made_and_nothing_else(deployed):
         assert not exists(plane, "v1", "Namespace", namespace), f"namespace {namespace} left behind"
     assert not exists(plane, "ray.io/v1", "RayCluster", CLUSTER, NAMESPACE)
     assert not exists(plane, "apps/v1", "Deployment", "kuberay-operator", "kuberay-system")
-    leftovers = [item.metadata.name for item in plane.dynamic().resources.get(api_version="v1", kind="Pod").get(
-        label_selector=f"ray.io/cluster={CLUSTER}").items]
+    leftovers = [item.metadata.name for item in plane.list("v1", "Pod", selector=f"ray.io/cluster={CLUSTER}")]
     assert leftovers == []
     for crd in ("rayclusters.ray.io", "rayservices.ray.io", "rayjobs.ray.io"):
         assert plane.crd_established(crd), f"CRD {crd} deleted"
@@ -45,9 +38,8 @@ def test_destroy_removes_what_the_stack_made_and_nothing_else(deployed):
     assert exists(plane, "v1", "Namespace", "kuberay-system")
     for kind in ("Deployment", "ServiceAccount", "Service"):
         api = "apps/v1" if kind == "Deployment" else "v1"
-        names = [i.metadata.name for i in plane.dynamic().resources.get(api_version=api, kind=kind).get(
-            namespace="kuberay-system").items]
+        names = [i.metadata.name for i in plane.list(api, kind, "kuberay-system")]
         assert names in ([], ["default"]), f"{kind}s left in kuberay-system: {names}"
-    managed = [item.metadata.name for item in plane.dynamic().resources.get(api_version="v1", kind="Namespace").get()
-               .items if (item.metadata.labels or {}).get("app.kubernetes.io/part-of") == PROJECT]
+    managed = [item.metadata.name for item in plane.list("v1", "Namespace")
+               if (item.metadata.labels or {}).get("app.kubernetes.io/part-of") == PROJECT]
     assert managed == []

@@ -43,5 +43,4 @@ def test_prometheus_and_grafana_deployments_become_available(deployed):
     # kwok's node-initialize stage keeps a node's own allocatable (kustomize/stage/node/fast, v0.7.0).
     node = plane.read("v1", "Node", "minikube").to_dict()
     assert node["status"]["allocatable"] == MINIKUBE_ALLOCATABLE
-    assert {pod.spec.nodeName for pod in plane.dynamic().resources.get(api_version="v1", kind="Pod").get().items
-            } == {"minikube"}
+    assert {pod.spec.nodeName for pod in plane.list("v1", "Pod")} == {"minikube"}

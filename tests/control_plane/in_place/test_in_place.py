@@ -36,8 +36,7 @@ def test_changed_settings_update_in_place(deployed):
     assert env(head)["RAY_PROMETHEUS_NAME"] == "Ray Prometheus"
     assert cluster.spec.upgradeStrategy.type == "Recreate"
 
-    config_maps = plane.dynamic().resources.get(api_version="v1", kind="ConfigMap").get(namespace="monitoring")
-    files = [value for item in config_maps.items for value in (item.data or {}).values()]
+    files = [value for item in plane.list("v1", "ConfigMap", "monitoring") for value in (item.data or {}).values()]
     assert any("scrape_interval: 10s" in text for text in files)
     assert any("> 85" in text for text in files)  # RayNodeMemoryHigh's threshold
     datasources = [d for text in files if "datasources:" in text for d in yaml.safe_load(text)["datasources"]]

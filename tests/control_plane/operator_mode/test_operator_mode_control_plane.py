@@ -70,13 +70,8 @@ def rendered(control_plane, tmp_path_factory):
 
 
 def _secret(control_plane) -> dict | None:
-    from kubernetes.dynamic.exceptions import NotFoundError
-
-    try:
-        secret = control_plane.read("v1", "Secret", "prometheus-kube-prometheus-stack", MONITORING)
-    except NotFoundError:
-        return None
-    data = secret.data.to_dict() if secret.data else {}
+    secret = control_plane.find("v1", "Secret", "prometheus-kube-prometheus-stack", MONITORING)
+    data = secret.data.to_dict() if secret is not None and secret.data else {}
     if "prometheus.yaml.gz" not in data:
         return None
     config = yaml.safe_load(gzip.decompress(base64.b64decode(data["prometheus.yaml.gz"])))
@@ -85,13 +80,8 @@ def _secret(control_plane) -> dict | None:
 
 
 def _rule_files(control_plane) -> dict[str, str] | None:
-    from kubernetes.dynamic.exceptions import NotFoundError
-
-    try:
-        found = control_plane.read("v1", "ConfigMap", "prometheus-kube-prometheus-stack-rulefiles-0", MONITORING)
-    except NotFoundError:
-        return None
-    data = found.data.to_dict() if found.data else {}
+    found = control_plane.find("v1", "ConfigMap", "prometheus-kube-prometheus-stack-rulefiles-0", MONITORING)
+    data = found.data.to_dict() if found is not None and found.data else {}
     return data or None
 
 

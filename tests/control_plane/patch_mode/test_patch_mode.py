@@ -102,22 +102,23 @@ def test_a_client_side_reapply_drops_it_and_pulumi_up_refresh_restores_it(cluste
     assert ours_on_the_head(cluster) == set(RAY_HEAD_VARIABLES)
 
 
+def the_services_clusters(cluster) -> list:
+    """The RayClusters KubeRay made for the team's RayService (labelled with its name: utils/constant.go)."""
+    return cluster.plane.list("ray.io/v1", "RayCluster", TEAM, "ray.io/originated-from-cr-name=rayservice-sample")
+
+
 def test_the_operators_cluster_for_the_rayservice_carries_the_environment(cluster, patch_stack):
     cluster.start_operator()
 
     def made() -> list:
-        listed = cluster.plane.dynamic().resources.get(api_version="ray.io/v1", kind="RayCluster").get(
-            namespace=TEAM, label_selector="ray.io/originated-from-cr-name=rayservice-sample")
-        return [item.to_dict() for item in listed.items
+        return [item.to_dict() for item in the_services_clusters(cluster)
                 if set(RAY_HEAD_VARIABLES) <= {e["name"] for e in head_of(item.to_dict()).get("env", [])}]
 
     wait_until(made, 120, "a RayCluster of rayservice-sample with the monitoring environment", interval=2)
 
 
 def test_a_raycluster_the_rayservice_owns_is_refused(cluster, patch_stack):
-    listed = cluster.plane.dynamic().resources.get(api_version="ray.io/v1", kind="RayCluster").get(
-        namespace=TEAM, label_selector="ray.io/originated-from-cr-name=rayservice-sample")
-    owned = listed.items[0].metadata.name
+    owned = the_services_clusters(cluster)[0].metadata.name
     refused = cluster.project("patch-owned", base=None, platform="kubernetes", namespace="team-monitoring",
                               rayClusterName=owned, rayClusterNamespace=TEAM).run("up")
     assert "rayClusterName" in refused.error + refused.log and "belongs to RayService rayservice-sample" in \
