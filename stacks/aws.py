@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import re
 from dataclasses import dataclass
@@ -43,14 +42,9 @@ from components.constants import (
     PROMETHEUS_PORT,
     RAY_DASHBOARD_PORT,
 )
-from components.versions import (
-    GPU_AMI_NAME,
-    GPU_AMI_OWNER,
-    RAY_GPU_IMAGE,
-    RAY_IMAGE,
-    UBUNTU_AMI_NAME,
-    UBUNTU_AMI_OWNER,
-)
+from stacks.aws_deployed import STACK_TAG, Deployed, deployed, stack_id
+from stacks.aws_images import NodeHardware, NodeKind, node_kinds
+from stacks.aws_network import subnets
 from stacks.dashboards import image_ray_version, load_dashboards_for
 from stacks.doctor import doctor_expectations
 from stacks.notices import warn_if_viewers_query_a_shared_store
@@ -60,62 +54,6 @@ LOCAL = "http://127.0.0.1"  # all services share the head's network
 # Recreates the Ray head container so it reads its environment again (Compose project on the head).
 HEAD_RESTART = (f"sudo docker compose --project-directory {head_layout.BASE} -f {head_layout.BASE}/compose.yaml "
                 "up -d --force-recreate ray-head")
-
-
-@dataclass(frozen=True)
-class NodeHardware:
-    """What a node's instance type needs from its AMI and image."""
-
-    key: str  # headInstanceType | workerInstanceType
-    instance_type: str
-    memory_mib: int
-    gpus: int  # NVIDIA GPUs
-
-
-def _hardware(key: str, instance_type: str) -> NodeHardware:
-    info = aws.ec2.get_instance_type(instance_type=instance_type)
-    gpus = list(info.gpuses or [])
-    others = sorted({g.manufacturer for g in gpus if g.manufacturer != "NVIDIA"})
-    if others:
-        raise ConfigError([describe_problem(key, instance_type, f"has {', '.join(others)} GPUs; Ray's GPU images "
-                                            "and the NVIDIA container toolkit need NVIDIA GPUs",
-                                            "pick an NVIDIA GPU type (g5, g6, p4d, ...) or a CPU type")])
-    return NodeHardware(key, instance_type, info.memory_size, sum(g.count for g in gpus))
-
-
-def _ami(settings: AwsSettings, node: NodeHardware) -> aws.ec2.AwaitableGetAmiResult:
-    if settings.nodes.ami_id:
-        # Any owner the account can launch from: the id was chosen by the user.
-        ami = aws.ec2.get_ami(filters=[{"name": "image-id", "values": [settings.nodes.ami_id]}],
-                              owners=["self", "amazon", "aws-marketplace", UBUNTU_AMI_OWNER])
-        vouched = settings.nodes.ami_has_nvidia_driver
-        if node.gpus and not (vouched or fnmatch.fnmatchcase(ami.name or "", GPU_AMI_NAME)):
-            raise ConfigError([describe_problem(
-                node.key, node.instance_type,
-                f"has {node.gpus} NVIDIA GPU(s), but amiId {settings.nodes.ami_id} ({ami.name}) is not a GPU AMI: "
-                "without the NVIDIA driver and container toolkit Ray sees no GPU",
-                "pulumi config rm amiId (GPU types then get AWS's Deep Learning Base GPU AMI), or, if your AMI "
-                "has the driver and the NVIDIA container toolkit, pulumi config set amiHasNvidiaDriver true")])
-        return ami
-    if node.gpus:
-        return aws.ec2.get_ami(most_recent=True, owners=[GPU_AMI_OWNER],
-                               filters=[{"name": "name", "values": [GPU_AMI_NAME]},
-                                        {"name": "architecture", "values": ["x86_64"]}])
-    return aws.ec2.get_ami(most_recent=True, owners=[UBUNTU_AMI_OWNER],
-                           filters=[{"name": "name", "values": [UBUNTU_AMI_NAME]},
-                                    {"name": "virtualization-type", "values": ["hvm"]}])
-
-
-def _ray_image(settings: AwsSettings, node: NodeHardware) -> str:
-    return settings.nodes.ray_image or (RAY_GPU_IMAGE if node.gpus else RAY_IMAGE)
-
-
-def _root_volume_size(ami: aws.ec2.AwaitableGetAmiResult) -> int | None:
-    for device in ami.block_device_mappings:
-        if device.device_name == ami.root_device_name and device.ebs:
-            size = device.ebs.get("volume_size") or device.ebs.get("volumeSize")
-            return int(size) if size else None
-    return None
 
 
 # What the head keeps for Ray: its object store (30% of memory by default) and ~2 GiB of processes.
@@ -156,58 +94,19 @@ def _warn_if_head_too_small(s: AwsSettings, head: NodeHardware) -> None:
             "a larger headInstanceType, or lower rayNodes/retention if they overstate it"))
 
 
-def _network(settings: AwsSettings) -> aws.ec2.AwaitableGetSubnetResult:
-    """The subnet every node runs in (its zone holds the data volume)."""
-    if settings.network.subnet_id:
-        subnet = aws.ec2.get_subnet(id=settings.network.subnet_id)
-        if settings.network.vpc_id and subnet.vpc_id != settings.network.vpc_id:
-            raise ConfigError([describe_problem("subnetId", settings.network.subnet_id,
-                                                f"is in {subnet.vpc_id}, not vpcId {settings.network.vpc_id}",
-                                                "pulumi config rm vpcId, or pick a subnet of that VPC")])
-        return subnet
-    vpc_id = settings.network.vpc_id or aws.ec2.get_vpc(default=True).id
-    subnets = sorted(aws.ec2.get_subnets(filters=[{"name": "vpc-id", "values": [vpc_id]}]).ids)
-    if not subnets:
-        raise ConfigError([describe_problem("vpcId", vpc_id, "has no subnets",
-                                            "pulumi config set subnetId subnet-...")])
-    return aws.ec2.get_subnet(id=subnets[0])
-
-
-def _worker_subnets(settings: AwsSettings, head_subnet: aws.ec2.AwaitableGetSubnetResult) -> list[str]:
-    """workerSubnetIds (in the head's VPC: the cluster's security group is the VPC's), else the head's."""
-    for subnet_id in settings.network.worker_subnet_ids:
-        subnet = aws.ec2.get_subnet(id=subnet_id)
-        if subnet.vpc_id != head_subnet.vpc_id:
-            raise ConfigError([describe_problem("workerSubnetIds", subnet_id,
-                                                f"is in {subnet.vpc_id}, not the head's VPC {head_subnet.vpc_id}",
-                                                "list subnets of the head's VPC (with a NAT route out)")])
-    return list(settings.network.worker_subnet_ids) or [head_subnet.id]
-
-
-def stack_id() -> str:
-    """This stack, as tags and SSM names tell it from another stack of the project in the account."""
-    return f"{pulumi.get_project()}/{pulumi.get_stack()}"
-
-
-STACK_TAG = "ray-monitoring-stack"
-
-
-def _data_volume_size(settings: AwsSettings) -> int:
+def _data_volume_size(settings: AwsSettings, current: Deployed | None) -> int:
     """GiB: the sized or configured size, never below the data volume's current size: EBS cannot
     shrink a volume, so a smaller size would fail every later `pulumi up`."""
-    wanted = settings.data.volume_size
-    found = aws.ebs.get_ebs_volumes(filters=[{"name": f"tag:{STACK_TAG}", "values": [stack_id()]}]).ids
-    current = max((aws.ebs.get_volume(filters=[{"name": "volume-id", "values": [volume_id]}]).size
-                   for volume_id in found), default=0)
-    if wanted >= current:
+    wanted, size = settings.data.volume_size, current.size if current else 0
+    if wanted >= size:
         return wanted
     if settings.data.volume_size_configured:
         raise ConfigError([describe_problem("dataVolumeSize", wanted, f"is below the data volume's current "
-                                            f"{current} GiB, and EBS cannot shrink a volume",
-                                            f"pulumi config set dataVolumeSize {current} (or more)")])
-    pulumi.log.info(f"the data volume keeps its {current} GiB (the sizing asks for {wanted} GiB; EBS cannot "
+                                            f"{size} GiB, and EBS cannot shrink a volume",
+                                            f"pulumi config set dataVolumeSize {size} (or more)")])
+    pulumi.log.info(f"the data volume keeps its {size} GiB (the sizing asks for {wanted} GiB; EBS cannot "
                     "shrink a volume)")
-    return current
+    return size
 
 
 # An Amazon Managed Service for Prometheus workspace's endpoint: its write or query URL.
@@ -248,40 +147,14 @@ def _store_grants(s: AwsSettings, caller: Caller) -> StoreGrants:
     return StoreGrants(*(tuple(dict.fromkeys(grants[k])) for k in ("write", "query", "role")))
 
 
-@dataclass(frozen=True)
-class NodeKind:
-    """A node kind's hardware, the AMI it boots and the Ray image it runs."""
-
-    hardware: NodeHardware
-    ami: aws.ec2.AwaitableGetAmiResult
-    image: str
-
-
-def _node_kinds(s: AwsSettings) -> tuple[NodeKind, NodeKind]:
-    """The head's and the workers' kinds, each checked against its AMI's root volume."""
-    head_hardware = _hardware("headInstanceType", s.nodes.head_instance_type)
-    worker_hardware = _hardware("workerInstanceType", s.nodes.worker_instance_type)
-    head_ami = _ami(s, head_hardware)
-    # One lookup serves both node kinds when they need the same kind of AMI.
-    worker_ami = (head_ami if bool(worker_hardware.gpus) == bool(head_hardware.gpus)
-                  else _ami(s, worker_hardware))
-    for ami in {head_ami.id: head_ami, worker_ami.id: worker_ami}.values():
-        ami_root = _root_volume_size(ami)
-        if ami_root and s.nodes.root_volume_size < ami_root:
-            raise ConfigError([describe_problem("rootVolumeSize", s.nodes.root_volume_size,
-                                                f"is smaller than the root volume of AMI {ami.name} ({ami_root} GiB)",
-                                                f"pulumi config set rootVolumeSize {max(ami_root, 100)}")])
-    return (NodeKind(head_hardware, head_ami, _ray_image(s, head_hardware)),
-            NodeKind(worker_hardware, worker_ami, _ray_image(s, worker_hardware)))
-
-
 def build(settings: AwsSettings) -> None:
     s, m = settings, settings.monitoring
     # Look-ups first: every check passes before the first resource is registered.
-    head_kind, worker_kind = _node_kinds(s)
-    subnet = _network(s)
-    worker_subnets = _worker_subnets(s, subnet)
-    volume_size = _data_volume_size(s)
+    current = deployed()  # what an earlier `pulumi up` left running: kept unless a setting says otherwise
+    head_kind, worker_kind = node_kinds(s, current)
+    placed = subnets(s, current)
+    subnet = placed.head
+    volume_size = _data_volume_size(s, current)
     caller: Caller = functools.cache(aws.get_caller_identity)
     grants, writers = _store_grants(s, caller), _config_writers(s, caller)
     _warn_if_head_too_small(s, head_kind.hardware)
@@ -303,7 +176,7 @@ def build(settings: AwsSettings) -> None:
         m.grafana_iframe_host, public=bool(s.network.allowed_cidrs),
         parameter_prefix=f"/{stack_id()}/{s.cluster_name}", config_writers=writers,
         ray_token=s.network.ray_token_auth, given=m.given))
-    head, workers = _nodes(s, Placement(subnet, worker_subnets, volume_size, grants), groups, monitoring, managed,
+    head, workers = _nodes(s, Placement(subnet, placed.worker_ids, volume_size, grants), groups, monitoring, managed,
                            head_kind, worker_kind)
     _exports(s, head, monitoring, managed, served_version, workers)
 
@@ -417,23 +290,25 @@ def _nodes(s: AwsSettings, place: Placement, groups: SecurityGroups,
         lambda args: cloud_init.head_user_data(cloud_init.HeadBoot(s.region, args[0], args[1],
                                                                    monitoring.signing_key_parameter)))
     node: dict[str, Any] = dict(cluster_name=s.cluster_name, key_name=s.network.key_name,
-                                root_volume_size=s.nodes.root_volume_size, keep_ami=not s.nodes.ami_id)
+                                root_volume_size=s.nodes.root_volume_size)
     head = RayNode("head", RayNodeArgs(
-        ami_id=head_kind.ami.id, instance_type=s.nodes.head_instance_type, user_data=head_data,
+        ami_id=head_kind.ami.id, keep_ami=head_kind.keep_ami, tags={STACK_TAG: stack_id()},
+        instance_type=s.nodes.head_instance_type, user_data=head_data,
         security_group_ids=[groups.cluster_group_id, groups.access_group_id], subnet_id=place.subnet.id,
         instance_profile_name=head_role.instance_profile_name, elastic_ip=s.network.head_elastic_ip, **node))
     data.attach(head.instance)
     workers = None
     if s.nodes.worker_max_count:
-        worker_token = cloud_init.WorkerToken(s.region, token.parameter_name) if token else None
-        # Through the parameter's ARN, the workers launch after their token exists.
-        worker_data = pulumi.Output.all(head.instance.private_ip, token.parameter_arn if token else "").apply(
+        # The token's version is in the user-data: a rotated token is a new launch template, which rolls
+        # the workers onto it; through the parameter, the workers launch after their token exists.
+        worker_data = pulumi.Output.all(head.instance.private_ip, token.version if token else 0).apply(
             lambda args: cloud_init.worker_user_data(compose.worker_compose(
                 args[0], worker_kind.image, gpus=bool(worker_kind.hardware.gpus), token_auth=bool(token),
                 node_env=ray_node_env(s.monitoring.cardinality_level)),
-                worker_token))
+                cloud_init.WorkerToken(s.region, token.parameter_name, int(args[1])) if token else None))
         workers = WorkerGroup("workers", WorkerGroupArgs(
-            ami_id=worker_kind.ami.id, root_device_name=worker_kind.ami.root_device_name,
+            ami_id=worker_kind.ami.id, keep_ami=worker_kind.keep_ami, gpus=bool(worker_kind.hardware.gpus),
+            root_device_name=worker_kind.ami.root_device_name,
             instance_type=s.nodes.worker_instance_type, user_data=worker_data,
             security_group_ids=[groups.cluster_group_id], instance_profile_name=worker_role.instance_profile_name,
             desired=s.nodes.worker_count, minimum=s.nodes.worker_min_count, maximum=s.nodes.worker_max_count,

@@ -3,7 +3,7 @@ Auto Scaling Group: worker_group.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -20,11 +20,12 @@ class RayNodeArgs:
     user_data: pulumi.Input[str]
     root_volume_size: int
     key_name: str | None
-    # The AMI was looked up (amiId unset): a newer release does not replace the head (`ami` forces a new
-    # instance); amiId, or `pulumi up --replace`, rolls it on purpose.
+    # The AMI was looked up (amiId unset) for the same hardware family: a newer release does not replace
+    # the head (`ami` forces a new instance); amiId, a change of family or `pulumi up --replace` does.
     keep_ami: bool = False
     # An Elastic IP: a stop/start (a new instance type is one) keeps the head's public address.
     elastic_ip: bool = False
+    tags: dict[str, str] = field(default_factory=dict)  # beside Name and the cluster's: the stack's own
 
 
 class RayNode(pulumi.ComponentResource):
@@ -50,7 +51,7 @@ class RayNode(pulumi.ComponentResource):
                               "http_put_response_hop_limit": 1},
             root_block_device={"volume_size": args.root_volume_size, "volume_type": "gp3", "encrypted": True},
             tags={"Name": f"{args.cluster_name}-{name}", "ray-cluster": args.cluster_name,
-                  "ray-node-type": "head"},
+                  "ray-node-type": "head", **args.tags},
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"] if args.keep_ami else None),
         )
         self.public_ip, self.public_dns = self.instance.public_ip, self.instance.public_dns

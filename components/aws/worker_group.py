@@ -28,6 +28,9 @@ class WorkerGroupArgs:
     minimum: int  # workerMinCount
     maximum: int  # workerMaxCount
     keep_ami: bool = False  # the AMI was looked up: a newer release does not roll the workers
+    # GPU workers' template is another resource: a change of hardware family makes a new template with the
+    # other family's AMI (ignore_changes would keep the old image_id) and rolls the workers onto it.
+    gpus: bool = False
 
 
 class WorkerGroup(pulumi.ComponentResource):
@@ -38,7 +41,7 @@ class WorkerGroup(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = {"Name": f"{args.cluster_name}-worker", "ray-cluster": args.cluster_name, "ray-node-type": "worker"}
         template = aws.ec2.LaunchTemplate(
-            f"{name}-launch-template",
+            f"{name}-gpu-launch-template" if args.gpus else f"{name}-launch-template",
             image_id=args.ami_id,
             instance_type=args.instance_type,
             key_name=args.key_name,

@@ -17,7 +17,15 @@ from typing import Any
 import yaml
 
 from components.builders.head_config import APPLY_SCRIPT, apply_spec
-from components.builders.head_layout import BASE, DATA, DATA_DEVICE_FILE, RAY_AUTH_TOKEN_FILE, RAY_SECRETS, RAY_TMP
+from components.builders.head_layout import (
+    BASE,
+    DATA,
+    DATA_DEVICE_FILE,
+    MOUNT_DATA_SCRIPT,
+    RAY_AUTH_TOKEN_FILE,
+    RAY_SECRETS,
+    RAY_TMP,
+)
 from components.constants import RAY_METRICS_PORT, RAY_UID
 
 EC2_USER_DATA_LIMIT = 16 * 1024
@@ -92,6 +100,32 @@ class HeadBoot:
     signing_key_parameter: str  # the SecureString whose key verifies the manifest
 
 
+def mount_data_script(volume_id: str) -> str:
+    """Mounts the data volume if it is attached: exit 0 once it is mounted, 1 while it is not attached."""
+    return "\n".join([
+        "#!/usr/bin/env bash",
+        "# The data volume, found by its id (Nitro's NVMe link) or its Xen name, formatted only when blank,",
+        "# in fstab by filesystem UUID and mounted; its stable by-uuid name is kept for the apply script.",
+        "set -euo pipefail",
+        f"mountpoint -q {DATA} && exit 0",
+        f"volume={volume_id}",
+        'device=""',
+        'for candidate in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volume//-/}" /dev/xvdf; do',
+        '  [[ -e $candidate ]] && device=$candidate && break',
+        "done",
+        '[[ -n $device ]] || { echo "data volume ${volume} is not attached (yet)" >&2; exit 1; }',
+        'blkid "$device" >/dev/null || mkfs.ext4 -q -L ray-monitoring "$device"',
+        'uuid=$(blkid -s UUID -o value "$device")',
+        f'echo "/dev/disk/by-uuid/$uuid" > {DATA_DEVICE_FILE}',
+        f"install -d -m 0755 {DATA}",
+        f'grep -q " {DATA} " /etc/fstab || echo "UUID=$uuid {DATA} ext4 defaults,nofail 0 2" >> /etc/fstab',
+        "systemctl daemon-reload  # the mount unit from fstab, which Docker's drop-in requires",
+        f"mount {DATA}",
+        'resize2fs "$device"  # grows the filesystem when the volume grew while detached',
+        "",
+    ])
+
+
 def head_start_script(boot: HeadBoot) -> str:
     tries = VOLUME_WAIT_SECONDS // 5
     return "\n".join([
@@ -109,23 +143,12 @@ def head_start_script(boot: HeadBoot) -> str:
         "  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-boto3 python3-yaml",
         "}",
         "retry ensure_apply_modules",
-        f"volume={boot.volume_id}",
-        'device=""',
         f"for _ in $(seq {tries}); do",
-        '  for candidate in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volume//-/}" /dev/xvdf; do',
-        '    [[ -e $candidate ]] && device=$(readlink -f "$candidate") && break 2',
-        "  done",
+        f"  bash {MOUNT_DATA_SCRIPT} && break",
         "  sleep 5",
         "done",
-        f'[[ -n $device ]] || {{ echo "data volume ${{volume}} not attached after {tries * 5} s" >&2; exit 1; }}',
-        'blkid "$device" >/dev/null || mkfs.ext4 -q -L ray-monitoring "$device"',
-        f'echo "$device" > {DATA_DEVICE_FILE}  # the apply script grows its filesystem when EBS grows it',
-        f"install -d -m 0755 {DATA}",
-        f'grep -q " {DATA} " /etc/fstab ||',
-        f'  echo "UUID=$(blkid -s UUID -o value "$device") {DATA} ext4 defaults,nofail 0 2" >> /etc/fstab',
-        "systemctl daemon-reload  # the mount unit from fstab, Docker's drop-in",
-        f"mountpoint -q {DATA} || mount {DATA}",
-        'resize2fs "$device"  # grows the filesystem when the volume grew while detached',
+        f'mountpoint -q {DATA} || {{ echo "data volume {boot.volume_id} not mounted after {tries * 5} s: the apply '
+        'timer mounts it when it appears, and starts nothing before" >&2; exit 1; }',
         f"for attempt in $(seq {APPLY_ATTEMPTS}); do",
         f"  python3 {BASE}/bin/apply_config.py {BASE}/boot.json && break",
         f"  [[ $attempt -lt {APPLY_ATTEMPTS} ]] || exit 1",
@@ -141,6 +164,13 @@ class WorkerToken:
 
     region: str
     parameter: str
+    # The parameter's version, read as `name:version` (SSM GetParameter's selector): a rotated token is
+    # a new user-data, so a new launch template version, which the group rolls the workers onto.
+    version: int | None = None
+
+    @property
+    def selector(self) -> str:
+        return self.parameter if self.version is None else f"{self.parameter}:{self.version}"
 
 
 def _fetch_token(token: WorkerToken) -> list[str]:
@@ -154,7 +184,7 @@ def _fetch_token(token: WorkerToken) -> list[str]:
         "  python3 -c 'import os, sys, boto3; value = boto3.client(\"ssm\", region_name=sys.argv[1])"
         ".get_parameter(Name=sys.argv[2], WithDecryption=True)[\"Parameter\"][\"Value\"]; "
         "os.write(os.open(sys.argv[3], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), value.encode())' "
-        f"{token.region} {token.parameter} {RAY_AUTH_TOKEN_FILE}.new &&",
+        f"{token.region} {token.selector} {RAY_AUTH_TOKEN_FILE}.new &&",
         f"    install -m 0400 -o {RAY_UID} -g {RAY_UID} {RAY_AUTH_TOKEN_FILE}.new {RAY_AUTH_TOKEN_FILE} &&",
         f"    rm -f {RAY_AUTH_TOKEN_FILE}.new",
         "}",
@@ -180,12 +210,59 @@ def worker_start_script(token: WorkerToken | None = None) -> str:
         f"retry docker compose --project-directory {BASE} -f {BASE}/compose.yaml up -d",
         "# Ray serves its metrics port once the raylet has registered with the head's GCS.",
         f"for _ in $(seq {tries}); do",
-        f"  if curl -sf -o /dev/null http://127.0.0.1:{RAY_METRICS_PORT}/metrics; then joined=true; exit 0; fi",
+        f"  if curl -sf -o /dev/null http://127.0.0.1:{RAY_METRICS_PORT}/metrics; then",
+        "    joined=true",
+        f"    systemctl daemon-reload && systemctl enable --now {WORKER_HEALTH_UNIT}.timer",
+        "    exit 0",
+        "  fi",
         "  sleep 10",
         "done",
         "exit 1",
         "",
     ])
+
+
+# After it joined, a worker whose Ray stays down (a rotated token the head now refuses, a head that no longer
+# knows it) leaves its group: EC2 health checks see a running instance as healthy, whatever Ray does.
+WORKER_HEALTH_UNIT = "ray-monitoring-worker-health"
+WORKER_HEALTH_MINUTES = 10  # minutes in a row without Ray's metrics port
+WORKER_HEALTH_COUNT = "/var/lib/ray-monitoring/unhealthy-minutes"
+WORKER_HEALTH_SCRIPT = f"""\
+#!/usr/bin/env bash
+# Every minute once the worker has joined Ray: {WORKER_HEALTH_MINUTES} minutes in a row without Ray's metrics port and
+# it shuts down; its launch template makes that a termination, and the Auto Scaling Group starts a new worker.
+set -u
+if curl -sf -o /dev/null --max-time 10 http://127.0.0.1:{RAY_METRICS_PORT}/metrics; then
+  echo 0 > {WORKER_HEALTH_COUNT}
+  exit 0
+fi
+count=$(( $(cat {WORKER_HEALTH_COUNT} 2>/dev/null || echo 0) + 1 ))
+echo "$count" > {WORKER_HEALTH_COUNT}
+echo "Ray's metrics port has not answered for $count minute(s)" >&2
+if (( count >= {WORKER_HEALTH_MINUTES} )); then
+  echo "Ray is down on this worker: shutting down for a replacement" >&2
+  shutdown -h now
+fi
+"""
+WORKER_HEALTH_SERVICE = f"""\
+[Unit]
+Description=Leave the Auto Scaling Group when Ray stays down on this worker
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/bash {BASE}/bin/worker-health.sh
+"""
+WORKER_HEALTH_TIMER = """\
+[Unit]
+Description=Check every minute that Ray runs on this worker
+
+[Timer]
+OnActiveSec=1min
+OnUnitActiveSec=1min
+
+[Install]
+WantedBy=timers.target
+"""
 
 
 APPLY_SERVICE = f"""\
@@ -236,6 +313,7 @@ def head_user_data(boot: HeadBoot) -> str:
         _file(DOCKER_DROP_IN, DOCKER_AFTER_DATA),
         _file(f"/etc/systemd/system/{IMDS_GUARD_UNIT}.service", IMDS_GUARD),
         _compressed_file(f"{BASE}/bin/apply_config.py", APPLY_SCRIPT),
+        _file(MOUNT_DATA_SCRIPT, mount_data_script(boot.volume_id), "0755"),
         _file(f"{BASE}/boot.json",
               json.dumps(apply_spec(boot.region, boot.bucket, boot.signing_key_parameter), indent=1)),
         _file(f"/etc/systemd/system/{APPLY_UNIT}.service", APPLY_SERVICE),
@@ -246,5 +324,8 @@ def head_user_data(boot: HeadBoot) -> str:
 
 def worker_user_data(compose_yaml: str, token: WorkerToken | None = None) -> str:
     return _cloud_config([_file(f"{BASE}/compose.yaml", compose_yaml),
-                          _file(f"/etc/systemd/system/{IMDS_GUARD_UNIT}.service", IMDS_GUARD)],
+                          _file(f"/etc/systemd/system/{IMDS_GUARD_UNIT}.service", IMDS_GUARD),
+                          _file(f"{BASE}/bin/worker-health.sh", WORKER_HEALTH_SCRIPT, "0755"),
+                          _file(f"/etc/systemd/system/{WORKER_HEALTH_UNIT}.service", WORKER_HEALTH_SERVICE),
+                          _file(f"/etc/systemd/system/{WORKER_HEALTH_UNIT}.timer", WORKER_HEALTH_TIMER)],
                          worker_start_script(token))

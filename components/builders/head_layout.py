@@ -19,8 +19,12 @@ GRAFANA_TLS_SECRETS = f"{BASE}/grafana-tls-secrets"  # its certificate and key, 
 # The head's data volume (its own EBS volume): Prometheus' TSDB and Grafana's database outlive the instance.
 DATA = "/var/lib/ray-monitoring/data"
 GRAFANA_PASSWORD_FILE = f"{BASE}/secrets/admin-password"
-# The data volume's block device, as the boot script found it: the apply script grows its filesystem.
+# The data volume's filesystem by its UUID (/dev/disk/by-uuid/...), which no reboot or new instance type
+# renames (NVMe kernel names are not stable on Nitro): the apply script grows it when EBS grows the volume.
 DATA_DEVICE_FILE = f"{BASE}/data-device"
+# Mounts the data volume when it is attached (formatting it only when blank); the boot script and every
+# apply run call it, and nothing starts a container before it succeeded.
+MOUNT_DATA_SCRIPT = f"{BASE}/bin/mount-data.sh"
 
 # Directories the services write or read, owned by the UID each image runs as.
 DIRECTORIES = [

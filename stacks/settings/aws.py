@@ -24,7 +24,7 @@ class GrafanaTls:
 @dataclass(frozen=True)
 class Network:
     vpc_id: str | None  # None: the default VPC
-    subnet_id: str | None  # None: the VPC's first subnet
+    subnet_id: str | None  # None: the default VPC's first subnet in a zone offering the types (then kept)
     allowed_cidrs: tuple[str, ...]  # who reaches SSH and the UIs on the head; empty: nobody (use the tunnels)
     key_name: str | None  # EC2 key pair for SSH; None: SSM only
     open_ray_dashboard: bool  # port 8265 (the Jobs API: code execution) open to allowed_cidrs
@@ -54,6 +54,7 @@ class HeadData:
     volume_size: int  # GiB: Prometheus' TSDB, Grafana's and Alertmanager's data
     volume_size_configured: bool  # dataVolumeSize set (else sized from the retention cap)
     retain: bool  # `pulumi destroy` leaves the data volume
+    replace_volume: bool  # a change of zone may make a new, empty data volume (else it is refused)
     prometheus_memory_limit: str  # the Prometheus container's memory cap on the head
     # An Amazon Managed Service for Prometheus workspace: the head writes to it, Grafana reads it (SigV4).
     managed_prometheus: bool
@@ -77,13 +78,19 @@ def read_aws(reader: Reader) -> AwsSettings:
         reader.problem("grafanaQueryUrl", monitoring.store.query.url, "managedPrometheus points Grafana at its "
                        "workspace", "pulumi config rm grafanaQueryUrl (and grafanaQueryAuth), or pulumi config set "
                        "managedPrometheus false")
+    vpc_id, subnet_id = reader.optional_text("vpcId"), reader.optional_text("subnetId")
+    if vpc_id and not subnet_id:
+        # A VPC's subnets may be private or isolated: which one routes out is the user's to say.
+        reader.problem("vpcId", vpc_id, "needs subnetId: the head must run in a subnet that routes out (an "
+                       "internet gateway, or NAT with headElasticIp: false), and only you know which does",
+                       "pulumi config set subnetId subnet-... (a subnet of that VPC)")
     return AwsSettings(
         monitoring=monitoring,
         region=region or "",
         cluster_name=reader.text("clusterName"),
         network=Network(
-            vpc_id=reader.optional_text("vpcId"),
-            subnet_id=reader.optional_text("subnetId"),
+            vpc_id=vpc_id,
+            subnet_id=subnet_id,
             allowed_cidrs=_allowed_cidrs(reader),
             key_name=reader.optional_text("keyName"),
             open_ray_dashboard=reader.flag("openRayDashboard"),
@@ -98,6 +105,7 @@ def read_aws(reader: Reader) -> AwsSettings:
             volume_size=_data_volume_size(reader, monitoring),
             volume_size_configured=reader.optional_number("dataVolumeSize") is not None,
             retain=reader.flag("retainData"),
+            replace_volume=reader.flag("replaceDataVolume"),
             prometheus_memory_limit=reader.optional_text("prometheusMemoryLimit") or monitoring.sizing.memory_limit,
             managed_prometheus=managed,
         ),

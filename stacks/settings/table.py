@@ -288,10 +288,11 @@ SETTINGS: tuple[Setting, ...] = (
             doc="names, tags and the `ray_io_cluster` label"),
     Setting(key="vpcId", kind="string", section=AN, platforms=AWS, pattern=f.VPC_ID,
             why="must be a VPC id such as vpc-0123456789abcdef0", example="vpc-0123456789abcdef0",
-            unset="the default VPC", doc="where the nodes go"),
+            unset="the default VPC", doc="where the nodes go; give `subnetId` with it"),
     Setting(key="subnetId", kind="string", section=AN, platforms=AWS, pattern=f.SUBNET_ID,
             why="must be a subnet id such as subnet-0123456789abcdef0", example="subnet-0123456789abcdef0",
-            unset="the VPC's first subnet", doc="the nodes' subnet (its zone holds the data volume)"),
+            unset="the default VPC's first subnet in a zone offering the instance types (then kept)",
+            doc="the nodes' subnet (its zone holds the data volume); needed with `vpcId`"),
     Setting(key="allowedCidrs", kind="list", section=AN, platforms=AWS, default=[],
             doc="CIDRs (IPv4 or IPv6) allowed to reach SSH and the UIs on the head"),
     Setting(key="allowWorldAccess", kind="boolean", section=AN, platforms=AWS, default=False,
@@ -358,6 +359,9 @@ SETTINGS: tuple[Setting, ...] = (
             unset="sized from the retention cap", doc="GiB of the head's data volume"),
     Setting(key="retainData", kind="boolean", section=AD, platforms=AWS, default=False,
             doc="`true`: `pulumi destroy` leaves the data volume"),
+    Setting(key="replaceDataVolume", kind="boolean", section=AD, platforms=AWS, default=False,
+            doc="`true`: a change that moves the head to another zone (`subnetId`, `vpcId`) may make a new, empty "
+                "data volume there; the old one is deleted unless `retainData`. Otherwise such a change is refused"),
     Setting(key="managedPrometheus", kind="boolean", section=AD, platforms=AWS, default=False,
             doc="an Amazon Managed Service for Prometheus workspace the head writes to and Grafana reads (SigV4)"),
 )

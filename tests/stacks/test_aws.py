@@ -218,17 +218,19 @@ def test_head_user_data_only_bootstraps(aws):
                              "/etc/systemd/system/ray-monitoring-apply.service",
                              "/etc/systemd/system/ray-monitoring-apply.timer",
                              "/etc/systemd/system/ray-monitoring-imds-guard.service",
-                             "/opt/ray-monitoring/bin/apply_config.py", "/opt/ray-monitoring/bin/start.sh",
-                             "/opt/ray-monitoring/boot.json"]
+                             "/opt/ray-monitoring/bin/apply_config.py", "/opt/ray-monitoring/bin/mount-data.sh",
+                             "/opt/ray-monitoring/bin/start.sh", "/opt/ray-monitoring/boot.json"]
     assert json.loads(files["/opt/ray-monitoring/boot.json"]) == {
         "region": "us-west-2", "bucket": "config-bucket-bucket", "manifest_key": "config/manifest.json",
         "base": "/opt/ray-monitoring", "state": "/var/lib/ray-monitoring/applied.json",
         "grafana_url": "http://127.0.0.1:3000", "grafana_password_file": "/opt/ray-monitoring/secrets/admin-password",
         "data_device_file": "/opt/ray-monitoring/data-device",
+        "mount_data": ["bash", "/opt/ray-monitoring/bin/mount-data.sh"],
         "signing_key_parameter": "/ray-monitoring/aws/ray-cluster/manifest-signing-key",
         "allowed_roots": ["/opt/ray-monitoring", "/var/lib/ray-monitoring"], "allowed_uids": [0, 472, 65534, 1000]}
     start = files["/opt/ray-monitoring/bin/start.sh"]
-    assert "volume=monitoring-data-volume-id" in start
+    assert "volume=monitoring-data-volume-id" in files["/opt/ray-monitoring/bin/mount-data.sh"]
+    assert "bash /opt/ray-monitoring/bin/mount-data.sh" in start
     assert "systemctl enable --now ray-monitoring-apply.timer" in start
 
 
@@ -424,7 +426,7 @@ def test_two_stacks_in_one_account_name_their_parameters_apart(aws):
 def test_gpu_workers_get_the_gpu_ami_image_and_devices():
     result = run_stack("aws", workerInstanceType="g5.xlarge")
     assert result.error is None, result.error
-    assert result.one(TEMPLATE, "workers-launch-template").plain["imageId"] == cloud_mocks.GPU_AMI["id"]
+    assert result.one(TEMPLATE, "workers-gpu-launch-template").plain["imageId"] == cloud_mocks.GPU_AMI["id"]
     assert result.one(INSTANCE, "head-instance").plain["ami"] == cloud_mocks.UBUNTU_AMI["id"]
     worker = yaml.safe_load(written_files(result.worker_user_data())["/opt/ray-monitoring/compose.yaml"])
     ray = worker["services"]["ray-worker"]

@@ -158,7 +158,8 @@ def test_scripts_pass_shellcheck_and_compile(aws, variants, tmp_path):
                 py_compile.compile(str(source), doraise=True)
         for command in yaml.safe_load(text)["runcmd"]:
             assert isinstance(command, list), "runcmd entries are argument lists, not shell strings"
-    assert checked == len(user_data_texts(aws, variants))
+    # Each node's start.sh, the head's mount-data.sh and each worker's worker-health.sh.
+    assert checked == 2 * len(user_data_texts(aws, variants))
 
 
 def test_shellcheck_catches_mistakes(tmp_path):
@@ -198,8 +199,8 @@ def test_docker_starts_containers_only_after_the_data_volume_is_mounted(aws):
     files = written_files(aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"])
     drop_in = files["/etc/systemd/system/docker.service.d/ray-monitoring-data.conf"]
     assert "[Unit]\nRequiresMountsFor=/var/lib/ray-monitoring/data\n" in drop_in
-    start = files["/opt/ray-monitoring/bin/start.sh"]
-    assert " /var/lib/ray-monitoring/data ext4 defaults,nofail 0 2" in start
+    mount = files["/opt/ray-monitoring/bin/mount-data.sh"]
+    assert " /var/lib/ray-monitoring/data ext4 defaults,nofail 0 2" in mount
 
 
 def test_deployed_yaml_has_no_aliases(aws):

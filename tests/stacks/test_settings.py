@@ -79,6 +79,8 @@ INVALID = [
     ("aws", {"workerCount": "4", "workerMaxCount": "2"}, "workerCount", "4"),
     ("aws", {"dataVolumeSize": "0"}, "dataVolumeSize", "0"),
     ("aws", {"retainData": "forever"}, "retainData", "forever"),
+    ("aws", {"replaceDataVolume": "please"}, "replaceDataVolume", "please"),
+    ("aws", {"vpcId": "vpc-0123456789abcdef0"}, "vpcId", "vpc-0123456789abcdef0"),  # needs subnetId
     ("aws", {"amiHasNvidiaDriver": "yes"}, "amiHasNvidiaDriver", "yes"),
     ("aws", {"rayImage": "Ray Image"}, "rayImage", "Ray Image"),
     ("aws", {"keyName": ""}, "keyName", ""),

@@ -182,7 +182,11 @@ class Head:
         self.script = self.root / "apply_config.py"
         self.script.write_text(files["/opt/ray-monitoring/bin/apply_config.py"])
         spec = json.loads(files["/opt/ray-monitoring/boot.json"])
-        self.spec = {**spec, "grafana_url": self.grafana.url}  # the one change: where Grafana listens here
+        # Where Grafana listens here, and, for the data volume's mount script (which mounts a real device
+        # as root), a stand-in that answers as it would: mounted while `volume_mounted` exists.
+        self.volume_mounted = self.root / "data-volume-mounted"
+        self.volume_mounted.touch()
+        self.spec = {**spec, "grafana_url": self.grafana.url, "mount_data": ["test", "-e", str(self.volume_mounted)]}
         self.boot = self.root / "boot.json"
         self.boot.write_text(json.dumps(self.spec))
         bin_dir = self.root / "bin"

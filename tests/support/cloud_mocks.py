@@ -51,6 +51,23 @@ INSTANCE_TYPES = {
 }
 
 
+DEFAULT_VPC = "vpc-0123456789abcdef0"
+# The default VPC's subnets, one per zone as AWS makes them, routed out through its internet gateway, and
+# subnets of the tests' own: a private one (NAT), an isolated one, and one of another VPC.
+SUBNETS: dict[str, dict[str, Any]] = {
+    "subnet-0aaaaaaaaaaaaaaaa": {"availabilityZone": "us-west-2a", "vpcId": DEFAULT_VPC, "route": "igw-0a1b2c3d"},
+    "subnet-0bbbbbbbbbbbbbbbb": {"availabilityZone": "us-west-2b", "vpcId": DEFAULT_VPC, "route": "igw-0a1b2c3d"},
+    "subnet-0cccccccccccccccc": {"availabilityZone": "us-west-2a", "vpcId": DEFAULT_VPC, "route": "nat-0c1d2e3f",
+                                 "default": False},
+    "subnet-0dddddddddddddddd": {"availabilityZone": "us-west-2b", "vpcId": DEFAULT_VPC, "route": "nat-0c1d2e3f",
+                                 "default": False},
+    "subnet-0eeeeeeeeeeeeeeee": {"availabilityZone": "us-west-2a", "vpcId": DEFAULT_VPC, "route": None,
+                                 "default": False},
+    "subnet-0ffffffffffffffff": {"availabilityZone": "us-west-2a", "vpcId": "vpc-0fffffffffffffff0",
+                                 "route": "igw-0f0f0f0f", "default": False},
+}
+ZONES = ("us-west-2a", "us-west-2b", "us-west-2c")
+
 GENERATED_PASSWORD = "mock-password-" + "x" * 18  # the Grafana admin password generators' result
 
 
@@ -59,8 +76,17 @@ class CloudMocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.invokes: list[tuple[str, dict]] = []
-        # The account's data volumes of this stack, as DescribeVolumes returns them (id, size in GiB).
+        # The account's data volumes of this stack, as DescribeVolumes returns them (id, size in GiB, zone).
         self.volumes: list[dict[str, Any]] = []
+        # Instances that run already, as DescribeInstances returns them: id, instanceType, ami, the volume ids
+        # attached (`ebsBlockDevices`) and the root volume (`rootBlockDevices`).
+        self.instances: list[dict[str, Any]] = []
+        # The subnets of the account: id -> zone, VPC and the target of its 0.0.0.0/0 route (None: none).
+        self.subnets: dict[str, dict[str, Any]] = {k: dict(v) for k, v in SUBNETS.items()}
+        # Each VPC's main route table's 0.0.0.0/0 target, for subnets without a table of their own.
+        self.main_routes: dict[str, str | None] = {DEFAULT_VPC: "igw-0a1b2c3d"}
+        # (zone, instance type) pairs EC2 does not offer; every other pair is offered.
+        self.unoffered: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
@@ -109,19 +135,28 @@ class CloudMocks(pulumi.runtime.Mocks):
                 return GPU_AMI
             return UBUNTU_AMI
         if args.token == "aws:ec2/getVpc:getVpc":
-            return {"id": "vpc-0123456789abcdef0", "cidrBlock": "172.31.0.0/16"}
-        if args.token == "aws:ec2/getSubnets:getSubnets":
-            return {"ids": ["subnet-0bbbbbbbbbbbbbbbb", "subnet-0aaaaaaaaaaaaaaaa"]}
-        if args.token == "aws:ec2/getSubnet:getSubnet":
-            subnet = args.args.get("id", "subnet-0aaaaaaaaaaaaaaaa")
-            return {"id": subnet, "availabilityZone": "us-west-2a",
-                    "vpcId": "vpc-0fffffffffffffff0" if subnet.startswith("subnet-0f") else "vpc-0123456789abcdef0"}
+            return {"id": DEFAULT_VPC, "cidrBlock": "172.31.0.0/16"}
+        network = self._network(args.token, args.args)
+        if network is not None:
+            return network
         if args.token == "aws:ebs/getEbsVolumes:getEbsVolumes":
             return {"ids": [v["id"] for v in self.volumes]}
         if args.token == "aws:ebs/getVolume:getVolume":
             (wanted,) = [f["values"][0] for f in args.args.get("filters", []) if f["name"] == "volume-id"]
             (volume,) = [v for v in self.volumes if v["id"] == wanted]
             return volume
+        if args.token == "aws:ec2/getInstances:getInstances":
+            (wanted,) = [f["values"] for f in args.args["filters"] if f["name"] == "block-device-mapping.volume-id"]
+            return {"ids": [i["id"] for i in self.instances
+                            if {d["volumeId"] for d in i.get("ebsBlockDevices", [])} & set(wanted)]}
+        if args.token == "aws:ec2/getInstance:getInstance":
+            (instance,) = [i for i in self.instances if i["id"] == args.args["instanceId"]]
+            return instance
+        if args.token == "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
+            (types,) = [f["values"] for f in args.args["filters"] if f["name"] == "instance-type"]
+            pairs = [(zone, t) for t in types for zone in ZONES if (zone, t) not in self.unoffered]
+            return {"locations": [z for z, _ in pairs], "instanceTypes": [t for _, t in pairs],
+                    "locationTypes": ["availability-zone"] * len(pairs)}
         if args.token == "aws:ec2/getInstanceType:getInstanceType":
             memory, gpus = INSTANCE_TYPES[args.args["instanceType"]]
             return {"instanceType": args.args["instanceType"], "memorySize": memory, "gpuses": gpus}
@@ -134,6 +169,40 @@ class CloudMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com"}
         raise NotImplementedError(f"un-mocked invoke {args.token}")
+
+
+    def subnet(self, subnet_id: str) -> dict[str, Any]:
+        """A subnet of `self.subnets`, else one a test names: in us-west-2a of the default VPC (of another VPC
+        when its id starts subnet-0f), routed out through an internet gateway."""
+        return self.subnets.get(subnet_id) or {
+            "availabilityZone": "us-west-2a", "route": "igw-0a1b2c3d", "default": False,
+            "vpcId": "vpc-0fffffffffffffff0" if subnet_id.startswith("subnet-0f") else DEFAULT_VPC}
+
+    def _network(self, token: str, args: dict) -> dict | None:
+        """Subnets and their route tables, from `self.subnets`."""
+        filters = {f["name"]: f["values"] for f in args.get("filters", [])}
+        if token == "aws:ec2/getSubnets:getSubnets":
+            # Listed out of order, as EC2 may list them.
+            return {"ids": [i for i, subnet in reversed(self.subnets.items())
+                            if subnet["vpcId"] in filters["vpc-id"] and subnet.get("default", True)]}
+        if token == "aws:ec2/getSubnet:getSubnet":
+            subnet = self.subnet(args["id"])
+            return {"id": args["id"], "availabilityZone": subnet["availabilityZone"], "vpcId": subnet["vpcId"]}
+        if token == "aws:ec2/getRouteTables:getRouteTables":
+            # A subnet associated with a table of its own (rtb-<subnet id>), or (`"main": True`) with none: its
+            # VPC's main table (rtb-main-<vpc id>), whose route `main_routes` holds.
+            if "association.subnet-id" in filters:
+                (subnet_id,) = filters["association.subnet-id"]
+                return {"ids": [] if self.subnet(subnet_id).get("main") else [f"rtb-{subnet_id}"]}
+            return {"ids": [f"rtb-main-{vpc}" for vpc in filters["vpc-id"] if vpc in self.main_routes]}
+        if token == "aws:ec2/getRouteTable:getRouteTable":
+            table = args["routeTableId"]
+            target = (self.main_routes[table.removeprefix("rtb-main-")] if table.startswith("rtb-main-")
+                      else self.subnet(table.removeprefix("rtb-"))["route"])
+            routes = [] if target is None else [
+                {"cidrBlock": "0.0.0.0/0", **{("natGatewayId" if target.startswith("nat-") else "gatewayId"): target}}]
+            return {"id": args["routeTableId"], "routeTableId": args["routeTableId"], "routes": routes}
+        return None
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):

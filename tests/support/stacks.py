@@ -69,10 +69,15 @@ class Run:
         objects = {r.plain["key"]: r.plain["content"] for r in self.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
         return {entry["path"]: objects[entry["key"]] for entry in self.manifest()["files"]}
 
+    def worker_template(self) -> Registered:
+        """The aws workers' launch template (GPU workers' has a name of its own)."""
+        (template,) = self.of_type("aws:ec2/launchTemplate:LaunchTemplate")
+        assert template.name in ("workers-launch-template", "workers-gpu-launch-template"), template.name
+        return template
+
     def worker_user_data(self) -> str:
         """The aws workers' user-data, from their launch template."""
-        encoded = self.one("aws:ec2/launchTemplate:LaunchTemplate", "workers-launch-template").plain["userData"]
-        return base64.b64decode(encoded).decode()
+        return base64.b64decode(self.worker_template().plain["userData"]).decode()
 
     def one(self, type_: str, name: str) -> Registered:
         found = [r for r in self.resources if r.type == type_ and r.name == name]

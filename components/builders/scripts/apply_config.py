@@ -131,12 +131,20 @@ def device_bytes(device: str) -> int:
 GROW_THRESHOLD = 64 * 2**20  # EBS grows by whole GiB; less is the filesystem's own rounding
 
 
+def data_mounted(spec: dict[str, Any]) -> bool:
+    """The data volume is mounted, or is mounted now that it is attached: nothing may start before, or
+    Prometheus and Grafana would write their data onto the root disk."""
+    return subprocess.run(spec["mount_data"], check=False, timeout=300).returncode == 0
+
+
 def grow_filesystem(root: Path, spec: dict[str, Any]) -> str | None:
     """resize2fs (online, while mounted) when EBS grew the data volume past its filesystem."""
     device_file = root / spec["data_device_file"].lstrip("/")
     if not device_file.is_file():
         return None
-    device = device_file.read_text().strip()
+    device = device_file.read_text().strip()  # the filesystem's by-uuid name: stable across boots
+    if not Path(device).exists():
+        return f"{device} is not there: the data filesystem is not grown"
     before = ext4_bytes(device)
     if device_bytes(device) - before < GROW_THRESHOLD:
         return None
@@ -278,6 +286,9 @@ def apply(spec: dict[str, Any], root: Path, s3: Any, ssm: Any, head: Head) -> li
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[1]).read_text())
     root = Path(argv[argv.index("--root") + 1]) if "--root" in argv else Path("/")
+    if not data_mounted(spec):
+        print("the data volume is not mounted: nothing applied until it is", file=sys.stderr)
+        return 1
     grown = grow_filesystem(root, spec)
     if grown:
         print(grown)
