@@ -9,6 +9,15 @@ import yaml
 
 from components.builders.remote_write import StoreAuth
 from components.constants import GRAFANA_DASHBOARD_FOLDER, GRAFANA_DATASOURCE_UID
+from components.versions import GRAFANA_IMAGE
+
+# Grafana 13 removes SigV4 signing from its core Prometheus datasource (its 13.0 breaking changes; the
+# Amazon Managed Prometheus plugin takes it over): a bump past 12 must move SigV4 stores to that plugin.
+SIGV4_CORE_LAST_MAJOR = 12
+
+
+def grafana_major(image: str = GRAFANA_IMAGE) -> int:
+    return int(image.rsplit(":", 1)[1].split(".")[0])
 
 
 def datasource_provisioning(name: str, url: str, auth: StoreAuth = StoreAuth("none"),
@@ -35,6 +44,9 @@ def datasource_provisioning(name: str, url: str, auth: StoreAuth = StoreAuth("no
         datasource.update(jsonData={"httpHeaderName1": "Authorization"},
                           secureJsonData={"httpHeaderValue1": f"Bearer {secret}"})
     elif auth.kind == "sigv4":
+        if grafana_major() > SIGV4_CORE_LAST_MAJOR:
+            raise ValueError(f"{GRAFANA_IMAGE}'s core Prometheus datasource has no SigV4: provision SigV4 stores "
+                             "with the Amazon Managed Prometheus datasource plugin before this bump")
         # Stores such as Amazon Managed Prometheus take PromQL by POST.
         datasource["jsonData"] = {"sigV4Auth": True, "sigV4AuthType": "default", "sigV4Region": auth.region,
                                   "httpMethod": "POST",

@@ -48,6 +48,9 @@ INSTANCE_TYPES = {
     "m5.large": (8192, []), "m5.xlarge": (16384, []), "m5.2xlarge": (32768, []), "t3.medium": (4096, []),
     "g5.xlarge": (16384, [{"count": 1, "manufacturer": "NVIDIA", "name": "A10G", "memorySize": 24576}]),
     "g4ad.xlarge": (16384, [{"count": 1, "manufacturer": "AMD", "name": "Radeon Pro V520", "memorySize": 8192}]),
+    "g4dn.xlarge": (16384, [{"count": 1, "manufacturer": "NVIDIA", "name": "T4", "memorySize": 16384}]),
+    "p3.2xlarge": (62464, [{"count": 1, "manufacturer": "NVIDIA", "name": "V100", "memorySize": 16384}]),
+    "g3s.xlarge": (31232, [{"count": 1, "manufacturer": "NVIDIA", "name": "M60", "memorySize": 8192}]),
 }
 
 
@@ -83,6 +86,9 @@ class CloudMocks(pulumi.runtime.Mocks):
         self.instances: list[dict[str, Any]] = []
         # The subnets of the account: id -> zone, VPC and the target of its 0.0.0.0/0 route (None: none).
         self.subnets: dict[str, dict[str, Any]] = {k: dict(v) for k, v in SUBNETS.items()}
+        # SSM parameter name -> its version (1 unless a test says it was overwritten: each PutParameter of a
+        # new value adds a version).
+        self.parameter_versions: dict[str, int] = {}
         # Each VPC's main route table's 0.0.0.0/0 target, for subnets without a table of their own.
         self.main_routes: dict[str, str | None] = {DEFAULT_VPC: "igw-0a1b2c3d"}
         # (zone, instance type) pairs EC2 does not offer; every other pair is offered.
@@ -108,7 +114,7 @@ class CloudMocks(pulumi.runtime.Mocks):
                          allocationId=f"eipalloc-{args.name}")
         if args.typ == "aws:ssm/parameter:Parameter":
             state["arn"] = f"arn:aws:ssm:us-west-2:123456789012:parameter{state.get('name', '/x')}"
-            state["version"] = 1
+            state["version"] = self.parameter_versions.get(state.get("name", ""), 1)
         if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
             state["latestVersion"] = 1
         if args.typ == "aws:s3/bucketV2:BucketV2" or args.typ == "aws:s3/bucket:Bucket":

@@ -128,6 +128,9 @@ def device_bytes(device: str) -> int:
     return path.stat().st_size  # an image file
 
 
+# `up` pulls what is missing: a GPU head's first pull of the -gpu Ray image (several GB) outlasts 10 minutes
+# on a slow link; the oneshot apply service itself has no start timeout (systemd.service(5)).
+COMPOSE_UP_TIMEOUT = 3600
 GROW_THRESHOLD = 64 * 2**20  # EBS grows by whole GiB; less is the filesystem's own rounding
 
 
@@ -160,9 +163,9 @@ class Head:
         self.grafana_url = spec["grafana_url"]
         self.password_file = root / spec["grafana_password_file"].lstrip("/")
 
-    def compose(self, *args: str) -> None:
+    def compose(self, *args: str, timeout: int = 600) -> None:
         subprocess.run(["docker", "compose", "--project-directory", self.base, "-f", f"{self.base}/compose.yaml",
-                        *args], check=True, timeout=600)
+                        *args], check=True, timeout=timeout)
 
     def grafana(self, path: str) -> None:
         credentials = base64.b64encode(b"admin:" + self.password_file.read_bytes().strip()).decode()
@@ -261,7 +264,7 @@ def apply(spec: dict[str, Any], root: Path, s3: Any, ssm: Any, head: Head) -> li
         recreated = {name for name, service in after.items() if before.get(name) != service}
         if any(path == env_path for path, _, _ in writes):  # .env feeds the services that interpolate it
             recreated |= {name for name, service in after.items() if "${" in json.dumps(service)}
-        head.compose("up", "-d", "--remove-orphans")
+        head.compose("up", "-d", "--remove-orphans", timeout=COMPOSE_UP_TIMEOUT)
         done.append("compose up -d" + (f" (recreates {', '.join(sorted(recreated))})" if recreated else ""))
     for reload in (r for r in RELOADS if r in pending and r != "compose"):
         if reload in SIGNALLED and reload not in recreated:

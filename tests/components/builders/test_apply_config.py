@@ -342,3 +342,24 @@ def test_even_a_signed_manifest_writes_only_within_the_heads_trees(head, aws, ch
     assert failed.returncode != 0 and refusal in failed.stderr, failed.stderr
     assert not head.file("/etc/cron.d/ray-monitoring").exists() and not head.file("/root").exists()
     assert head.docker_calls() == []
+
+
+def test_nothing_is_applied_while_the_data_volume_is_not_mounted(moto, grafana, aws, tmp_path):
+    # The boot's wait can end before EBS attaches the volume; Compose would then write Prometheus' and
+    # Grafana's data onto the root disk. The mount script answers "not mounted" (exit 1) until it mounts it.
+    head = Head(moto, tmp_path, aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"], grafana)
+    head.seed(aws)
+    head.volume_mounted.unlink()
+    waiting = head.apply()
+    assert waiting.returncode == 1 and "data volume is not mounted" in waiting.stderr
+    assert head.docker_calls() == [] and not head.file("/opt/ray-monitoring/compose.yaml").exists()
+    head.volume_mounted.touch()  # attached now: the next tick mounts it and applies
+    applied = head.apply()
+    assert applied.returncode == 0, applied.stderr
+    assert head.docker_calls()[0] == ["up", "-d", "--remove-orphans"]
+
+
+def test_a_data_device_name_that_is_gone_does_not_stop_the_apply(head):
+    head.file("/opt/ray-monitoring/data-device").write_text("/dev/disk/by-uuid/0000-gone\n")
+    result = head.apply()
+    assert result.returncode == 0, result.stderr
