@@ -255,8 +255,9 @@ def test_grafana_13_drops_sigv4_from_its_core_prometheus_datasource():
     # Grafana 13 breaking changes: SigV4 leaves the core Prometheus datasource for the Amazon Managed
     # Prometheus plugin. This fails when GRAFANA_IMAGE moves past 12 until the managed path moves with it.
     assert grafana_provisioning.grafana_major() <= grafana_provisioning.SIGV4_CORE_LAST_MAJOR
-    assert "sigV4Auth" in grafana_provisioning.datasource_provisioning(
-        "Prometheus", "https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-1/", StoreAuth("sigv4", "us-west-2"))
+    workspace = "https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-1/"
+    assert "sigV4Auth" in grafana_provisioning.datasource_provisioning("Prometheus", workspace,
+                                                                       StoreAuth("sigv4", "us-west-2"))
     assert grafana_provisioning.grafana_major("grafana/grafana:13.0.1") == 13
 
 
