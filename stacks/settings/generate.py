@@ -1,6 +1,7 @@
-"""Writes what is generated from the settings table: `Pulumi.yaml`'s config block and the table in
-docs/configuration.md. `python -m stacks.settings.generate` rewrites both; `--check` only says whether
-they are current (a test runs the same comparison)."""
+"""Writes what is generated from the settings tables: `Pulumi.yaml`'s config block, the table in
+docs/configuration.md, and docs/aws.md's table of what a changed setting does (stacks/settings/changes.py).
+`python -m stacks.settings.generate` rewrites them; `--check` only says whether they are current (tests
+run the same comparison)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from stacks.settings.changes import CHANGES
 from stacks.settings.table import SETTINGS, Setting
 
 ROOT = Path(__file__).resolve().parents[2]
 PULUMI_YAML = ROOT / "Pulumi.yaml"
 CONFIGURATION_DOC = ROOT / "docs" / "configuration.md"
+AWS_DOC = ROOT / "docs" / "aws.md"
+CHANGES_BEGIN = "<!-- generated from stacks/settings/changes.py by `python -m stacks.settings.generate` -->"
+CHANGES_END = "<!-- end of the generated changes -->"
 PULUMI_MARKER = "# Generated from stacks/settings/table.py"
 DOC_BEGIN = "<!-- generated from stacks/settings/table.py by `python -m stacks.settings.generate` -->"
 DOC_END = "<!-- end of the generated settings -->"
@@ -84,6 +89,22 @@ def _meaning(row: Setting) -> str:
     return row.doc + (f" ({'; '.join(notes)})" if notes else "")
 
 
+def changes_table() -> str:
+    """docs/aws.md's table of what a later `pulumi up` does when one setting changes."""
+    lines = [CHANGES_BEGIN, "", "| setting | what the next `pulumi up` does | details |", "|---|---|---|"]
+    for change in CHANGES:
+        lines.append(f"| `{change.key}` | {', '.join(change.effects)} | {change.note} |")
+        lines += [f"| `{change.key}`, {when} | {', '.join(effects)} | |" for when, effects in change.cases]
+    lines += ["", CHANGES_END]
+    return "\n".join(lines)
+
+
+def aws_doc(current: str) -> str:
+    """`current` with the text between the change markers replaced by the generated table."""
+    return (current[:current.index(CHANGES_BEGIN)] + changes_table()
+            + current[current.index(CHANGES_END) + len(CHANGES_END):])
+
+
 def pulumi_yaml(current: str) -> str:
     """`current` with everything from the marker on replaced by the generated block."""
     return current[:current.index(PULUMI_MARKER)] + pulumi_config_block()
@@ -99,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 when a generated text is out of date")
     args = parser.parse_args(argv)
     stale = []
-    for path, generate in ((PULUMI_YAML, pulumi_yaml), (CONFIGURATION_DOC, configuration_doc)):
+    for path, generate in ((PULUMI_YAML, pulumi_yaml), (CONFIGURATION_DOC, configuration_doc), (AWS_DOC, aws_doc)):
         current = path.read_text()
         wanted = generate(current)
         if wanted != current:

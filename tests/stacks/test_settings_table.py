@@ -60,6 +60,9 @@ def test_the_check_notices_a_stale_text(tmp_path, monkeypatch):
     monkeypatch.setattr(generate, "ROOT", tmp_path)
     monkeypatch.setattr(generate, "PULUMI_YAML", stale)
     monkeypatch.setattr(generate, "CONFIGURATION_DOC", doc)
+    aws_doc = tmp_path / "aws.md"
+    aws_doc.write_text((PROJECT_ROOT / "docs" / "aws.md").read_text().replace("| `retainData` | nothing |", "| x |"))
+    monkeypatch.setattr(generate, "AWS_DOC", aws_doc)
     assert main(["--check"]) == 1
     assert main([]) == 0 and main(["--check"]) == 0
-    assert 'default: "5s"' in stale.read_text()
+    assert 'default: "5s"' in stale.read_text() and "| `retainData` | nothing |" in aws_doc.read_text()

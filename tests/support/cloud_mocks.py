@@ -60,6 +60,8 @@ DEFAULT_VPC = "vpc-0123456789abcdef0"
 SUBNETS: dict[str, dict[str, Any]] = {
     "subnet-0aaaaaaaaaaaaaaaa": {"availabilityZone": "us-west-2a", "vpcId": DEFAULT_VPC, "route": "igw-0a1b2c3d"},
     "subnet-0bbbbbbbbbbbbbbbb": {"availabilityZone": "us-west-2b", "vpcId": DEFAULT_VPC, "route": "igw-0a1b2c3d"},
+    "subnet-01111111111111111": {"availabilityZone": "us-west-2a", "vpcId": DEFAULT_VPC, "route": "igw-0a1b2c3d",
+                                 "default": False},
     "subnet-0cccccccccccccccc": {"availabilityZone": "us-west-2a", "vpcId": DEFAULT_VPC, "route": "nat-0c1d2e3f",
                                  "default": False},
     "subnet-0dddddddddddddddd": {"availabilityZone": "us-west-2b", "vpcId": DEFAULT_VPC, "route": "nat-0c1d2e3f",
@@ -139,6 +141,10 @@ class CloudMocks(pulumi.runtime.Mocks):
             filters = {f["name"]: f["values"][0] for f in args.args.get("filters", [])}
             if filters.get("image-id") == GPU_AMI["id"] or "Deep Learning" in filters.get("name", ""):
                 return GPU_AMI
+            if filters.get("image-id") not in (None, UBUNTU_AMI["id"]):
+                # An image of the user's, e.g. an organisation's golden image shared with the account.
+                return {**UBUNTU_AMI, "id": filters["image-id"], "imageId": filters["image-id"],
+                        "name": "team-golden-image-20261115"}
             return UBUNTU_AMI
         if args.token == "aws:ec2/getVpc:getVpc":
             return {"id": DEFAULT_VPC, "cidrBlock": "172.31.0.0/16"}
