@@ -7,6 +7,9 @@ RAY_DASHBOARD_METRICS_PORT = 44227
 RAY_DASHBOARD_PORT = 8265
 RAY_GCS_PORT = 6379
 RAY_UID = 1000  # the "ray" user of the rayproject/ray images
+# The systemd slice every Ray container runs in on EC2 (Compose's cgroup_parent): the metadata guard matches
+# it, whatever uid a process there has (the image's sudo makes root of any job).
+RAY_SLICE = "ray-monitoring-ray.slice"
 # Ray rewrites this file every few seconds; it lists every node's metrics endpoints.
 RAY_SD_FILE = "/tmp/ray/prom_metrics_service_discovery.json"
 # Ray replaces the file inside its session dir, so Prometheus' file watch misses changes: poll.

@@ -26,7 +26,7 @@ from components.builders.head_layout import (
     RAY_SECRETS,
     RAY_TMP,
 )
-from components.constants import RAY_METRICS_PORT, RAY_UID
+from components.constants import RAY_METRICS_PORT, RAY_SLICE, RAY_UID
 
 EC2_USER_DATA_LIMIT = 16 * 1024
 APPLY_UNIT = "ray-monitoring-apply"
@@ -70,14 +70,22 @@ RequiresMountsFor={DATA}
 """
 DOCKER_DROP_IN = "/etc/systemd/system/docker.service.d/ray-monitoring-data.conf"
 
-# Ray's processes (the image's uid, host network) may not reach the instance metadata service: code a
-# Ray job runs would otherwise take the node's role credentials. Root and the services that sign
-# with the role (Prometheus, Grafana) keep it.
+# Nothing in Ray's containers may reach the instance metadata service: code a Ray job runs would otherwise
+# take the node's role credentials, and the image's passwordless sudo makes any uid root. The rule matches
+# the containers' cgroup (Compose's cgroup_parent: Ray's slice, and every scope below it), not a uid, so the
+# host's own users (ubuntu is uid 1000 too) and the services that sign with the role keep it. The slice is
+# started first: iptables resolves the cgroup path when the rule is inserted.
 IMDS_GUARD_UNIT = "ray-monitoring-imds-guard"
-IMDS_RULE = f"OUTPUT -d 169.254.169.254 -m owner --uid-owner {RAY_UID} -j REJECT"
+IMDS_RULE = f"OUTPUT -d 169.254.169.254 -m cgroup --path {RAY_SLICE} -j REJECT"
+RAY_SLICE_UNIT = """\
+[Unit]
+Description=Ray's containers (the instance metadata service is closed to them)
+"""
 IMDS_GUARD = f"""\
 [Unit]
-Description=Keep Ray's processes (uid {RAY_UID}) from the instance metadata service
+Description=Keep Ray's containers ({RAY_SLICE}) from the instance metadata service
+Requires={RAY_SLICE}
+After={RAY_SLICE}
 Before=docker.service
 
 [Service]
@@ -89,6 +97,13 @@ ExecStop=/usr/sbin/iptables -w -D {IMDS_RULE}
 [Install]
 WantedBy=multi-user.target
 """
+# Docker starts no container, and so no Ray, without the guard in place.
+DOCKER_AFTER_GUARD = f"""\
+[Unit]
+Requires={IMDS_GUARD_UNIT}.service
+After={IMDS_GUARD_UNIT}.service
+"""
+DOCKER_GUARD_DROP_IN = "/etc/systemd/system/docker.service.d/ray-monitoring-imds-guard.conf"
 ENABLE_IMDS_GUARD = f"systemctl daemon-reload && systemctl enable --now {IMDS_GUARD_UNIT}.service"
 
 
@@ -308,10 +323,16 @@ def _cloud_config(files: list[dict[str, Any]], start: str) -> str:
     return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False, width=1000)
 
 
+def _guard_files() -> list[dict[str, Any]]:
+    return [_file(f"/etc/systemd/system/{RAY_SLICE}", RAY_SLICE_UNIT),
+            _file(f"/etc/systemd/system/{IMDS_GUARD_UNIT}.service", IMDS_GUARD),
+            _file(DOCKER_GUARD_DROP_IN, DOCKER_AFTER_GUARD)]
+
+
 def head_user_data(boot: HeadBoot) -> str:
     files = [
         _file(DOCKER_DROP_IN, DOCKER_AFTER_DATA),
-        _file(f"/etc/systemd/system/{IMDS_GUARD_UNIT}.service", IMDS_GUARD),
+        *_guard_files(),
         _compressed_file(f"{BASE}/bin/apply_config.py", APPLY_SCRIPT),
         _file(MOUNT_DATA_SCRIPT, mount_data_script(boot.volume_id), "0755"),
         _file(f"{BASE}/boot.json",
@@ -324,7 +345,7 @@ def head_user_data(boot: HeadBoot) -> str:
 
 def worker_user_data(compose_yaml: str, token: WorkerToken | None = None) -> str:
     return _cloud_config([_file(f"{BASE}/compose.yaml", compose_yaml),
-                          _file(f"/etc/systemd/system/{IMDS_GUARD_UNIT}.service", IMDS_GUARD),
+                          *_guard_files(),
                           _file(f"{BASE}/bin/worker-health.sh", WORKER_HEALTH_SCRIPT, "0755"),
                           _file(f"/etc/systemd/system/{WORKER_HEALTH_UNIT}.service", WORKER_HEALTH_SERVICE),
                           _file(f"/etc/systemd/system/{WORKER_HEALTH_UNIT}.timer", WORKER_HEALTH_TIMER)],

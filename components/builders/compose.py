@@ -39,6 +39,7 @@ from components.constants import (
     PROMETHEUS_UID,
     RAY_GCS_PORT,
     RAY_METRICS_PORT,
+    RAY_SLICE,
 )
 from components.versions import (
     ALERTMANAGER_IMAGE,
@@ -117,7 +118,9 @@ def _with_token(compose: dict[str, Any], service: str) -> None:
 
 
 def _ray(image: str, command: list[str], gpus: bool, **extra: Any) -> dict[str, Any]:
-    ray = _service(image, command=command, shm_size=RAY_SHM_SIZE, volumes=[f"{RAY_TMP}:/tmp/ray"], **extra)
+    # In Ray's own slice: the instance metadata service is closed to everything in it (cloud_init.IMDS_GUARD).
+    ray = _service(image, command=command, shm_size=RAY_SHM_SIZE, volumes=[f"{RAY_TMP}:/tmp/ray"],
+                   cgroup_parent=RAY_SLICE, **extra)
     if gpus:
         # Every GPU of the instance, through the NVIDIA container toolkit (the GPU AMI has it).
         ray["deploy"] = {"resources": {"reservations": {"devices": [

@@ -215,9 +215,11 @@ def test_head_runs_the_monitoring_stack_with_compose(aws):
 def test_head_user_data_only_bootstraps(aws):
     files = written(aws, "head")
     assert sorted(files) == ["/etc/systemd/system/docker.service.d/ray-monitoring-data.conf",
+                             "/etc/systemd/system/docker.service.d/ray-monitoring-imds-guard.conf",
                              "/etc/systemd/system/ray-monitoring-apply.service",
                              "/etc/systemd/system/ray-monitoring-apply.timer",
                              "/etc/systemd/system/ray-monitoring-imds-guard.service",
+                             "/etc/systemd/system/ray-monitoring-ray.slice",
                              "/opt/ray-monitoring/bin/apply_config.py", "/opt/ray-monitoring/bin/mount-data.sh",
                              "/opt/ray-monitoring/bin/start.sh", "/opt/ray-monitoring/boot.json"]
     assert json.loads(files["/opt/ray-monitoring/boot.json"]) == {
@@ -508,13 +510,13 @@ def test_the_config_bucket_takes_writes_only_from_the_deployers_over_tls(aws):
 
 
 def test_rays_processes_cannot_reach_the_instance_metadata_service(aws):
-    # EC2 user guide, "Limit access to the instance metadata service": an iptables owner match keeps
-    # a local user from IMDS; the hop limit does not help here, since the containers use the host network.
-    # The Ray image runs its processes as uid 1000, so a job's code cannot take the node role's credentials.
+    # EC2 user guide, "Limit access to the instance metadata service": a local firewall rule keeps
+    # processes from IMDS; the hop limit does not help here, since the containers use the host network.
+    # The rule matches Ray's containers' cgroup (tests/stacks/test_aws_imds_guard.py runs it).
     for files in (written_files(aws.one(INSTANCE, "head-instance").plain["userData"]),
                   written_files(aws.worker_user_data())):
         unit = files["/etc/systemd/system/ray-monitoring-imds-guard.service"]
-        rule = "OUTPUT -d 169.254.169.254 -m owner --uid-owner 1000 -j REJECT"
+        rule = "OUTPUT -d 169.254.169.254 -m cgroup --path ray-monitoring-ray.slice -j REJECT"
         assert f"ExecStart=/usr/sbin/iptables -w -I {rule}" in unit
         assert f"ExecStop=/usr/sbin/iptables -w -D {rule}" in unit
         assert "Before=docker.service" in unit

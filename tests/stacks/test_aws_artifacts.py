@@ -174,14 +174,17 @@ def systemd_verify(directory: Path) -> subprocess.CompletedProcess:
 
 
 def test_systemd_units_pass_systemd_analyze(aws, tmp_path):
-    files = written_files(aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"])
+    files = {**written_files(aws.worker_user_data()),
+             **written_files(aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"])}
     units = {Path(path).name: content for path, content in files.items()
              if Path(path).parent == Path("/etc/systemd/system")}
     assert sorted(units) == ["ray-monitoring-apply.service", "ray-monitoring-apply.timer",
-                             "ray-monitoring-imds-guard.service"]
-    # Docker's drop-in, checked as the [Unit] section of a unit of its own (a drop-in alone is no unit).
-    drop_in = files["/etc/systemd/system/docker.service.d/ray-monitoring-data.conf"]
-    units["docker-drop-in-check.service"] = drop_in + "\n[Service]\nType=oneshot\nExecStart=/bin/true\n"
+                             "ray-monitoring-imds-guard.service", "ray-monitoring-ray.slice",
+                             "ray-monitoring-worker-health.service", "ray-monitoring-worker-health.timer"]
+    # Docker's drop-ins, each checked as the [Unit] section of a unit of its own (a drop-in alone is no unit).
+    for drop_in in ("ray-monitoring-data", "ray-monitoring-imds-guard"):
+        units[f"docker-{drop_in}-check.service"] = (files[f"/etc/systemd/system/docker.service.d/{drop_in}.conf"]
+                                                    + "\n[Service]\nType=oneshot\nExecStart=/bin/true\n")
     for name, content in units.items():
         (tmp_path / name).write_text(content)
     result = systemd_verify(tmp_path)
