@@ -4,16 +4,14 @@ replacement facts (tests/support/aws_changes.py)."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from stacks.settings.changes import BY_KEY, CHANGES
 from stacks.settings.generate import aws_doc
 from stacks.settings.table import rows
 from support.aws_changes import effects
+from support.certificates import self_signed
 from support.paths import PROJECT_ROOT
-from support.tools import tool
 
 RECEIVERS = {"alertReceivers": [{"name": "hook", "type": "webhook", "url": "https://hooks.example.com/x"}]}
 WRITES = {"remoteWrite": [{"url": "https://mimir.example.com/api/v1/push",
@@ -91,11 +89,8 @@ CASES = [(c.key, None, c.effects) for c in CHANGES] + [(c.key, when, e) for c in
 
 @pytest.fixture(scope="module")
 def pem(tmp_path_factory) -> dict[str, str]:
-    directory = tmp_path_factory.mktemp("tls")
-    subprocess.run([tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=grafana.example.com", "-keyout", str(directory / "key.pem"),
-                    "-out", str(directory / "cert.pem")], check=True, capture_output=True, timeout=60)
-    return {"certificate": (directory / "cert.pem").read_text(), "key": (directory / "key.pem").read_text()}
+    certificate, key = self_signed(tmp_path_factory.mktemp("tls"))
+    return {"certificate": certificate, "key": key}
 
 
 def test_every_aws_setting_has_one_row():

@@ -12,6 +12,7 @@ import yaml
 
 from components.versions import NGINX_IMAGE
 from stacks.settings import ConfigError
+from support.certificates import self_signed
 from support.pulumi_internals import is_secret
 from support.stacks import Run, run_stack
 from support.tools import compose_config, tool
@@ -24,11 +25,7 @@ BASE = "/opt/ray-monitoring"
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory) -> tuple[str, str]:
     """A self-signed certificate and its key for grafana.example.com (openssl)."""
-    directory = tmp_path_factory.mktemp("tls")
-    subprocess.run([tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=grafana.example.com", "-keyout", str(directory / "key.pem"),
-                    "-out", str(directory / "cert.pem")], check=True, capture_output=True, timeout=60)
-    return (directory / "cert.pem").read_text(), (directory / "key.pem").read_text()
+    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(scope="module")
