@@ -108,3 +108,9 @@ def test_the_aws_docs_table_is_generated_from_the_change_table(pem):
     text = (PROJECT_ROOT / "docs" / "aws.md").read_text()
     assert text == aws_doc(text), "docs/aws.md is stale: run python -m stacks.settings.generate"
     assert set(examples(pem)) == {k for k, w, _ in CASES if not w} | {(k, w) for k, w, _ in CASES if w}
+
+
+def test_no_single_change_but_replace_data_volume_makes_a_new_data_volume():
+    # The head's history lives on the data volume: a change that replaces it must be asked for.
+    losing = {key for key, _, found in CASES if "replaces the data volume" in found}
+    assert losing == {"replaceDataVolume"}, losing
