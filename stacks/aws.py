@@ -167,7 +167,7 @@ def build(settings: AwsSettings) -> None:
 
     groups = SecurityGroups("security-groups", SecurityGroupsArgs(
         subnet.vpc_id, s.cluster_name, s.network.allowed_cidrs, ray_dashboard=s.network.open_ray_dashboard,
-        grafana_tls=s.network.grafana_tls is not None))
+        grafana_tls=s.network.grafana_tls is not None, ssh=s.network.key_name is not None))
     managed = (ManagedPrometheus("managed-prometheus", ManagedPrometheusArgs(s.cluster_name))
                if s.data.managed_prometheus else None)
     # Everything a setting changes is an object in the bucket or a SecureString, applied on the head in place.

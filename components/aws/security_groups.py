@@ -10,7 +10,8 @@ import pulumi_aws as aws
 
 from components.constants import GRAFANA_PORT, GRAFANA_TLS_PORT, PROMETHEUS_PORT, RAY_DASHBOARD_PORT
 
-ACCESS_PORTS = {"ssh": 22, "grafana": GRAFANA_PORT, "prometheus": PROMETHEUS_PORT}
+ACCESS_PORTS = {"grafana": GRAFANA_PORT, "prometheus": PROMETHEUS_PORT}
+SSH_PORT = 22
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class SecurityGroupsArgs:
     # The Ray Dashboard's port also serves the Jobs API, which runs any code: only when asked for.
     ray_dashboard: bool = False
     grafana_tls: bool = False  # Grafana reached over HTTPS (GRAFANA_TLS_PORT), never its plain port
+    ssh: bool = False  # an EC2 key pair is set (keyName): without one nothing answers on 22 worth opening
 
 
 class SecurityGroups(pulumi.ComponentResource):
@@ -56,7 +58,8 @@ class SecurityGroups(pulumi.ComponentResource):
         for index, cidr in enumerate(args.allowed_cidrs):
             network = ipaddress.ip_network(cidr)
             block = {"cidr_ipv4": cidr} if network.version == 4 else {"cidr_ipv6": cidr}
-            ports = {**ACCESS_PORTS, **({"ray-dashboard": RAY_DASHBOARD_PORT} if args.ray_dashboard else {}),
+            ports = {**({"ssh": SSH_PORT} if args.ssh else {}), **ACCESS_PORTS,
+                     **({"ray-dashboard": RAY_DASHBOARD_PORT} if args.ray_dashboard else {}),
                      **({"grafana": GRAFANA_TLS_PORT} if args.grafana_tls else {})}
             for service, port in ports.items():
                 aws.vpc.SecurityGroupIngressRule(

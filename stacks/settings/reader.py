@@ -81,6 +81,12 @@ class Reader:
         if raw is None:
             return row.default_text
         value = str(raw)
+        if row.single_line and any(ord(c) < 32 or ord(c) == 127 for c in value):
+            # A newline in a value that reaches a file line by line (.env on the aws head) would add a line.
+            self.problem(key, "<hidden>" if row.secret else value, "contains a control character (a newline, a "
+                         "tab, ...)", f"pulumi config set {'--secret ' if row.secret else ''}{key} "
+                         f"{row.fix_value or 'VALUE'} (one line)")
+            return row.default_text
         if row.kind == "choice":
             return self._choice(row, value)
         if row.kind == "url":

@@ -54,6 +54,7 @@ class Setting:
     path_allowed: bool = True  # for URLs
     required: bool = False
     secret: bool = False  # holds credentials: must be set with --secret
+    single_line: bool = True  # control characters refused (PEM blocks are many lines)
 
     @property
     def fix_value(self) -> str:
@@ -313,11 +314,13 @@ SETTINGS: tuple[Setting, ...] = (
             example="-- \"$(openssl rand -hex 24)\"", unset="generated (the rayAuthToken output)",
             doc="with `rayTokenAuth`: Ray's token, yours (a Pulumi secret) instead of a generated one"),
     Setting(key="grafanaTlsCertificate", kind="string", section=AN, platforms=AWS, pattern=f.PEM_CERTIFICATE,
+            single_line=False,
             why="must be a PEM certificate (chain), -----BEGIN CERTIFICATE----- ...",
             example='-- "$(cat fullchain.pem)"', unset="none: Grafana over plain HTTP (use the tunnels)",
             doc="the certificate (chain) for grafanaIframeHost's name: Grafana over HTTPS on port 3443, "
                 "with grafanaTlsKey"),
     Setting(key="grafanaTlsKey", kind="string", section=AN, platforms=AWS, pattern=f.PEM_KEY, secret=True,
+            single_line=False,
             why="must be a PEM private key, -----BEGIN ... PRIVATE KEY----- ...", example='-- "$(cat privkey.pem)"',
             unset="none", doc="grafanaTlsCertificate's private key (a secret: --secret)"),
     Setting(key="openRayDashboard", kind="boolean", section=AN, platforms=AWS, default=False,

@@ -135,7 +135,7 @@ def test_access_only_from_listed_cidrs():
     assert result.error is None, result.error
     rules = [r.plain for r in result.of_type(INGRESS) if r.name != "security-groups-cluster-members"]
     assert sorted((r.get("cidrIpv4") or r.get("cidrIpv6"), r["fromPort"]) for r in rules) == sorted(
-        (cidr, port) for cidr in ("203.0.113.7/32", "2001:db8::/64") for port in (22, 3000, 9090))
+        (cidr, port) for cidr in ("203.0.113.7/32", "2001:db8::/64") for port in (3000, 9090))
     assert result.outputs["grafanaUrl"] == "http://ec2-198-51-100-7.us-west-2.compute.amazonaws.com:3000"
     assert result.outputs["rayDashboardUrl"] == "http://localhost:8265", "the tunnel's"
 
@@ -145,9 +145,19 @@ def test_the_ray_jobs_api_port_opens_only_when_asked_and_warns():
     result = run_stack("aws", allowedCidrs=["203.0.113.7/32"], openRayDashboard="true")
     assert result.error is None, result.error
     ports = {r.plain["fromPort"] for r in result.of_type(INGRESS) if r.plain.get("cidrIpv4") == "203.0.113.7/32"}
-    assert ports == {22, 3000, 8265, 9090}
+    assert ports == {3000, 8265, 9090}
     assert any("openRayDashboard" in line and "run code" in line for line in result.logs), result.logs
     assert result.outputs["rayDashboardUrl"].endswith(":8265") and "localhost" not in result.outputs["rayDashboardUrl"]
+
+
+def test_ssh_opens_only_with_a_key_pair():
+    # EC2 user guide, "Connect using SSH": without a key pair the instance has no key to log in with; the
+    # SSM tunnel needs no inbound rule. Port 22 opens to allowedCidrs only with keyName.
+    def ports(result: Run) -> set[int]:
+        assert result.error is None, result.error
+        return {r.plain["fromPort"] for r in result.of_type(INGRESS) if r.plain.get("cidrIpv4") == "203.0.113.7/32"}
+    assert 22 not in ports(run_stack("aws", allowedCidrs=["203.0.113.7/32"]))
+    assert 22 in ports(run_stack("aws", allowedCidrs=["203.0.113.7/32"], keyName="my-key"))
 
 
 def test_world_access_needs_the_opt_in():

@@ -144,7 +144,7 @@ def test_prometheus_is_never_public():
                                                              "app.kubernetes.io/instance": "grafana"}}}
         assert all(p["podSelector"] == {"matchLabels": {"ray.io/node-type": "head"}} for p in peers[1:])
     opened = aws_exposure(run_stack("aws", allowedCidrs=["203.0.113.7/32"]))
-    assert opened == {(port, "203.0.113.7/32") for port in (22, 3000, 9090)}, "8265 only with openRayDashboard"
+    assert opened == {(port, "203.0.113.7/32") for port in (3000, 9090)}, "8265 only with openRayDashboard"
 
 
 def test_grafana_anonymous_access_is_viewer_only(minikube, aws):

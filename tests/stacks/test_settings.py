@@ -80,6 +80,13 @@ INVALID = [
     ("aws", {"dataVolumeSize": "0"}, "dataVolumeSize", "0"),
     ("aws", {"retainData": "forever"}, "retainData", "forever"),
     ("aws", {"replaceDataVolume": "please"}, "replaceDataVolume", "please"),
+    # Two halves are the whole internet, as 0.0.0.0/0 is; so are ::/1 and 8000::/1.
+    ("aws", {"allowedCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}, "allowedCidrs", ["0.0.0.0/1", "128.0.0.0/1"]),
+    ("aws", {"allowedCidrs": ["::/1", "8000::/1"]}, "allowedCidrs", ["::/1", "8000::/1"]),
+    # A newline would add a line to the head's .env (RAY_GRAFANA_IFRAME_HOST=...).
+    ("aws", {"grafanaIframeHost": "http://grafana.example.com:3000\nRAY_ADDRESS=evil"}, "grafanaIframeHost",
+     "RAY_ADDRESS=evil"),
+    ("minikube", {"datasourceName": "Prometheus\tx"}, "datasourceName", "Prometheus"),
     ("aws", {"vpcId": "vpc-0123456789abcdef0"}, "vpcId", "vpc-0123456789abcdef0"),  # needs subnetId
     ("aws", {"amiHasNvidiaDriver": "yes"}, "amiHasNvidiaDriver", "yes"),
     ("aws", {"rayImage": "Ray Image"}, "rayImage", "Ray Image"),
