@@ -26,7 +26,7 @@ from components.builders.head_layout import (
     RAY_SECRETS,
     RAY_TMP,
 )
-from components.constants import RAY_METRICS_PORT, RAY_SLICE, RAY_UID
+from components.constants import ALERTMANAGER_PORT, RAY_METRICS_PORT, RAY_SLICE, RAY_UID
 
 EC2_USER_DATA_LIMIT = 16 * 1024
 APPLY_UNIT = "ray-monitoring-apply"
@@ -77,13 +77,17 @@ DOCKER_DROP_IN = "/etc/systemd/system/docker.service.d/ray-monitoring-data.conf"
 # started first: iptables resolves the cgroup path when the rule is inserted.
 IMDS_GUARD_UNIT = "ray-monitoring-imds-guard"
 IMDS_RULE = f"OUTPUT -d 169.254.169.254 -m cgroup --path {RAY_SLICE} -j REJECT"
+# The head's Alertmanager listens on 127.0.0.1, which the host network shares with Ray: a job could silence
+# every alert. Ray never talks to it; Prometheus (outside the slice) does.
+ALERTMANAGER_RULE = f"OUTPUT -o lo -p tcp --dport {ALERTMANAGER_PORT} -m cgroup --path {RAY_SLICE} -j REJECT"
+GUARD_RULES = (IMDS_RULE, ALERTMANAGER_RULE)
 RAY_SLICE_UNIT = """\
 [Unit]
 Description=Ray's containers (the instance metadata service is closed to them)
 """
 IMDS_GUARD = f"""\
 [Unit]
-Description=Keep Ray's containers ({RAY_SLICE}) from the instance metadata service
+Description=Keep Ray's containers ({RAY_SLICE}) from the instance metadata service and Alertmanager
 Requires={RAY_SLICE}
 After={RAY_SLICE}
 Before=docker.service
@@ -91,9 +95,8 @@ Before=docker.service
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/usr/sbin/iptables -w -I {IMDS_RULE}
-ExecStop=/usr/sbin/iptables -w -D {IMDS_RULE}
-
+""" + "".join(f"ExecStart=/usr/sbin/iptables -w -I {rule}\n" for rule in GUARD_RULES) + "".join(
+    f"ExecStop=/usr/sbin/iptables -w -D {rule}\n" for rule in GUARD_RULES) + """
 [Install]
 WantedBy=multi-user.target
 """

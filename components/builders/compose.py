@@ -118,9 +118,11 @@ def _with_token(compose: dict[str, Any], service: str) -> None:
 
 
 def _ray(image: str, command: list[str], gpus: bool, **extra: Any) -> dict[str, Any]:
-    # In Ray's own slice: the instance metadata service is closed to everything in it (cloud_init.IMDS_GUARD).
+    # A job's code runs here: in Ray's own slice, which the instance metadata guard closes (cloud_init.py);
+    # no privilege gain (the image's passwordless sudo is setuid: no-new-privileges makes it fail) and no
+    # capability, even for root (no raw sockets to read the loopback, no firewall changes).
     ray = _service(image, command=command, shm_size=RAY_SHM_SIZE, volumes=[f"{RAY_TMP}:/tmp/ray"],
-                   cgroup_parent=RAY_SLICE, **extra)
+                   cgroup_parent=RAY_SLICE, security_opt=["no-new-privileges:true"], cap_drop=["ALL"], **extra)
     if gpus:
         # Every GPU of the instance, through the NVIDIA container toolkit (the GPU AMI has it).
         ray["deploy"] = {"resources": {"reservations": {"devices": [

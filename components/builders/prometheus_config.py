@@ -139,6 +139,16 @@ def kubernetes_config(scrape: ScrapeSettings, namespaces: tuple[str, ...] | None
 # --- EC2 (Ray's discovery file) --------------------------------------------------------------
 
 
+# Ray's discovery file is writable by Ray's user, so by a job's code: a target's own labels may not choose
+# the scrape's scheme, path or query (which would make Prometheus a GET proxy into the VPC). Every target
+# is scraped as Ray serves its metrics, http://host:port/metrics.
+FILE_TARGET_GUARD: list[dict[str, Any]] = [
+    {"action": "labeldrop", "regex": "__param_.+"},
+    {"target_label": "__metrics_path__", "replacement": "/metrics"},
+    {"target_label": "__scheme__", "replacement": "http"},
+]
+
+
 def file_sd_config(scrape: ScrapeSettings, cluster_name: str, sd_file: str = RAY_SD_FILE) -> dict[str, Any]:
     """Ray's own discovery file, polled every few seconds; node_exporter beside every Ray node."""
     file_sd = [{"files": [sd_file], "refresh_interval": RAY_SD_REFRESH}]
@@ -147,12 +157,13 @@ def file_sd_config(scrape: ScrapeSettings, cluster_name: str, sd_file: str = RAY
     config = _global(scrape)
     config["scrape_configs"] = [
         _self_scrape(),
-        {"job_name": "ray", "file_sd_configs": file_sd, "relabel_configs": [cluster_label]},
+        {"job_name": "ray", "file_sd_configs": file_sd, "relabel_configs": [*FILE_TARGET_GUARD, cluster_label]},
         {
             # Every Ray node has exactly one metrics-export-port target: node_exporter is beside it.
             "job_name": "node",
             "file_sd_configs": file_sd,
             "relabel_configs": [
+                *FILE_TARGET_GUARD,
                 {"source_labels": ["__address__"], "regex": node_port, "action": "keep"},
                 {
                     "source_labels": ["__address__"],
