@@ -228,7 +228,8 @@ def _head_files(s: AwsSettings, head: NodeKind, managed: ManagedPrometheus | Non
         prometheus_yml=(managed.remote_write_url.apply(lambda url: _prometheus_yml(s, url)) if managed
                         else _prometheus_yml(s)),
         alert_rules_yml=alert_rules.render(m.alerts),
-        grafana_ini=grafana_ini.grafana_ini(sigv4=bool(managed) or store.query_signs_sigv4),
+        grafana_ini=grafana_ini.grafana_ini(sigv4=bool(managed) or store.query_signs_sigv4,
+                                            https=s.network.grafana_tls is not None),
         datasources_yaml=_datasources(s, managed),
         dashboard_providers_yaml=grafana_provisioning.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
         dashboards={d.file_name: d.content for d in dashboards},

@@ -51,7 +51,7 @@ from components.kubernetes.ray_query_headers import RayQueryHeaders, RayQueryHea
 from components.versions import RAY_ARM64_IMAGE
 from stacks.dashboards import image_ray_version, load_dashboards_for
 from stacks.doctor import doctor_expectations
-from stacks.notices import warn_if_viewers_query_a_shared_store
+from stacks.notices import warn_if_grafana_is_published, warn_if_viewers_query_a_shared_store
 from stacks.preflight import (
     ARCH_LABEL,
     ClusterAccess,
@@ -117,6 +117,8 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     s, m = _fit_to_nodes(settings, nodes), settings.monitoring
     # Our Grafana lets anonymous viewers in; in operator mode the user's Grafana is the user's to set.
     warn_if_viewers_query_a_shared_store(m, anonymous_viewers=isinstance(s.backend, OwnMonitoring))
+    if isinstance(s.backend, OwnMonitoring):
+        warn_if_grafana_is_published(s.backend.grafana_service)
     # Grafana serves the dashboards of the Ray the cluster runs, unless rayVersion says otherwise.
     version: str | None
     if m.ray_version:
@@ -222,6 +224,7 @@ def _grafana(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple[Dashbo
         service_type=own.grafana_service.type,
         service_port=own.grafana_service.port,
         node_port=own.grafana_service.node_port,
+        source_ranges=own.grafana_service.source_ranges,
         given=m.given,
     ), opts)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from stacks.settings import MonitoringSettings
+from stacks.settings.kubernetes import GrafanaService
 
 
 def warn_if_viewers_query_a_shared_store(m: MonitoringSettings, anonymous_viewers: bool) -> None:
@@ -16,3 +17,13 @@ def warn_if_viewers_query_a_shared_store(m: MonitoringSettings, anonymous_viewer
             f"{m.store.query.url} with Grafana's credentials, not only this cluster's series; give Grafana a "
             "credential that reads only this cluster (a tenant of its own, or a label-enforcing proxy), or keep "
             "Grafana where only trusted people reach it (docs/remote-storage.md)")
+
+
+def warn_if_grafana_is_published(service: GrafanaService) -> None:
+    """A load balancer carries Grafana's plain HTTP, the admin login included, across the networks it admits."""
+    if service.type == "LoadBalancer":
+        pulumi.log.warn(f"grafanaServiceType: LoadBalancer serves Grafana over plain HTTP to "
+                        f"{', '.join(service.source_ranges)}: anonymous viewers read every dashboard and, through "
+                        "Grafana's datasource, every series Prometheus holds; the admin password crosses those "
+                        "networks in the clear when someone logs in. Put TLS in front (an Ingress with a "
+                        "certificate) where they are not your own (docs/security.md)")

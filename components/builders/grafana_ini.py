@@ -6,8 +6,11 @@ from __future__ import annotations
 from components.constants import GRAFANA_ADMIN_PASSWORD_FILE, GRAFANA_PORT, GRAFANA_SECRET_KEY_FILE
 
 
-def grafana_ini(admin_password_file: str = GRAFANA_ADMIN_PASSWORD_FILE, sigv4: bool = False) -> str:
-    """`sigv4`: the datasource signs its queries with Grafana's AWS identity (Amazon Managed Prometheus)."""
+def grafana_ini(admin_password_file: str = GRAFANA_ADMIN_PASSWORD_FILE, sigv4: bool = False,
+                https: bool = False) -> str:
+    """`sigv4`: the datasource signs its queries with Grafana's AWS identity (Amazon Managed Prometheus).
+    `https`: browsers reach Grafana only over HTTPS (the TLS terminator on EC2): its session cookie is sent
+    over HTTPS only (a browser also treats http://localhost, the tunnel, as secure)."""
     sections = {
         "server": {"http_port": str(GRAFANA_PORT)},
         "security": {
@@ -33,6 +36,8 @@ def grafana_ini(admin_password_file: str = GRAFANA_ADMIN_PASSWORD_FILE, sigv4: b
         "news": {"news_feed_enabled": "false"},
         "log": {"mode": "console"},
     }
+    if https:
+        sections["security"]["cookie_secure"] = "true"
     if sigv4:
         # Grafana 12's core Prometheus datasource signs with the default AWS credential chain
         # (instance role on EC2, pod identity on EKS) only when this is on.

@@ -27,6 +27,8 @@ server {{
     ssl_certificate_key {tls_dir}/{KEY};
     ssl_protocols TLSv1.2 TLSv1.3;
     server_tokens off;
+    # Browsers that once reached Grafana here never fall back to plain HTTP for a year.
+    add_header Strict-Transport-Security "max-age=31536000" always;
 
     location / {{
         proxy_pass http://127.0.0.1:{GRAFANA_PORT};

@@ -130,7 +130,7 @@ def ingress_policy(selector: dict[str, Any], port: str, peers: list[dict[str, An
 
 def http_service(name: str, namespace: str, labels: dict[str, Any], selector: dict[str, Any], port: int,
                  peers: list[dict[str, Any]] | None, opts: pulumi.ResourceOptions, service_type: str = "ClusterIP",
-                 node_port: int | None = None) -> k8s.core.v1.Service:
+                 node_port: int | None = None, source_ranges: tuple[str, ...] = ()) -> k8s.core.v1.Service:
     """The pod's `http` port behind a Service named `name`, and a NetworkPolicy that admits only
     `peers` to it (None: any client the Service lets in) and nothing else."""
     metadata = {"name": name, "namespace": namespace, "labels": labels}
@@ -139,5 +139,7 @@ def http_service(name: str, namespace: str, labels: dict[str, Any], selector: di
     service_port: dict[str, Any] = {"name": "http", "port": port, "targetPort": "http"}
     if node_port is not None:
         service_port["nodePort"] = node_port
-    return k8s.core.v1.Service(f"{name}-service", metadata=metadata,
-                               spec={"type": service_type, "selector": selector, "ports": [service_port]}, opts=opts)
+    spec: dict[str, Any] = {"type": service_type, "selector": selector, "ports": [service_port]}
+    if source_ranges:
+        spec["loadBalancerSourceRanges"] = list(source_ranges)
+    return k8s.core.v1.Service(f"{name}-service", metadata=metadata, spec=spec, opts=opts)

@@ -37,6 +37,7 @@ class GrafanaArgs:
     service_type: str  # ClusterIP | NodePort | LoadBalancer
     service_port: int
     node_port: int | None
+    source_ranges: tuple[str, ...] = ()  # LoadBalancer: the CIDRs it admits
     # The password or token the datasource sends to a store (a Pulumi secret), read from a file.
     datasource_credential: pulumi.Input[str] | None = None
     given: GivenSecrets = GivenSecrets()  # the admin password and secret key, when the user sets them
@@ -163,7 +164,7 @@ class Grafana(pulumi.ComponentResource):
         )
         # Grafana is the UI: its port is open to any client the Service lets in, and nothing else is.
         service = kc.http_service(name, args.namespace, labels, selector, args.service_port, None, child,
-                                  args.service_type, args.node_port)
+                                  args.service_type, args.node_port, args.source_ranges)
 
         self.service_name = service.metadata.name
         self.url = kc.service_url(name, args.namespace, args.service_port)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from components.builders.sizing import VOLUME_FILL, bytes_of
 from stacks.settings.formats import SUBNET_ID
+from stacks.settings.networks import covers_the_internet
 from stacks.settings.reader import Reader
 from stacks.settings.shared import MonitoringSettings, read_monitoring
 
@@ -133,28 +134,6 @@ def _allowed_cidrs(reader: Reader) -> tuple[str, ...]:
     return tuple(dict.fromkeys(cidrs))
 
 
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def covers_the_internet(networks: list[IpNetwork]) -> bool:
-    """Whether the networks of one family or the other leave no public (globally routed) address out:
-    0.0.0.0/1 with 128.0.0.0/1 is the whole internet too."""
-    for everything in (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")):
-        left: list[IpNetwork] = [everything]
-        for network in (n for n in networks if n.version == everything.version):
-            left = [part for rest in left for part in _without(rest, network)]
-        # A remainder is either wholly special-purpose (private, reserved: not global) or holds public addresses.
-        if not any(rest.is_global for rest in left):
-            return True
-    return False
-
-
-def _without(rest: IpNetwork, network: IpNetwork) -> list[IpNetwork]:
-    if rest.subnet_of(network):  # type: ignore[arg-type]
-        return []
-    if network.subnet_of(rest):  # type: ignore[arg-type]
-        return list(rest.address_exclude(network))  # type: ignore[arg-type]
-    return [rest]
 
 
 PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")

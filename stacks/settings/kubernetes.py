@@ -4,6 +4,7 @@ who monitors (our Prometheus and Grafana, or the user's Prometheus Operator)."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -18,6 +19,7 @@ from stacks.settings.existing_clusters import (
     read_targets,
 )
 from stacks.settings.formats import DNS_LABEL, NAME_WHY, millicores
+from stacks.settings.networks import covers_the_internet
 from stacks.settings.reader import Reader
 from stacks.settings.shared import MonitoringSettings, read_monitoring
 
@@ -30,6 +32,7 @@ class GrafanaService:
     type: ServiceType
     port: int
     node_port: int | None  # None: Kubernetes chooses (NodePort/LoadBalancer)
+    source_ranges: tuple[str, ...] = ()  # LoadBalancer: who it admits (required then)
 
 
 @dataclass(frozen=True)
@@ -219,8 +222,30 @@ def _own_monitoring(reader: Reader, monitoring: MonitoringSettings) -> OwnMonito
         prometheus_storage=prometheus_storage,
         grafana_resources=_resources(reader, "grafana"),
         grafana_storage=_storage(reader, "grafana"),
-        grafana_service=GrafanaService(service_type, reader.number("grafanaServicePort"), node_port),
+        grafana_service=GrafanaService(service_type, reader.number("grafanaServicePort"), node_port,
+                                       _source_ranges(reader, service_type)),
     )
+
+
+def _source_ranges(reader: Reader, service_type: str) -> tuple[str, ...]:
+    """A load balancer publishes Grafana beyond the cluster: only to the networks the user names."""
+    key = "grafanaLoadBalancerSourceRanges"
+    ranges = reader.strings(key) or []
+    networks = []
+    for cidr in ranges:
+        try:
+            networks.append(ipaddress.ip_network(cidr, strict=True))
+        except ValueError:
+            reader.problem(key, cidr, "is not a CIDR block", f"pulumi config set --path '{key}[0]' 203.0.113.0/24")
+    if service_type == "LoadBalancer" and not ranges:
+        reader.problem("grafanaServiceType", service_type, "publishes Grafana (anonymous viewers, the admin login, "
+                       "plain HTTP) to every network the load balancer reaches",
+                       f"pulumi config set --path '{key}[0]' 203.0.113.0/24 (your networks), or keep ClusterIP and "
+                       "use the port-forward")
+    elif networks and covers_the_internet(networks):
+        reader.problem(key, ranges, "together cover every public address",
+                       "list the networks that should reach Grafana")
+    return tuple(str(n) for n in networks)
 
 
 def _resources(reader: Reader, prefix: str, sized: Resources | None = None) -> Resources:

@@ -240,6 +240,9 @@ SETTINGS: tuple[Setting, ...] = (
             choices=("ClusterIP", "NodePort", "LoadBalancer"), doc="Grafana's Service type"),
     Setting(key="grafanaServicePort", kind="integer", section=KO, platforms=K8S, default=3000, low=1, high=65535,
             doc="Grafana's Service port"),
+    Setting(key="grafanaLoadBalancerSourceRanges", kind="list", section=KO, platforms=K8S, default=[],
+            doc="with `grafanaServiceType: LoadBalancer` (required then): the CIDRs the load balancer admits; "
+                "Grafana serves anonymous viewers and its admin login over plain HTTP"),
     Setting(key="grafanaNodePort", kind="integer", section=KO, platforms=K8S, low=30000, high=32767,
             example="30300", unset="chosen by Kubernetes", doc="Grafana's nodePort (NodePort or LoadBalancer)"),
     # Kubernetes: the created RayCluster

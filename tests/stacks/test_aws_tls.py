@@ -46,6 +46,16 @@ def test_browsers_reach_grafana_only_over_https(tls):
     assert proxy["image"] == NGINX_IMAGE and proxy["network_mode"] == "host" and proxy["read_only"] is True
 
 
+def test_https_grafana_sends_its_cookie_over_https_only_and_asks_for_hsts(tls, aws):
+    # Grafana's configuration, [security] cookie_secure: the session cookie gets the Secure attribute.
+    # RFC 6797: a Strict-Transport-Security header makes the browser use HTTPS for the host from then on.
+    ini = tls.config()[f"{BASE}/grafana/config/grafana.ini"]
+    assert "cookie_secure = true" in ini
+    assert "cookie_secure" not in aws.config()[f"{BASE}/grafana/config/grafana.ini"], "plain HTTP keeps it off"
+    conf = tls.config()[f"{BASE}/grafana-tls/grafana-tls.conf"]
+    assert 'add_header Strict-Transport-Security "max-age=31536000" always;' in conf
+
+
 def test_the_key_stays_a_secret_and_reaches_only_nginx(tls, pair):
     _, key = pair
     parameter = tls.one("aws:ssm/parameter:Parameter", "grafana-tls-key-parameter")

@@ -134,7 +134,8 @@ def test_code_defaults_expose_nothing():
 
 
 def test_prometheus_is_never_public():
-    for overrides in ({}, {"grafanaServiceType": "LoadBalancer", "grafanaNodePort": "30300"}):
+    for overrides in ({}, {"grafanaServiceType": "LoadBalancer", "grafanaNodePort": "30300",
+                           "grafanaLoadBalancerSourceRanges": ["203.0.113.0/24"]}):
         result = run_stack("minikube", **overrides)
         prometheus = result.one("kubernetes:core/v1:Service", "prometheus-service").plain
         assert prometheus["spec"]["type"] == "ClusterIP"
@@ -145,6 +146,18 @@ def test_prometheus_is_never_public():
         assert all(p["podSelector"] == {"matchLabels": {"ray.io/node-type": "head"}} for p in peers[1:])
     opened = aws_exposure(run_stack("aws", allowedCidrs=["203.0.113.7/32"]))
     assert opened == {(port, "203.0.113.7/32") for port in (3000, 9090)}, "8265 only with openRayDashboard"
+
+
+def test_a_grafana_load_balancer_admits_only_the_named_networks_and_warns():
+    # Kubernetes Service API, spec.loadBalancerSourceRanges: cloud load balancers admit only these CIDRs.
+    result = run_stack("minikube", grafanaServiceType="LoadBalancer",
+                       grafanaLoadBalancerSourceRanges=["203.0.113.0/24"])
+    assert result.error is None, result.error
+    spec = result.one("kubernetes:core/v1:Service", "grafana-service").plain["spec"]
+    assert spec["type"] == "LoadBalancer" and spec["loadBalancerSourceRanges"] == ["203.0.113.0/24"]
+    assert any("plain HTTP" in line and "203.0.113.0/24" in line for line in result.logs), result.logs
+    internal = run_stack("minikube")
+    assert "loadBalancerSourceRanges" not in internal.one("kubernetes:core/v1:Service", "grafana-service").plain["spec"]
 
 
 def test_grafana_anonymous_access_is_viewer_only(minikube, aws):

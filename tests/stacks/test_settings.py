@@ -32,6 +32,12 @@ INVALID = [
     ("minikube", {"grafanaIframeHost": "localhost:3000"}, "grafanaIframeHost", "localhost:3000"),
     ("minikube", {"grafanaIframeHost": "ftp://grafana"}, "grafanaIframeHost", "ftp://grafana"),
     ("minikube", {"grafanaServiceType": "Ingress"}, "grafanaServiceType", "Ingress"),
+    # A load balancer publishes Grafana: only to the networks named.
+    ("minikube", {"grafanaServiceType": "LoadBalancer"}, "grafanaServiceType", "LoadBalancer"),
+    ("minikube", {"grafanaServiceType": "LoadBalancer",
+                  "grafanaLoadBalancerSourceRanges": ["0.0.0.0/1", "128.0.0.0/1"]},
+     "grafanaLoadBalancerSourceRanges", ["0.0.0.0/1", "128.0.0.0/1"]),
+    ("minikube", {"grafanaLoadBalancerSourceRanges": ["office"]}, "grafanaLoadBalancerSourceRanges", "office"),
     ("minikube", {"headRestart": "always"}, "headRestart", "always"),
     ("minikube", {"createNamespace": "yes"}, "createNamespace", "yes"),
     ("minikube", {"prometheusMemoryLimit": "512MB"}, "prometheusMemoryLimit", "512MB"),
@@ -260,7 +266,8 @@ def test_stack_without_platform_must_say_which():
     with pytest.raises(ConfigError, match="platform is not set for stack 'eks'"):
         load("eks", {})
     settings = load("eks", {"ray-monitoring:platform": "kubernetes",
-                            "ray-monitoring:grafanaServiceType": "LoadBalancer"})
+                            "ray-monitoring:grafanaServiceType": "LoadBalancer",
+                            "ray-monitoring:grafanaLoadBalancerSourceRanges": '["203.0.113.0/24"]'})
     assert settings.backend.grafana_service.type == "LoadBalancer"
 
 
