@@ -18,7 +18,6 @@ from components.builders import (
     prometheus_config,
     remote_write,
 )
-from components.builders.checksums import checksum
 from components.builders.dashboard_catalogue import Dashboard
 from components.builders.pod_monitor import pod_monitor_spec
 from components.builders.ray_head_env import (
@@ -174,7 +173,6 @@ def _own_monitoring(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple
         Alertmanager(ALERTMANAGER, AlertmanagerArgs(
             namespace=s.namespace,
             config=config,
-            config_checksum=config.apply(checksum),
             clients=[{"podSelector": {"matchLabels": kc.selector_labels("prometheus", PROMETHEUS)}}],
         ), opts)
     prometheus = _prometheus(s, own, opts)

@@ -24,7 +24,6 @@ RESOURCES = Resources("50m", "200m", "64Mi", "128Mi")
 class AlertmanagerArgs:
     namespace: str
     config: pulumi.Input[str]  # rendered by components.builders.alertmanager_config; a Pulumi secret
-    config_checksum: pulumi.Input[str]  # rolls the pod when the configuration changes; reveals nothing
     clients: list[dict[str, Any]]  # NetworkPolicy peers: Prometheus
 
 
@@ -36,9 +35,12 @@ class Alertmanager(pulumi.ComponentResource):
         child = kc.child_options(self, opts)
         labels = kc.labels("alertmanager", name, "alerting", kc.image_version(ALERTMANAGER_IMAGE))
         selector = kc.selector_labels("alertmanager", name)
+        # Auto-named: a new configuration is a new Secret (pulumi-kubernetes replaces one whose data changes),
+        # so the pod rolls through its volume's secretName; no digest of the receivers' credentials is
+        # written on the pod template, which whoever may read Deployments sees.
         secret = k8s.core.v1.Secret(
             f"{name}-config",
-            metadata={"name": f"{name}-config", "namespace": args.namespace, "labels": labels},
+            metadata={"namespace": args.namespace, "labels": labels},
             type="Opaque",
             string_data={FILE_NAME: pulumi.Output.secret(args.config)},
             opts=child,
@@ -63,7 +65,7 @@ class Alertmanager(pulumi.ComponentResource):
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={"name": name, "namespace": args.namespace, "labels": labels},
-            spec=kc.single_pod_deployment(selector, labels, {"checksum/config": args.config_checksum}, {
+            spec=kc.single_pod_deployment(selector, labels, {}, {
                 "automountServiceAccountToken": False,
                 "securityContext": kc.pod_security_context(PROMETHEUS_UID),
                 "containers": [container],

@@ -14,3 +14,12 @@ def test_pulumi_kubernetes_replaces_a_configmap_whose_data_changes():
     diff = (module_dir("pulumi-resource-kubernetes") / "pkg" / "provider" / "diff.go").read_text()
     assert ('} else if clients.IsConfigMap(obj) && !(k.enableConfigMapMutable && !clients.IsImmutable(obj)) {\n'
             '\t\t\t\tprops = append(props, properties{".binaryData", ".data"}...)') in diff
+
+
+def test_pulumi_kubernetes_replaces_a_secret_whose_data_changes():
+    # pkg/provider/diff.go: a Secret's .type, .stringData and .data force a new object unless the provider runs
+    # with enableSecretMutable. So Alertmanager's Secret is auto-named: a new configuration is a new Secret,
+    # the Deployment's volume names it and the pod rolls, with no digest of the credentials on the template.
+    diff = (module_dir("pulumi-resource-kubernetes") / "pkg" / "provider" / "diff.go").read_text()
+    assert ('if clients.IsSecret(obj) && !(k.enableSecretMutable && !clients.IsImmutable(obj)) {\n'
+            '\t\t\t\tprops = append(props, properties{".type", ".stringData", ".data"}...)') in diff

@@ -121,9 +121,12 @@ def test_kubernetes_alertmanager_is_hardened_and_private(minikube_alerting):
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["runAsNonRoot"] is True and pod["automountServiceAccountToken"] is False
     assert {"readinessProbe", "livenessProbe", "resources"} <= set(container)
-    assert {"name": "config", "secret": {"secretName": "alertmanager-config", "defaultMode": 0o440}} in pod["volumes"]
-    assert is_secret(r.one("kubernetes:apps/v1:Deployment", "alertmanager-deployment").inputs["spec"]["template"][
-        "metadata"]["annotations"]["checksum/config"]), "even a digest of the credentials stays a secret"
+    # The Secret is auto-named (the mocks name it <logical name>-generated): a new one per configuration.
+    assert {"name": "config", "secret": {"secretName": "alertmanager-config-generated", "defaultMode": 0o440}} in \
+        pod["volumes"]
+    secret = r.one(SECRET, "alertmanager-config").plain
+    assert "name" not in secret["metadata"], "auto-named"
+    assert not deployment["spec"]["template"]["metadata"].get("annotations"), "no digest of the credentials"
     service = r.one("kubernetes:core/v1:Service", "alertmanager-service").plain
     assert service["spec"]["type"] == "ClusterIP"
     policy = r.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "alertmanager-network-policy").plain
