@@ -44,3 +44,8 @@ GRAFANA_DATASOURCE_CREDENTIAL = "datasource-credential"
 GRAFANA_DATASOURCE_CREDENTIAL_FILE = f"{GRAFANA_SECRETS_DIR}/{GRAFANA_DATASOURCE_CREDENTIAL}"
 GRAFANA_DASHBOARDS_DIR = "/etc/grafana/dashboards"
 GRAFANA_PROVISIONING_DIR = "/etc/grafana/provisioning"
+
+# Labels KubeRay puts on every Ray pod it creates (ray-operator/controllers/ray/common/pod.go): the head's
+# selectors ask for KubeRay's own label beside the node type, so a pod the user labels `ray.io/node-type:
+# head` by hand is not taken for one.
+KUBERAY_POD_LABELS = {"app.kubernetes.io/created-by": "kuberay-operator"}

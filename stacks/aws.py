@@ -78,7 +78,8 @@ def _warn_if_ray_dashboard_open(s: AwsSettings) -> None:
     if s.network.open_ray_dashboard and s.network.allowed_cidrs:
         pulumi.log.warn(f"openRayDashboard: port {RAY_DASHBOARD_PORT} is open to {', '.join(s.network.allowed_cidrs)}; "
                         "it serves Ray's Jobs API, so whoever reaches it can run code on the head with its role "
-                        "(docs/security.md). The SSM port-forward reaches the dashboard without it.")
+                        "(docs/security.md), and over plain HTTP: Ray's token crosses those networks in the clear "
+                        "with every request. The SSM port-forward reaches the dashboard without it.")
 
 
 def _warn_if_head_too_small(s: AwsSettings, head: NodeHardware) -> None:

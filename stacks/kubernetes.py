@@ -31,6 +31,7 @@ from components.constants import (
     GRAFANA_DASHBOARD_FOLDER,
     GRAFANA_DASHBOARDS_DIR,
     GRAFANA_DATASOURCE_CREDENTIAL_FILE,
+    KUBERAY_POD_LABELS,
     PROMETHEUS_PORT,
     RAY_DASHBOARD_PORT,
 )
@@ -77,7 +78,7 @@ ALERTMANAGER = "alertmanager"
 
 def prometheus_clients(s: KubernetesSettings) -> list[dict[str, Any]]:
     """Who may query Prometheus: Grafana, and the Ray heads (their dashboard checks it server-side)."""
-    heads = {"podSelector": {"matchLabels": {"ray.io/node-type": "head"}}}
+    heads = {"podSelector": {"matchLabels": {"ray.io/node-type": "head", **KUBERAY_POD_LABELS}}}
     if s.watch_namespaces is None:
         ray = [{**heads, "namespaceSelector": {}}]
     else:

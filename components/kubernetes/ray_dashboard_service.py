@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.constants import RAY_DASHBOARD_PORT
+from components.constants import KUBERAY_POD_LABELS, RAY_DASHBOARD_PORT
 from components.kubernetes import common as kc
 
 
@@ -30,7 +30,7 @@ class RayDashboardService(pulumi.ComponentResource):
                       "labels": labels},
             spec={
                 "type": "NodePort",
-                "selector": {"ray.io/cluster": args.cluster_name, "ray.io/node-type": "head"},
+                "selector": {"ray.io/cluster": args.cluster_name, "ray.io/node-type": "head", **KUBERAY_POD_LABELS},
                 "ports": [{"name": "dashboard", "port": RAY_DASHBOARD_PORT, "targetPort": RAY_DASHBOARD_PORT,
                            "nodePort": args.node_port}],
             },

@@ -146,7 +146,8 @@ def test_the_ray_jobs_api_port_opens_only_when_asked_and_warns():
     assert result.error is None, result.error
     ports = {r.plain["fromPort"] for r in result.of_type(INGRESS) if r.plain.get("cidrIpv4") == "203.0.113.7/32"}
     assert ports == {3000, 8265, 9090}
-    assert any("openRayDashboard" in line and "run code" in line for line in result.logs), result.logs
+    assert any("openRayDashboard" in line and "run code" in line and "token crosses" in line for line in result.logs), \
+        result.logs
     assert result.outputs["rayDashboardUrl"].endswith(":8265") and "localhost" not in result.outputs["rayDashboardUrl"]
 
 

@@ -158,7 +158,8 @@ def test_services_and_node_ports(minikube):
     assert minikube.one(SERVICE, "prometheus-service").plain["spec"]["type"] == "ClusterIP"
     ray = minikube.one(SERVICE, "ray-dashboard-service").plain
     assert ray["metadata"]["namespace"] == "ray-system"
-    assert ray["spec"]["selector"] == {"ray.io/cluster": "ray-training-cluster", "ray.io/node-type": "head"}
+    assert ray["spec"]["selector"] == {"ray.io/cluster": "ray-training-cluster", "ray.io/node-type": "head",
+                                       "app.kubernetes.io/created-by": "kuberay-operator"}
     assert ray["spec"]["ports"][0]["nodePort"] == 30265
 
 

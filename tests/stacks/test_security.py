@@ -143,7 +143,9 @@ def test_prometheus_is_never_public():
         peers = policy["spec"]["ingress"][0]["from"]
         assert peers[0] == {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "grafana",
                                                              "app.kubernetes.io/instance": "grafana"}}}
-        assert all(p["podSelector"] == {"matchLabels": {"ray.io/node-type": "head"}} for p in peers[1:])
+        assert all(p["podSelector"] == {"matchLabels": {"ray.io/node-type": "head",
+                                                         "app.kubernetes.io/created-by": "kuberay-operator"}}
+                   for p in peers[1:])
     opened = aws_exposure(run_stack("aws", allowedCidrs=["203.0.113.7/32"]))
     assert opened == {(port, "203.0.113.7/32") for port in (3000, 9090)}, "8265 only with openRayDashboard"
 

@@ -11,4 +11,5 @@ def test_ray_dashboard_service_alone():
     assert result.error is None, result.error
     service = result.one("kubernetes:core/v1:Service", "d-service").plain
     assert service["metadata"]["namespace"] == "ns" and service["spec"]["ports"][0]["nodePort"] == 30001
-    assert service["spec"]["selector"] == {"ray.io/cluster": "rc", "ray.io/node-type": "head"}
+    assert service["spec"]["selector"] == {"ray.io/cluster": "rc", "ray.io/node-type": "head",
+                                           "app.kubernetes.io/created-by": "kuberay-operator"}

@@ -27,6 +27,8 @@ def test_kuberay_creates_the_head_and_workers_and_the_head_has_the_four_variable
     selector = f"ray.io/cluster={CLUSTER}"
     (head,) = wait_for_pods(plane, NAMESPACE, f"{selector},ray.io/node-type=head")
     wait_for_pods(plane, NAMESPACE, f"{selector},ray.io/node-type=worker")  # rayWorkerMinReplicas: 1
+    # The label the Prometheus NetworkPolicy and the dashboard NodePort select heads by, beside the node type.
+    assert head.metadata.labels["app.kubernetes.io/created-by"] == "kuberay-operator"
     variables = env(container(head.spec, "ray-head"))
     assert set(RAY_HEAD_VARIABLES) <= set(variables), sorted(variables)
     assert variables["RAY_PROMETHEUS_HOST"] == "http://prometheus.monitoring.svc:9090"
