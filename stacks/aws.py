@@ -280,9 +280,11 @@ def _nodes(s: AwsSettings, place: Placement, groups: SecurityGroups,
     head_role = NodeRole("head-role", NodeRoleArgs(
         s.cluster_name, monitoring.parameter_arns, [monitoring.object_arns],
         write_workspaces=[*managed_workspace, *place.grants.write_workspaces],
-        query_workspaces=[*managed_workspace, *place.grants.query_workspaces], assume_roles=place.grants.roles))
+        query_workspaces=[*managed_workspace, *place.grants.query_workspaces], assume_roles=place.grants.roles,
+        decrypt_keys=[monitoring.key_arn]))
     token = monitoring.ray_token_parameter  # the workers read Ray's token at boot, and nothing else
-    worker_role = NodeRole("worker-role", NodeRoleArgs(s.cluster_name, [token.parameter_arn] if token else [], []))
+    worker_role = NodeRole("worker-role", NodeRoleArgs(s.cluster_name, [token.parameter_arn] if token else [], [],
+                                                       decrypt_keys=[monitoring.key_arn] if token else []))
     data = DataVolume("monitoring-data", DataVolumeArgs(s.cluster_name, place.subnet.availability_zone,
                                                         place.volume_size, s.data.retain,
                                                         tags={STACK_TAG: stack_id()}))

@@ -15,6 +15,7 @@ class GrafanaPasswordArgs:
     cluster_name: str
     parameter_prefix: str  # the SecureString is <prefix>/grafana/admin-password
     given: str | None = None  # the user's password (grafanaAdminPassword); None: generated
+    key_arn: pulumi.Input[str] | None = None  # the stack's KMS key (SecretsKey); None: the account's aws/ssm
 
 
 class GrafanaPassword(pulumi.ComponentResource):
@@ -29,7 +30,7 @@ class GrafanaPassword(pulumi.ComponentResource):
                                  given=args.given)
         self.parameter_name = f"{args.parameter_prefix}/grafana/admin-password"
         parameter = aws.ssm.Parameter(
-            f"{name}-parameter", name=self.parameter_name, type="SecureString", value=value,
+            f"{name}-parameter", name=self.parameter_name, type="SecureString", value=value, key_id=args.key_arn,
             tags={"ray-cluster": args.cluster_name}, opts=pulumi.ResourceOptions(parent=self),
         )
         self.parameter_arn = parameter.arn

@@ -13,6 +13,7 @@ import pulumi
 from components.aws.config_bucket import ConfigBucket, ConfigBucketArgs
 from components.aws.grafana_password import GrafanaPassword, GrafanaPasswordArgs
 from components.aws.secret_parameter import SecretParameter, SecretParameterArgs
+from components.aws.secrets_key import SecretsKey, SecretsKeyArgs
 from components.builders import head_config
 from components.generated import GivenSecrets, generated_secret
 
@@ -48,6 +49,7 @@ class MonitoringHead(pulumi.ComponentResource):
     parameter_arns: list[pulumi.Output[str]]  # what it may read from SSM
     admin_password: pulumi.Output[str]  # a Pulumi secret
     signing_key_parameter: str  # the SecureString the head verifies the manifest with
+    key_arn: pulumi.Output[str]  # the KMS key every SecureString is encrypted with
     ray_token: pulumi.Output[str] | None  # a Pulumi secret; None without token authentication
     ray_token_parameter: SecretParameter | None  # where the workers read it at boot
 
@@ -56,9 +58,11 @@ class MonitoringHead(pulumi.ComponentResource):
         # These children were first created at the stack's root under the same names: the alias keeps
         # their URNs, so moving them here replaces nothing (not the password, not the bucket).
         moved = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
+        self.key_arn = SecretsKey(f"{name}-secrets", SecretsKeyArgs(args.cluster_name, args.parameter_prefix),
+                                  pulumi.ResourceOptions(parent=self)).arn
         password = GrafanaPassword("grafana-admin-password",
                                    GrafanaPasswordArgs(args.cluster_name, args.parameter_prefix,
-                                                       args.given.grafana_admin_password), moved)
+                                                       args.given.grafana_admin_password, self.key_arn), moved)
         secrets: list[tuple[head_config.SecretFile, GrafanaPassword | SecretParameter]] = [
             (head_config.grafana_password(password.parameter_name), password)]
         # Grafana's secret_key, generated: its built-in default is public (docs/security.md).
@@ -74,7 +78,7 @@ class MonitoringHead(pulumi.ComponentResource):
         for secret in args.secrets:
             parameter = SecretParameter(
                 secret.name, SecretParameterArgs(args.cluster_name, f"{args.parameter_prefix}/{secret.path}",
-                                                 secret.value),
+                                                 secret.value, self.key_arn),
                                         moved)
             secrets.append((secret.file(parameter.parameter_name), parameter))
         # The manifest's signing key: only the deployer (through Pulumi) and the head (its role) read it.
@@ -97,14 +101,15 @@ class MonitoringHead(pulumi.ComponentResource):
         self.admin_password = password.value
         self.register_outputs({"bucket_name": self.bucket_name, "manifest_id": self.manifest_id,
                                "object_arns": self.object_arns, "parameter_arns": self.parameter_arns,
-                               "admin_password": self.admin_password})
+                               "admin_password": self.admin_password, "key_arn": self.key_arn})
 
     def _generated(self, name: str, what: str, path: str, args: MonitoringHeadArgs,
                    given: str | None = None) -> tuple[pulumi.Output[str], SecretParameter]:
         """A secret generated here (or the user's, `given`) kept as the SecureString <prefix>/<path>."""
         value = generated_secret(f"{name}-{what}-value", pulumi.ResourceOptions(parent=self), given=given)
         parameter = SecretParameter(f"{name}-{what}", SecretParameterArgs(
-            args.cluster_name, f"{args.parameter_prefix}/{path}", value), pulumi.ResourceOptions(parent=self))
+            args.cluster_name, f"{args.parameter_prefix}/{path}", value, self.key_arn),
+            pulumi.ResourceOptions(parent=self))
         return value, parameter
 
 

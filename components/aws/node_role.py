@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -37,14 +37,22 @@ class NodeRoleArgs:
     write_workspaces: Sequence[pulumi.Input[str]] = ()
     query_workspaces: Sequence[pulumi.Input[str]] = ()
     assume_roles: Sequence[str] = ()  # the roles SigV4 stores name (roleArn)
+    decrypt_keys: Sequence[pulumi.Input[str]] = ()  # KMS keys its parameters are encrypted with (through SSM only)
 
 
 def policy_document(parameter_arns: Sequence[str], object_arns: Sequence[str], write_workspaces: Sequence[str] = (),
-                    query_workspaces: Sequence[str] = (), assume_roles: Sequence[str] = ()) -> str:
-    statements = [{"Sid": "SessionManager", "Effect": "Allow", "Action": SSM_SESSION_ACTIONS, "Resource": "*"}]
+                    query_workspaces: Sequence[str] = (), assume_roles: Sequence[str] = (),
+                    decrypt_keys: Sequence[str] = ()) -> str:
+    statements: list[dict[str, Any]] = [
+        {"Sid": "SessionManager", "Effect": "Allow", "Action": SSM_SESSION_ACTIONS, "Resource": "*"}]
     if parameter_arns:
         statements.append({"Sid": "ReadParameters", "Effect": "Allow", "Action": ["ssm:GetParameter"],
                            "Resource": parameter_arns})
+    if decrypt_keys:
+        # Only as SSM decrypts a parameter for the role: the key itself is no general decryption service.
+        statements.append({"Sid": "DecryptParameters", "Effect": "Allow", "Action": ["kms:Decrypt"],
+                           "Resource": list(decrypt_keys),
+                           "Condition": {"StringLike": {"kms:ViaService": "ssm.*.amazonaws.com"}}})
     if object_arns:
         statements.append({"Sid": "ReadObjects", "Effect": "Allow", "Action": ["s3:GetObject"],
                            "Resource": object_arns})
@@ -81,9 +89,9 @@ class NodeRole(pulumi.ComponentResource):
             role=role.id,
             policy=pulumi.Output.all(pulumi.Output.all(*args.parameter_arns), pulumi.Output.all(*args.object_arns),
                                      pulumi.Output.all(*args.write_workspaces),
-                                     pulumi.Output.all(*args.query_workspaces))
+                                     pulumi.Output.all(*args.query_workspaces), pulumi.Output.all(*args.decrypt_keys))
             .apply(lambda arns: policy_document(list(arns[0]), list(arns[1]), list(arns[2]), list(arns[3]),
-                                                args.assume_roles)),
+                                                args.assume_roles, list(arns[4]))),
             opts=child,
         )
         profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)

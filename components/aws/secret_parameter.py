@@ -13,6 +13,7 @@ class SecretParameterArgs:
     cluster_name: str
     name: str  # the SecureString's name, e.g. /ray-monitoring/aws/ray-cluster/alertmanager/config
     value: pulumi.Input[str]  # a Pulumi secret
+    key_arn: pulumi.Input[str] | None = None  # the stack's KMS key (SecretsKey); None: the account's aws/ssm
 
 
 class SecretParameter(pulumi.ComponentResource):
@@ -25,7 +26,7 @@ class SecretParameter(pulumi.ComponentResource):
         self.parameter_name = args.name
         parameter = aws.ssm.Parameter(
             f"{name}-parameter", name=self.parameter_name, type="SecureString",
-            value=pulumi.Output.secret(args.value), tags={"ray-cluster": args.cluster_name},
+            value=pulumi.Output.secret(args.value), key_id=args.key_arn, tags={"ray-cluster": args.cluster_name},
             # Standard (free) up to 4 KB; Advanced only when a large configuration needs it.
             tier="Intelligent-Tiering", opts=pulumi.ResourceOptions(parent=self),
         )

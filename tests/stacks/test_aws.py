@@ -188,8 +188,26 @@ def test_iam_names_every_action_and_resource(aws):
     assert head["ReadObjects"]["Resource"] == ["arn:aws:s3:::config-bucket-bucket/config/*"]
     worker = {s["Sid"]: s for s in statements["worker-role-policy"]}
     token = aws.one("aws:ssm/parameter:Parameter", "monitoring-ray-auth-token-parameter").plain["name"]
-    assert set(worker) == {"SessionManager", "ReadParameters"}, "workers read Ray's token, and nothing else"
+    assert set(worker) == {"SessionManager", "ReadParameters", "DecryptParameters"}, \
+        "workers read Ray's token, and nothing else"
     assert worker["ReadParameters"]["Resource"] == [f"arn:aws:ssm:us-west-2:123456789012:parameter{token}"]
+
+
+def test_the_stacks_secure_strings_are_decrypted_only_by_its_own_roles(aws):
+    # KMS developer guide, "Default key policy": a key made without a policy lets the account's root
+    # administer it, so only principals whose IAM policies name the key may use it; the AWS managed
+    # aws/ssm key lets every principal of the account that may read the parameter through SSM decrypt it.
+    # Terraform AWS provider, ssm/parameter.go: key_id is not ForceNew: a running stack's parameters move to
+    # the key in place (PutParameter with KeyId, a new version, which the next manifest names).
+    (key,) = aws.of_type("aws:kms/key:Key")
+    assert "policy" not in key.plain and key.plain["enableKeyRotation"] is True
+    key_arn = "arn:aws:kms:us-west-2:123456789012:key/monitoring-secrets-key"
+    parameters = aws.of_type("aws:ssm/parameter:Parameter")
+    assert parameters and all(p.plain["keyId"] == key_arn for p in parameters), [p.name for p in parameters]
+    for role in ("head-role-policy", "worker-role-policy"):
+        (decrypt,) = [s for s in policies(aws)[role] if s["Sid"] == "DecryptParameters"]
+        assert decrypt["Action"] == ["kms:Decrypt"] and decrypt["Resource"] == [key_arn]
+        assert decrypt["Condition"] == {"StringLike": {"kms:ViaService": "ssm.*.amazonaws.com"}}, "through SSM only"
 
 
 def test_head_runs_the_monitoring_stack_with_compose(aws):

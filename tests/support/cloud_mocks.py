@@ -130,6 +130,8 @@ class CloudMocks(pulumi.runtime.Mocks):
             # As the AWS API returns it: the workspace's endpoint, with a trailing slash.
             state["arn"] = f"arn:aws:aps:us-west-2:123456789012:workspace/ws-{args.name}"
             state["prometheusEndpoint"] = f"https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-{args.name}/"
+        if args.typ == "aws:kms/key:Key":
+            state["arn"] = f"arn:aws:kms:us-west-2:123456789012:key/{args.name}"
         if args.typ == "aws:iam/role:Role":
             state["arn"] = f"arn:aws:iam::123456789012:role/{args.name}"
         return f"{args.name}-id", state
