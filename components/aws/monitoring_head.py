@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import pulumi
+import pulumi_aws as aws
 
 from components.aws.config_bucket import ConfigBucket, ConfigBucketArgs
 from components.aws.grafana_password import GrafanaPassword, GrafanaPasswordArgs
@@ -85,9 +86,16 @@ class MonitoringHead(pulumi.ComponentResource):
         signing_value, signing = self._generated(name, "manifest-signing-key", "manifest-signing-key", args)
         files = head_config.config_files(args.files)
         # The manifest holds every file's sha256 and every secret's version: written after both.
-        manifest = pulumi.Output.all(pulumi.Output.all(*(f.content for f in files)),
-                                     pulumi.Output.all(*(parameter.version for _, parameter in secrets))).apply(
+        unnumbered = pulumi.Output.all(pulumi.Output.all(*(f.content for f in files)),
+                                       pulumi.Output.all(*(parameter.version for _, parameter in secrets))).apply(
             lambda resolved: _manifest(files, secrets, resolved, args))
+        # The manifest's serial: SSM adds a version to this parameter whenever the manifest (its digest) changes.
+        serial = aws.ssm.Parameter(
+            f"{name}-manifest-serial", name=f"{args.parameter_prefix}/manifest-serial", type="String",
+            value=unnumbered.apply(head_config.digest), tags={"ray-cluster": args.cluster_name},
+            opts=pulumi.ResourceOptions(parent=self))
+        manifest = pulumi.Output.all(unnumbered, serial.version).apply(
+            lambda resolved: head_config.with_serial(resolved[0], int(resolved[1])))
         # A signature reveals nothing of the key: not a secret.
         signature = pulumi.Output.unsecret(pulumi.Output.all(manifest, signing_value).apply(
             lambda resolved: head_config.sign(resolved[0], resolved[1])))

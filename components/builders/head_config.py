@@ -179,6 +179,16 @@ def sign(manifest_text: str, key: str) -> str:
     return hmac.new(key.encode(), manifest_text.encode(), hashlib.sha256).hexdigest()
 
 
+def with_serial(manifest_text: str, serial: int) -> str:
+    """The manifest with its serial: the version of the SSM parameter that holds its digest, which SSM raises
+    with every new manifest, so the head can refuse an older one."""
+    return json.dumps({**json.loads(manifest_text), "serial": serial}, indent=1, sort_keys=True)
+
+
+def digest(manifest_text: str) -> str:
+    return hashlib.sha256(manifest_text.encode()).hexdigest()
+
+
 def apply_spec(region: str, bucket: str, signing_key_parameter: str) -> dict[str, Any]:
     """What the head's apply script is told at boot: where to look and what it may write, nothing
     that changes with a setting."""

@@ -202,8 +202,8 @@ def test_the_stacks_secure_strings_are_decrypted_only_by_its_own_roles(aws):
     (key,) = aws.of_type("aws:kms/key:Key")
     assert "policy" not in key.plain and key.plain["enableKeyRotation"] is True
     key_arn = "arn:aws:kms:us-west-2:123456789012:key/monitoring-secrets-key"
-    parameters = aws.of_type("aws:ssm/parameter:Parameter")
-    assert parameters and all(p.plain["keyId"] == key_arn for p in parameters), [p.name for p in parameters]
+    parameters = [p for p in aws.of_type("aws:ssm/parameter:Parameter") if p.plain["type"] == "SecureString"]
+    assert len(parameters) == 4 and all(p.plain["keyId"] == key_arn for p in parameters), [p.name for p in parameters]
     for role in ("head-role-policy", "worker-role-policy"):
         (decrypt,) = [s for s in policies(aws)[role] if s["Sid"] == "DecryptParameters"]
         assert decrypt["Action"] == ["kms:Decrypt"] and decrypt["Resource"] == [key_arn]
@@ -451,7 +451,8 @@ def test_two_stacks_in_one_account_name_their_parameters_apart(aws):
     for result, stack in ((aws, "aws"), (staging, "aws-staging")):
         assert {r.plain["name"] for r in result.of_type("aws:ssm/parameter:Parameter")} == {
             f"/ray-monitoring/{stack}/ray-cluster/{name}"
-            for name in ("grafana/admin-password", "grafana/secret-key", "ray/auth-token", "manifest-signing-key")}
+            for name in ("grafana/admin-password", "grafana/secret-key", "ray/auth-token", "manifest-signing-key",
+                         "manifest-serial")}
 
 
 def test_gpu_workers_get_the_gpu_ami_image_and_devices():

@@ -38,6 +38,12 @@ for line in sys.stdin:
             s3.put_object(Bucket=spec["bucket"], Key=key, Body=content.encode(),
                           Metadata=spec["metadata"].get(key, {}))
         for name, value in spec["parameters"].items():
+            # As pulumi up: an unchanged value is not written again (SSM would add a version for it).
+            try:
+                if ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == value:
+                    continue
+            except ssm.exceptions.ParameterNotFound:
+                pass
             ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
         print("ok", flush=True)
     except Exception:

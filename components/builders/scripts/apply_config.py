@@ -212,6 +212,12 @@ def apply(spec: dict[str, Any], root: Path, s3: Any, ssm: Any, head: Head) -> li
     manifest_object = s3.get_object(Bucket=spec["bucket"], Key=spec["manifest_key"])
     etag = manifest_object["ETag"]
     manifest = verified_manifest(manifest_object, spec, ssm)
+    # Every manifest `pulumi up` writes has a higher serial: an older one, signed but replayed by whoever may
+    # write the bucket (a downgrade, to before token authentication say), is refused.
+    serial = int(manifest.get("serial", 0))
+    if serial < int(state.get("serial", 0)):
+        raise Refused(f"s3://{spec['bucket']}/{spec['manifest_key']} has serial {serial}, older than the "
+                      f"{state['serial']} applied: a replayed manifest; refusing it (pulumi up writes the current one)")
 
     def on_host(path: str) -> Path:
         return root / path.lstrip("/")
@@ -232,7 +238,10 @@ def apply(spec: dict[str, Any], root: Path, s3: Any, ssm: Any, head: Head) -> li
                                "retrying on the next run")
         writes.append((on_host(entry["path"]), data, entry))
     for entry in manifest["secrets"]:
-        value = ssm.get_parameter(Name=entry["parameter"], WithDecryption=True)["Parameter"]["Value"].encode()
+        # The version the signed manifest names, not the latest: whoever may write one parameter cannot
+        # change the head without a manifest the deployer signed.
+        value = ssm.get_parameter(Name=f"{entry['parameter']}:{entry['version']}",
+                                  WithDecryption=True)["Parameter"]["Value"].encode()
         if current(on_host(entry["path"])) != value:
             writes.append((on_host(entry["path"]), value, entry))
     if current(env_path) != env:
@@ -253,7 +262,8 @@ def apply(spec: dict[str, Any], root: Path, s3: Any, ssm: Any, head: Head) -> li
     for gone in sorted(set(state.get("files", {})) - kept):  # e.g. a dashboard no longer deployed
         on_host(gone).unlink(missing_ok=True)
         pending.add(state["files"][gone])
-    state.update(etag=None, pending=sorted(pending), files={e["path"]: e["reload"] for e in manifest["files"]})
+    state.update(etag=None, pending=sorted(pending), files={e["path"]: e["reload"] for e in manifest["files"]},
+                 serial=max(serial, int(state.get("serial", 0))))
     state_path.parent.mkdir(parents=True, exist_ok=True)
     state_path.write_text(json.dumps(state))  # the pending reloads survive a failure below
 

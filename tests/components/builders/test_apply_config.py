@@ -363,3 +363,27 @@ def test_a_data_device_name_that_is_gone_does_not_stop_the_apply(head):
     head.file("/opt/ray-monitoring/data-device").write_text("/dev/disk/by-uuid/0000-gone\n")
     result = head.apply()
     assert result.returncode == 0, result.stderr
+
+
+def test_an_older_signed_manifest_replayed_is_refused(head, aws):
+    # S3 versioning keeps every manifest the deployer signed: whoever may write the bucket could restore an
+    # older one (before token authentication, say). Its serial is below the one applied, so the head refuses.
+    newer = run_stack("aws", alertObjectStorePercent="80")
+    moved = newer.manifest()
+    moved["serial"] = 2  # SSM's version of the digest parameter once the manifest changed
+    changed(head, newer, replaced={"config/manifest.json": json.dumps(moved)})
+    assert aws.manifest()["serial"] == 1
+    replayed = forged(head, aws, lambda manifest: None, resign=True)  # the first manifest, signed as it was
+    assert replayed.returncode != 0 and "has serial 1, older than the 2 applied" in replayed.stderr
+    assert "> 80" in head.file("/opt/ray-monitoring/prometheus/ray-alerts.yml").read_text(), "nothing rolled back"
+
+
+def test_a_parameter_written_out_of_step_changes_nothing(head, aws):
+    # SSM GetParameter reads `name:version`: the head reads the version the signed manifest names, so a
+    # writer of one parameter (without the signing key) cannot change what the head runs.
+    head.docker_calls()
+    head.seed(aws, parameters={PASSWORD: "set-by-someone-else"})
+    applied = head.apply()
+    assert applied.returncode == 0, applied.stderr
+    assert head.file("/opt/ray-monitoring/secrets/admin-password").read_text() != "set-by-someone-else"
+    assert head.docker_calls() == []
