@@ -55,6 +55,7 @@ from stacks.notices import warn_if_grafana_is_published, warn_if_viewers_query_a
 from stacks.preflight import (
     ARCH_LABEL,
     ClusterAccess,
+    check_cluster_answers,
     check_node_port_is_on_minikube,
     check_patch_targets,
     node_architectures,
@@ -107,6 +108,7 @@ class Monitoring:
 
 
 def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
+    check_cluster_answers(access)  # an unreachable cluster is said as such, before any setting is blamed
     objects = []
     if isinstance(settings.ray, PatchedClusters):
         # Read before anything is registered: a wrong target stops `pulumi preview` with nothing made.

@@ -45,6 +45,37 @@ def _api(access: ClusterAccess) -> Any:
 
 
 PLURALS = {"RayCluster": "rayclusters", "RayService": "rayservices"}
+CLUSTER_FIX = ("start the cluster (minikube start writes ~/.kube/config), or point kubectl at yours: `kubectl get "
+               "nodes` must work; or pulumi config set kubernetes:context NAME (kubernetes:kubeconfig PATH)")
+
+
+def check_cluster_answers(access: ClusterAccess) -> None:
+    """Before any setting is blamed: an API server answers with the provider's kubeconfig and context.
+    Any HTTP answer counts (a 403 too: the checks that follow say what is not allowed)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config.config_exception import ConfigException
+
+    key, value = (("kubernetes:context", access.context) if access.context else
+                  ("kubernetes:kubeconfig", "<inline>" if access.kubeconfig and "\n" in access.kubeconfig
+                   else access.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"))
+    try:
+        api = _api(access)
+    except (ConfigException, OSError) as error:
+        raise ConfigError([describe_problem(key, value, f"names no cluster to reach ({_first_line(error)})",
+                                            CLUSTER_FIX)]) from None
+    try:
+        client.VersionApi(api.api_client).get_code(_request_timeout=REQUEST_TIMEOUT)
+    except ApiException:
+        return
+    except Exception as error:  # noqa: BLE001 no HTTP answer at all: refused, timed out, no route, bad TLS
+        raise ConfigError([describe_problem(
+            key, value, f"points at {api.api_client.configuration.host}, where no Kubernetes API server answers "
+            f"({type(error).__name__}): is the cluster running?", CLUSTER_FIX)]) from None
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def _unreachable(target: PatchTarget, error: Exception) -> ConfigError:
@@ -165,7 +196,8 @@ ARCH_LABEL = "kubernetes.io/arch"  # set by the kubelet on every node (amd64, ar
 
 
 def node_labels(access: ClusterAccess) -> list[dict[str, str]] | None:
-    """Each node's labels; None when nodes cannot be listed (no access yet, or not allowed)."""
+    """Each node's labels; None when nodes cannot be listed (not allowed: check_cluster_answers has seen the
+    API server answer)."""
     from kubernetes import client
 
     try:
@@ -189,8 +221,8 @@ def check_node_port_is_on_minikube(labels: list[dict[str, str]] | None, node_por
     only on a cluster whose every node (`node_labels`) says it is minikube, a machine of the user's own."""
     if labels and all(MINIKUBE_LABEL in node for node in labels):
         return
-    why = ("the cluster's nodes could not be listed (unreachable, or not allowed), so it cannot be told to be "
-           "minikube" if labels is None else
+    why = ("your credentials may not list the cluster's nodes, so it cannot be told to be minikube"
+           if labels is None else
            f"not every node carries {MINIKUBE_LABEL}, so this is not minikube")
     raise ConfigError([describe_problem(
         "rayDashboardNodePort", node_port,

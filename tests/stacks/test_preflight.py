@@ -48,14 +48,35 @@ users: [{{name: down, user: {{}}}}]
 contexts: [{{name: down, context: {{cluster: down, user: down}}}}]
 """)
     monkeypatch.setenv("KUBECONFIG", str(config))
-    message = refused(run_stack("minikube", **PATCH_MODE), "rayClusterName")
-    assert "could not be read from the cluster" in message and "kubernetes:context" in message
+    for overrides in (PATCH_MODE, {}):  # patch mode, and the stack as shipped (rayDashboardNodePort set)
+        message = cluster_refusal(run_stack("minikube", **overrides), "kubernetes:kubeconfig", str(config))
+        assert f"points at http://127.0.0.1:{port}, where no Kubernetes API server answers" in message
+        assert "is the cluster running?" in message and "minikube start" in message
+        assert "rayClusterName" not in message and "rayDashboardNodePort" not in message, "no setting is blamed"
+
+
+def cluster_refusal(result, key: str, value: str) -> str:
+    """The ConfigError a run ended with, naming the provider's cluster setting `key` = `value` first."""
+    assert isinstance(result.error, ConfigError), repr(result.error)
+    assert result.resources == [], "nothing may be registered"
+    (problem,) = result.error.problems
+    assert problem.startswith(f"{key} = {value!r}: ") and "Fix: " in problem, problem
+    return problem
+
+
+def test_no_kubeconfig_at_all_says_so(tmp_path, monkeypatch):
+    # minikube start writes ~/.kube/config; before it there is none (or KUBECONFIG names a missing file).
+    missing = tmp_path / "no-such-config"
+    monkeypatch.setenv("KUBECONFIG", str(missing))
+    message = cluster_refusal(run_stack("minikube"), "kubernetes:kubeconfig", str(missing))
+    assert "names no cluster to reach" in message and "kubectl get nodes" in message
 
 
 def test_provider_context_is_the_one_read(kubernetes_api):
     """kubernetes:context names a context the kubeconfig lacks: the preflight uses it, so it fails."""
-    message = refused(run_stack("minikube", **PATCH_MODE, **{"kubernetes:context": "elsewhere"}), "rayClusterName")
-    assert "elsewhere" in message
+    message = cluster_refusal(run_stack("minikube", **PATCH_MODE, **{"kubernetes:context": "elsewhere"}),
+                              "kubernetes:context", "elsewhere")
+    assert "names no cluster to reach" in message
 
 
 def test_config_errors_are_clean_run_errors():
@@ -67,10 +88,10 @@ def test_config_errors_are_clean_run_errors():
 @pytest.mark.parametrize("stack", ["aws", "minikube"])
 def test_nothing_to_patch_reads_no_ray_object(stack, kubernetes_api):
     """The aws stack reads nothing; the minikube stack, when it creates the RayCluster itself, reads only
-    the nodes' architectures (to choose the Ray image)."""
+    whether the API server answers and the nodes' architectures (to choose the Ray image)."""
     before = len(kubernetes_api.requests)
     assert run_stack(stack).error is None
-    assert kubernetes_api.requests[before:] == ([] if stack == "aws" else ["/api/v1/nodes"])
+    assert kubernetes_api.requests[before:] == ([] if stack == "aws" else ["/version/", "/api/v1/nodes"])
 
 
 @pytest.mark.parametrize("owner,how", [("RayService", "label"), ("RayJob", "label"), ("RayService", "ownerReference")])
