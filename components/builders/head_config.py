@@ -33,6 +33,7 @@ from components.builders.head_layout import (
     RAY_AUTH_TOKEN_FILE,
     RAY_HEADERS_FILE,
     REMOTE_WRITE_SECRETS,
+    SERIAL_FILE,
 )
 from components.constants import (
     GRAFANA_DATASOURCE_CREDENTIAL,
@@ -195,5 +196,6 @@ def apply_spec(region: str, bucket: str, signing_key_parameter: str) -> dict[str
     return {"region": region, "bucket": bucket, "manifest_key": MANIFEST_KEY, "base": BASE, "state": STATE_FILE,
             "grafana_url": f"http://127.0.0.1:{GRAFANA_PORT}", "grafana_password_file": GRAFANA_PASSWORD_FILE,
             "data_device_file": DATA_DEVICE_FILE, "mount_data": ["bash", MOUNT_DATA_SCRIPT],
+            "serial_file": SERIAL_FILE,
             "signing_key_parameter": signing_key_parameter,
             "allowed_roots": list(ALLOWED_ROOTS), "allowed_uids": list(ALLOWED_UIDS)}

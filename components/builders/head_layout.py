@@ -18,6 +18,9 @@ GRAFANA_TLS = f"{BASE}/grafana-tls"  # the TLS terminator's configuration (nginx
 GRAFANA_TLS_SECRETS = f"{BASE}/grafana-tls-secrets"  # its certificate and key, from SSM
 # The head's data volume (its own EBS volume): Prometheus' TSDB and Grafana's database outlive the instance.
 DATA = "/var/lib/ray-monitoring/data"
+# The highest manifest serial applied, on the data volume: a replaced head, whose root disk is new, still
+# refuses a manifest older than what its predecessor applied.
+SERIAL_FILE = f"{DATA}/.manifest-serial"
 GRAFANA_PASSWORD_FILE = f"{BASE}/secrets/admin-password"
 # The data volume's filesystem by its UUID (/dev/disk/by-uuid/...), which no reboot or new instance type
 # renames (NVMe kernel names are not stable on Nitro): the apply script grows it when EBS grows the volume.

@@ -257,6 +257,7 @@ def test_head_user_data_only_bootstraps(aws):
         "grafana_url": "http://127.0.0.1:3000", "grafana_password_file": "/opt/ray-monitoring/secrets/admin-password",
         "data_device_file": "/opt/ray-monitoring/data-device",
         "mount_data": ["bash", "/opt/ray-monitoring/bin/mount-data.sh"],
+        "serial_file": "/var/lib/ray-monitoring/data/.manifest-serial",
         "signing_key_parameter": "/ray-monitoring/aws/ray-cluster/manifest-signing-key",
         "allowed_roots": ["/opt/ray-monitoring", "/var/lib/ray-monitoring"], "allowed_uids": [0, 472, 65534, 1000]}
     start = files["/opt/ray-monitoring/bin/start.sh"]

@@ -214,10 +214,11 @@ def apply(spec: dict[str, Any], root: Path, s3: Any, ssm: Any, head: Head) -> li
     manifest = verified_manifest(manifest_object, spec, ssm)
     # Every manifest `pulumi up` writes has a higher serial: an older one, signed but replayed by whoever may
     # write the bucket (a downgrade, to before token authentication say), is refused.
-    serial = int(manifest.get("serial", 0))
-    if serial < int(state.get("serial", 0)):
+    serial, serial_file = int(manifest.get("serial", 0)), root / spec["serial_file"].lstrip("/")
+    applied = max(int(state.get("serial", 0)), int(current(serial_file) or b"0"))
+    if serial < applied:
         raise Refused(f"s3://{spec['bucket']}/{spec['manifest_key']} has serial {serial}, older than the "
-                      f"{state['serial']} applied: a replayed manifest; refusing it (pulumi up writes the current one)")
+                      f"{applied} applied: a replayed manifest; refusing it (pulumi up writes the current one)")
 
     def on_host(path: str) -> Path:
         return root / path.lstrip("/")
@@ -263,7 +264,8 @@ def apply(spec: dict[str, Any], root: Path, s3: Any, ssm: Any, head: Head) -> li
         on_host(gone).unlink(missing_ok=True)
         pending.add(state["files"][gone])
     state.update(etag=None, pending=sorted(pending), files={e["path"]: e["reload"] for e in manifest["files"]},
-                 serial=max(serial, int(state.get("serial", 0))))
+                 serial=max(serial, applied))
+    write(serial_file, str(state["serial"]).encode(), "0644", 0, 0)
     state_path.parent.mkdir(parents=True, exist_ok=True)
     state_path.write_text(json.dumps(state))  # the pending reloads survive a failure below
 

@@ -387,3 +387,25 @@ def test_a_parameter_written_out_of_step_changes_nothing(head, aws):
     assert applied.returncode == 0, applied.stderr
     assert head.file("/opt/ray-monitoring/secrets/admin-password").read_text() != "set-by-someone-else"
     assert head.docker_calls() == []
+
+
+def test_a_replaced_head_still_refuses_a_manifest_older_than_its_data_volume_saw(moto, grafana, aws, tmp_path):
+    # A new head boots with a new root disk (no applied.json) and the data volume of the old one: the
+    # serial the old head applied is on the volume, so a manifest replayed at that moment is refused too.
+    for name in ("old", "new"):
+        (tmp_path / name).mkdir()
+    old = Head(moto, tmp_path / "old", aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"],
+               grafana)
+    newer = run_stack("aws", alertObjectStorePercent="80")
+    moved = newer.manifest()
+    moved["serial"] = 2
+    old.seed(newer, replaced={"config/manifest.json": json.dumps(moved)})
+    assert old.apply().returncode == 0
+    serial_file = "/var/lib/ray-monitoring/data/.manifest-serial"
+    assert old.file(serial_file).read_text() == "2"
+    new = Head(moto, tmp_path / "new", aws.one("aws:ec2/instance:Instance", "head-instance").plain["userData"],
+               grafana)
+    new.file(serial_file).parent.mkdir(parents=True)
+    new.file(serial_file).write_text(old.file(serial_file).read_text())  # the volume moved to the new head
+    replayed = forged(new, aws, lambda manifest: None, resign=True)
+    assert replayed.returncode != 0 and "has serial 1, older than the 2 applied" in replayed.stderr
