@@ -28,7 +28,7 @@ class DeployedHead:
 
 @dataclass(frozen=True)
 class Deployed:
-    """The stack's data volume and the head it is attached to (None: stopped being attached)."""
+    """The stack's data volume and the head it is attached to (None when no live instance holds it)."""
 
     volume_id: str
     zone: str  # EBS volumes live in one zone: the head must run there to attach it
