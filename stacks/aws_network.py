@@ -118,8 +118,10 @@ def _check_head_routes(s: AwsSettings, subnet: Subnet) -> None:
 def _worker_subnets(s: AwsSettings, head: Subnet, zones: dict[str, set[str]]) -> list[str]:
     """workerSubnetIds (in the head's VPC, routed out without a public address), else the head's subnet."""
     offered = zones.get(s.nodes.worker_instance_type, set())
+    worker_zones = set()
     for subnet_id in s.network.worker_subnet_ids:
         subnet = aws.ec2.get_subnet(id=subnet_id)
+        worker_zones.add(subnet.availability_zone)
         if subnet.vpc_id != head.vpc_id:
             raise ConfigError([describe_problem("workerSubnetIds", subnet_id,
                                                 f"is in {subnet.vpc_id}, not the head's VPC {head.vpc_id}",
@@ -130,8 +132,7 @@ def _worker_subnets(s: AwsSettings, head: Subnet, zones: dict[str, set[str]]) ->
                 "workerSubnetIds", subnet_id, f"routes out through {route or 'nothing'}, which workers without a "
                 "public address cannot use", "list subnets whose 0.0.0.0/0 route is a NAT gateway, or pulumi "
                 "config rm workerSubnetIds (workers in the head's subnet, with public addresses)")])
-    if s.network.worker_subnet_ids and not {aws.ec2.get_subnet(id=i).availability_zone
-                                            for i in s.network.worker_subnet_ids} & offered:
+    if worker_zones and not worker_zones & offered:
         raise ConfigError([describe_problem("workerInstanceType", s.nodes.worker_instance_type,
                                             "is offered in none of the zones of workerSubnetIds",
                                             "add a subnet of a zone that offers it, or pick another type")])

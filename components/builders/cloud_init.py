@@ -245,6 +245,7 @@ def worker_start_script(token: WorkerToken | None = None) -> str:
 WORKER_HEALTH_UNIT = "ray-monitoring-worker-health"
 WORKER_HEALTH_MINUTES = 10  # minutes in a row without Ray's metrics port
 WORKER_HEALTH_COUNT = "/var/lib/ray-monitoring/unhealthy-minutes"
+WORKER_HEALTH_SCRIPT_PATH = f"{BASE}/bin/worker-health.sh"
 WORKER_HEALTH_SCRIPT = f"""\
 #!/usr/bin/env bash
 # Every minute once the worker has joined Ray: {WORKER_HEALTH_MINUTES} minutes in a row without Ray's metrics port and
@@ -268,7 +269,7 @@ Description=Leave the Auto Scaling Group when Ray stays down on this worker
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/bash {BASE}/bin/worker-health.sh
+ExecStart=/usr/bin/bash {WORKER_HEALTH_SCRIPT_PATH}
 """
 WORKER_HEALTH_TIMER = """\
 [Unit]
@@ -349,7 +350,7 @@ def head_user_data(boot: HeadBoot) -> str:
 def worker_user_data(compose_yaml: str, token: WorkerToken | None = None) -> str:
     return _cloud_config([_file(f"{BASE}/compose.yaml", compose_yaml),
                           *_guard_files(),
-                          _file(f"{BASE}/bin/worker-health.sh", WORKER_HEALTH_SCRIPT, "0755"),
+                          _file(WORKER_HEALTH_SCRIPT_PATH, WORKER_HEALTH_SCRIPT, "0755"),
                           _file(f"/etc/systemd/system/{WORKER_HEALTH_UNIT}.service", WORKER_HEALTH_SERVICE),
                           _file(f"/etc/systemd/system/{WORKER_HEALTH_UNIT}.timer", WORKER_HEALTH_TIMER)],
                          worker_start_script(token))
