@@ -39,6 +39,7 @@ from components.kubernetes import common as kc
 from components.kubernetes.alertmanager import Alertmanager, AlertmanagerArgs
 from components.kubernetes.grafana import Grafana, GrafanaArgs
 from components.kubernetes.kuberay_operator import KubeRayOperator, KubeRayOperatorArgs
+from components.kubernetes.namespace import restricted_namespace
 from components.kubernetes.prometheus import Prometheus, PrometheusArgs
 from components.kubernetes.prometheus_operator import PrometheusOperatorArgs, PrometheusOperatorResources
 from components.kubernetes.ray_cluster import RayCluster, RayClusterArgs
@@ -51,13 +52,18 @@ from components.kubernetes.ray_query_headers import RayQueryHeaders, RayQueryHea
 from components.versions import RAY_ARM64_IMAGE
 from stacks.dashboards import image_ray_version, load_dashboards_for
 from stacks.doctor import doctor_expectations
-from stacks.notices import warn_if_grafana_is_published, warn_if_viewers_query_a_shared_store
+from stacks.notices import (
+    warn_if_grafana_is_published,
+    warn_if_namespace_is_unrestricted,
+    warn_if_viewers_query_a_shared_store,
+)
 from stacks.preflight import (
     ARCH_LABEL,
     ClusterAccess,
     check_cluster_answers,
     check_node_port_is_on_minikube,
     check_patch_targets,
+    namespace_labels,
     node_architectures,
     node_labels,
     ray_version_of_targets,
@@ -131,17 +137,16 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
         version, source = image_ray_version(s.ray.shape.image), "the Ray version of rayImage"
     served_version, dashboards = load_dashboards_for(version, source)
 
-    namespaces = []
-    if s.create_namespace:
-        namespaces.append(_namespace("monitoring-namespace", s.namespace))
-    if isinstance(s.ray, CreatedCluster) and s.ray.create_namespace and not (
-            s.create_namespace and s.ray.namespace == s.namespace):
-        namespaces.append(_namespace("ray-namespace", s.ray.namespace))
+    created = _created_namespaces(s, access)
+    namespaces = list(created.values())
     # Everything in them (Roles in the Ray namespace too) waits for the namespaces the stack creates.
     opts = pulumi.ResourceOptions(depends_on=namespaces) if namespaces else None
     operator = None
     if s.kuberay_namespace:
-        operator = KubeRayOperator("kuberay", KubeRayOperatorArgs(s.kuberay_namespace, s.kuberay_chart_repository))
+        own = created.get(s.kuberay_namespace)
+        operator = KubeRayOperator(
+            "kuberay", KubeRayOperatorArgs(s.kuberay_namespace, s.kuberay_chart_repository, create_namespace=not own),
+            pulumi.ResourceOptions(depends_on=[own]) if own else None)
 
     if isinstance(s.backend, PrometheusOperatorSettings):
         monitoring = _prometheus_operator_mode(s, s.backend, dashboards, opts)
@@ -357,6 +362,23 @@ def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, he
     })
 
 
-def _namespace(name: str, namespace: str) -> k8s.core.v1.Namespace:
-    return k8s.core.v1.Namespace(
-        name, metadata={"name": namespace, "labels": kc.labels("monitoring", namespace, "namespace")})
+def _created_namespaces(s: KubernetesSettings, access: ClusterAccess) -> dict[str, k8s.core.v1.Namespace]:
+    """The namespaces the stack creates, by name, each under Pod Security's restricted profile."""
+    wanted = {}
+    if s.create_namespace:
+        wanted[s.namespace] = "monitoring-namespace"
+    if isinstance(s.ray, CreatedCluster) and s.ray.create_namespace:
+        wanted.setdefault(s.ray.namespace, "ray-namespace")
+    if s.kuberay_namespace and s.kuberay_namespace not in wanted and _stack_may_create(access, s.kuberay_namespace):
+        wanted[s.kuberay_namespace] = "kuberay-namespace"
+    return {name: restricted_namespace(resource, name) for name, resource in wanted.items()}
+
+
+def _stack_may_create(access: ClusterAccess, name: str) -> bool:
+    """KubeRay's namespace is the stack's to create (and label) when it is missing or the stack made it; one
+    made otherwise (by Helm's --create-namespace, or by the user) is left as it is."""
+    labels = namespace_labels(access, name)
+    if labels is None or labels.get("app.kubernetes.io/part-of") == kc.PART_OF:
+        return True
+    warn_if_namespace_is_unrestricted("kuberayNamespace", name, labels)
+    return False

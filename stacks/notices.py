@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
+from components.kubernetes.namespace import POD_SECURITY_ENFORCE, POD_SECURITY_PROFILE
 from stacks.settings import MonitoringSettings
 from stacks.settings.kubernetes import GrafanaService
 
@@ -27,3 +28,11 @@ def warn_if_grafana_is_published(service: GrafanaService) -> None:
                         "Grafana's datasource, every series Prometheus holds; the admin password crosses those "
                         "networks in the clear when someone logs in. Put TLS in front (an Ingress with a "
                         "certificate) where they are not your own (docs/security.md)")
+
+
+def warn_if_namespace_is_unrestricted(key: str, name: str, labels: dict[str, str]) -> None:
+    """A namespace the stack uses but did not create keeps its labels: say when Pod Security does not guard it."""
+    if labels.get(POD_SECURITY_ENFORCE) not in (POD_SECURITY_PROFILE, "baseline"):
+        pulumi.log.warn(f"{key}: namespace {name} was not created by this stack, which leaves its labels alone, and "
+                        f"Pod Security does not guard it: `kubectl label namespace {name} {POD_SECURITY_ENFORCE}="
+                        f"{POD_SECURITY_PROFILE}` refuses privileged pods there (docs/security.md)")

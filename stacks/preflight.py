@@ -212,6 +212,23 @@ def node_architectures(labels: list[dict[str, str]] | None) -> set[str] | None:
     return {node.get(ARCH_LABEL, "") for node in labels} - {""} or None if labels is not None else None
 
 
+def namespace_labels(access: ClusterAccess, name: str) -> dict[str, str] | None:
+    """The labels of namespace `name`; None when it does not exist (the stack may then create it)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        found = client.CoreV1Api(_api(access).api_client).read_namespace(name, _request_timeout=REQUEST_TIMEOUT)
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise ConfigError([describe_problem(
+            "kuberayNamespace", name, f"the namespace could not be read ({error.status} {error.reason})",
+            f"use credentials that may `kubectl get namespace {name}` (installing KubeRay needs more than that)")]
+        ) from None
+    return dict((found.metadata and found.metadata.labels) or {})
+
+
 # minikube labels every node it makes with its profile's name (minikube's own node labels).
 MINIKUBE_LABEL = "minikube.k8s.io/name"
 

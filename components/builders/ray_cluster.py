@@ -60,8 +60,27 @@ def ray_version_of(image: str) -> str | None:
     return match.group(1) if match else None
 
 
+# Where Ray's KubeRay node provider (the autoscaler) reads its ServiceAccount's token and CA
+# (ray/autoscaler/_private/kuberay/node_provider.py: IN_CLUSTER_TOKEN_PATH, IN_CLUSTER_CA_CERT_PATH).
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+AUTOSCALER_TOKEN_VOLUME = "autoscaler-token"
+# What the kubelet's own automount requests (the API server's BoundServiceAccountTokenVolume default).
+TOKEN_EXPIRATION_SECONDS = 3607
+
+
+def _autoscaler_token_volume() -> dict[str, Any]:
+    """The volume the API server's ServiceAccount admission would mount in every container of the head,
+    mounted here in the autoscaler's only: a job's driver, in the Ray container, holds no Kubernetes token."""
+    return {"name": AUTOSCALER_TOKEN_VOLUME, "projected": {"defaultMode": 0o444, "sources": [
+        {"serviceAccountToken": {"path": "token", "expirationSeconds": TOKEN_EXPIRATION_SECONDS}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
+    ]}}
+
+
 def _pod_spec(container: dict[str, Any], shape: RayClusterShape) -> dict[str, Any]:
-    spec: dict[str, Any] = {"containers": [container]}
+    # No token in Ray's containers: workers need none, the head's autoscaler gets its own mount.
+    spec: dict[str, Any] = {"containers": [container], "automountServiceAccountToken": False}
     if shape.node_selector:
         spec["nodeSelector"] = dict(shape.node_selector)
     return spec
@@ -139,13 +158,14 @@ def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list
             "idleTimeoutSeconds": AUTOSCALER_IDLE_SECONDS,
             "resources": AUTOSCALER_RESOURCES,
             "securityContext": _container_security_context(),
+            "volumeMounts": [{"name": AUTOSCALER_TOKEN_VOLUME, "mountPath": SERVICE_ACCOUNT_DIR, "readOnly": True}],
             # The autoscaler talks to the GCS, which wants the token too.
             **({"env": token_env} if token_env else {}),
         },
         "headGroupSpec": {
             # No tasks on the head: it runs GCS, the dashboard and the autoscaler.
             "rayStartParams": {"num-cpus": "0", "metrics-export-port": str(RAY_METRICS_PORT)},
-            "template": {"spec": _pod_spec(head, shape)},
+            "template": {"spec": {**_pod_spec(head, shape), "volumes": [_autoscaler_token_volume()]}},
         },
         "workerGroupSpecs": [{
             "groupName": WORKER_GROUP,

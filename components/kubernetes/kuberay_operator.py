@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kubernetes import common as kc
 from components.versions import KUBERAY_CHART, KUBERAY_CHART_REPOSITORY, KUBERAY_VERSION
 
 RELEASE_NAME = "kuberay-operator"
@@ -28,8 +29,10 @@ VALUES = {
 
 @dataclass(frozen=True)
 class KubeRayOperatorArgs:
-    namespace: str  # created by the release when missing
+    namespace: str
     chart_repository: str = KUBERAY_CHART_REPOSITORY  # a mirror's, where the internet is out of reach
+    # Helm creates the namespace when missing (unlabelled); False where the stack creates it itself.
+    create_namespace: bool = True
 
 
 class KubeRayOperator(pulumi.ComponentResource):
@@ -44,12 +47,12 @@ class KubeRayOperator(pulumi.ComponentResource):
             version=KUBERAY_VERSION,
             repository_opts={"repo": args.chart_repository},
             namespace=args.namespace,
-            create_namespace=True,
+            create_namespace=args.create_namespace,
             values=VALUES,
             # Ready means the operator's Deployment is available; a failed install is rolled back.
             timeout=INSTALL_TIMEOUT_SECONDS,
             atomic=True,
             cleanup_on_fail=True,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=kc.child_options(self, opts),  # after the namespace, when the stack creates it
         )
         self.register_outputs({"release": self.release})

@@ -82,7 +82,8 @@ def test_patch_waits_for_prometheus_and_grafana(minikube_patch):
 def test_every_child_is_parented_to_its_component(minikube):
     components = {r.urn: r for r in minikube.resources if r.type.startswith("ray-monitoring:")}
     for resource in minikube.resources:
-        if resource.type.startswith("ray-monitoring:") or resource.name in ("monitoring-namespace", "ray-namespace"):
+        if resource.type.startswith("ray-monitoring:") or resource.name in ("monitoring-namespace", "ray-namespace",
+                                                                                    "kuberay-namespace"):
             continue
         assert resource.parent in components, f"{resource.type} {resource.name} is not inside a component"
         assert resource.name.startswith(components[resource.parent].name), (
@@ -230,7 +231,8 @@ NAMESPACE = "kubernetes:core/v1:Namespace"
 
 def test_shipped_stack_installs_kuberay_and_creates_the_cluster_without_a_patch(minikube):
     assert [r.name for r in minikube.of_type(RELEASE)] == ["kuberay-release"]
-    assert sorted(r.plain["metadata"]["name"] for r in minikube.of_type(NAMESPACE)) == ["monitoring", "ray-system"]
+    assert sorted(r.plain["metadata"]["name"] for r in minikube.of_type(NAMESPACE)) == [
+        "kuberay-system", "monitoring", "ray-system"]
     assert [r.name for r in minikube.of_type(RAY_CLUSTER)] == ["ray-cluster-cluster"]
     assert minikube.of_type(PATCH) == [], "nothing to patch: the environment is in the spec"
     assert minikube.outputs["rayHeadRestart"].startswith("automatic")
@@ -286,7 +288,7 @@ def test_ray_cluster_settings_reach_the_spec():
     assert (group["minReplicas"], group["maxReplicas"]) == (0, 8)
     assert worker["resources"]["limits"] == {"cpu": "2", "memory": "8Gi"} == worker["resources"]["requests"]
     assert group["rayStartParams"]["num-cpus"] == "2"
-    assert [r.plain["metadata"]["name"] for r in result.of_type(NAMESPACE)] == ["monitoring"]
+    assert [r.plain["metadata"]["name"] for r in result.of_type(NAMESPACE)] == ["monitoring", "kuberay-system"]
 
 
 def test_patch_mode_installs_nothing_of_kuberay(minikube_patch):

@@ -75,7 +75,8 @@ def test_kuberay_release_is_pinned_and_sets_only_chart_values(minikube):
     assert release["chart"] == chart["name"] == "kuberay-operator"
     assert release["version"] == chart["version"] == KUBERAY_VERSION
     assert release["repositoryOpts"] == {"repo": "https://ray-project.github.io/kuberay-helm/"}
-    assert release["namespace"] == "kuberay-system" and release["createNamespace"] is True
+    # The stack creates the namespace itself, labelled for Pod Security (tests/stacks/test_pod_security.py).
+    assert release["namespace"] == "kuberay-system" and release["createNamespace"] is False
     values, known = release["values"], chart_values()
     assert values and set(values) <= set(known), f"not in the chart's values.yaml: {set(values) - set(known)}"
     # `resources` goes to the operator's container as is: a Kubernetes ResourceRequirements.

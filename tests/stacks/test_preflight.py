@@ -88,10 +88,12 @@ def test_config_errors_are_clean_run_errors():
 @pytest.mark.parametrize("stack", ["aws", "minikube"])
 def test_nothing_to_patch_reads_no_ray_object(stack, kubernetes_api):
     """The aws stack reads nothing; the minikube stack, when it creates the RayCluster itself, reads only
-    whether the API server answers and the nodes' architectures (to choose the Ray image)."""
+    whether the API server answers, the nodes' architectures (to choose the Ray image) and whether KubeRay's
+    namespace is there (the stack creates it when it is not)."""
     before = len(kubernetes_api.requests)
     assert run_stack(stack).error is None
-    assert kubernetes_api.requests[before:] == ([] if stack == "aws" else ["/version/", "/api/v1/nodes"])
+    assert kubernetes_api.requests[before:] == ([] if stack == "aws" else [
+        "/version/", "/api/v1/nodes", "/api/v1/namespaces/kuberay-system"])
 
 
 @pytest.mark.parametrize("owner,how", [("RayService", "label"), ("RayJob", "label"), ("RayService", "ownerReference")])

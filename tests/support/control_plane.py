@@ -112,6 +112,9 @@ class ControlPlane:
             f"--cert-dir={self.workdir / 'certs'}", f"--token-auth-file={tokens}", "--authorization-mode=RBAC",
             "--service-account-issuer=https://kubernetes.default.svc", f"--service-account-key-file={key}",
             f"--service-account-signing-key-file={key}", "--service-cluster-ip-range=10.96.0.0/16",
+            # As kubeadm (minikube, kind) and the cloud providers run it: privileged pods are the admission
+            # plugins' to refuse (PodSecurity), not the API server's off-by-default flag.
+            "--allow-privileged=true",
         ], self.workdir / "kube-apiserver.log")
         wait_until(lambda: self.get("/readyz") == "ok", 180,
                    f"kube-apiserver ready (see {self.workdir / 'kube-apiserver.log'})", interval=1)

@@ -15,6 +15,7 @@ from support.loopback import LoopbackServer, QuietHandler
 
 _ONE = re.compile(r"^/apis/ray\.io/v1/namespaces/([^/]+)/(rayclusters|rayservices)/([^/?]+)$")
 _ALL = re.compile(r"^/apis/ray\.io/v1/(rayclusters|rayservices)$")
+_NAMESPACE = re.compile(r"^/api/v1/namespaces/([^/]+)$")
 PLURAL = {"RayCluster": "rayclusters", "RayService": "rayservices"}
 
 
@@ -30,6 +31,7 @@ class KubernetesApi:
         self.ray_services: dict[tuple[str, str], dict] = {}  # (namespace, name) -> RayService
         # None: listing nodes is forbidden, as for a namespaced user.
         self.nodes: list[dict] | None = MINIKUBE_NODES
+        self.namespaces: dict[str, dict] = {}  # name -> Namespace; others are missing (404)
         self.requests: list[str] = []
         api = self
 
@@ -37,7 +39,7 @@ class KubernetesApi:
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 path = self.path.split("?", 1)[0]
                 api.requests.append(path)
-                one, every = _ONE.match(path), _ALL.match(path)
+                one, every, namespace = _ONE.match(path), _ALL.match(path), _NAMESPACE.match(path)
                 if path == "/api/v1/nodes":
                     if api.nodes is None:
                         self.send_json(403, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
@@ -45,6 +47,8 @@ class KubernetesApi:
                                              "message": 'nodes is forbidden: cannot list resource "nodes"'})
                     else:
                         self.send_json(200, {"apiVersion": "v1", "kind": "NodeList", "items": api.nodes})
+                elif namespace and namespace.group(1) in api.namespaces:
+                    self.send_json(200, api.namespaces[namespace.group(1)])
                 elif one and (one.group(1), one.group(3)) in api.store(one.group(2)):
                     self.send_json(200, api.store(one.group(2))[(one.group(1), one.group(3))])
                 elif every:
