@@ -191,7 +191,8 @@ SETTINGS: tuple[Setting, ...] = (
             doc=f"with `installKubeRay`: the Helm repository the chart (`kuberay-operator` {KUBERAY_VERSION}) "
                 "comes from; a mirror's URL where the internet is out of reach"),
     Setting(key="kuberayNamespace", kind="string", section=KN, platforms=K8S, default="kuberay-system", **NAME,
-            doc="the namespace KubeRay is installed in (created)"),
+            doc="the namespace KubeRay is installed in (created, under Pod Security's `restricted` profile, "
+                "unless it already exists)"),
     Setting(key="rayClusterName", kind="string", section=KN, platforms=K8S, default="ray-training-cluster",
             pattern=f.DNS_SUBDOMAIN, why="must be a RayCluster name: lowercase letters, digits, '-' and '.'",
             doc="the RayCluster to create or patch"),
