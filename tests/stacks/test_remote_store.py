@@ -396,3 +396,19 @@ def test_anonymous_viewers_of_a_shared_store_are_warned_about(aws_write, k8s_wri
                                         grafanaQueryUrl=QUERY)):
         assert any("anonymous Grafana viewers" in line and QUERY in line for line in result.logs), result.logs
     assert not any("anonymous Grafana viewers" in line for line in k8s_write.logs), "no grafanaQueryUrl: no warning"
+
+
+def test_ray_takes_its_query_headers_from_its_environment_only():
+    # Ray 2.60, ray/dashboard/modules/metrics/metrics_head.py: the dashboard reads RAY_PROMETHEUS_HEADERS from
+    # os.environ (no file, no other source), so in agent mode the credential is in the environment every Ray
+    # process on the head inherits, a job's included (docs/security.md says so: give it a read-only one).
+    import inspect
+    import re
+
+    from ray.dashboard.modules.metrics import metrics_head
+
+    assert metrics_head.PROMETHEUS_HEADERS_ENV_VAR == "RAY_PROMETHEUS_HEADERS"
+    code = re.sub(r"\s+", "", inspect.getsource(metrics_head))
+    reads = code.count("os.environ.get(PROMETHEUS_HEADERS_ENV_VAR")
+    # Every other mention is its definition or the error message that names it.
+    assert reads == 2 and code.count("PROMETHEUS_HEADERS_ENV_VAR") == reads + 2
