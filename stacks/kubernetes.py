@@ -20,6 +20,7 @@ from components.builders import (
 )
 from components.builders.dashboard_catalogue import Dashboard
 from components.builders.pod_monitor import pod_monitor_spec
+from components.builders.ray_cluster import ScaledWorkers
 from components.builders.ray_head_env import (
     RECREATE,
     head_restart_command,
@@ -52,6 +53,7 @@ from components.kubernetes.ray_query_headers import RayQueryHeaders, RayQueryHea
 from components.versions import RAY_ARM64_IMAGE
 from stacks.dashboards import image_ray_version, load_dashboards_for
 from stacks.doctor import doctor_expectations
+from stacks.kubernetes_claims import fit_claims
 from stacks.notices import (
     warn_if_grafana_is_published,
     warn_if_namespace_is_unrestricted,
@@ -67,6 +69,7 @@ from stacks.preflight import (
     node_architectures,
     node_labels,
     ray_version_of_targets,
+    scaled_workers,
 )
 from stacks.settings import KubernetesSettings
 from stacks.settings.existing_clusters import PatchTarget, PrometheusOperatorSettings
@@ -115,14 +118,17 @@ class Monitoring:
 
 def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     check_cluster_answers(access)  # an unreachable cluster is said as such, before any setting is blamed
-    objects = []
+    objects, scaled = [], None
     if isinstance(settings.ray, PatchedClusters):
         # Read before anything is registered: a wrong target stops `pulumi preview` with nothing made.
         objects = check_patch_targets(settings.ray.targets, access)
+    else:
+        scaled = scaled_workers(access, settings.ray.name, settings.ray.namespace)
     nodes = node_labels(access)
     if settings.ray_dashboard_node_port is not None:
         check_node_port_is_on_minikube(nodes, settings.ray_dashboard_node_port)
-    s, m = _fit_to_nodes(settings, nodes), settings.monitoring
+    s = fit_claims(_fit_to_nodes(settings, nodes), access)
+    m = s.monitoring
     # Our Grafana lets anonymous viewers in; in operator mode the user's Grafana is the user's to set.
     warn_if_viewers_query_a_shared_store(m, anonymous_viewers=isinstance(s.backend, OwnMonitoring))
     if isinstance(s.backend, OwnMonitoring):
@@ -163,7 +169,7 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     head_env = ray_head_env(monitoring.grafana_url, monitoring.prometheus_url, m.datasource_name, iframe_host,
                             headers.secret_name if headers else None, m.cardinality_level)
     head_restart = _ray_heads(s, head_env, monitoring.ready + (headers.secrets if headers else []), namespaces,
-                              operator)
+                              operator, scaled)
     if s.ray_dashboard_node_port is not None:
         RayDashboardService(
             "ray-dashboard",
@@ -251,15 +257,15 @@ def _prometheus_operator_mode(s: KubernetesSettings, operator: PrometheusOperato
 
 
 def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], ready: list[pulumi.Resource],
-               namespaces: list[pulumi.Resource],
-               operator: KubeRayOperator | None) -> str:
+               namespaces: list[pulumi.Resource], operator: KubeRayOperator | None,
+               scaled: ScaledWorkers | None) -> str:
     """The created RayCluster, or a patch per target; returns how each head gets its environment."""
     if isinstance(s.ray, CreatedCluster):
         cluster = RayCluster(
             "ray-cluster",
             RayClusterArgs(s.ray.name, s.ray.namespace, s.ray.shape, s.ray.head_container, head_env,
                            worker_env=ray_node_env(s.monitoring.cardinality_level), token_auth=s.ray.token_auth,
-                           token=s.monitoring.given.ray_auth_token),
+                           token=s.monitoring.given.ray_auth_token, scaled=scaled),
             # After the operator (its CRD), so `pulumi destroy` deletes the cluster before the operator.
             pulumi.ResourceOptions(depends_on=[*namespaces, *ready, *([operator.release] if operator else [])]),
         )

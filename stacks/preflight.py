@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from components.builders.ray_cluster import WORKER_GROUP, ScaledWorkers
+from components.kubernetes.common import PART_OF
 from stacks.settings import ConfigError, describe_problem
 from stacks.settings.existing_clusters import PatchTarget
 
@@ -79,11 +81,15 @@ def _first_line(error: Exception) -> str:
 
 
 def _unreachable(target: PatchTarget, error: Exception) -> ConfigError:
+    return _unreadable(target.kind, target.name, target.namespace, error)
+
+
+def _unreadable(kind: str, name: str, namespace: str, error: Exception) -> ConfigError:
     return ConfigError([describe_problem(
-        "rayClusterName", target.name,
-        f"the {target.kind} could not be read from the cluster to check it before patching ({type(error).__name__}: "
+        "rayClusterName", name,
+        f"the {kind} could not be read from the cluster to check it ({type(error).__name__}: "
         f"{str(error).splitlines()[0] if str(error) else 'no detail'})",
-        f"point kubectl at the cluster (`kubectl get {PLURALS[target.kind]} -n {target.namespace}` must work), "
+        f"point kubectl at the cluster (`kubectl get {PLURALS[kind]} -n {namespace}` must work), "
         "or set kubernetes:context / kubernetes:kubeconfig")])
 
 
@@ -227,6 +233,69 @@ def namespace_labels(access: ClusterAccess, name: str) -> dict[str, str] | None:
             f"use credentials that may `kubectl get namespace {name}` (installing KubeRay needs more than that)")]
         ) from None
     return dict((found.metadata and found.metadata.labels) or {})
+
+
+def scaled_workers(access: ClusterAccess, name: str, namespace: str) -> ScaledWorkers | None:
+    """The RayCluster the stack creates, as it runs (None before the first `pulumi up`): its worker group's
+    replicas and scaleStrategy, which Ray's autoscaler sets. One of that name the stack did not create is
+    refused: the stack's apply would take it over."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        live = _api(access).get_namespaced_custom_object(RAY_GROUP, RAY_VERSION, namespace, PLURALS["RayCluster"],
+                                                         name, _request_timeout=REQUEST_TIMEOUT)
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise _unreadable("RayCluster", name, namespace, error) from None
+    if live.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/part-of") != PART_OF:
+        raise ConfigError([describe_problem(
+            "rayClusterName", name, f"a RayCluster of that name already runs in {namespace} and was not created by "
+            "this stack", "choose another rayClusterName, or monitor that cluster: pulumi config set "
+            "createRayCluster false (the stack then patches it)")])
+    group = next((g for g in live.get("spec", {}).get("workerGroupSpecs", []) if g.get("groupName") == WORKER_GROUP),
+                 None)
+    if group is None or not isinstance(group.get("replicas"), int):
+        return None
+    return ScaledWorkers(group["replicas"], group.get("scaleStrategy") or None)
+
+
+@dataclass(frozen=True)
+class ClaimState:
+    size: str  # spec.resources.requests.storage, what the stack last applied
+    storage_class: str | None
+    expandable: bool  # the StorageClass sets allowVolumeExpansion: true
+
+
+def claim_state(access: ClusterAccess, namespace: str, name: str) -> ClaimState | None:
+    """A PersistentVolumeClaim the stack made, and whether its StorageClass lets it grow; None when missing."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    api = _api(access).api_client
+    try:
+        claim = client.CoreV1Api(api).read_namespaced_persistent_volume_claim(name, namespace,
+                                                                              _request_timeout=REQUEST_TIMEOUT)
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise ConfigError([describe_problem(
+            "prometheusStorage", "persistentVolumeClaim", f"the claim {namespace}/{name} could not be read "
+            f"({error.status} {error.reason})", f"use credentials that may `kubectl get pvc -n {namespace} {name}`")]
+        ) from None
+    spec = claim.spec
+    requests = (spec.resources.requests if spec and spec.resources else None) or {}
+    if spec is None or "storage" not in requests:
+        return None  # not a claim the stack made: pulumi up reports it
+    storage_class = spec.storage_class_name
+    expandable = False
+    if storage_class:
+        try:
+            found = client.StorageV1Api(api).read_storage_class(storage_class, _request_timeout=REQUEST_TIMEOUT)
+            expandable = bool(found.allow_volume_expansion)
+        except ApiException:  # gone, or not ours to read: growing it would not be known to work
+            expandable = False
+    return ClaimState(requests["storage"], storage_class, expandable)
 
 
 # minikube labels every node it makes with its profile's name (minikube's own node labels).

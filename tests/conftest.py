@@ -10,7 +10,7 @@ import pytest
 
 from support.control_plane import SAMPLE_RAY_CLUSTER
 from support.kubernetes_api import KubernetesApi, ray_clusters_in
-from support.stacks import PATCH_MODE, Run, run_stack
+from support.stacks import PATCH_MODE, USERS_CLUSTER, Run, run_stack
 from support.upstream import upstream_file
 
 LIVE_TESTS = Path(__file__).parent / "live"
@@ -33,11 +33,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def kubernetes_api(tmp_path_factory):
-    """The API server the minikube stack's preflight reads: KubeRay's sample RayCluster stands where
-    stacks/Pulumi.minikube.yaml expects it (ray-training-cluster in ray-system, head ray-head)."""
+    """The API server the minikube stack's preflight reads: KubeRay's sample RayCluster as a user applies it
+    (USERS_CLUSTER in ray-system, head ray-head), which PATCH_MODE patches."""
     api = KubernetesApi().start()
     (sample,) = ray_clusters_in(upstream_file(SAMPLE_RAY_CLUSTER))
-    api.add(sample, name="ray-training-cluster", namespace="ray-system")
+    api.add(sample, name=USERS_CLUSTER, namespace="ray-system")
     previous = os.environ.get("KUBECONFIG")
     os.environ["KUBECONFIG"] = str(api.kubeconfig(tmp_path_factory.mktemp("kube") / "config"))
     try:

@@ -52,6 +52,15 @@ class RayClusterShape:
     node_selector: dict[str, str] | None = None
 
 
+@dataclass(frozen=True)
+class ScaledWorkers:
+    """The worker group as Ray's autoscaler last left it on the live RayCluster: its JSON patches set these
+    two fields (ray/autoscaler/_private/kuberay/node_provider.py), and a later `pulumi up` keeps them."""
+
+    replicas: int
+    scale_strategy: dict[str, Any] | None = None
+
+
 def ray_version_of(image: str) -> str | None:
     """The Ray version in a rayproject/ray-style tag (2.60.0, 2.60.0-py311-cpu), or None."""
     name = image.split("@", 1)[0]  # a digest pins the content; the tag still names the version
@@ -102,6 +111,13 @@ def _resources(size: RayNodeSize) -> dict[str, Any]:
     return {"requests": dict(amount), "limits": dict(amount)}
 
 
+def _replicas(shape: RayClusterShape, scaled: ScaledWorkers | None) -> int:
+    """The autoscaler's count where there is one, within the group's (possibly new) bounds; else the minimum."""
+    if scaled is None:
+        return shape.worker_min_replicas
+    return min(max(scaled.replicas, shape.worker_min_replicas), shape.worker_max_replicas)
+
+
 def _logical_cpus(cpu: str) -> str:
     """The CPUs Ray schedules on a worker: at least one, so a fractional container still runs tasks."""
     cores = float(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
@@ -119,10 +135,12 @@ def token_auth_env(secret_name: str) -> list[dict[str, Any]]:
 
 
 def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list[dict[str, Any]],
-                     token_secret: str | None = None, worker_env: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                     token_secret: str | None = None, worker_env: list[dict[str, Any]] | None = None,
+                     scaled: ScaledWorkers | None = None) -> dict[str, Any]:
     """`spec` of a ray.io/v1 RayCluster, valid against KubeRay v1.7.0's CRD. `token_secret`: a Secret
     holding Ray's token (TOKEN_KEY): token authentication on the head, the workers and the autoscaler.
-    `worker_env`: what every worker gets besides the token (ray_head_env.ray_node_env)."""
+    `worker_env`: what every worker gets besides the token (ray_head_env.ray_node_env). `scaled`: what the
+    autoscaler set on the live cluster, kept (its replicas within the new bounds)."""
     metrics = {"name": "metrics", "containerPort": RAY_METRICS_PORT}
     token_env = token_auth_env(token_secret) if token_secret else []
     head = {
@@ -169,7 +187,7 @@ def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list
         },
         "workerGroupSpecs": [{
             "groupName": WORKER_GROUP,
-            "replicas": shape.worker_min_replicas,
+            "replicas": _replicas(shape, scaled),
             "minReplicas": shape.worker_min_replicas,
             "maxReplicas": shape.worker_max_replicas,
             "rayStartParams": {"num-cpus": _logical_cpus(shape.worker.cpu),
@@ -177,6 +195,8 @@ def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list
             "template": {"spec": _pod_spec(worker, shape)},
         }],
     }
+    if scaled and scaled.scale_strategy:
+        spec["workerGroupSpecs"][0]["scaleStrategy"] = scaled.scale_strategy
     version = ray_version_of(shape.image)
     if version:
         spec["rayVersion"] = version

@@ -26,6 +26,7 @@ class Storage:
     persistent: bool
     size: str
     storage_class: str | None
+    size_configured: bool = False  # the user's size (else the sizing model's, which may move)
 
 
 def selector_labels(app: str, instance: str) -> dict[str, str]:

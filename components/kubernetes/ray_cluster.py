@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.builders.ray_cluster import TOKEN_KEY, RayClusterShape, ray_cluster_spec
+from components.builders.ray_cluster import TOKEN_KEY, RayClusterShape, ScaledWorkers, ray_cluster_spec
 from components.generated import generated_secret
 from components.kubernetes import common as kc
 
@@ -23,6 +23,14 @@ class RayClusterArgs:
     worker_env: list[dict[str, Any]] = field(default_factory=list)  # ray_node_env's, on every worker
     token_auth: bool = False  # Ray's token authentication, with a token generated here
     token: str | None = None  # the user's token instead (rayAuthToken)
+    scaled: ScaledWorkers | None = None  # the live cluster's worker group, as the autoscaler left it
+
+
+# Ray's autoscaler JSON-patches the worker group's replicas. workerGroupSpecs is an atomic list in KubeRay's
+# CRD, so the whole list becomes the autoscaler's field manager's, and a server-side apply that is not forced
+# fails with a conflict on .spec.workerGroupSpecs. The stack owns this RayCluster (preflight refuses a
+# same-named one it did not create) and applies the autoscaler's replicas and scaleStrategy as it finds them.
+FORCE_APPLY = {"pulumi.com/patchForce": "true"}
 
 
 class RayCluster(pulumi.ComponentResource):
@@ -51,8 +59,10 @@ class RayCluster(pulumi.ComponentResource):
                 "name": args.cluster_name,
                 "namespace": args.namespace,
                 "labels": kc.labels("ray", args.cluster_name, "compute"),
+                "annotations": FORCE_APPLY,
             },
-            spec=ray_cluster_spec(args.shape, args.head_container, args.head_env, token_secret, args.worker_env),
+            spec=ray_cluster_spec(args.shape, args.head_container, args.head_env, token_secret, args.worker_env,
+                                  args.scaled),
             opts=cluster_opts,
         )
         self.register_outputs({"cluster": self.cluster})

@@ -273,6 +273,7 @@ def _storage(reader: Reader, prefix: str, sized: str | None = None) -> Storage:
         persistent=reader.text(f"{prefix}Storage") == "persistentVolumeClaim",
         size=reader.text(f"{prefix}StorageSize", computed=sized),
         storage_class=reader.optional_text(f"{prefix}StorageClass"),
+        size_configured=sized is None or reader.optional_text(f"{prefix}StorageSize") is not None,
     )
 
 

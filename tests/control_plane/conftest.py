@@ -3,8 +3,8 @@
   expects it (the preflight and the Prometheus Operator read objects; nothing runs pods).
 - `cluster`: the API server with controllers, the scheduler and kwok running minikube's node, where the real
   Pulumi engine deploys the stack (`deployed`: from zero, as `pulumi up --stack minikube`).
-The scenarios run in the order of SCENARIOS (one xdist group): the deployed stack is checked, changed and,
-last, destroyed.
+The scenarios run in the order of SCENARIOS (one xdist group): the deployed stack is checked, scaled by Ray's
+autoscaler, changed and, last, destroyed.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from support.deployments import Cluster, start_cluster, up_with_kuberay
 from support.kubernetes_api import MINIKUBE_NODES
 from support.live import Processes
 from support.pulumi_engine import Outcome, Project
+from support.stacks import USERS_CLUSTER
 from support.upstream import upstream_file
 
-SCENARIOS = ("from_zero", "idempotent", "in_place", "patch_mode", "operator_mode", "bad_targets", "destroy")
+SCENARIOS = ("from_zero", "idempotent", "autoscaled", "in_place", "patch_mode", "operator_mode", "bad_targets",
+             "destroy")
 
 
 def pytest_collection_modifyitems(items):
@@ -42,7 +44,7 @@ def control_plane(tmp_path_factory):
         for node in MINIKUBE_NODES:  # the node `minikube start` registers, as an object: no kubelet runs
             plane.create(node)
         plane.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-        plane.create(sample_ray_cluster())  # as a user applies it
+        plane.create(sample_ray_cluster(USERS_CLUSTER))  # as a user applies it
         yield plane
     finally:
         processes.stop_all()

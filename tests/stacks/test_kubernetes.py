@@ -12,7 +12,7 @@ from components.kubernetes.prometheus_rbac import DISCOVERY_RULES
 from stacks.settings import ConfigError
 from support.kubernetes_api import MINIKUBE_NODES
 from support.pulumi_internals import is_secret, reveal
-from support.stacks import PATCH_MODE, Run, run_stack
+from support.stacks import PATCH_MODE, USERS_CLUSTER, Run, run_stack
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
@@ -51,7 +51,7 @@ def test_head_env_points_at_the_deployed_services(mode, minikube, minikube_patch
 def test_patch_touches_only_the_head_env_and_restarts_by_upgrade_strategy(minikube_patch):
     minikube = minikube_patch
     patch = minikube.one(PATCH, "ray-cluster-head-env").plain
-    assert patch["metadata"]["name"] == "ray-training-cluster"
+    assert patch["metadata"]["name"] == USERS_CLUSTER
     assert patch["metadata"]["namespace"] == "ray-system"
     assert set(patch["spec"]) == {"headGroupSpec", "upgradeStrategy"}
     assert patch["spec"]["upgradeStrategy"] == {"type": "Recreate"}
@@ -61,7 +61,7 @@ def test_patch_touches_only_the_head_env_and_restarts_by_upgrade_strategy(miniku
 
 
 def test_head_restart_none_leaves_upgrade_strategy_alone_and_prints_the_command(kubernetes_api):
-    kubernetes_api.add(kubernetes_api.ray_clusters[("ray-system", "ray-training-cluster")], "rc", "ml")
+    kubernetes_api.add(kubernetes_api.ray_clusters[("ray-system", USERS_CLUSTER)], "rc", "ml")
     result = run_stack("minikube", headRestart="none", rayClusterName="rc", rayClusterNamespace="ml", **PATCH_MODE)
     assert result.error is None, result.error
     assert "upgradeStrategy" not in result.one(PATCH, "ray-cluster-head-env").plain["spec"]
@@ -167,7 +167,7 @@ def test_services_and_node_ports(minikube):
 def test_code_defaults_expose_nothing_and_need_an_existing_namespace():
     from support.stacks import run as run_program
 
-    result = run_program("minikube", {})
+    result = run_program("minikube", {"ray-monitoring:rayClusterName": USERS_CLUSTER})  # one that exists
     assert result.error is None, result.error
     assert result.one(SERVICE, "grafana-service").plain["spec"]["type"] == "ClusterIP"
     assert not [r for r in result.of_type(SERVICE) if r.name == "ray-dashboard-service"]
@@ -288,7 +288,7 @@ def test_ray_cluster_settings_reach_the_spec():
     assert (group["minReplicas"], group["maxReplicas"]) == (0, 8)
     assert worker["resources"]["limits"] == {"cpu": "2", "memory": "8Gi"} == worker["resources"]["requests"]
     assert group["rayStartParams"]["num-cpus"] == "2"
-    assert [r.plain["metadata"]["name"] for r in result.of_type(NAMESPACE)] == ["monitoring", "kuberay-system"]
+    assert sorted(r.plain["metadata"]["name"] for r in result.of_type(NAMESPACE)) == ["kuberay-system", "monitoring"]
 
 
 def test_patch_mode_installs_nothing_of_kuberay(minikube_patch):

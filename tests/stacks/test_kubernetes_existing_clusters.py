@@ -17,7 +17,7 @@ from support.crds import assert_strictly_valid, merge_list_map, v1_schema
 from support.kubernetes_api import ray_clusters_in
 from support.promql import RULES_FOUND
 from support.stacks import OPERATOR_MODE as OPERATOR
-from support.stacks import PATCH_MODE, Run, run_stack
+from support.stacks import PATCH_MODE, USERS_CLUSTER, Run, run_stack
 from support.tools import promtool
 from support.upstream import upstream_file
 
@@ -25,7 +25,7 @@ PATCH = "kubernetes:ray.io/v1:RayClusterPatch"
 SERVICE_PATCH = "kubernetes:ray.io/v1:RayServicePatch"
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
-TARGETS = [{"name": "ray-training-cluster", "namespace": "ray-system"},
+TARGETS = [{"name": USERS_CLUSTER, "namespace": "ray-system"},
            {"name": "rayservice-sample", "namespace": "serve", "kind": "RayService"},
            {"name": "batch", "namespace": "batch", "kind": "RayCluster", "headContainer": "ray-head"}]
 
@@ -34,7 +34,7 @@ TARGETS = [{"name": "ray-training-cluster", "namespace": "ray-system"},
 def several(kubernetes_api) -> Run:
     (service,) = ray_clusters_in(upstream_file("fixtures/rayservice.sample.kuberay-v1.7.0.yaml"), "RayService")
     kubernetes_api.add(service, namespace="serve")
-    kubernetes_api.add(kubernetes_api.ray_clusters[("ray-system", "ray-training-cluster")], "batch", "batch")
+    kubernetes_api.add(kubernetes_api.ray_clusters[("ray-system", USERS_CLUSTER)], "batch", "batch")
     result = run_stack("minikube", rayClusters=TARGETS, **PATCH_MODE)
     assert result.error is None, result.error
     return result
@@ -42,7 +42,7 @@ def several(kubernetes_api) -> Run:
 
 def test_each_target_is_patched_by_its_kind(several):
     patches = {r.name: r.plain for r in several.resources if r.type in (PATCH, SERVICE_PATCH)}
-    assert set(patches) == {"raycluster-ray-system-ray-training-cluster-head-env",
+    assert set(patches) == {"raycluster-ray-system-raycluster-kuberay-head-env",
                             "rayservice-serve-rayservice-sample-head-env", "raycluster-batch-batch-head-env"}
     service = patches["rayservice-serve-rayservice-sample-head-env"]
     assert service["kind"] == "RayService" and set(service["spec"]) == {"rayClusterConfig"}
@@ -224,7 +224,7 @@ def test_several_clusters_outside_ray_system_touch_no_ray_system(kubernetes_api)
     names it for a RayCluster and a RayService alike (ray-operator/controllers/ray/utils/util.go,
     GenerateHeadServiceName, v1.7.0)."""
     (service,) = ray_clusters_in(upstream_file("fixtures/rayservice.sample.kuberay-v1.7.0.yaml"), "RayService")
-    kubernetes_api.add(kubernetes_api.ray_clusters[("ray-system", "ray-training-cluster")], "training", "ml-team-a")
+    kubernetes_api.add(kubernetes_api.ray_clusters[("ray-system", USERS_CLUSTER)], "training", "ml-team-a")
     kubernetes_api.add(service, "llm-serve", "serving")
     targets = [{"name": "training", "namespace": "ml-team-a"},
                {"name": "llm-serve", "namespace": "serving", "kind": "RayService"}]

@@ -7,18 +7,18 @@ import pytest
 
 from stacks.settings import ConfigError
 from support.loopback import free_port
-from support.stacks import PATCH_MODE, refused, run_stack
+from support.stacks import PATCH_MODE, USERS_CLUSTER, refused, run_stack
 
 
 def test_present_cluster_and_container_pass(minikube_patch, kubernetes_api):
-    assert "/apis/ray.io/v1/namespaces/ray-system/rayclusters/ray-training-cluster" in kubernetes_api.requests
+    assert f"/apis/ray.io/v1/namespaces/ray-system/rayclusters/{USERS_CLUSTER}" in kubernetes_api.requests
     assert minikube_patch.one("kubernetes:ray.io/v1:RayClusterPatch", "ray-cluster-head-env")
 
 
 def test_missing_cluster_is_refused_naming_the_keys_and_what_exists():
     message = refused(run_stack("minikube", **PATCH_MODE, rayClusterName="no-such-cluster"), "rayClusterName")
     assert "'no-such-cluster'" in message and "'ray-system' (rayClusterNamespace)" in message
-    assert "ray-system/ray-training-cluster" in message, "the clusters that do exist are listed"
+    assert f"ray-system/{USERS_CLUSTER}" in message, "the clusters that do exist are listed"
 
 
 def test_cluster_in_another_namespace_is_refused():
@@ -27,7 +27,7 @@ def test_cluster_in_another_namespace_is_refused():
 
 
 def test_wrong_head_container_is_refused_listing_the_real_ones(kubernetes_api):
-    cluster = kubernetes_api.ray_clusters[("ray-system", "ray-training-cluster")]
+    cluster = kubernetes_api.ray_clusters[("ray-system", USERS_CLUSTER)]
     two = {**cluster, "spec": {**cluster["spec"], "headGroupSpec": {**cluster["spec"]["headGroupSpec"], "template": {
         "spec": {"containers": [{"name": "ray-head", "image": "x"}, {"name": "log-shipper", "image": "y"}]}}}}}
     kubernetes_api.add(two, "two-containers", "ray-system")
@@ -86,14 +86,16 @@ def test_config_errors_are_clean_run_errors():
 
 
 @pytest.mark.parametrize("stack", ["aws", "minikube"])
-def test_nothing_to_patch_reads_no_ray_object(stack, kubernetes_api):
+def test_nothing_to_patch_reads_only_what_the_stack_makes(stack, kubernetes_api):
     """The aws stack reads nothing; the minikube stack, when it creates the RayCluster itself, reads only
-    whether the API server answers, the nodes' architectures (to choose the Ray image) and whether KubeRay's
-    namespace is there (the stack creates it when it is not)."""
+    whether the API server answers, that RayCluster (the replicas Ray's autoscaler chose), the nodes'
+    architectures (to choose the Ray image) and whether KubeRay's namespace is there (the stack creates it
+    when it is not)."""
     before = len(kubernetes_api.requests)
     assert run_stack(stack).error is None
     assert kubernetes_api.requests[before:] == ([] if stack == "aws" else [
-        "/version/", "/api/v1/nodes", "/api/v1/namespaces/kuberay-system"])
+        "/version/", "/apis/ray.io/v1/namespaces/ray-system/rayclusters/ray-training-cluster", "/api/v1/nodes",
+        "/api/v1/namespaces/kuberay-system"])
 
 
 @pytest.mark.parametrize("owner,how", [("RayService", "label"), ("RayJob", "label"), ("RayService", "ownerReference")])
@@ -103,7 +105,7 @@ def test_a_raycluster_owned_by_a_rayservice_or_rayjob_is_refused(kubernetes_api,
     `spec.upgradeStrategy` on such a cluster, after which it stops reconciling it
     (ray-operator/controllers/ray/utils/validation.go, ValidateRayClusterUpgradeOptions, and
     raycluster_controller.go, v1.7.0): the default headRestart would freeze it."""
-    cluster = kubernetes_api.ray_clusters[("ray-system", "ray-training-cluster")]
+    cluster = kubernetes_api.ray_clusters[("ray-system", USERS_CLUSTER)]
     metadata = {"name": "llm-serve-raycluster-x7k2p", "namespace": "ray-system"}
     if how == "label":
         metadata["labels"] = {"ray.io/originated-from-crd": owner, "ray.io/originated-from-cr-name": "llm-serve"}
@@ -119,7 +121,7 @@ def test_a_raycluster_owned_by_a_rayservice_or_rayjob_is_refused(kubernetes_api,
 
 
 def test_a_raycluster_a_user_made_is_patched(kubernetes_api):
-    cluster = kubernetes_api.ray_clusters[("ray-system", "ray-training-cluster")]
+    cluster = kubernetes_api.ray_clusters[("ray-system", USERS_CLUSTER)]
     mine = {**cluster, "metadata": {"name": "mine", "namespace": "ray-system",
                                     "labels": {"ray.io/originated-from-crd": "RayCluster"}}}
     kubernetes_api.add(mine, "mine", "ray-system")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from stacks.settings import ConfigError
-from support.stacks import PATCH_MODE, Run, run_stack
+from support.stacks import PATCH_MODE, USERS_CLUSTER, Run, run_stack
 
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 
@@ -40,7 +40,7 @@ def test_an_explicit_rayversion_wins():
 
 
 def test_a_cluster_on_an_unsupported_version_is_refused(kubernetes_api):
-    cluster = dict(kubernetes_api.ray_clusters[("ray-system", "ray-training-cluster")])
+    cluster = dict(kubernetes_api.ray_clusters[("ray-system", USERS_CLUSTER)])
     cluster["spec"] = {**cluster["spec"], "rayVersion": "2.30.0"}
     kubernetes_api.add(cluster, "old", "ray-system")
     result = run_stack("minikube", rayClusterName="old", **PATCH_MODE)
@@ -51,10 +51,10 @@ def test_a_cluster_on_an_unsupported_version_is_refused(kubernetes_api):
 
 
 def test_clusters_on_different_versions_need_rayversion(kubernetes_api):
-    cluster = dict(kubernetes_api.ray_clusters[("ray-system", "ray-training-cluster")])
+    cluster = dict(kubernetes_api.ray_clusters[("ray-system", USERS_CLUSTER)])
     newer = {**cluster, "spec": {**cluster["spec"], "rayVersion": "2.58.0"}}
     kubernetes_api.add(newer, "newer", "ray-system")
-    targets = [{"name": "ray-training-cluster", "namespace": "ray-system"},
+    targets = [{"name": USERS_CLUSTER, "namespace": "ray-system"},
                {"name": "newer", "namespace": "ray-system"}]
     result = run_stack("minikube", rayClusters=targets, **PATCH_MODE)
     assert isinstance(result.error, ConfigError) and "different Ray versions" in str(result.error)

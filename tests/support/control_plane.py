@@ -74,7 +74,7 @@ def start_kuberay_operator(plane: ControlPlane, processes: Processes) -> Any:
         "HTTP_PROXY": f"http://{LOOPBACK}:{free_port()}", "NO_PROXY": ""})
 
 
-def sample_ray_cluster(name: str = CLUSTER) -> dict[str, Any]:
+def sample_ray_cluster(name: str) -> dict[str, Any]:
     """KubeRay's sample RayCluster, unchanged but for its name and namespace."""
     cluster = copy.deepcopy(yaml.safe_load(upstream_file(SAMPLE_RAY_CLUSTER).read_text()))
     cluster["metadata"] = {"name": name, "namespace": NAMESPACE}

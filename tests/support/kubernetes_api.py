@@ -32,6 +32,7 @@ class KubernetesApi:
         # None: listing nodes is forbidden, as for a namespaced user.
         self.nodes: list[dict] | None = MINIKUBE_NODES
         self.namespaces: dict[str, dict] = {}  # name -> Namespace; others are missing (404)
+        self.objects: dict[str, dict] = {}  # any other object by its API path (claims, storage classes)
         self.requests: list[str] = []
         api = self
 
@@ -49,6 +50,8 @@ class KubernetesApi:
                         self.send_json(200, {"apiVersion": "v1", "kind": "NodeList", "items": api.nodes})
                 elif namespace and namespace.group(1) in api.namespaces:
                     self.send_json(200, api.namespaces[namespace.group(1)])
+                elif path in api.objects:
+                    self.send_json(200, api.objects[path])
                 elif one and (one.group(1), one.group(3)) in api.store(one.group(2)):
                     self.send_json(200, api.store(one.group(2))[(one.group(1), one.group(3))])
                 elif every:

@@ -139,6 +139,8 @@ def run_stack(stack: str, secrets: dict[str, Any] | None = None, mocks: CloudMoc
     """The stack exactly as stacks/Pulumi.<stack>.yaml configures it, plus `overrides`, and
     `secrets` as `pulumi config set --secret` passes them."""
     config = stack_config(stack)
+    if overrides.get("createRayCluster") == "false" and not {"rayClusterName", "rayClusters"} & set(overrides):
+        overrides = {**overrides, "rayClusterName": USERS_CLUSTER}
     secret_keys = []
     for key, value in {**overrides, **(secrets or {})}.items():
         full = key if ":" in key else f"ray-monitoring:{key}"
@@ -150,7 +152,11 @@ def run_stack(stack: str, secrets: dict[str, Any] | None = None, mocks: CloudMoc
 
 
 
+# A RayCluster the user runs: KubeRay's sample as applied, under its own name, in the namespace the shipped
+# stack uses (served by support/kubernetes_api.py's stand-in and the control plane's API server).
+USERS_CLUSTER = "raycluster-kuberay"
 # The minikube stack for a RayCluster that already runs: patch it instead of creating one.
+# Without rayClusterName or rayClusters it patches USERS_CLUSTER (run_stack adds it).
 PATCH_MODE = {"installKubeRay": "false", "createRayCluster": "false"}
 # The minikube stack beside a kube-prometheus-stack: PodMonitor and PrometheusRule for its Prometheus.
 OPERATOR_MODE = {"prometheusOperator": "true",

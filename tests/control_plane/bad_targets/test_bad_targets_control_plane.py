@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from support.control_plane import CLUSTER, NAMESPACE, sample_ray_cluster
-from support.stacks import PATCH_MODE, refused, run_stack
+from support.control_plane import NAMESPACE, sample_ray_cluster
+from support.stacks import PATCH_MODE, USERS_CLUSTER, refused, run_stack
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def test_the_users_cluster_as_applied_passes(against):
 
 def test_a_missing_raycluster_is_refused_listing_what_exists(against):
     message = refused(against(rayClusterName="no-such-cluster"), "rayClusterName")
-    assert "'no-such-cluster'" in message and f"{NAMESPACE}/{CLUSTER}" in message
+    assert "'no-such-cluster'" in message and f"{NAMESPACE}/{USERS_CLUSTER}" in message
 
 
 def test_a_wrong_head_container_is_refused_naming_the_real_one(against):
