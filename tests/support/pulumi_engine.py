@@ -83,7 +83,7 @@ class Project:
         refresh=True for `pulumi up --refresh`); finish() waits for it."""
         request = {"operation": operation, "options": options, "workdir": str(self.workdir), "stack": self.stack,
                    "config": {"kubernetes:kubeconfig": str(self.kubeconfig), **self.config},
-                   "secret_config": self.secret_config}
+                   "secret_config": self.secret_config, "base_keys": self._base_keys()}
         process = subprocess.Popen([sys.executable, "-m", "support.pulumi_engine"], cwd=self.workdir, env=self.env(),
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                    start_new_session=True)
@@ -92,6 +92,14 @@ class Project:
         process.stdin.close()
         process.stdin = None  # written: communicate() reads the output only
         return process
+
+    def _base_keys(self) -> list[str]:
+        import yaml
+
+        if not self.base:
+            return []
+        base = yaml.safe_load((PROJECT_ROOT / "stacks" / f"Pulumi.{self.base}.yaml").read_text())
+        return list((base or {}).get("config") or {})
 
     def finish(self, process: subprocess.Popen, timeout: float = 900) -> Outcome:
         try:
@@ -124,6 +132,10 @@ def _main(request: dict[str, Any]) -> dict[str, Any]:
         value if isinstance(value, str) else json.dumps(value)) for key, value in request["config"].items()}
     config.update({key if ":" in key else f"{PROJECT}:{key}": auto.ConfigValue(value, secret=True)
                    for key, value in request["secret_config"].items()})
+    # A key dropped from `config` since the last operation is removed, as `pulumi config rm` would.
+    stale = [key for key in stack.get_all_config() if key not in config and key not in request["base_keys"]]
+    if stale:
+        stack.remove_all_config(stale)
     stack.set_all_config(config)
     started, operation = time.monotonic(), request["operation"]
     steps: list[tuple[str, str, list[str]]] = []
