@@ -34,6 +34,9 @@ def grafana_ini(admin_password_file: str = GRAFANA_ADMIN_PASSWORD_FILE, sigv4: b
             "feedback_links_enabled": "false",
         },
         "news": {"news_feed_enabled": "false"},
+        # Grafana 12 installs a list of plugins from grafana.com in the background at every start, and fetches
+        # the plugin signing key from there; the image's own plugins are all the stack uses.
+        "plugins": {"preinstall_disabled": "true", "public_key_retrieval_disabled": "true"},
         "log": {"mode": "console"},
     }
     if https:

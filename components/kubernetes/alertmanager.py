@@ -45,6 +45,10 @@ class Alertmanager(pulumi.ComponentResource):
             string_data={FILE_NAME: pulumi.Output.secret(args.config)},
             opts=child,
         )
+        volumes = [
+            {"name": "config", "secret": {"secretName": secret.metadata.name, "defaultMode": 0o440}},
+            {"name": "data", "emptyDir": {"sizeLimit": "256Mi"}},
+        ]
         probe = {"httpGet": {"path": "/-/ready", "port": "http"}, "periodSeconds": 10}
         container = {
             "name": "alertmanager",
@@ -57,7 +61,7 @@ class Alertmanager(pulumi.ComponentResource):
             "readinessProbe": {**probe, "initialDelaySeconds": 3},
             "livenessProbe": {"httpGet": {"path": "/-/healthy", "port": "http"}, "periodSeconds": 15,
                               "initialDelaySeconds": 10, "failureThreshold": 4},
-            "resources": kc.resources(RESOURCES),
+            "resources": kc.resources(RESOURCES, volumes),
             "securityContext": kc.container_security_context(PROMETHEUS_UID),
             "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
                              {"name": "data", "mountPath": DATA_DIR}],
@@ -69,10 +73,7 @@ class Alertmanager(pulumi.ComponentResource):
                 "automountServiceAccountToken": False,
                 "securityContext": kc.pod_security_context(PROMETHEUS_UID),
                 "containers": [container],
-                "volumes": [
-                    {"name": "config", "secret": {"secretName": secret.metadata.name, "defaultMode": 0o440}},
-                    {"name": "data", "emptyDir": {"sizeLimit": "256Mi"}},
-                ],
+                "volumes": volumes,
             }),
             opts=child,
         )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+
+from components.builders.sizing import bytes_of
 
 PART_OF = "ray-monitoring"
 
@@ -74,11 +77,14 @@ def container_security_context(uid: int) -> dict[str, Any]:
     }
 
 
-def resources(spec: Resources) -> dict[str, Any]:
-    return {
-        "requests": {"cpu": spec.cpu_request, "memory": spec.memory_request},
-        "limits": {"cpu": spec.cpu_limit, "memory": spec.memory_limit},
-    }
+def resources(spec: Resources, volumes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """`volumes`: the pod's (its only container's). Its emptyDirs are node disk the pod must ask for, or a
+    scheduler that counts it (GKE Autopilot gives 1Gi when unasked) evicts the pod once they outgrow that."""
+    requests = {"cpu": spec.cpu_request, "memory": spec.memory_request}
+    scratch = sum(bytes_of(v["emptyDir"]["sizeLimit"]) for v in volumes or [] if "emptyDir" in v)
+    if scratch:
+        requests["ephemeral-storage"] = f"{math.ceil(scratch / 2**20)}Mi"
+    return {"requests": requests, "limits": {"cpu": spec.cpu_limit, "memory": spec.memory_limit}}
 
 
 def storage_volume(volume_name: str, storage: Storage, claim_name: str | None) -> dict[str, Any]:

@@ -112,7 +112,6 @@ class Grafana(pulumi.ComponentResource):
             "env": [{"name": "GF_PATHS_PROVISIONING", "value": GRAFANA_PROVISIONING_DIR}],
             "readinessProbe": {**health, "initialDelaySeconds": 5, "periodSeconds": 10},
             "livenessProbe": {**health, "initialDelaySeconds": 60, "periodSeconds": 15, "failureThreshold": 4},
-            "resources": kc.resources(args.resources),
             "securityContext": kc.container_security_context(GRAFANA_KUBERNETES_UID),
             "volumeMounts": [
                 {"name": "config", "mountPath": "/etc/grafana/grafana.ini", "subPath": "grafana.ini",
@@ -146,6 +145,7 @@ class Grafana(pulumi.ComponentResource):
             kc.storage_volume("data", args.storage, f"{name}-data"),
             {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
         ]
+        container["resources"] = kc.resources(args.resources, volumes)
         rendered = checksum(
             args.grafana_ini, args.datasources_yaml, args.dashboard_providers_yaml,
             *[d.content for d in args.dashboards],

@@ -102,7 +102,7 @@ class Prometheus(pulumi.ComponentResource):
             "readinessProbe": {**probe, "initialDelaySeconds": 5, "failureThreshold": 3},
             "livenessProbe": {"httpGet": {"path": "/-/healthy", "port": "http"}, "periodSeconds": 15,
                               "initialDelaySeconds": 30, "failureThreshold": 4},
-            "resources": kc.resources(args.resources),
+            "resources": kc.resources(args.resources, volumes),
             "securityContext": kc.container_security_context(PROMETHEUS_UID),
             "volumeMounts": mounts,
         }

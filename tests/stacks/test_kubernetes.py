@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from components.builders.dashboard_catalogue import load_dashboards
+from components.builders.sizing import bytes_of
 from components.kubernetes.prometheus_rbac import DISCOVERY_RULES
 from stacks.settings import ConfigError
 from support.kubernetes_api import MINIKUBE_NODES
@@ -408,3 +409,18 @@ def test_the_created_cluster_runs_rays_token_authentication(minikube):
         e for e in off.one(RAY_CLUSTER, "ray-cluster-cluster").plain["spec"]["autoscalerOptions"].get("env", [])]
     patched = run_stack("minikube", **PATCH_MODE)
     assert "rayAuthToken" not in patched.outputs, "a patched cluster's authentication is its owner's"
+
+
+def test_every_emptydir_is_asked_for_as_ephemeral_storage():
+    # Kubernetes (Local ephemeral storage): an emptyDir on node disk counts against the pod's ephemeral-storage;
+    # GKE Autopilot sets a 1Gi request (and limit) on a container that asks for none, and evicts past it.
+    receivers = [{"name": "team", "type": "webhook", "url": "https://hooks.example.com/ray"}]
+    result = run_stack("minikube", secrets={"alertReceivers": receivers})  # Alertmanager too
+    assert result.error is None, result.error
+    for deployment in result.of_type(DEPLOYMENT):
+        pod = deployment.plain["spec"]["template"]["spec"]
+        scratch = sum(bytes_of(v["emptyDir"]["sizeLimit"]) for v in pod["volumes"] if "emptyDir" in v)
+        asked = sum(bytes_of(c["resources"]["requests"].get("ephemeral-storage", "0")) for c in pod["containers"])
+        assert scratch > 0 and asked == scratch, deployment.name
+    assert {d.name for d in result.of_type(DEPLOYMENT)} == {"prometheus-deployment", "grafana-deployment",
+                                                            "alertmanager-deployment"}

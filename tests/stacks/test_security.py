@@ -280,3 +280,14 @@ def test_given_secrets_replace_the_generated_ones_and_stay_secret(stack):
     assert reveal(result.outputs["rayAuthToken"]) == GIVEN["rayAuthToken"]
     for value in GIVEN.values():
         assert not any(value in line for line in result.logs)
+
+
+def test_grafanas_plugin_preinstaller_and_key_retrieval_are_off(minikube, aws):
+    # Grafana 12 (pkg/setting/setting_plugins.go, readPluginSettings): unless [plugins] preinstall_disabled is
+    # true, a default list (grafana-lokiexplore-app, grafana-pyroscope-app, ...) is installed from grafana.com by
+    # a background service at every start, and auto-updated (preinstall_auto_update defaults to true, and is
+    # read only when preinstall is on); public_key_retrieval_disabled keeps the signing key the binary embeds.
+    ini = minikube.one("kubernetes:core/v1:ConfigMap", "grafana-config").plain["data"]["grafana.ini"]
+    plugins = re.search(r"\[plugins\]\n((?:[^\[].*\n)*)", ini).group(1)
+    assert "preinstall_disabled = true" in plugins and "public_key_retrieval_disabled = true" in plugins
+    assert aws.config()["/opt/ray-monitoring/grafana/config/grafana.ini"] == ini

@@ -28,7 +28,8 @@ from support.upstream import upstream_file
 
 KUBERAY_CRDS = ("schemas/ray.io_rayclusters.v1.7.0.yaml", "schemas/ray.io_rayservices.v1.7.0.yaml")
 SAMPLE_RAY_CLUSTER = "fixtures/raycluster.sample.kuberay-v1.7.0.yaml"
-MINIKUBE_ALLOCATABLE = {"cpu": "3250m", "memory": "7715Mi", "pods": "110"}
+# minikube's default --disk-size is 20000mb; the kubelet keeps its hard eviction threshold (nodefs 10%) back.
+MINIKUBE_ALLOCATABLE = {"cpu": "3250m", "memory": "7715Mi", "pods": "110", "ephemeral-storage": "17578125Ki"}
 NAMESPACE, CLUSTER = "ray-system", "ray-training-cluster"  # where stacks/Pulumi.minikube.yaml points
 
 
@@ -54,7 +55,7 @@ def minikube_node() -> dict[str, Any]:
     allocatable, less what minikube's own control-plane pods request, which kwok does not run (750m, 170Mi:
     docs/kubernetes.md's table)."""
     node = copy.deepcopy(MINIKUBE_NODES[0])
-    node["status"] = {"capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+    node["status"] = {"capacity": {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "19531250Ki"},
                       "allocatable": MINIKUBE_ALLOCATABLE}
     return node
 

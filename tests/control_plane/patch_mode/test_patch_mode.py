@@ -16,7 +16,7 @@ from support.live import wait_until
 from support.upstream import upstream_file
 
 TEAM = "research"  # the users' namespace
-TEAM_NODE = {"cpu": "32", "memory": "128Gi", "pods": "110"}
+TEAM_NODE = {"cpu": "32", "memory": "128Gi", "pods": "110", "ephemeral-storage": "200Gi"}
 USER_ENV = {"name": "TEAM_BUCKET", "value": "s3://research-checkpoints"}  # theirs, to keep
 
 
