@@ -131,7 +131,9 @@ SETTINGS: tuple[Setting, ...] = (
             doc="Grafana's datasource name, given to the Ray head as `RAY_PROMETHEUS_NAME`"),
     Setting(key="grafanaIframeHost", kind="url", section=G, unset="the tunnel or port-forward address",
             path_allowed=False, example="http://localhost:3000",
-            why="must be an http(s) URL the browser opens Grafana at, with no path",
+            why="must be an http(s) URL the browser opens Grafana at, with no path: the stack serves Grafana at "
+                "the root of its host (no root_url or serve_from_sub_path); behind an ingress, give it a host of "
+                "its own",
             doc="URL your browser opens Grafana at (`RAY_GRAFANA_IFRAME_HOST`)"),
     Setting(key="rayVersion", kind="string", section=G, pattern=f.RAY_VERSION, example="2.58.1",
             why="must be a Ray version such as 2.58.1", unset="the cluster's",

@@ -7,7 +7,7 @@ import yaml
 
 from stacks.settings import ConfigError, defaults, load
 from support.paths import PROJECT_ROOT
-from support.stacks import run_stack
+from support.stacks import refused, run_stack
 
 STORE = "https://mimir.example.com/api/v1/push"
 QUERY = "https://mimir.example.com/prometheus"
@@ -279,3 +279,11 @@ def test_pulumi_yaml_defaults_are_accepted_by_both_platforms():
     cli_values = {f"ray-monitoring:{k}": v["default"] for k, v in project["config"].items()}
     for stack in ("minikube", "aws"):
         load(stack, {**cli_values, "aws:region": "us-west-2"})
+
+
+@pytest.mark.parametrize("stack", ["minikube", "aws"])
+def test_a_grafana_iframe_host_with_a_sub_path_is_refused_with_the_fix(stack):
+    # Grafana serves a sub-path only with [server] root_url and serve_from_sub_path, which the stack does not
+    # set: the Ray Dashboard's embedded panels would load from the host's root and fail.
+    message = refused(run_stack(stack, grafanaIframeHost="https://ingress.example.com/grafana"), "grafanaIframeHost")
+    assert "'https://ingress.example.com/grafana'" in message and "give it a host of its own" in message
