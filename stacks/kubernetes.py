@@ -53,6 +53,7 @@ from components.kubernetes.ray_query_headers import RayQueryHeaders, RayQueryHea
 from components.versions import RAY_ARM64_IMAGE
 from stacks.dashboards import image_ray_version, load_dashboards_for
 from stacks.doctor import doctor_expectations
+from stacks.kuberay_crds import check_kuberay_crds
 from stacks.kubernetes_claims import fit_claims
 from stacks.notices import (
     warn_if_grafana_is_published,
@@ -124,6 +125,7 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
         objects = check_patch_targets(settings.ray.targets, access)
     else:
         scaled = scaled_workers(access, settings.ray.name, settings.ray.namespace)
+    check_kuberay_crds(settings, access)  # a field the installed CRD lacks would be dropped without an error
     nodes = node_labels(access)
     if settings.ray_dashboard_node_port is not None:
         check_node_port_is_on_minikube(nodes, settings.ray_dashboard_node_port)

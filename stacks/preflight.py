@@ -32,7 +32,7 @@ class ClusterAccess:
     context: str | None = None
 
 
-def _api(access: ClusterAccess) -> Any:
+def cluster_api(access: ClusterAccess) -> Any:
     from kubernetes import client, config
 
     if access.kubeconfig and access.kubeconfig.lstrip().startswith(("apiVersion", "{", "clusters")):
@@ -62,7 +62,7 @@ def check_cluster_answers(access: ClusterAccess) -> None:
                   ("kubernetes:kubeconfig", "<inline>" if access.kubeconfig and "\n" in access.kubeconfig
                    else access.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"))
     try:
-        api = _api(access)
+        api = cluster_api(access)
     except (ConfigException, OSError) as error:
         raise ConfigError([describe_problem(key, value, f"names no cluster to reach ({_first_line(error)})",
                                             CLUSTER_FIX)]) from None
@@ -184,7 +184,7 @@ def check_patch_targets(targets: tuple[PatchTarget, ...], access: ClusterAccess)
     """Each RayCluster / RayService to patch, after checking it exists and has its head container;
     ConfigError naming the key, the value and the fix if not."""
     try:
-        api = _api(access)
+        api = cluster_api(access)
     except Exception as error:  # no kubeconfig, a context that does not exist
         raise _unreachable(targets[0], error) from error
     found = []
@@ -207,7 +207,7 @@ def node_labels(access: ClusterAccess) -> list[dict[str, str]] | None:
     from kubernetes import client
 
     try:
-        nodes = client.CoreV1Api(_api(access).api_client).list_node(_request_timeout=REQUEST_TIMEOUT).items
+        nodes = client.CoreV1Api(cluster_api(access).api_client).list_node(_request_timeout=REQUEST_TIMEOUT).items
     except Exception:  # noqa: BLE001 an unreachable cluster or a forbidden list: nothing to decide from
         return None
     return [dict((node.metadata and node.metadata.labels) or {}) for node in nodes]
@@ -224,7 +224,7 @@ def namespace_labels(access: ClusterAccess, name: str) -> dict[str, str] | None:
     from kubernetes.client.exceptions import ApiException
 
     try:
-        found = client.CoreV1Api(_api(access).api_client).read_namespace(name, _request_timeout=REQUEST_TIMEOUT)
+        found = client.CoreV1Api(cluster_api(access).api_client).read_namespace(name, _request_timeout=REQUEST_TIMEOUT)
     except ApiException as error:
         if error.status == 404:
             return None
@@ -242,8 +242,8 @@ def scaled_workers(access: ClusterAccess, name: str, namespace: str) -> ScaledWo
     from kubernetes.client.exceptions import ApiException
 
     try:
-        live = _api(access).get_namespaced_custom_object(RAY_GROUP, RAY_VERSION, namespace, PLURALS["RayCluster"],
-                                                         name, _request_timeout=REQUEST_TIMEOUT)
+        live = cluster_api(access).get_namespaced_custom_object(
+            RAY_GROUP, RAY_VERSION, namespace, PLURALS["RayCluster"], name, _request_timeout=REQUEST_TIMEOUT)
     except ApiException as error:
         if error.status == 404:
             return None
@@ -272,7 +272,7 @@ def claim_state(access: ClusterAccess, namespace: str, name: str) -> ClaimState 
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    api = _api(access).api_client
+    api = cluster_api(access).api_client
     try:
         claim = client.CoreV1Api(api).read_namespaced_persistent_volume_claim(name, namespace,
                                                                               _request_timeout=REQUEST_TIMEOUT)

@@ -88,13 +88,14 @@ def test_config_errors_are_clean_run_errors():
 @pytest.mark.parametrize("stack", ["aws", "minikube"])
 def test_nothing_to_patch_reads_only_what_the_stack_makes(stack, kubernetes_api):
     """The aws stack reads nothing; the minikube stack, when it creates the RayCluster itself, reads only
-    whether the API server answers, that RayCluster (the replicas Ray's autoscaler chose), the nodes'
-    architectures (to choose the Ray image) and whether KubeRay's namespace is there (the stack creates it
-    when it is not)."""
+    whether the API server answers, that RayCluster (the replicas Ray's autoscaler chose), KubeRay's RayCluster
+    CRD (the fields it knows), the nodes' architectures (to choose the Ray image) and whether KubeRay's
+    namespace is there (the stack creates it when it is not)."""
     before = len(kubernetes_api.requests)
     assert run_stack(stack).error is None
     assert kubernetes_api.requests[before:] == ([] if stack == "aws" else [
-        "/version/", "/apis/ray.io/v1/namespaces/ray-system/rayclusters/ray-training-cluster", "/api/v1/nodes",
+        "/version/", "/apis/ray.io/v1/namespaces/ray-system/rayclusters/ray-training-cluster",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/rayclusters.ray.io", "/api/v1/nodes",
         "/api/v1/namespaces/kuberay-system"])
 
 
