@@ -62,10 +62,12 @@ from stacks.notices import (
 )
 from stacks.preflight import (
     ARCH_LABEL,
+    RECREATE_HASH,
     ClusterAccess,
     check_cluster_answers,
     check_node_port_is_on_minikube,
     check_patch_targets,
+    heads_without_recreate_hash,
     namespace_labels,
     node_architectures,
     node_labels,
@@ -171,7 +173,7 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     head_env = ray_head_env(monitoring.grafana_url, monitoring.prometheus_url, m.datasource_name, iframe_host,
                             headers.secret_name if headers else None, m.cardinality_level)
     head_restart = _ray_heads(s, head_env, monitoring.ready + (headers.secrets if headers else []), namespaces,
-                              operator, scaled)
+                              operator, scaled, access)
     if s.ray_dashboard_node_port is not None:
         RayDashboardService(
             "ray-dashboard",
@@ -260,7 +262,7 @@ def _prometheus_operator_mode(s: KubernetesSettings, operator: PrometheusOperato
 
 def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], ready: list[pulumi.Resource],
                namespaces: list[pulumi.Resource], operator: KubeRayOperator | None,
-               scaled: ScaledWorkers | None) -> str:
+               scaled: ScaledWorkers | None, access: ClusterAccess) -> str:
     """The created RayCluster, or a patch per target; returns how each head gets its environment."""
     if isinstance(s.ray, CreatedCluster):
         cluster = RayCluster(
@@ -285,10 +287,17 @@ def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], ready: lis
             pulumi.ResourceOptions(depends_on=ready),
         )
 
+    stale = heads_without_recreate_hash(access, patched.targets) if patched.head_restart == RECREATE else []
+    for target in stale:
+        pulumi.log.warn(f"rayClusterName: KubeRay will not restart the running head of {target.namespace}/"
+                        f"{target.name} (it was created without the {RECREATE_HASH} annotation KubeRay recreates "
+                        f"by), so it keeps its old environment until you run: "
+                        f"{head_restart_command(target.name, target.namespace)}")
+
     def restart(target: PatchTarget) -> str:
         if target.kind == "RayService":
             return "the RayService rolls the change out as a new cluster by itself"
-        if patched.head_restart == RECREATE:
+        if patched.head_restart == RECREATE and target not in stale:
             return "automatic (RayCluster upgradeStrategy Recreate)"
         return head_restart_command(target.name, target.namespace)
 

@@ -298,6 +298,32 @@ def claim_state(access: ClusterAccess, namespace: str, name: str) -> ClaimState 
     return ClaimState(requests["storage"], storage_class, expandable)
 
 
+# KubeRay 1.6+ (controllers/ray/raycluster_controller.go, shouldRecreatePodsForUpgrade) recreates a RayCluster's
+# pods on a template change only when its head pod carries this annotation, which it sets only on a head it
+# creates while the cluster has upgradeStrategy Recreate: an empty one means "never".
+RECREATE_HASH = "ray.io/upgrade-strategy-recreate-hash"
+
+
+def heads_without_recreate_hash(access: ClusterAccess, targets: tuple[PatchTarget, ...]) -> list[PatchTarget]:
+    """The RayClusters among `targets` whose running head KubeRay will not recreate when the patch lands."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    api = client.CoreV1Api(cluster_api(access).api_client)
+    stale = []
+    for target in targets:
+        if target.kind != "RayCluster":
+            continue
+        try:
+            heads = api.list_namespaced_pod(target.namespace, label_selector=f"ray.io/cluster={target.name},"
+                                            "ray.io/node-type=head", _request_timeout=REQUEST_TIMEOUT).items
+        except ApiException:  # not ours to list: nothing to say
+            continue
+        if any(RECREATE_HASH not in ((pod.metadata and pod.metadata.annotations) or {}) for pod in heads):
+            stale.append(target)
+    return stale
+
+
 # minikube labels every node it makes with its profile's name (minikube's own node labels).
 MINIKUBE_LABEL = "minikube.k8s.io/name"
 

@@ -8,7 +8,7 @@ import copy
 import pytest
 
 from components.kubernetes.ray_cluster import FORCE_APPLY
-from support.stacks import refused, run_stack
+from support.stacks import PATCH_MODE, refused, run_stack
 
 RAY_CLUSTER = "kubernetes:ray.io/v1:RayCluster"
 NAME, NAMESPACE = "ray-training-cluster", "ray-system"  # where stacks/Pulumi.minikube.yaml creates it
@@ -66,3 +66,40 @@ def test_a_same_named_raycluster_the_stack_did_not_create_is_refused(live_cluste
     message = refused(run_stack("minikube"), "rayClusterName")
     assert "already runs in ray-system and was not created by this stack" in message
     assert "createRayCluster false" in message
+
+
+def _head_pod(annotations: dict) -> dict:
+    return {"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"}, "items": [
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": "raycluster-kuberay-head-x7k2p", "namespace": NAMESPACE, "annotations": annotations,
+            "labels": {"ray.io/cluster": "raycluster-kuberay", "ray.io/node-type": "head"}}}]}
+
+
+@pytest.fixture
+def running_head(kubernetes_api):
+    path = f"/api/v1/namespaces/{NAMESPACE}/pods"
+
+    def put(annotations: dict) -> None:
+        kubernetes_api.objects[path] = _head_pod(annotations)
+    yield put
+    kubernetes_api.objects.pop(path, None)
+
+
+def test_a_patched_head_kuberay_will_not_recreate_gets_the_command_instead_of_automatic(running_head):
+    # KubeRay v1.7.0, raycluster_controller.go shouldRecreatePodsForUpgrade: with upgradeStrategy Recreate it
+    # recreates the pods only when the head pod's ray.io/upgrade-strategy-recreate-hash differs from the spec's
+    # hash; an absent annotation (a head created before the cluster had Recreate, or by KubeRay 1.5) never does.
+    running_head({"ray.io/kuberay-version": "v1.5.1"})
+    result = run_stack("minikube", **PATCH_MODE)
+    assert result.error is None, result.error
+    command = "kubectl delete pod -n ray-system -l ray.io/cluster=raycluster-kuberay,ray.io/node-type=head"
+    assert result.outputs["rayHeadRestart"] == command
+    assert any("KubeRay will not restart the running head of ray-system/raycluster-kuberay" in line
+               and command in line for line in result.logs), result.logs
+
+
+def test_a_patched_head_with_kuberays_hash_restarts_by_itself(running_head):
+    running_head({"ray.io/upgrade-strategy-recreate-hash": "d2f0c1", "ray.io/kuberay-version": "v1.7.0"})
+    result = run_stack("minikube", **PATCH_MODE)
+    assert result.error is None, result.error
+    assert result.outputs["rayHeadRestart"].startswith("automatic")

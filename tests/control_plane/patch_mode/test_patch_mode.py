@@ -11,7 +11,7 @@ import copy
 import pytest
 import yaml
 
-from support.cluster_state import RAY_HEAD_VARIABLES
+from support.cluster_state import RAY_HEAD_VARIABLES, wait_for_pods
 from support.live import wait_until
 from support.upstream import upstream_file
 
@@ -67,8 +67,15 @@ def read(cluster, kind: str, name: str):
 
 
 def test_patch_merges_our_environment_and_keeps_the_users(cluster, users, patch_stack):
+    name = users["RayCluster"]["metadata"]["name"]
+    # KubeRay's operator (v1.5.0 here) has started the team's head: without the upgrade-strategy hash that
+    # KubeRay 1.6+ recreates heads by, so the stack must say the head needs a restart by hand.
+    wait_for_pods(cluster.plane, TEAM, f"ray.io/cluster={name},ray.io/node-type=head")
     outcome = patch_stack.run("up")
     assert outcome.error == "", f"{outcome.error}\n{outcome.log[-4000:]}"
+    command = f"kubectl delete pod -n {TEAM} -l ray.io/cluster={name},ray.io/node-type=head"
+    assert f"RayCluster {TEAM}/{name}: {command}" in outcome.outputs["rayHeadRestart"]
+    assert f"KubeRay will not restart the running head of {TEAM}/{name}" in outcome.log
     for kind, applied in users.items():
         head = head_of(read(cluster, kind, applied["metadata"]["name"]))
         names = [item["name"] for item in head["env"]]
