@@ -127,7 +127,7 @@ def _logical_cpus(cpu: str) -> str:
 TOKEN_KEY = "auth_token"  # the key KubeRay's own token Secrets use (samples/ray-cluster.auth-manual.yaml)
 
 
-def token_auth_env(secret_name: str) -> list[dict[str, Any]]:
+def token_auth_env(secret_name: Any) -> list[dict[str, Any]]:
     """Ray's token authentication (Ray 2.52+) on a container: token mode, the token from a Secret, as
     KubeRay's sample ray-cluster.auth-manual.yaml sets it on every Ray container."""
     return [{"name": "RAY_AUTH_MODE", "value": "token"},
@@ -135,14 +135,14 @@ def token_auth_env(secret_name: str) -> list[dict[str, Any]]:
 
 
 def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list[dict[str, Any]],
-                     token_secret: str | None = None, worker_env: list[dict[str, Any]] | None = None,
+                     token_secret: Any = None, worker_env: list[dict[str, Any]] | None = None,
                      scaled: ScaledWorkers | None = None) -> dict[str, Any]:
-    """`spec` of a ray.io/v1 RayCluster, valid against KubeRay v1.7.0's CRD. `token_secret`: a Secret
-    holding Ray's token (TOKEN_KEY): token authentication on the head, the workers and the autoscaler.
+    """`spec` of a ray.io/v1 RayCluster, valid against KubeRay v1.7.0's CRD. `token_secret`: the name (or its
+    Output) of a Secret holding Ray's token (TOKEN_KEY): token authentication on the head, the workers and the autoscaler.
     `worker_env`: what every worker gets besides the token (ray_head_env.ray_node_env). `scaled`: what the
     autoscaler set on the live cluster, kept (its replicas within the new bounds)."""
     metrics = {"name": "metrics", "containerPort": RAY_METRICS_PORT}
-    token_env = token_auth_env(token_secret) if token_secret else []
+    token_env = token_auth_env(token_secret) if token_secret is not None else []
     head = {
         "name": head_container,
         "image": shape.image,

@@ -43,12 +43,14 @@ class RayCluster(pulumi.ComponentResource):
         self.token, token_secret, cluster_opts = None, None, child
         if args.token_auth:
             self.token = generated_secret(f"{name}-auth-token", child, given=args.token)
-            token_secret = f"{args.cluster_name}-ray-auth-token"
+            # Auto-named: pulumi-kubernetes replaces a Secret whose data changes, so a new token is a new Secret,
+            # the pod templates name it, and KubeRay (upgradeStrategy Recreate) recreates every pod, head and
+            # workers together: no worker ever starts with a token its head does not have.
             secret = k8s.core.v1.Secret(
                 f"{name}-auth-token-secret", type="Opaque", string_data={TOKEN_KEY: self.token},
-                metadata={"name": token_secret, "namespace": args.namespace,
-                          "labels": kc.labels("ray", args.cluster_name, "compute")},
+                metadata={"namespace": args.namespace, "labels": kc.labels("ray", args.cluster_name, "compute")},
                 opts=child)
+            token_secret = secret.metadata.name
             # The pods read it as they start.
             cluster_opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[secret]))
         self.cluster = k8s.apiextensions.CustomResource(

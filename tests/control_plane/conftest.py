@@ -20,8 +20,8 @@ from support.pulumi_engine import Outcome, Project
 from support.stacks import USERS_CLUSTER
 from support.upstream import upstream_file
 
-SCENARIOS = ("from_zero", "idempotent", "autoscaled", "in_place", "volumes", "patch_mode", "operator_mode",
-             "bad_targets", "old_crds", "destroy")
+SCENARIOS = ("from_zero", "idempotent", "autoscaled", "in_place", "volumes", "rotation", "patch_mode",
+             "operator_mode", "bad_targets", "old_crds", "destroy")
 
 
 def pytest_collection_modifyitems(items):

@@ -392,11 +392,11 @@ def test_the_created_cluster_runs_rays_token_authentication(minikube):
     # the autoscaler reaches the GCS too. KubeRay's probes call /api/*healthz, which Ray 2.60 leaves open.
     spec = minikube.one(RAY_CLUSTER, "ray-cluster-cluster").plain["spec"]
     secret = minikube.one("kubernetes:core/v1:Secret", "ray-cluster-auth-token-secret")
-    assert secret.plain["metadata"] == {**secret.plain["metadata"], "name": "ray-training-cluster-ray-auth-token",
-                                        "namespace": "ray-system"}
+    # Auto-named (the mocks name it as Pulumi would, after the resource): a new token is a new Secret.
+    assert "name" not in secret.plain["metadata"] and secret.plain["metadata"]["namespace"] == "ray-system"
     token_env = [{"name": "RAY_AUTH_MODE", "value": "token"},
                  {"name": "RAY_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {
-                     "name": "ray-training-cluster-ray-auth-token", "key": "auth_token"}}}]
+                     "name": "ray-cluster-auth-token-secret-generated", "key": "auth_token"}}}]
     containers = [spec["headGroupSpec"]["template"]["spec"]["containers"][0],
                   spec["workerGroupSpecs"][0]["template"]["spec"]["containers"][0], spec["autoscalerOptions"]]
     assert all(c["env"][-2:] == token_env for c in containers)

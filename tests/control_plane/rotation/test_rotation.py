@@ -1,0 +1,39 @@
+"""Scenario: the user rotates Ray's token (`pulumi config set --secret rayAuthToken`), then `pulumi up`. The new
+token is a new Secret (pulumi-kubernetes replaces a Secret whose data changes; auto-named, the new one exists
+before the old one goes), and every Ray container of the RayCluster, head, workers and autoscaler, names it:
+the template change makes KubeRay (upgradeStrategy Recreate) recreate all pods together, so no worker starts
+with a token its head lacks."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+from support.control_plane import CLUSTER, NAMESPACE
+
+
+def _token_secrets(plane) -> set[str]:
+    """The Secret each Ray container's RAY_AUTH_TOKEN comes from, across the RayCluster's templates."""
+    spec = plane.read("ray.io/v1", "RayCluster", CLUSTER, NAMESPACE).to_dict()["spec"]
+    containers = [*spec["headGroupSpec"]["template"]["spec"]["containers"],
+                  *[c for group in spec["workerGroupSpecs"] for c in group["template"]["spec"]["containers"]],
+                  spec["autoscalerOptions"]]
+    return {item["valueFrom"]["secretKeyRef"]["name"] for c in containers for item in c.get("env", [])
+            if item["name"] == "RAY_AUTH_TOKEN"}
+
+
+def test_a_rotated_ray_token_reaches_every_ray_container_through_a_new_secret(deployed):
+    plane = deployed.cluster.plane
+    (before,) = _token_secrets(plane)
+    token = secrets.token_hex(24)
+    deployed.project.secret_config["rayAuthToken"] = token
+    outcome = deployed.project.run("up")
+    assert outcome.error == "", f"{outcome.error}\n{outcome.log[-4000:]}"
+    (after,) = _token_secrets(plane)
+    assert after != before
+    stored = plane.read("v1", "Secret", after, NAMESPACE).data["auth_token"]
+    assert base64.b64decode(stored).decode() == token
+    assert plane.find("v1", "Secret", before, NAMESPACE) is None, "the old token's Secret is deleted"
+    replaced = {urn.rsplit("::", 1)[-1] for op, urn, _ in outcome.steps if op in ("create-replacement", "replace")}
+    assert replaced == {"ray-cluster-auth-token-secret"}, outcome.steps
+    assert str(token) not in outcome.log, "the token is never printed"
