@@ -138,7 +138,8 @@ def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list
                      token_secret: Any = None, worker_env: list[dict[str, Any]] | None = None,
                      scaled: ScaledWorkers | None = None) -> dict[str, Any]:
     """`spec` of a ray.io/v1 RayCluster, valid against KubeRay v1.7.0's CRD. `token_secret`: the name (or its
-    Output) of a Secret holding Ray's token (TOKEN_KEY): token authentication on the head, the workers and the autoscaler.
+    Output) of a Secret holding Ray's token (TOKEN_KEY): token authentication on the head, the workers and the
+    autoscaler.
     `worker_env`: what every worker gets besides the token (ray_head_env.ray_node_env). `scaled`: what the
     autoscaler set on the live cluster, kept (its replicas within the new bounds)."""
     metrics = {"name": "metrics", "containerPort": RAY_METRICS_PORT}
