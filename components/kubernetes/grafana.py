@@ -60,9 +60,13 @@ class Grafana(pulumi.ComponentResource):
         admin_password = generated_secret(f"{name}-admin-password", child, length=32,
                                           given=args.given.grafana_admin_password)
         secret_key = generated_secret(f"{name}-secret-key", child, given=args.given.grafana_secret_key)
+        # Auto-named, like the ConfigMaps: pulumi-kubernetes replaces a Secret whose data changes, so a rotated
+        # password, secret key or credential is a new Secret, and the Deployment rolls Grafana onto it (Grafana
+        # reads them as it starts); a fixed name would be deleted first, under the running pod.
+        owned = {"namespace": args.namespace, "labels": labels}
         secret = k8s.core.v1.Secret(
             f"{name}-admin",
-            metadata=metadata("admin"),
+            metadata=owned,
             type="Opaque",
             string_data={"admin-password": admin_password,
                          GRAFANA_SECRET_KEY: secret_key},
@@ -72,15 +76,15 @@ class Grafana(pulumi.ComponentResource):
         if args.datasource_credential is not None:
             credential = k8s.core.v1.Secret(
                 f"{name}-datasource",
-                metadata=metadata("datasource"),
+                metadata=owned,
                 type="Opaque",
                 string_data={GRAFANA_DATASOURCE_CREDENTIAL: pulumi.Output.secret(args.datasource_credential)},
                 opts=child,
             )
             secrets.append({"secret": {"name": credential.metadata.name}})
-        # The ConfigMaps are auto-named: a change makes new ones and rolls the Deployment to them (with fixed
+        # The ConfigMaps are auto-named too: a change makes new ones and rolls the Deployment to them (with fixed
         # names Pulumi would delete them first and replace the Deployment).
-        generated = {"namespace": args.namespace, "labels": labels}
+        generated = owned
         config = k8s.core.v1.ConfigMap(f"{name}-config", metadata=generated, data={"grafana.ini": args.grafana_ini},
                                        opts=child)
         provisioning = k8s.core.v1.ConfigMap(

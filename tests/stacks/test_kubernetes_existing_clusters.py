@@ -201,7 +201,7 @@ def test_agent_mode_puts_the_query_headers_beside_every_patched_head(several, ku
                                 "grafanaQueryAuth": {"type": "bearer", "token": token}})
     assert result.error is None, result.error
     secrets = {r.plain["metadata"]["namespace"]: r for r in result.of_type("kubernetes:core/v1:Secret")
-               if r.plain["metadata"]["name"] == "ray-prometheus-headers"}
+               if r.plain["metadata"].get("name") == "ray-prometheus-headers"}
     assert set(secrets) == {"ray-system", "serve", "batch"}
     for resource in result.resources:
         if resource.type in (PATCH, SERVICE_PATCH):

@@ -153,7 +153,8 @@ def test_kubernetes_agent_mode(k8s_agent, tmp_path):
     volumes = k8s_agent.one("kubernetes:apps/v1:Deployment", "grafana-deployment").plain["spec"]["template"]["spec"][
         "volumes"]
     (admin,) = [v for v in volumes if v["name"] == "admin"]
-    assert [s["secret"]["name"] for s in admin["projected"]["sources"]] == ["grafana-admin", "grafana-datasource"]
+    assert [s["secret"]["name"] for s in admin["projected"]["sources"]] == ["grafana-admin-generated",
+                                                                                "grafana-datasource-generated"]
     # The rules it no longer evaluates are an output, for the store's ruler.
     rules = tmp_path / "ray-rules.yml"
     rules.write_text(k8s_agent.outputs["alertRules"])

@@ -37,3 +37,26 @@ def test_a_rotated_ray_token_reaches_every_ray_container_through_a_new_secret(de
     replaced = {urn.rsplit("::", 1)[-1] for op, urn, _ in outcome.steps if op in ("create-replacement", "replace")}
     assert replaced == {"ray-cluster-auth-token-secret"}, outcome.steps
     assert str(token) not in outcome.log, "the token is never printed"
+
+
+def _grafana_secret(plane) -> str:
+    pod = plane.read("apps/v1", "Deployment", "grafana", "monitoring").to_dict()["spec"]["template"]["spec"]
+    (admin,) = [v for v in pod["volumes"] if v["name"] == "admin"]
+    return admin["secret"]["secretName"]
+
+
+def test_a_rotated_grafana_secret_key_and_password_roll_grafana_onto_a_new_secret(deployed):
+    # Grafana reads its secret_key and admin password files as it starts: the rotated ones must come with a restart.
+    plane = deployed.cluster.plane
+    before = _grafana_secret(plane)
+    key, password = secrets.token_hex(24), secrets.token_hex(16)
+    deployed.project.secret_config.update(grafanaSecretKey=key, grafanaAdminPassword=password)
+    outcome = deployed.project.run("up")
+    assert outcome.error == "", f"{outcome.error}\n{outcome.log[-4000:]}"
+    after = _grafana_secret(plane)
+    assert after != before and plane.find("v1", "Secret", before, "monitoring") is None
+    data = plane.read("v1", "Secret", after, "monitoring").data
+    assert base64.b64decode(data["admin-password"]).decode() == password
+    assert base64.b64decode(data["secret-key"]).decode() == key
+    updated = {urn.rsplit("::", 1)[-1] for op, urn, _ in outcome.steps if op == "update"}
+    assert "grafana-deployment" in updated, outcome.steps
