@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from components.builders.dashboard_catalogue import load_dashboards
-from doctor.access import PortForwards, StackAccessError, stack_outputs
+from doctor.access import ForwardFailed, PortForwards, StackAccessError, stack_outputs
 from doctor.checks import (
     GRAFANA_CHECKS,
     PROMETHEUS_CHECKS,
@@ -70,7 +70,11 @@ def expectations(doctor: dict, stack: str) -> Expectations:
 
 
 def run_checks(http: Http, urls: dict[str, str | None], password: str | None,
-               expect: Expectations, ray_token: str | None = None) -> dict[str, list[Result]]:
+               expect: Expectations, ray_token: str | None = None,
+               unreached: dict[str, str] | None = None) -> dict[str, list[Result]]:
+    """`unreached`: why a service has no URL (its port-forward failed); its checks are reported as not run."""
+    why = {"rayDashboard": "no Ray Dashboard URL given", "prometheus": "no Prometheus URL given",
+           "grafana": "no Grafana URL given", **(unreached or {})}
     findings = Findings()
     sections: dict[str, list[Result]] = {}
     # Prometheus' reachability first, so a failed head health check can tell which side is wrong;
@@ -82,11 +86,11 @@ def run_checks(http: Http, urls: dict[str, str | None], password: str | None,
         except Exception:  # noqa: BLE001 reported by the Prometheus checks themselves
             findings.prometheus_reachable = False
     sections["Ray Dashboard"] = (ray_dashboard(http, ray_url, expect, findings, ray_token) if ray_url
-                                 else not_run(RAY_CHECKS, "no Ray Dashboard URL given"))
+                                 else not_run(RAY_CHECKS, why["rayDashboard"]))
     sections["Prometheus"] = (prometheus(http, prometheus_url, expect, findings) if prometheus_url
-                              else not_run(PROMETHEUS_CHECKS, "no Prometheus URL given"))
+                              else not_run(PROMETHEUS_CHECKS, why["prometheus"]))
     sections["Grafana"] = (grafana(http, grafana_url, password, expect) if grafana_url
-                           else not_run(GRAFANA_CHECKS, "no Grafana URL given"))
+                           else not_run(GRAFANA_CHECKS, why["grafana"]))
     return sections
 
 
@@ -115,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                           prometheus_memory_limit=args.prometheus_memory_limit, remote_writes=args.remote_writes,
                           prometheus_agent=args.prometheus_agent)
     forwards = PortForwards(args.context)
+    access: list[Result] = []  # one failed result per port-forward that did not start
+    unreached: dict[str, str] = {}
     try:
         if args.stack:
             outputs = stack_outputs(args.stack)
@@ -123,21 +129,29 @@ def main(argv: list[str] | None = None) -> int:
             password = password or outputs.get("grafanaAdminPassword")
             ray_token = ray_token or outputs.get("rayAuthToken")
             for name, service in doctor.get("services", {}).items():
-                urls[name] = urls.get(name) or forwards.open(service["namespace"], service["service"], service["port"])
+                try:
+                    urls[name] = urls.get(name) or forwards.open(service["namespace"], service["service"],
+                                                                 service["port"])
+                except ForwardFailed as failed:
+                    access.append(Result(f"port-forward to {failed.service}", False, failed.detail, failed.fix))
+                    unreached[name] = f"its port-forward did not start ({failed.detail})"
             for name, url in doctor.get("urls", {}).items():
                 urls[name] = urls.get(name) or url
-        sections = run_checks(Http(), urls, password, expect, ray_token)
+        sections = run_checks(Http(), urls, password, expect, ray_token, unreached)
     except (StackAccessError, subprocess.SubprocessError, KeyError) as error:
+        if args.json:  # still a JSON document, of one failed result
+            print(json.dumps([vars(Result("reach the stack", False, str(error)))], indent=2))
         print(f"doctor: {error}", file=sys.stderr)
         return 2
     finally:
         forwards.close()
+    if access:
+        sections = {"Access": access, **sections}
     if args.json:
         print(json.dumps([vars(r) for results in sections.values() for r in results], indent=2))
     else:
         print(render(sections))
     return 1 if any(r.ok is False for results in sections.values() for r in results) else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

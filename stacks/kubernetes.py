@@ -120,18 +120,7 @@ class Monitoring:
 
 
 def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
-    check_cluster_answers(access)  # an unreachable cluster is said as such, before any setting is blamed
-    objects, scaled = [], None
-    if isinstance(settings.ray, PatchedClusters):
-        # Read before anything is registered: a wrong target stops `pulumi preview` with nothing made.
-        objects = check_patch_targets(settings.ray.targets, access)
-    else:
-        scaled = scaled_workers(access, settings.ray.name, settings.ray.namespace)
-    check_kuberay_crds(settings, access)  # a field the installed CRD lacks would be dropped without an error
-    nodes = node_labels(access)
-    if settings.ray_dashboard_node_port is not None:
-        check_node_port_is_on_minikube(nodes, settings.ray_dashboard_node_port)
-    s = fit_claims(_fit_to_nodes(settings, nodes), access)
+    s, objects, scaled = _read_cluster(settings, access)
     m = s.monitoring
     # Our Grafana lets anonymous viewers in; in operator mode the user's Grafana is the user's to set.
     warn_if_viewers_query_a_shared_store(m, anonymous_viewers=isinstance(s.backend, OwnMonitoring))
@@ -377,6 +366,24 @@ def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, he
                               restart_command=head_restart_command(dashboard.name, dashboard.namespace),
                               dashboards_version=served_version),
     })
+
+
+def _read_cluster(settings: KubernetesSettings, access: ClusterAccess
+                  ) -> tuple[KubernetesSettings, list[dict[str, Any]], ScaledWorkers | None]:
+    """Everything read from the cluster before anything is registered: a wrong input stops `pulumi preview`
+    with nothing made. Returns the settings fitted to the cluster as it is, the patched objects, and the
+    created RayCluster's workers as Ray's autoscaler left them."""
+    check_cluster_answers(access)  # an unreachable cluster is said as such, before any setting is blamed
+    objects, scaled = [], None
+    if isinstance(settings.ray, PatchedClusters):
+        objects = check_patch_targets(settings.ray.targets, access)
+    else:
+        scaled = scaled_workers(access, settings.ray.name, settings.ray.namespace)
+    check_kuberay_crds(settings, access)  # a field the installed CRD lacks would be dropped without an error
+    nodes = node_labels(access)
+    if settings.ray_dashboard_node_port is not None:
+        check_node_port_is_on_minikube(nodes, settings.ray_dashboard_node_port)
+    return fit_claims(_fit_to_nodes(settings, nodes), access), objects, scaled
 
 
 def _created_namespaces(s: KubernetesSettings, access: ClusterAccess) -> dict[str, k8s.core.v1.Namespace]:

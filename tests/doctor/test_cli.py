@@ -67,3 +67,16 @@ def test_the_doctor_expects_the_dashboards_of_the_ray_version_the_stack_serves()
     assert "rayServeLlmSglangDashboard" not in uids
     newest = run_stack("minikube")
     assert "rayDataLlmDashboard" in expectations(newest.outputs["doctor"], "minikube").dashboard_uids
+
+
+def test_a_failed_forward_names_the_likely_cause_from_kubectls_own_words():
+    from doctor.access import ForwardFailed
+
+    # kubectl's message for a pod that is not Running (k8s.io/kubectl pkg/cmd/portforward/portforward.go).
+    pending = ForwardFailed("ray-system", "ray-training-cluster-head-svc",
+                            "error: unable to forward port because pod is not running. Current status=Pending")
+    assert "Current status=Pending" in pending.detail and "not running yet" in pending.fix
+    missing = ForwardFailed("monitoring", "grafana", 'Error from server (NotFound): services "grafana" not found')
+    assert "kubectl get svc -n monitoring" in missing.fix
+    silent = ForwardFailed("monitoring", "grafana", "")
+    assert "reported no port" in silent.detail

@@ -90,7 +90,7 @@ def test_discovery_roles_and_network_peers_follow_the_targets(several):
     assert peers == {"ray-system", "serve", "batch"}
 
 
-def test_preflight_covers_every_target():
+def test_preflight_covers_every_target(several):  # several: the RayService and batch cluster exist
     result = run_stack("minikube", rayClusters=[*TARGETS, {"name": "gone", "namespace": "serve",
                                                          "kind": "RayService"}], **PATCH_MODE)
     assert isinstance(result.error, ConfigError) and result.resources == []
