@@ -362,7 +362,8 @@ def _exports(s: AwsSettings, head: RayNode, monitoring: MonitoringHead, managed:
     # when they are localhost).
     iframe_host = (m.grafana_iframe_host if m.grafana_iframe_host
                    else url(GRAFANA_PORT) if public else f"http://localhost:{GRAFANA_PORT}")
-    pulumi.export("doctor", {
+    # A secret: the CLI shows it as one line in every preview and up; the doctor reads it with --show-secrets.
+    pulumi.export("doctor", pulumi.Output.secret({
         "platform": "aws",
         "urls": {"prometheus": url(PROMETHEUS_PORT), "grafana": grafana_url,
                  "rayDashboard": ray_dashboard_url},
@@ -375,4 +376,4 @@ def _exports(s: AwsSettings, head: RayNode, monitoring: MonitoringHead, managed:
             "see why in the group's activity: aws autoscaling describe-scaling-activities --region ", s.region,
             " --auto-scaling-group-name ", workers.group.name if workers else "(none)",
             "; and a worker's boot: aws ec2 get-console-output --instance-id ID (cloud-init's start.sh)"),
-    })
+    }))

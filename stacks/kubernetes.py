@@ -357,7 +357,8 @@ def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, he
         services.update(prometheus={"namespace": s.namespace, "service": PROMETHEUS, "port": PROMETHEUS_PORT},
                         grafana={"namespace": s.namespace, "service": GRAFANA, "port": own.grafana_service.port})
     # What `python -m doctor --stack NAME` reaches (by port-forward) and expects.
-    pulumi.export("doctor", {
+    # A secret: the CLI shows it as one line in every preview and up; the doctor reads it with --show-secrets.
+    pulumi.export("doctor", pulumi.Output.secret({
         "platform": "kubernetes",
         "services": services,
         **doctor_expectations(m, iframe_host,
@@ -365,7 +366,7 @@ def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, he
                               node_exporter=False,
                               restart_command=head_restart_command(dashboard.name, dashboard.namespace),
                               dashboards_version=served_version),
-    })
+    }))
 
 
 def _read_cluster(settings: KubernetesSettings, access: ClusterAccess

@@ -58,3 +58,11 @@ def test_the_link_check_catches_a_broken_link(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("# Title\n\n[ok](#title) [gone](other.md) [no heading](#nowhere)\n")
     assert broken_links(page) == ["other.md: no file", "#nowhere: no heading #nowhere"]
+
+
+@pytest.mark.parametrize("stack,doc", [("kubernetes", "docs/kubernetes.md"), ("aws", "docs/aws.md")])
+def test_every_stack_output_is_documented(stack, doc):
+    exported = set(re.findall(r'pulumi\.export\("(\w+)"', (PROJECT_ROOT / "stacks" / f"{stack}.py").read_text()))
+    text = (PROJECT_ROOT / doc).read_text()
+    assert len(exported) >= 10
+    assert {name for name in exported if f"`{name}`" not in text} == set()

@@ -37,22 +37,22 @@ def test_render_marks_each_outcome_and_gives_the_fix():
 
 def test_both_stacks_export_what_the_doctor_reads(minikube, aws):
     for stack, run in (("minikube", minikube), ("aws", aws)):
-        output = run.outputs["doctor"]
+        output = run.doctor
         expect = expectations(output, stack)
         assert expect.datasource_name == "Prometheus" and expect.ray_nodes == 10
         # The aws head's Prometheus also scrapes node_exporter on each of the 10 planned nodes.
         assert expect.planned_series == (6_000 if stack == "minikube" else 6_000 + 10 * 1_100)
         assert expect.restart_command
         assert expect.dashboard_uids and "rayDefaultDashboard" in expect.dashboard_uids
-    services = minikube.outputs["doctor"]["services"]
+    services = minikube.doctor["services"]
     assert services["rayDashboard"] == {"namespace": "ray-system", "service": "ray-training-cluster-head-svc",
                                         "port": 8265}
     assert services["prometheus"] == {"namespace": "monitoring", "service": "prometheus", "port": 9090}
-    assert minikube.outputs["doctor"]["iframeHost"] == "http://localhost:3000"
-    assert aws.outputs["doctor"]["urls"]["grafana"] == "http://localhost:3000"
-    assert aws.outputs["doctor"]["nodeExporter"] is True and minikube.outputs["doctor"]["nodeExporter"] is False
-    assert expectations(aws.outputs["doctor"], "aws").launched_nodes == 2, "the head and workerCount 1"
-    assert expectations(minikube.outputs["doctor"], "minikube").launched_nodes is None, "KubeRay launches pods"
+    assert minikube.doctor["iframeHost"] == "http://localhost:3000"
+    assert aws.doctor["urls"]["grafana"] == "http://localhost:3000"
+    assert aws.doctor["nodeExporter"] is True and minikube.doctor["nodeExporter"] is False
+    assert expectations(aws.doctor, "aws").launched_nodes == 2, "the head and workerCount 1"
+    assert expectations(minikube.doctor, "minikube").launched_nodes is None, "KubeRay launches pods"
 
 
 def test_the_doctor_expects_the_dashboards_of_the_ray_version_the_stack_serves():
@@ -62,11 +62,11 @@ def test_the_doctor_expects_the_dashboards_of_the_ray_version_the_stack_serves()
 
     older = run_stack("minikube", rayVersion="2.52.1")
     assert older.error is None, older.error
-    uids = expectations(older.outputs["doctor"], "minikube").dashboard_uids
+    uids = expectations(older.doctor, "minikube").dashboard_uids
     assert "rayDefaultDashboard" in uids and "rayDataLlmDashboard" not in uids
     assert "rayServeLlmSglangDashboard" not in uids
     newest = run_stack("minikube")
-    assert "rayDataLlmDashboard" in expectations(newest.outputs["doctor"], "minikube").dashboard_uids
+    assert "rayDataLlmDashboard" in expectations(newest.doctor, "minikube").dashboard_uids
 
 
 def test_a_failed_forward_names_the_likely_cause_from_kubectls_own_words():

@@ -29,7 +29,7 @@ def api(minikube):
 
 def stack_expectations(minikube, api) -> Expectations:
     """What the minikube stack tells the doctor, with the browser's address at the stand-in."""
-    return replace(expectations(minikube.outputs["doctor"], "minikube"), iframe_host=api.url)
+    return replace(expectations(minikube.doctor, "minikube"), iframe_host=api.url)
 
 
 def outcome(api, password: str | None = GENERATED_PASSWORD, expect: Expectations | None = None) -> dict:

@@ -49,7 +49,7 @@ def live(tmp_path_factory):
     head_env = {k: v for k, v in compose["services"]["ray-head"]["environment"].items()
                 if not v.startswith("${")}
     # The iframe host is written on the head; without allowedCidrs it is the tunnel's, as the stack says.
-    head_env["RAY_GRAFANA_IFRAME_HOST"] = stack.outputs["doctor"]["iframeHost"]
+    head_env["RAY_GRAFANA_IFRAME_HOST"] = stack.doctor["iframeHost"]
     token = reveal(stack.outputs["rayAuthToken"])
 
     workdir = tmp_path_factory.mktemp("live")

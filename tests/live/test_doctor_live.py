@@ -33,7 +33,7 @@ def doctor_setup(live):
     # Where the head's RAY_GRAFANA_HOST points (http://127.0.0.1:3000 on the aws stack).
     grafana = deployed_grafana(stack, port=3000).start()
     try:
-        yield stack, grafana, expectations(stack.outputs["doctor"], "aws")
+        yield stack, grafana, expectations(stack.doctor, "aws")
     finally:
         grafana.stop()
 

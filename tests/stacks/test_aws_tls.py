@@ -40,7 +40,7 @@ def tls(pair) -> Run:
 def test_browsers_reach_grafana_only_over_https(tls):
     ports = {r.plain["fromPort"] for r in tls.of_type(INGRESS) if r.plain.get("cidrIpv4") == "203.0.113.7/32"}
     assert ports == {3443, 9090}, "Grafana's plain port stays closed (and 22 without keyName)"
-    assert tls.outputs["grafanaUrl"] == HOST == tls.outputs["doctor"]["urls"]["grafana"]
+    assert tls.outputs["grafanaUrl"] == HOST == tls.doctor["urls"]["grafana"]
     compose = yaml.safe_load(tls.config()[f"{BASE}/compose.yaml"])
     proxy = compose["services"]["grafana-tls"]
     assert proxy["image"] == NGINX_IMAGE and proxy["network_mode"] == "host" and proxy["read_only"] is True

@@ -140,7 +140,7 @@ def test_the_browser_is_never_sent_to_an_in_cluster_address(operator_mode):
     assert env["RAY_GRAFANA_IFRAME_HOST"] == "http://localhost:3000" == operator_mode.outputs["grafanaUrl"]
     assert operator_mode.outputs["grafanaPortForward"] == (
         "kubectl port-forward -n monitoring svc/kube-prometheus-stack-grafana 3000:80")
-    assert operator_mode.outputs["doctor"]["iframeHost"] == "http://localhost:3000"
+    assert operator_mode.doctor["iframeHost"] == "http://localhost:3000"
 
 
 def test_a_grafana_the_browser_reaches_is_embedded_as_given():
@@ -236,9 +236,9 @@ def test_several_clusters_outside_ray_system_touch_no_ray_system(kubernetes_api)
     assert "ray-system" not in str([r.plain for r in result.resources])
     assert result.outputs["rayDashboardPortForward"] == (
         "kubectl port-forward -n ml-team-a svc/training-head-svc 8265:8265")
-    assert result.outputs["doctor"]["services"]["rayDashboard"] == {
+    assert result.doctor["services"]["rayDashboard"] == {
         "namespace": "ml-team-a", "service": "training-head-svc", "port": 8265}
-    assert "ml-team-a" in result.outputs["doctor"]["restartCommand"]
+    assert "ml-team-a" in result.doctor["restartCommand"]
 
 
 def test_rayclusters_with_the_single_cluster_keys_is_refused():

@@ -92,7 +92,7 @@ def deployed_grafana(run: Run, port: int = 0) -> GrafanaApi:
     """A stand-in answering as the Grafana `run` (a whole stack under mocks) deploys: its ConfigMaps on
     Kubernetes, its files on the aws head, and the admin password the stack exports."""
     password = reveal(run.outputs["grafanaAdminPassword"])
-    if run.outputs["doctor"]["platform"] == "aws":
+    if run.doctor["platform"] == "aws":
         files = run.config()
         dashboards = [text for path, text in files.items() if path.startswith(f"{BASE}/dashboards/")]
         return GrafanaApi(files[f"{BASE}/grafana/config/grafana.ini"],

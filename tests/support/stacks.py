@@ -50,6 +50,14 @@ class Run:
         return self.monitor.outputs
 
     @property
+    def doctor(self) -> dict:
+        """The `doctor` output (a Pulumi secret, so previews show one line), as `--show-secrets` gives it."""
+        from support.pulumi_internals import is_secret, reveal
+
+        assert is_secret(self.outputs["doctor"]), "the doctor output is a secret"
+        return reveal(self.outputs["doctor"])
+
+    @property
     def dependencies(self) -> dict[str, set[str]]:
         return {r.name: r.dependencies for r in self.resources}
 
