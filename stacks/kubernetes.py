@@ -403,7 +403,7 @@ def _stack_may_create(access: ClusterAccess, name: str) -> bool:
     """KubeRay's namespace is the stack's to create (and label) when it is missing or the stack made it; one
     made otherwise (by Helm's --create-namespace, or by the user) is left as it is."""
     labels = namespace_labels(access, name)
-    if labels is None or labels.get("app.kubernetes.io/part-of") == kc.PART_OF:
+    if labels is None or kc.made_by_stack(labels):
         return True
     warn_if_namespace_is_unrestricted("kuberayNamespace", name, labels)
     return False

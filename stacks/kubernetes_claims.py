@@ -32,8 +32,8 @@ def fit_claims(s: KubernetesSettings, access: ClusterAccess) -> KubernetesSettin
     prometheus = _fit("prometheus", own.prometheus_storage, access, s.namespace)
     grafana = _fit("grafana", own.grafana_storage, access, s.namespace)
     s = dataclasses.replace(s, backend=dataclasses.replace(own, prometheus_storage=prometheus, grafana_storage=grafana))
-    if prometheus.size != own.prometheus_storage.size and bytes_of(prometheus.size) < bytes_of(
-            own.prometheus_storage.size) and s.monitoring.retention_size == s.monitoring.sizing.retention_size:
+    kept_smaller = bytes_of(prometheus.size) < bytes_of(own.prometheus_storage.size)
+    if kept_smaller and s.monitoring.retention_size == s.monitoring.sizing.retention_size:
         # The sized retention cap was for the larger volume: cap at what the kept one holds, as the sizing fills it.
         cap = f"{max(1, math.floor(bytes_of(prometheus.size) * VOLUME_FILL / 1e9))}GB"
         s = dataclasses.replace(s, monitoring=dataclasses.replace(s.monitoring, retention_size=cap))
@@ -63,5 +63,5 @@ def _keep(prefix: str, storage: Storage, claim: ClaimState, why: str, say: Calla
             key, storage.size, f"the claim {CLAIMS[prefix]} holds {claim.size} and {why}",
             f"pulumi config set {key} {claim.size} (docs/kubernetes.md: moving to a larger volume)")])
     say(f"{key}: the claim {CLAIMS[prefix]} keeps its {claim.size} (the sizing model now asks for "
-                    f"{storage.size}, but {why}); set {key} to choose, or see docs/kubernetes.md for a larger volume")
+        f"{storage.size}, but {why}); set {key} to choose, or see docs/kubernetes.md for a larger volume")
     return dataclasses.replace(storage, size=claim.size)

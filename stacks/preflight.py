@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from components.builders.ray_cluster import WORKER_GROUP, ScaledWorkers
-from components.kubernetes.common import PART_OF
+from components.kubernetes.common import made_by_stack
 from stacks.settings import ConfigError, describe_problem
 from stacks.settings.existing_clusters import PatchTarget
 
@@ -248,7 +248,7 @@ def scaled_workers(access: ClusterAccess, name: str, namespace: str) -> ScaledWo
         if error.status == 404:
             return None
         raise _unreadable("RayCluster", name, namespace, error) from None
-    if live.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/part-of") != PART_OF:
+    if not made_by_stack(live.get("metadata", {}).get("labels")):
         raise ConfigError([describe_problem(
             "rayClusterName", name, f"a RayCluster of that name already runs in {namespace} and was not created by "
             "this stack", "choose another rayClusterName, or monitor that cluster: pulumi config set "

@@ -50,6 +50,11 @@ def labels(app: str, instance: str, component: str, version: str | None = None) 
     return result
 
 
+def made_by_stack(object_labels: dict[str, str] | None) -> bool:
+    """Whether an object carries the labels `labels()` gives what this project creates."""
+    return (object_labels or {}).get("app.kubernetes.io/part-of") == PART_OF
+
+
 def image_version(image: str) -> str:
     return image.rsplit(":", 1)[1]
 
