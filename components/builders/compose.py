@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from components.builders.alertmanager_config import FILE_NAME as ALERTMANAGER_FILE
+from components.builders.grafana_admin_password import compose_entrypoint
 from components.builders.grafana_tls import TLS_DIR
 from components.builders.head_layout import (
     ALERTMANAGER_SECRETS,
@@ -172,6 +173,7 @@ def head_compose(head_env: list[dict[str, Any]], retention_time: str, retention_
             "grafana": _service(
                 GRAFANA_IMAGE,
                 user=str(GRAFANA_UID),
+                entrypoint=compose_entrypoint(),  # a rotated admin password reaches Grafana's database first
                 environment={"GF_PATHS_CONFIG": f"{GRAFANA_CONFIG_MOUNT}/grafana.ini",
                              "GF_PATHS_PROVISIONING": GRAFANA_PROVISIONING_DIR},
                 volumes=[

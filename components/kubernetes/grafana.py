@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 
 from components.builders.checksums import checksum
 from components.builders.dashboard_catalogue import Dashboard
+from components.builders.grafana_admin_password import sync_script
 from components.constants import (
     GRAFANA_DASHBOARDS_DIR,
     GRAFANA_DATASOURCE_CREDENTIAL,
@@ -109,6 +110,15 @@ class Grafana(pulumi.ComponentResource):
             )
 
         health = {"httpGet": {"path": "/api/health", "port": "http"}}
+        mounts: list[dict[str, Any]] = [
+            {"name": "config", "mountPath": "/etc/grafana/grafana.ini", "subPath": "grafana.ini",
+             "readOnly": True},
+            {"name": "provisioning", "mountPath": GRAFANA_PROVISIONING_DIR, "readOnly": True},
+            {"name": "dashboards", "mountPath": GRAFANA_DASHBOARDS_DIR, "readOnly": True},
+            {"name": "admin", "mountPath": GRAFANA_SECRETS_DIR, "readOnly": True},
+            {"name": "data", "mountPath": "/var/lib/grafana"},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ]
         container = {
             "name": "grafana",
             "image": GRAFANA_IMAGE,
@@ -117,15 +127,7 @@ class Grafana(pulumi.ComponentResource):
             "readinessProbe": {**health, "initialDelaySeconds": 5, "periodSeconds": 10},
             "livenessProbe": {**health, "initialDelaySeconds": 60, "periodSeconds": 15, "failureThreshold": 4},
             "securityContext": kc.container_security_context(GRAFANA_KUBERNETES_UID),
-            "volumeMounts": [
-                {"name": "config", "mountPath": "/etc/grafana/grafana.ini", "subPath": "grafana.ini",
-                 "readOnly": True},
-                {"name": "provisioning", "mountPath": GRAFANA_PROVISIONING_DIR, "readOnly": True},
-                {"name": "dashboards", "mountPath": GRAFANA_DASHBOARDS_DIR, "readOnly": True},
-                {"name": "admin", "mountPath": GRAFANA_SECRETS_DIR, "readOnly": True},
-                {"name": "data", "mountPath": "/var/lib/grafana"},
-                {"name": "tmp", "mountPath": "/tmp"},
-            ],
+            "volumeMounts": mounts,
         }
         volumes = [
             {"name": "config", "configMap": {"name": config.metadata.name}},
@@ -161,6 +163,7 @@ class Grafana(pulumi.ComponentResource):
             spec=kc.single_pod_deployment(selector, labels, {"checksum/config": rendered}, {
                 "automountServiceAccountToken": False,
                 "securityContext": kc.pod_security_context(GRAFANA_KUBERNETES_UID),
+                "initContainers": [_password_sync(mounts)],
                 "containers": [container],
                 "volumes": volumes,
             }),
@@ -177,3 +180,16 @@ class Grafana(pulumi.ComponentResource):
         self.register_outputs(
             {"service_name": self.service_name, "url": self.url, "admin_password": self.admin_password}
         )
+
+
+def _password_sync(mounts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Runs before each Grafana start: a rotated admin password reaches Grafana's database
+    (grafana_admin_password.py), from the same files Grafana reads."""
+    return {
+        "name": "admin-password",
+        "image": GRAFANA_IMAGE,
+        "command": ["sh", "-c", sync_script()],
+        "securityContext": kc.container_security_context(GRAFANA_KUBERNETES_UID),
+        "volumeMounts": [m for m in mounts if m["name"] in ("config", "admin", "data", "tmp")],
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+    }

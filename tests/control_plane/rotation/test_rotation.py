@@ -9,7 +9,10 @@ from __future__ import annotations
 import base64
 import secrets
 
+from support.cluster_state import pods, running
 from support.control_plane import CLUSTER, NAMESPACE
+from support.grafana_container import GrafanaContainer
+from support.live import wait_until
 
 
 def _token_secrets(plane) -> set[str]:
@@ -45,7 +48,7 @@ def _grafana_secret(plane) -> str:
     return admin["secret"]["secretName"]
 
 
-def test_a_rotated_grafana_secret_key_and_password_roll_grafana_onto_a_new_secret(deployed):
+def test_a_rotated_grafana_secret_key_and_password_roll_grafana_onto_a_new_secret(deployed, tmp_path):
     # Grafana reads its secret_key and admin password files as it starts: the rotated ones must come with a restart.
     plane = deployed.cluster.plane
     before = _grafana_secret(plane)
@@ -60,3 +63,19 @@ def test_a_rotated_grafana_secret_key_and_password_roll_grafana_onto_a_new_secre
     assert base64.b64decode(data["secret-key"]).decode() == key
     updated = {urn.rsplit("::", 1)[-1] for op, urn, _ in outcome.steps if op == "update"}
     assert "grafana-deployment" in updated, outcome.steps
+    # Grafana keeps the password it first started with in its database: the pod the rollout starts (admitted
+    # under the namespace's restricted Pod Security) runs the admin-password init container first, whose script
+    # sets the new password there, from the new Secret's file, once.
+    def on_new_secret() -> list:
+        return [p for p in pods(plane, "monitoring", "app.kubernetes.io/name=grafana")
+                if running(p) and any(v.secret and v.secret.secret_name == after for v in p.spec.volumes)]
+
+    wait_until(on_new_secret, 180, "a running Grafana pod on the new Secret", interval=1)
+    (pod,) = on_new_secret()
+    (init,) = pod.spec.init_containers
+    assert {m.mount_path for m in init.volume_mounts} >= {"/etc/grafana/secrets", "/var/lib/grafana"}
+    grafana = GrafanaContainer(tmp_path / "grafana", init.command[2])
+    assert grafana.start("the-first-password").returncode == 0
+    (grafana.data / "grafana.db").write_text("sqlite")
+    assert grafana.start(password).returncode == 0
+    assert grafana.cli_calls().splitlines()[1:] == [password], "the new password, on standard input"
