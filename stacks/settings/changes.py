@@ -85,7 +85,7 @@ CHANGES: tuple[Change, ...] = (
     Change("allowWorldAccess", ("nothing",), "only allows `0.0.0.0/0` or `::/0` in `allowedCidrs`"),
     Change("rayTokenAuth", ("applied on the head", "changes access in place", "rolls the workers"),
            "`ray-head` is recreated (running jobs end)"),
-    Change("grafanaAdminPassword", A, "Grafana restarts (read at start only)"),
+    Change("grafanaAdminPassword", A, "Grafana restarts and sets it in its database first; the old one stops working"),
     Change("grafanaSecretKey", A, "Grafana restarts"),
     Change("rayAuthToken", ("applied on the head", "rolls the workers"),
            "`ray-head` is recreated with the new token; the workers' launch template names the token's SSM "

@@ -3,7 +3,7 @@
 1. Records real Ray payloads at each RAY_metric_cardinality_level (a head, and a worker keeping 8 worker
    processes busy) and prints the series each level gives at every node count.
 2. Per node count: one hour of 5 s samples for that many replayed nodes (Ray's default level), backfilled
-   into TSDB blocks by the real promtool and opened by Debian's Prometheus with the stack's rules
+   into TSDB blocks by the real promtool and opened by Prometheus (the version the stacks ship) with the stack's rules
    (support/backfill.py).
 3. Loads the overview and Ray's default, Data, Train and Serve dashboards as Grafana sends them (support/
    grafana_queries.py): all sessions, then one session, over each dashboard's default range, 6 requests
@@ -24,6 +24,7 @@ ingestion holds is the sizing model's (tests/benchmarks/sizing.py measures it): 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -45,6 +46,7 @@ from components.builders.alert_rules import AlertSettings  # noqa: E402
 from components.builders.ray_head_env import CARDINALITY_ENV, CARDINALITY_LEVELS, RAY_DEFAULT_CARDINALITY  # noqa: E402
 from components.builders.sizing import bytes_of, size  # noqa: E402
 from support.backfill import Backfill, backfill  # noqa: E402
+from support.go_tools import PROMETHEUS_RELEASE  # noqa: E402
 from support.grafana_queries import (  # noqa: E402
     Answer,
     Request,
@@ -317,7 +319,8 @@ def main() -> int:
             print(f"| {nodes:,} | {tabs} | {len(latencies):,} | {p50 * 1000:.0f} / {p95 * 1000:.0f} | {cores:.2f} "
                   f"| {idle / 2**20:.0f} / {peak / 2**20:.0f} | {model.working_set_mib + (peak - idle) / 2**20:.0f} "
                   f"| {bytes_of(model.memory_request) / 2**20:.0f} / {bytes_of(model.memory_limit) / 2**20:.0f} |")
-    print("\nPrometheus 2.42 on 2 cores; 5 s samples; Ray's default cardinality level for the loads.")
+    print(f"\nPrometheus {PROMETHEUS_RELEASE} on {os.cpu_count()} cores; 5 s samples; Ray's default cardinality level "
+          "for the loads.")
     return 0
 
 

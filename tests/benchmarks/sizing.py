@@ -3,7 +3,7 @@
 1. Records /metrics from a live Ray head (8080, 44217, 44227) and worker after a small workload.
 2. Replays them from one local HTTP server as N nodes: each node has its own address labels, and
    values move between scrapes as real ones do (counters rise, gauges wander).
-3. Runs Debian's Prometheus against each N in turn, and prints series, RSS, Go heap, samples/s and
+3. Runs Prometheus (the version the stacks ship) against each N in turn, and prints series, RSS, Go heap, samples/s and
    disk growth next to what components/builders/sizing.py predicts, with the difference.
 
     venv/bin/python tests/benchmarks/sizing.py [--nodes 10 100 250] [--minutes 4] [--interval 5s]

@@ -21,7 +21,7 @@ from support.stacks import USERS_CLUSTER
 from support.upstream import upstream_file
 
 SCENARIOS = ("from_zero", "idempotent", "autoscaled", "in_place", "volumes", "rotation", "patch_mode",
-             "operator_mode", "bad_targets", "old_crds", "destroy")
+             "operator_mode", "bad_targets", "old_crds", "users_ci", "destroy")
 
 
 def pytest_collection_modifyitems(items):

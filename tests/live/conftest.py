@@ -68,7 +68,7 @@ def live(tmp_path_factory):
     config = on_loopback(yaml.safe_load(files["/opt/ray-monitoring/prometheus/prometheus.yml"]), ray.sd_file, rules)
     prometheus = Prometheus(processes, workdir / "prometheus", config)
     try:
-        processes.start("node_exporter", [tool("prometheus-node-exporter"),
+        processes.start("node_exporter", [tool("node_exporter"),
                                           f"--web.listen-address={LOOPBACK}:9100"], workdir / "node_exporter.log")
         # Prometheus first, before Ray's temp dir even exists: the discovery trap docs/sizing.md describes.
         prometheus.start()

@@ -1,6 +1,6 @@
 """Alerts reach someone, live: a real Ray cluster, Prometheus with the aws stack's configuration and
-rules, and Debian's real Alertmanager configured as the stack deploys it, its receiver pointed at a
-webhook this test runs on 127.0.0.1. A worker's metrics endpoint stops (SIGSTOP: the node stays in
+rules, and the real Alertmanager (the version the stacks ship) configured as the stack deploys it, its
+receiver pointed at a webhook this test runs on 127.0.0.1. A worker's metrics endpoint stops (SIGSTOP: the node stays in
 Ray's discovery, its scrapes time out), a firing RayScrapeTargetDown arrives; it resumes, a resolved
 notification follows."""
 
@@ -100,7 +100,7 @@ def alerting(live):
     processes = Processes()
     try:
         processes.start("alertmanager", [
-            tool("prometheus-alertmanager"), f"--config.file={workdir / 'alertmanager.yml'}",
+            tool("alertmanager"), f"--config.file={workdir / 'alertmanager.yml'}",
             f"--storage.path={workdir / 'alertmanager-data'}", f"--web.listen-address={LOOPBACK}:{ALERTMANAGER_PORT}",
             "--cluster.listen-address="], workdir / "alertmanager.log")
         prometheus = Prometheus(processes, workdir / "prometheus", config, port=PROMETHEUS_PORT)

@@ -1,4 +1,4 @@
-"""The minikube stack's scrape jobs, live: Debian's Prometheus has no kubernetes_sd, so only the
+"""The minikube stack's scrape jobs, live: the live tier runs no API server, so only the
 discovery block is replaced by file_sd groups carrying the labels Kubernetes discovery would give,
 for pods that point at the live Ray endpoints."""
 

@@ -32,9 +32,13 @@ def replayed(live, tmp_path_factory):
 
 def test_the_backfill_holds_every_node_for_the_whole_window(replayed):
     prometheus, filled, _ = replayed
+    # Prometheus 3's range selectors are left-open: [15m] at the end is (start, end], 180 of the 181 samples
+    # from start to end; a minute more takes in the first.
     per_node = prometheus.query(f'count_over_time(up{{job="ray"}}[15m] @ {number(filled.end)})')
     assert len(per_node) == NODES + 2, "the head's three endpoints and nine workers' one"
-    assert {float(n["value"][1]) for n in per_node} == {15 * 60 / 5 + 1}, "one sample every 5 s for 15 min"
+    assert {float(n["value"][1]) for n in per_node} == {15 * 60 / 5}, "one sample every 5 s for 15 min"
+    whole = prometheus.query(f'count_over_time(up{{job="ray"}}[16m] @ {number(filled.end)})')
+    assert {float(n["value"][1]) for n in whole} == {15 * 60 / 5 + 1}, "the sample at the start too"
 
 
 def test_every_dashboard_loads_and_the_overview_draws_every_node(replayed):

@@ -17,7 +17,7 @@ from components.builders.head_layout import BASE
 from components.builders.sizing import size
 from components.constants import GRAFANA_DATASOURCE_CREDENTIAL_FILE, GRAFANA_UID, PROMETHEUS_UID
 from stacks.settings import ConfigError
-from support.manifests import KUBERNETES_VERSION, file_sd_instead_of_kubernetes, kubernetes_objects, manifest
+from support.manifests import KUBERNETES_VERSION, kubernetes_objects, manifest
 from support.promql import RULES_FOUND
 from support.pulumi_internals import hide, is_secret
 from support.stacks import Run, run_stack
@@ -83,7 +83,6 @@ def promtool_check(text: str, tmp_path, agent: bool = False, rules: str | None =
     if rules is not None:
         (tmp_path / "ray-alerts.yml").write_text(rules)
         config["rule_files"] = [str(tmp_path / "ray-alerts.yml")]
-    config = file_sd_instead_of_kubernetes(config, str(tmp_path / "sd.json"))
     for job in config["scrape_configs"]:
         for sd in job.get("file_sd_configs", []):
             sd["files"] = [str(tmp_path / "sd.json")]

@@ -1,4 +1,6 @@
-"""The control plane's real parts, built from their Go modules at pinned versions (tests/control_plane/).
+"""The real programs the tests run, built from their Go modules at pinned versions: the control plane's
+parts (tests/control_plane/), and Prometheus, promtool, Alertmanager, amtool and node_exporter at the
+versions the stacks ship (every tier).
 
 Each binary is built once into a cache keyed by its version (RAY_MONITORING_GO_TOOLS, else
 ~/.cache/ray-monitoring/go-tools/<name>-<version>/) and reused; `python -m support.go_tools` builds what is
@@ -17,6 +19,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from components.versions import ALERTMANAGER_IMAGE, NODE_EXPORTER_IMAGE, PROMETHEUS_IMAGE
 
 GO_VERSION_LINE = "go 1.24.0"  # the building module's; each pinned module's go.mod raises it as it needs
 GO_NEEDED = "go1.26.6"  # the newest any pinned module asks for (the Pulumi CLI's go.mod)
@@ -34,10 +39,51 @@ class GoTool:
     local_replace_version: str = ""
     version_variable: str = ""  # set to the version by the linker, as the project's release build does
     version_v: bool = True  # that build writes v1.2.3 (else 1.2.3)
+    stated_version: str = ""  # what that build writes, where it is not the module's version
+    copy_replaces: bool = False  # copy the module's replace lines that name another module (at a version)
+    tags: tuple[str, ...] = ()  # build tags, as the project's release build sets them (its .promu.yml)
     # Files a `go:embed` needs that the project generates before its build (not in the module's zip):
     # (directory in the module, generated file, the file it is made from). Made as the project's generator does.
     generated: tuple[tuple[str, str, str], ...] = ()
 
+
+def _image_tag(image: str) -> str:
+    return image.rsplit(":", 1)[1].removeprefix("v")
+
+
+def prometheus_module_version(release: str) -> str:
+    """Prometheus 3.x is the Go module's v0.3xx.y: 3.13.2 is v0.313.2 (the minor in two digits)."""
+    major, minor, patch = map(int, release.split("."))
+    return f"v0.{major * 100 + minor}.{patch}"
+
+
+def _prometheus_project(name: str, module: str, release: str, package: str, **extra: Any) -> GoTool:
+    """A Prometheus project's binary, built as its .promu.yml does (its tags; common/version holds the release)."""
+    return GoTool(name, module, extra.pop("version", f"v{release}"), package, copy_replaces=True,
+                  tags=extra.pop("tags", ("netgo",)), version_variable="github.com/prometheus/common/version.Version",
+                  stated_version=release, **extra)
+
+
+# What the stacks ship is what the tests run: the versions come from the images' tags in components/versions.py.
+PROMETHEUS_RELEASE = _image_tag(PROMETHEUS_IMAGE)
+ALERTMANAGER_RELEASE = _image_tag(ALERTMANAGER_IMAGE)
+NODE_EXPORTER_RELEASE = _image_tag(NODE_EXPORTER_IMAGE)
+# Without the builtinassets tag (its web UI assets are built by npm, not in the module): the UI pages are
+# absent, the HTTP API and everything else are the release's code.
+PROMETHEUS_TOOLS = (
+    _prometheus_project("prometheus", "github.com/prometheus/prometheus", PROMETHEUS_RELEASE,
+                        "github.com/prometheus/prometheus/cmd/prometheus",
+                        version=prometheus_module_version(PROMETHEUS_RELEASE)),
+    _prometheus_project("promtool", "github.com/prometheus/prometheus", PROMETHEUS_RELEASE,
+                        "github.com/prometheus/prometheus/cmd/promtool",
+                        version=prometheus_module_version(PROMETHEUS_RELEASE)),
+    _prometheus_project("alertmanager", "github.com/prometheus/alertmanager", ALERTMANAGER_RELEASE,
+                        "github.com/prometheus/alertmanager/cmd/alertmanager"),
+    _prometheus_project("amtool", "github.com/prometheus/alertmanager", ALERTMANAGER_RELEASE,
+                        "github.com/prometheus/alertmanager/cmd/amtool"),
+    _prometheus_project("node_exporter", "github.com/prometheus/node_exporter", NODE_EXPORTER_RELEASE,
+                        "github.com/prometheus/node_exporter", tags=()),
+)
 
 # Pins (docs/development.md, "Versions"): bump a version here; the next `tests/run` builds it.
 PULUMI_KUBERNETES_COMMIT = "f47bc2d6f199"  # the one pulumi-kubernetes provider version the module proxy serves
@@ -69,6 +115,7 @@ TOOLS = {tool.name: tool for tool in (
            version_variable="github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version", version_v=False,
            generated=(("cmd/pulumi-resource-kubernetes", "schema-embed.json", "schema.json"),
                       ("cmd/pulumi-resource-kubernetes", "terraform-mapping-embed.json", "terraform-mapping.json"))),
+    *PROMETHEUS_TOOLS,
 )}
 
 
@@ -118,7 +165,7 @@ def _generate(tool: GoTool, source: Path) -> None:
 
 def _module_lines(tool: GoTool, work: str) -> list[str]:
     lines = ["module build", "", GO_VERSION_LINE, "", f"require {tool.module} {tool.version}", ""]
-    if tool.local_replace_version:
+    if tool.local_replace_version or tool.copy_replaces:
         lines += _replaces(tool)
     if tool.generated:  # a writable copy of the module, with the generated files beside its own
         source = Path(work, "source")
@@ -138,11 +185,12 @@ def build(name: str) -> Path:
         return target
     with tempfile.TemporaryDirectory(prefix=f"build-{name}-") as work:
         Path(work, "go.mod").write_text("\n".join(_module_lines(tool, work)) + "\n")
-        stated = tool.version if tool.version_v else _semver(tool)
+        stated = tool.stated_version or (tool.version if tool.version_v else _semver(tool))
         ldflags = "-s -w" + (f" -X {tool.version_variable}={stated}" if tool.version_variable else "")
         env = {**os.environ, "GOFLAGS": "-mod=mod"}
         for command in (["go", "get", f"{tool.package}@{tool.version}"],
-                        ["go", "build", "-trimpath", f"-ldflags={ldflags}", "-o", str(Path(work, name)), tool.package]):
+                        ["go", "build", "-trimpath", *([f"-tags={','.join(tool.tags)}"] if tool.tags else []),
+                         f"-ldflags={ldflags}", "-o", str(Path(work, name)), tool.package]):
             result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=3600)
             if result.returncode != 0:
                 raise RuntimeError(f"building {name} {tool.version} ({' '.join(command)}) failed:\n"

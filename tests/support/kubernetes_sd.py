@@ -1,5 +1,5 @@
-"""Targets as Prometheus' kubernetes_sd (role pod) gives them, for the live relabeling tests: Debian's
-Prometheus has no kubernetes_sd, so file_sd groups carry the same `__meta_kubernetes_*` labels."""
+"""Targets as Prometheus' kubernetes_sd (role pod) gives them, for the live relabeling tests: the live tier
+runs no API server, so file_sd groups carry the same `__meta_kubernetes_*` labels."""
 
 from __future__ import annotations
 

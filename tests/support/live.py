@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
+from components.builders.prometheus_config import storage_flags
 from support.tools import tool
 
 VENV_BIN = Path(sys.executable).parent
@@ -87,8 +88,8 @@ class Prometheus:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30, *flags: str, agent: bool = False) -> None:
-        """`agent`: agent mode, as Debian's Prometheus 2.42 spells it (the image's 3.x says `--agent`)."""
-        storage = (["--enable-feature=agent", f"--storage.agent.path={self.workdir / 'data'}"] if agent
+        """`agent`: agent mode, with the storage flags the stacks deploy (prometheus_config.storage_flags)."""
+        storage = (storage_flags(str(self.workdir / "data"), True, "", "") if agent
                    else [f"--storage.tsdb.path={self.workdir / 'data'}"])
         self.process = self.processes.start("prometheus", [
             tool("prometheus"), f"--config.file={self.config_file}", *storage,

@@ -22,12 +22,3 @@ def kubernetes_objects(result: Run) -> list:
             and not r.type.startswith(("kubernetes:ray.io/", "kubernetes:helm.sh/"))]
 
 
-def file_sd_instead_of_kubernetes(config: dict, sd_file: str) -> dict:
-    """Debian's promtool has no kubernetes_sd: swap only the discovery block, keep the relabeling."""
-    swapped = copy.deepcopy(config)
-    for job in swapped["scrape_configs"]:
-        if job.pop("kubernetes_sd_configs", None) is not None:
-            job["file_sd_configs"] = [{"files": [sd_file], "refresh_interval": "5s"}]
-    return swapped
-
-

@@ -1,7 +1,7 @@
 """The scrape configuration the Prometheus Operator (v0.93) generates for a PodMonitor
 (pkg/prometheus/promcfg.go, generatePodMonitorConfig): its selector and port keeps, its standard
 labels, `job` = <namespace>/<PodMonitor name>, `endpoint`, then the PodMonitor's own relabelings,
-in that order. Discovery is file_sd here: Debian's Prometheus has no kubernetes_sd."""
+in that order. Discovery is file_sd here: the live tier runs no API server."""
 
 from __future__ import annotations
 

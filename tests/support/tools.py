@@ -13,7 +13,15 @@ NODE_TOOLS = Path(__file__).resolve().parent.parent / "node-tools"
 
 
 def tool(name: str) -> str:
-    """A command on PATH (Debian's promtool, shellcheck, docker-compose, amtool, ...)."""
+    """Prometheus, promtool, Alertmanager, amtool and node_exporter at the versions the stacks ship (built from
+    their Go modules, support/go_tools.py); else a command on PATH (shellcheck, docker-compose, nginx, ...)."""
+    from support import go_tools
+
+    if name in go_tools.TOOLS:
+        binary = go_tools.binary(name)
+        assert binary.exists(), f"{name} {go_tools.TOOLS[name].version} is missing: tests/run builds it " \
+                                "(PYTHONPATH=tests venv/bin/python -m support.go_tools)"
+        return str(binary)
     path = shutil.which(name)
     assert path, f"{name} is missing: tests/run installs it"
     return path

@@ -154,7 +154,7 @@ def node_exporter_series() -> tuple[int, int]:
     """(series, series per CPU) a real node_exporter serves here with its default collectors (the
     image's command adds only --path.rootfs)."""
     port = free_port()
-    process = subprocess.Popen([tool("prometheus-node-exporter"), f"--web.listen-address={LOOPBACK}:{port}"],
+    process = subprocess.Popen([tool("node_exporter"), f"--web.listen-address={LOOPBACK}:{port}"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30

@@ -18,7 +18,6 @@ from support.control_plane import NAMESPACE, load_yaml
 from support.go_tools import build, module_dir
 from support.live import Processes, wait_until
 from support.loopback import free_port
-from support.manifests import file_sd_instead_of_kubernetes
 from support.prometheus_operator import final_labels
 from support.promql import RULES_FOUND
 from support.stacks import OPERATOR_MODE, run_stack
@@ -104,9 +103,9 @@ def test_the_operators_configuration_passes_promtool_with_our_job_names(rendered
     # The rules' `job=~"ray.*"` and the doctor's checks read these names, not the operator's monitoring/ray.
     assert sorted(final_labels(j["relabel_configs"], meta)["job"] for j in jobs) == ["ray", "ray-autoscaler",
                                                                                     "ray-dashboard"]
-    # Debian's promtool has no kubernetes_sd: the discovery blocks become file_sd, the rest stays as rendered.
+    # As the operator rendered it, its Kubernetes discovery included.
     path = tmp_path / "prometheus.yml"
-    path.write_text(yaml.safe_dump(file_sd_instead_of_kubernetes(config, str(tmp_path / "targets.json"))))
+    path.write_text(yaml.safe_dump(config))
     checked = subprocess.run([promtool(), "check", "config", "--syntax-only", str(path)], capture_output=True,
                              text=True, timeout=60)
     assert checked.returncode == 0, checked.stdout + checked.stderr

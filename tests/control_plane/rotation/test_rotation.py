@@ -68,12 +68,12 @@ def test_a_rotated_grafana_secret_key_and_password_roll_grafana_onto_a_new_secre
     # sets the new password there, from the new Secret's file, once.
     def on_new_secret() -> list:
         return [p for p in pods(plane, "monitoring", "app.kubernetes.io/name=grafana")
-                if running(p) and any(v.secret and v.secret.secret_name == after for v in p.spec.volumes)]
+                if running(p) and any(v.secret and v.secret.secretName == after for v in p.spec.volumes)]
 
     wait_until(on_new_secret, 180, "a running Grafana pod on the new Secret", interval=1)
     (pod,) = on_new_secret()
-    (init,) = pod.spec.init_containers
-    assert {m.mount_path for m in init.volume_mounts} >= {"/etc/grafana/secrets", "/var/lib/grafana"}
+    (init,) = pod.spec.initContainers
+    assert {m.mountPath for m in init.volumeMounts} >= {"/etc/grafana/secrets", "/var/lib/grafana"}
     grafana = GrafanaContainer(tmp_path / "grafana", init.command[2])
     assert grafana.start("the-first-password").returncode == 0
     (grafana.data / "grafana.db").write_text("sqlite")
