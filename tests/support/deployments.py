@@ -44,9 +44,10 @@ class Cluster:
             self.operator = start_kuberay_operator(self.plane, self.processes)
 
 
-def start_cluster(workdir: Path, processes: Processes) -> Cluster:
-    """API server, controllers, scheduler and kwok with minikube's node; the KubeRay chart served."""
-    plane = ControlPlane(workdir / "plane", processes).start().start_nodes([minikube_node()])
+def start_cluster(workdir: Path, processes: Processes, node: dict[str, Any] | None = None) -> Cluster:
+    """API server, controllers, scheduler and kwok with one node (minikube's unless given); the KubeRay chart
+    served."""
+    plane = ControlPlane(workdir / "plane", processes).start().start_nodes([node or minikube_node()])
     # The chart's files (Chart.yaml, values.yaml, crds/, templates/), each checked against its checksum.
     prefix = f"{KUBERAY_CHART}/"
     files = {path.removeprefix(prefix): upstream_file(path) for path in upstream_files(prefix)}

@@ -151,13 +151,15 @@ class RayCluster:
 
     def start_head(self, metrics_port: int = 8080, num_cpus: int = 2) -> None:
         self.started = True
-        self._ray("start", "--head", f"--port={self.gcs_port}", f"--metrics-export-port={metrics_port}",
-                  f"--temp-dir={self.temp_dir}", "--dashboard-host=127.0.0.1", "--dashboard-port=8265",
-                  f"--num-cpus={num_cpus}", "--disable-usage-stats")
+        # Every Ray process on the loopback: without a node address Ray takes the machine's own (eth0's).
+        self._ray("start", "--head", f"--node-ip-address={LOOPBACK}", f"--port={self.gcs_port}",
+                  f"--metrics-export-port={metrics_port}", f"--temp-dir={self.temp_dir}",
+                  f"--dashboard-host={LOOPBACK}", "--dashboard-port=8265", f"--num-cpus={num_cpus}",
+                  "--disable-usage-stats")
 
     def add_worker(self, metrics_port: int, num_cpus: int = 1) -> None:
-        self._ray("start", f"--address={self.address}", f"--metrics-export-port={metrics_port}",
-                  f"--num-cpus={num_cpus}", "--disable-usage-stats")
+        self._ray("start", f"--address={self.address}", f"--node-ip-address={LOOPBACK}",
+                  f"--metrics-export-port={metrics_port}", f"--num-cpus={num_cpus}", "--disable-usage-stats")
 
     @property
     def address(self) -> str:
