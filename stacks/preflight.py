@@ -88,7 +88,7 @@ def _unreadable(kind: str, name: str, namespace: str, error: Exception) -> Confi
     return ConfigError([describe_problem(
         "rayClusterName", name,
         f"the {kind} could not be read from the cluster to check it ({type(error).__name__}: "
-        f"{str(error).splitlines()[0] if str(error) else 'no detail'})",
+        f"{_first_line(error) if str(error) else 'no detail'})",
         f"point kubectl at the cluster (`kubectl get {PLURALS[kind]} -n {namespace}` must work), "
         "or set kubernetes:context / kubernetes:kubeconfig")])
 

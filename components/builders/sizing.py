@@ -3,7 +3,8 @@
 The model was measured with Prometheus 2.42 scraping real Ray 2.60 payloads replayed for N nodes
 (tests/benchmarks/sizing.py measures it again on this machine):
   series        ~1,217 for the head's three endpoints, ~315 per worker; planned as 1,500 and 500
-  memory        steady working set 55 MiB + 5.3 KiB per series at a 10 s scrape, ~5% more at 5 s
+  memory        steady working set 55 MiB + 5.3 KiB per series at a 10 s scrape, ~5% more at 5 s (2.42's
+                fit; 3.13.2 has a higher floor and less per series, inside the request: docs/sizing.md)
   disk          ~2.2 B per sample in blocks plus index, ~20 KB per series per day at 10 s;
                 the WAL holds about 3 h of samples at 7.2 B each
   CPU           ~0.45% of a core per 1,000 samples/s
