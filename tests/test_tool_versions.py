@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from components.versions import ALERTMANAGER_IMAGE, NODE_EXPORTER_IMAGE, PROMETHEUS_IMAGE
-from support.go_tools import TOOLS, prometheus_module_version
+from support.go_tools import TOOLS, image_tag, prometheus_module_version
 from support.tools import tool
 
 SHIPPED = {"prometheus": PROMETHEUS_IMAGE, "promtool": PROMETHEUS_IMAGE, "alertmanager": ALERTMANAGER_IMAGE,
@@ -22,14 +22,14 @@ def test_each_program_the_tests_run_is_the_version_the_stacks_ship(name):
     reported = subprocess.run([tool(name), "--version"], capture_output=True, text=True, timeout=30)
     assert reported.returncode == 0, reported.stderr
     (version,) = re.findall(r"version (\S+)", (reported.stdout + reported.stderr).splitlines()[0])
-    assert f"v{version}" == SHIPPED[name].rsplit(":", 1)[1]
+    assert version == image_tag(SHIPPED[name])
 
 
 def test_prometheus_3_is_the_modules_v0_3xx_version():
     # github.com/prometheus/prometheus tags each 3.x release a.b.c as v0.(a*100+b).c (3.0.0 is v0.300.0).
     assert prometheus_module_version("3.13.2") == "v0.313.2"
     assert prometheus_module_version("3.5.0") == "v0.305.0"
-    assert TOOLS["prometheus"].version == prometheus_module_version(PROMETHEUS_IMAGE.rsplit(":v", 1)[1])
+    assert TOOLS["prometheus"].version == prometheus_module_version(image_tag(PROMETHEUS_IMAGE))
 
 
 def test_the_tests_prometheus_discovers_kubernetes(tmp_path):

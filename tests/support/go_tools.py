@@ -19,7 +19,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from components.versions import ALERTMANAGER_IMAGE, NODE_EXPORTER_IMAGE, PROMETHEUS_IMAGE
 
@@ -47,7 +46,8 @@ class GoTool:
     generated: tuple[tuple[str, str, str], ...] = ()
 
 
-def _image_tag(image: str) -> str:
+def image_tag(image: str) -> str:
+    """The release an image's tag names: prom/prometheus:v3.13.2 -> 3.13.2."""
     return image.rsplit(":", 1)[1].removeprefix("v")
 
 
@@ -57,26 +57,26 @@ def prometheus_module_version(release: str) -> str:
     return f"v0.{major * 100 + minor}.{patch}"
 
 
-def _prometheus_project(name: str, module: str, release: str, package: str, **extra: Any) -> GoTool:
-    """A Prometheus project's binary, built as its .promu.yml does (its tags; common/version holds the release)."""
-    return GoTool(name, module, extra.pop("version", f"v{release}"), package, copy_replaces=True,
-                  tags=extra.pop("tags", ("netgo",)), version_variable="github.com/prometheus/common/version.Version",
-                  stated_version=release, **extra)
+def _prometheus_project(name: str, module: str, release: str, package: str, version: str = "",
+                        tags: tuple[str, ...] = ("netgo",)) -> GoTool:
+    """A Prometheus project's binary, built as its .promu.yml does (its tags; common/version holds the release);
+    `version`: the module's, where it is not v<release>."""
+    return GoTool(name, module, version or f"v{release}", package, copy_replaces=True, tags=tags,
+                  version_variable="github.com/prometheus/common/version.Version", stated_version=release)
 
 
 # What the stacks ship is what the tests run: the versions come from the images' tags in components/versions.py.
-PROMETHEUS_RELEASE = _image_tag(PROMETHEUS_IMAGE)
-ALERTMANAGER_RELEASE = _image_tag(ALERTMANAGER_IMAGE)
-NODE_EXPORTER_RELEASE = _image_tag(NODE_EXPORTER_IMAGE)
+PROMETHEUS_RELEASE = image_tag(PROMETHEUS_IMAGE)
+ALERTMANAGER_RELEASE = image_tag(ALERTMANAGER_IMAGE)
+NODE_EXPORTER_RELEASE = image_tag(NODE_EXPORTER_IMAGE)
+PROMETHEUS_MODULE_VERSION = prometheus_module_version(PROMETHEUS_RELEASE)
 # Without the builtinassets tag (its web UI assets are built by npm, not in the module): the UI pages are
 # absent, the HTTP API and everything else are the release's code.
 PROMETHEUS_TOOLS = (
     _prometheus_project("prometheus", "github.com/prometheus/prometheus", PROMETHEUS_RELEASE,
-                        "github.com/prometheus/prometheus/cmd/prometheus",
-                        version=prometheus_module_version(PROMETHEUS_RELEASE)),
+                        "github.com/prometheus/prometheus/cmd/prometheus", version=PROMETHEUS_MODULE_VERSION),
     _prometheus_project("promtool", "github.com/prometheus/prometheus", PROMETHEUS_RELEASE,
-                        "github.com/prometheus/prometheus/cmd/promtool",
-                        version=prometheus_module_version(PROMETHEUS_RELEASE)),
+                        "github.com/prometheus/prometheus/cmd/promtool", version=PROMETHEUS_MODULE_VERSION),
     _prometheus_project("alertmanager", "github.com/prometheus/alertmanager", ALERTMANAGER_RELEASE,
                         "github.com/prometheus/alertmanager/cmd/alertmanager"),
     _prometheus_project("amtool", "github.com/prometheus/alertmanager", ALERTMANAGER_RELEASE,
