@@ -3,6 +3,7 @@
 Every key is checked before any resource exists; all problems are reported together, each
 naming the key, the bad value and the fix. Components never read config: they get these.
   table.py       every setting once: key, kind, default, platforms, check, doc
+  presets.py     the shipped stacks' settings, beneath each stack's own
   formats.py     the patterns and quantity parsers the rows and checks share
   reader.py      the reader that checks values by their rows, and its one error format
   shared.py      what both platforms read the same way (alerting.py, remote_store.py beside it)
@@ -17,6 +18,7 @@ from typing import Any, Callable, Mapping
 
 from stacks.settings.aws import AwsSettings, read_aws
 from stacks.settings.kubernetes import KubernetesSettings, read_kubernetes
+from stacks.settings.presets import PRESETS, Preset
 from stacks.settings.reader import PROJECT, ConfigError, Reader, describe_problem, same_value
 from stacks.settings.shared import MonitoringSettings
 from stacks.settings.table import rows
@@ -28,29 +30,41 @@ Settings = KubernetesSettings | AwsSettings
 
 
 PLATFORMS: dict[str, Callable[[Reader], Settings]] = {"kubernetes": read_kubernetes, "aws": read_aws}
-# Stacks whose name says which platform they are; other stacks set `platform`.
-STACK_PLATFORMS = {"minikube": "kubernetes", "aws": "aws"}
 
 
 def load(stack: str, config: Mapping[str, Any],
          is_secret: Callable[[str], bool] = lambda key: False) -> Settings:
-    """Settings for `stack` from every config value it has (`project:key` -> value); `is_secret`
-    tells which keys the CLI passed as secrets."""
+    """Settings for `stack` from every config value it has (`project:key` -> value) over its preset's
+    (presets.py); `is_secret` tells which keys the CLI passed as secrets."""
+    preset = _preset(stack, config)
 
     def get(key: str) -> Any:
-        return config.get(key if ":" in key else f"{PROJECT}:{key}")
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if full not in config:
+            return preset.values.get(key) if preset else None
+        # An empty value drops the preset's: the key is then unset.
+        return None if config[full] == "" and preset and key in preset.values else config[full]
 
     reader = Reader(get, is_secret=is_secret)
-    platform = reader.optional_text("platform") or STACK_PLATFORMS.get(stack)
+    reader.optional_text("preset")
+    platform = reader.optional_text("platform") or (preset.platform if preset else None)
     if platform is None:
-        raise ConfigError(reader.problems or [f"{PROJECT}:platform is not set for stack {stack!r}: "
-                                              f"must be one of {', '.join(PLATFORMS)}. "
-                                              f"Fix: pulumi config set platform kubernetes"])
+        raise ConfigError(reader.problems or [
+            describe_problem("platform", None, f"is not set, and stack {stack!r} names no preset",
+                             f"pulumi config set platform kubernetes (or aws), or pulumi config set preset "
+                             f"{' / '.join(PRESETS)}")])
     settings = PLATFORMS[platform](reader)
     _reject_unknown_keys(reader, platform, config)
     if reader.problems:
         raise ConfigError(reader.problems)
     return settings
+
+
+def _preset(stack: str, config: Mapping[str, Any]) -> Preset | None:
+    """The preset the stack names (`preset`), else the one named like the stack; a misspelt `preset` is
+    reported by the reader."""
+    chosen = config.get(f"{PROJECT}:preset")
+    return PRESETS.get(str(chosen)) if chosen is not None else PRESETS.get(stack)
 
 
 def defaults(platform: str) -> dict[str, Any]:

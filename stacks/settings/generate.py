@@ -1,5 +1,5 @@
-"""Writes what is generated from the settings tables: `Pulumi.yaml`'s config block, the table in
-docs/configuration.md, and docs/aws.md's table of what a changed setting does (stacks/settings/changes.py).
+"""Writes what is generated from the settings tables: `Pulumi.yaml`'s config block, the tables of settings and
+presets in docs/configuration.md, and docs/aws.md's table of what a changed setting does (stacks/settings/changes.py).
 `python -m stacks.settings.generate` rewrites them; `--check` only says whether they are current (tests
 run the same comparison)."""
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from stacks.settings.changes import CHANGES
+from stacks.settings.presets import PRESETS, preset_keys
 from stacks.settings.table import SETTINGS, Setting
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +24,8 @@ CHANGES_END = "<!-- end of the generated changes -->"
 PULUMI_MARKER = "# Generated from stacks/settings/table.py"
 DOC_BEGIN = "<!-- generated from stacks/settings/table.py by `python -m stacks.settings.generate` -->"
 DOC_END = "<!-- end of the generated settings -->"
+PRESETS_BEGIN = "<!-- generated from stacks/settings/presets.py by `python -m stacks.settings.generate` -->"
+PRESETS_END = "<!-- end of the generated presets -->"
 YAML_TYPES = {"integer": "integer", "boolean": "boolean", "list": "array"}
 
 
@@ -31,17 +34,24 @@ def _platforms(row: Setting) -> str:
 
 
 def pulumi_config_block() -> str:
-    """The part of Pulumi.yaml from the marker on: every key with a default, declared; the others listed."""
+    """The part of Pulumi.yaml from the marker on: every key with a default, declared, except those a preset
+    sets (the CLI would pass the declared default as the stack's value, hiding the preset's); the others
+    listed. Other providers' keys (aws:region) get a project-wide value, which a stack's own overrides."""
+    undeclared = [row for row in SETTINGS if row.default is None or row.key in preset_keys()]
     lines = [
         f"{PULUMI_MARKER} by `python -m stacks.settings.generate`: edit the table, not",
-        "# this block. Stacks set only what differs (stacks/Pulumi.<stack>.yaml); settings of the other platform",
-        "# are ignored while they keep these defaults. docs/configuration.md explains every key.",
-        "# Settings without a default (set them only when needed):",
+        "# this block. A stack's settings come from its own file (stacks/Pulumi.<stack>.yaml, yours, not tracked),",
+        "# else its preset (stacks/settings/presets.py: minikube, kind, aws), else these defaults; settings of the",
+        "# other platform are ignored while they keep them. docs/configuration.md explains every key.",
+        "# Settings declared here without a default, or set by a preset:",
     ]
-    lines += [f"#   {row.key:<24} {_platforms(row)}: {row.unset}" for row in SETTINGS if row.default is None]
+    lines += [f"#   {row.key:<24} {_platforms(row)}: {_undeclared_default(row)}" for row in undeclared]
     lines.append("config:")
     for row in SETTINGS:
-        if row.default is None:
+        if row in undeclared:
+            continue
+        if ":" in row.key:
+            lines.append(f"  {row.key}: {{value: {json.dumps(row.default)}}}")
             continue
         declared: dict[str, Any] = {"type": YAML_TYPES.get(row.kind, "string")}
         if row.kind == "list":
@@ -50,6 +60,17 @@ def pulumi_config_block() -> str:
         body = ", ".join(f"{name}: {json.dumps(value)}" for name, value in declared.items())
         lines.append(f"  {row.key}: {{{body}}}")
     return "\n".join(lines) + "\n"
+
+
+def _undeclared_default(row: Setting) -> str:
+    return _plain(_default_and_presets(row))
+
+
+def _default_and_presets(row: Setting) -> str:
+    """The default, then what each preset that sets the key sets it to."""
+    by_preset = [f"{preset.name}: {_value(preset.values[row.key])}" for preset in PRESETS.values()
+                 if row.key in preset.values]
+    return _default(row) + (f" ({', '.join(by_preset)})" if by_preset else "")
 
 
 def _plain(doc: str) -> str:
@@ -64,16 +85,27 @@ def configuration_table() -> str:
         if row.section != section:
             section = row.section
             lines += ["", f"### {section}", "", "| key | platform | default | meaning |", "|---|---|---|---|"]
-        lines.append(f"| `{row.key}` | {_platforms(row)} | {_default(row)} | {_meaning(row)} |")
+        lines.append(f"| `{row.key}` | {_platforms(row)} | {_default_and_presets(row)} | {_meaning(row)} |")
     lines += ["", DOC_END]
     return "\n".join(lines)
 
 
 def _default(row: Setting) -> str:
-    if row.default is None:
-        return row.unset or "none"
-    value = json.dumps(row.default) if isinstance(row.default, (bool, list)) else str(row.default)
-    return f"`{value}`"
+    return (row.unset or "none") if row.default is None else _value(row.default)
+
+
+def _value(value: Any) -> str:
+    return f"`{json.dumps(value) if isinstance(value, (bool, list)) else value}`"
+
+
+def presets_table() -> str:
+    """docs/configuration.md's table of the shipped stacks: what each sets beneath the stack's own file."""
+    lines = [PRESETS_BEGIN, "", "| stack | platform | for | sets |", "|---|---|---|---|"]
+    for preset in PRESETS.values():
+        sets = ", ".join(f"`{key}`: {_value(value)}" for key, value in preset.values.items()) or "nothing"
+        lines.append(f"| `{preset.name}` | {preset.platform} | {preset.doc} | {sets} |")
+    lines += ["", PRESETS_END]
+    return "\n".join(lines)
 
 
 def _meaning(row: Setting) -> str:
@@ -111,8 +143,11 @@ def pulumi_yaml(current: str) -> str:
 
 
 def configuration_doc(current: str) -> str:
-    """`current` with the text between the markers replaced by the generated table."""
-    return current[:current.index(DOC_BEGIN)] + configuration_table() + current[current.index(DOC_END) + len(DOC_END):]
+    """`current` with the text between each pair of markers replaced by its generated table."""
+    for begin, end, table in ((DOC_BEGIN, DOC_END, configuration_table()), (PRESETS_BEGIN, PRESETS_END,
+                                                                             presets_table())):
+        current = current[:current.index(begin)] + table + current[current.index(end) + len(end):]
+    return current
 
 
 def main(argv: list[str] | None = None) -> int:

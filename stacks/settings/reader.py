@@ -162,10 +162,7 @@ class Reader:
         row = BY_KEY[key]
         assert row.kind in kinds, f"{key} is a {row.kind}, not one of {kinds}"
         self.read_keys.add(key)
-        raw = self._get(key)
-        if raw is None and row.required:
-            self.problem(key, None, "is required", f"pulumi config set {key} {row.fix_value}")
-        return row, raw
+        return row, self._get(key)
 
     def _choice(self, row: Setting, value: str) -> str | None:
         if value in row.choices:

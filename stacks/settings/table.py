@@ -17,6 +17,7 @@ from components.builders.alert_rules import AlertSettings
 from components.builders.ray_head_env import CARDINALITY_ENV, CARDINALITY_LEVELS, RAY_DEFAULT_CARDINALITY
 from components.versions import KUBERAY_CHART_REPOSITORY, KUBERAY_VERSION, RAY_IMAGE
 from stacks.settings import formats as f
+from stacks.settings.presets import PRESETS
 
 Kind = Literal["string", "choice", "boolean", "integer", "duration", "cpu", "memory", "size", "url", "list",
                "object"]
@@ -52,7 +53,6 @@ class Setting:
     minimum: str | None = None  # for durations and quantities
     because: str = ""  # why the minimum
     path_allowed: bool = True  # for URLs
-    required: bool = False
     secret: bool = False  # holds credentials: must be set with --secret
     single_line: bool = True  # control characters refused (PEM blocks are many lines)
 
@@ -104,8 +104,10 @@ KN, KO, KC, KE, KP = ("Kubernetes: where things run", "Kubernetes: our Prometheu
 AN, AI, AD = "aws: network and access", "aws: instances", "aws: the head's data"
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting(key="platform", kind="choice", section=S, choices=BOTH, unset="from the stack name",
-            doc="`kubernetes` or `aws`; stacks named `minikube` and `aws` imply it (an `eks` stack sets it)"),
+    Setting(key="preset", kind="choice", section=S, choices=tuple(PRESETS), unset="the stack's name, if a preset's",
+            doc="the shipped stack whose settings this stack starts from (its own settings win; see Shipped stacks)"),
+    Setting(key="platform", kind="choice", section=S, choices=BOTH, unset="the preset's",
+            doc="`kubernetes` or `aws`; a preset implies it (an `eks` stack sets it)"),
     # Scraping and sizing
     Setting(key="scrapeInterval", kind="duration", section=S, default="5s", minimum="1s",
             because="faster scrapes add load on every Ray node and no information",
@@ -287,9 +289,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(key="grafanaDashboardLabels", kind="object", section=KP, platforms=K8S, unset='`grafana_dashboard: "1"`',
             doc="with `prometheusOperator`: labels your Grafana's sidecar loads dashboard ConfigMaps by"),
     # aws: network and access
-    Setting(key="aws:region", kind="string", section=AN, platforms=AWS, required=True, pattern=f.REGION,
-            why="must be an AWS region such as us-west-2", example="us-west-2", unset="required",
-            doc="the AWS region"),
+    Setting(key="aws:region", kind="string", section=AN, platforms=AWS, default="us-west-2", pattern=f.REGION,
+            why="must be an AWS region such as us-west-2", doc="the AWS region (the AWS provider's own key)"),
     Setting(key="clusterName", kind="string", section=AN, platforms=AWS, default="ray-cluster", pattern=f.DNS_LABEL,
             why="must be lowercase letters, digits and '-', at most 63",
             doc="names, tags and the `ray_io_cluster` label"),

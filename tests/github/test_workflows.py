@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from stacks.settings.presets import PRESETS
 from support.paths import PROJECT_ROOT
 from support.tools import node_tool, tool
 
@@ -80,7 +81,7 @@ def test_zero_to_charts_deploys_checks_and_always_destroys():
     assert up < check < doctor < destroy and job["steps"][destroy]["if"] == "always()"
     assert 'pulumi login "file://' in runs[up], "the local file backend: no secret needed"
     assert any(step.get("uses", "").startswith("helm/kind-action") for step in job["steps"])
-    assert (PROJECT_ROOT / "stacks" / "Pulumi.kind.yaml").exists()
+    assert "kind" in PRESETS, "the job's stack is named after its preset"
 
 
 def test_kind_check_script_passes_shellcheck():

@@ -76,7 +76,7 @@ def test_kept_targets_carry_kubernetes_labels(kubernetes_prometheus):
 
 
 def test_the_created_clusters_pods_are_kept_with_their_cluster_label(kubernetes_prometheus):
-    """The RayCluster the minikube stack creates (stacks/Pulumi.minikube.yaml), as KubeRay runs it."""
+    """The RayCluster the minikube stack creates (its preset), as KubeRay runs it."""
     stack = run_stack("minikube")
     assert stack.error is None, stack.error
     cluster = stack.one("kubernetes:ray.io/v1:RayCluster", "ray-cluster-cluster").plain

@@ -9,7 +9,7 @@ import yaml
 
 from stacks.settings import ConfigError
 from support import cloud_mocks
-from support.stacks import Run, run, run_stack, stack_config, written_files
+from support.stacks import Run, project_values, run, run_stack, written_files
 
 INSTANCE = "aws:ec2/instance:Instance"
 GROUP = "aws:autoscaling/group:Group"
@@ -447,7 +447,7 @@ def test_the_head_keeps_its_address_across_a_stop_start(aws):
 
 def test_two_stacks_in_one_account_name_their_parameters_apart(aws):
     # SSM parameter names are unique per account and region: same clusterName, other stack.
-    staging = run("aws-staging", {**stack_config("aws"), "ray-monitoring:platform": "aws"})
+    staging = run("aws-staging", {**project_values(), "ray-monitoring:preset": "aws"})
     assert staging.error is None, staging.error
     for result, stack in ((aws, "aws"), (staging, "aws-staging")):
         assert {r.plain["name"] for r in result.of_type("aws:ssm/parameter:Parameter")} == {

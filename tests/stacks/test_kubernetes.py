@@ -168,7 +168,8 @@ def test_services_and_node_ports(minikube):
 def test_code_defaults_expose_nothing_and_need_an_existing_namespace():
     from support.stacks import run as run_program
 
-    result = run_program("minikube", {"ray-monitoring:rayClusterName": USERS_CLUSTER})  # one that exists
+    result = run_program("eks", {"ray-monitoring:platform": "kubernetes",
+                                 "ray-monitoring:rayClusterName": USERS_CLUSTER})  # one that exists
     assert result.error is None, result.error
     assert result.one(SERVICE, "grafana-service").plain["spec"]["type"] == "ClusterIP"
     assert not [r for r in result.of_type(SERVICE) if r.name == "ray-dashboard-service"]

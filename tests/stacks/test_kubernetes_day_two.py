@@ -11,7 +11,7 @@ from components.kubernetes.ray_cluster import FORCE_APPLY
 from support.stacks import PATCH_MODE, refused, run_stack
 
 RAY_CLUSTER = "kubernetes:ray.io/v1:RayCluster"
-NAME, NAMESPACE = "ray-training-cluster", "ray-system"  # where stacks/Pulumi.minikube.yaml creates it
+NAME, NAMESPACE = "ray-training-cluster", "ray-system"  # where the minikube stack creates it
 
 
 @pytest.fixture

@@ -14,9 +14,10 @@ import pytest
 import yaml
 
 from components.constants import PROMETHEUS_UID
+from stacks.settings.presets import MINIKUBE
 from support.paths import PROJECT_ROOT
 from support.pulumi_internals import is_secret, reveal
-from support.stacks import Run, run_stack, written_files
+from support.stacks import USERS_CLUSTER, Run, run_stack, written_files
 
 SKIPS = yaml.safe_load((PROJECT_ROOT / "tests" / "checkov-skips.yaml").read_text())
 
@@ -103,6 +104,7 @@ def test_checkov_flags_an_insecure_object(checkov_report):
 
 def kubernetes_exposure(result: Run) -> set[tuple[str, str, int]]:
     """(Service, type, port reachable from outside the cluster: nodePort, or port for LoadBalancer)."""
+    assert result.error is None and result.resources, result.error
     exposed = set()
     for service in result.of_type("kubernetes:core/v1:Service"):
         spec = service.plain["spec"]
@@ -129,7 +131,9 @@ def test_exposure_of_the_shipped_stacks():
 def test_code_defaults_expose_nothing():
     from support.stacks import run
 
-    assert kubernetes_exposure(run("minikube", {})) == set()
+    # The minikube stack with each value its preset sets dropped (an empty value) is the code's defaults.
+    dropped = {f"ray-monitoring:{key}": "" for key in MINIKUBE.values}
+    assert kubernetes_exposure(run("minikube", {**dropped, "ray-monitoring:rayClusterName": USERS_CLUSTER})) == set()
     assert kubernetes_exposure(run("eks", {"ray-monitoring:platform": "kubernetes"})) == set()
 
 

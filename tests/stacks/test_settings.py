@@ -53,6 +53,7 @@ INVALID = [
     ("minikube", {"scrapeIntervall": "10s"}, "scrapeIntervall", "10s"),
     ("minikube", {"workerCount": "3"}, "workerCount", "3"),
     ("minikube", {"platform": "gke"}, "platform", "gke"),
+    ("eks", {"platform": "kubernetes", "preset": "minikub"}, "preset", "minikub"),
     ("minikube", {"alertFailedTasks": "-1"}, "alertFailedTasks", "-1"),
     ("minikube", {"alertFor": "five minutes"}, "alertFor", "five minutes"),
     ("minikube", {"alertNodeMemoryPercent": "0"}, "alertNodeMemoryPercent", "0"),
@@ -263,7 +264,7 @@ def test_misspelt_key_gets_a_suggestion():
 
 
 def test_stack_without_platform_must_say_which():
-    with pytest.raises(ConfigError, match="platform is not set for stack 'eks'"):
+    with pytest.raises(ConfigError, match="platform = None: is not set, and stack 'eks' names no preset"):
         load("eks", {})
     settings = load("eks", {"ray-monitoring:platform": "kubernetes",
                             "ray-monitoring:grafanaServiceType": "LoadBalancer",
@@ -276,9 +277,11 @@ def test_pulumi_yaml_defaults_are_accepted_by_both_platforms():
     project = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())
     assert project["name"] == "ray-monitoring" and project["stackConfigDir"] == "stacks"
     assert project["runtime"]["options"]["virtualenv"] == "venv"
-    cli_values = {f"ray-monitoring:{k}": v["default"] for k, v in project["config"].items()}
-    for stack in ("minikube", "aws"):
-        load(stack, {**cli_values, "aws:region": "us-west-2"})
+    cli_values = {key if ":" in key else f"ray-monitoring:{key}": declared.get("default", declared.get("value"))
+                  for key, declared in project["config"].items()}
+    assert cli_values["aws:region"] == "us-west-2", "the AWS provider's own key, project-wide"
+    for stack in ("minikube", "kind", "aws"):
+        load(stack, cli_values)
 
 
 @pytest.mark.parametrize("stack", ["minikube", "aws"])

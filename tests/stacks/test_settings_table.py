@@ -8,6 +8,7 @@ import yaml
 
 from stacks.settings import PLATFORMS, defaults
 from stacks.settings.generate import configuration_doc, main, pulumi_config_block, pulumi_yaml
+from stacks.settings.presets import preset_keys
 from stacks.settings.reader import Reader
 from stacks.settings.table import SETTINGS
 from support.paths import PROJECT_ROOT
@@ -17,7 +18,7 @@ from support.paths import PROJECT_ROOT
 def test_each_platform_reads_exactly_its_rows(platform):
     reader = Reader(lambda key: None)
     PLATFORMS[platform](reader)
-    assert reader.read_keys | {"platform"} == set(defaults(platform))
+    assert reader.read_keys | {"platform", "preset"} == set(defaults(platform))
 
 
 def test_a_key_without_a_row_cannot_be_read():
@@ -37,8 +38,12 @@ def test_pulumi_yaml_is_generated_from_the_table():
     assert text == pulumi_yaml(text), "Pulumi.yaml is stale: run python -m stacks.settings.generate"
     declared = yaml.safe_load(text)["config"]
     for row in SETTINGS:
-        if row.default is None:
+        if row.default is None or row.key in preset_keys():
+            # Declared without a default, the CLI would require the key; with one, it would pass the default as
+            # the stack's value and hide the preset's.
             assert row.key not in declared and f"#   {row.key} " in pulumi_config_block()
+        elif ":" in row.key:
+            assert declared[row.key] == {"value": row.default}, "another provider's key takes a project-wide value"
         else:
             assert declared[row.key]["default"] == row.default, row.key
 

@@ -30,7 +30,7 @@ KUBERAY_CRDS = ("schemas/ray.io_rayclusters.v1.7.0.yaml", "schemas/ray.io_rayser
 SAMPLE_RAY_CLUSTER = "fixtures/raycluster.sample.kuberay-v1.7.0.yaml"
 # minikube's default --disk-size is 20000mb; the kubelet keeps its hard eviction threshold (nodefs 10%) back.
 MINIKUBE_ALLOCATABLE = {"cpu": "3250m", "memory": "7715Mi", "pods": "110", "ephemeral-storage": "17578125Ki"}
-NAMESPACE, CLUSTER = "ray-system", "ray-training-cluster"  # where stacks/Pulumi.minikube.yaml points
+NAMESPACE, CLUSTER = "ray-system", "ray-training-cluster"  # where the minikube stack points
 
 
 class _Loader(yaml.CSafeLoader):

@@ -45,14 +45,13 @@ class Outcome:
 
 @dataclass
 class Project:
-    """A copy of Pulumi.yaml and one stack's config (stacks/Pulumi.<base>.yaml's) in `workdir`, its state
-    there too."""
+    """A copy of Pulumi.yaml and one stack in `workdir` (its state there too), from the preset `base`."""
 
     workdir: Path
     stack: str
     kubeconfig: Path
-    base: str | None = "minikube"  # None: no config but what `config` sets
-    config: dict[str, Any] = field(default_factory=dict)  # key -> value, beside stacks/Pulumi.<stack>.yaml's
+    base: str | None = "minikube"  # the preset (stacks/settings/presets.py); None: only what `config` sets
+    config: dict[str, Any] = field(default_factory=dict)  # key -> value, as `pulumi config set` sets them
     secret_config: dict[str, str] = field(default_factory=dict)  # as `pulumi config set --secret`
 
     def __post_init__(self) -> None:
@@ -60,8 +59,17 @@ class Project:
         (self.workdir / "stacks").mkdir(parents=True, exist_ok=True)
         (self.workdir / "state").mkdir(exist_ok=True)
         (self.workdir / "Pulumi.yaml").write_text((PROJECT_ROOT / "Pulumi.yaml").read_text())
-        base = (PROJECT_ROOT / "stacks" / f"Pulumi.{self.base}.yaml").read_text() if self.base else "config: {}\n"
-        (self.workdir / "stacks" / f"Pulumi.{self.stack}.yaml").write_text(base)
+        (self.workdir / "stacks" / f"Pulumi.{self.stack}.yaml").write_text("config: {}\n")
+        if self.base and self.base != self.stack:  # a stack named like its preset has it already
+            self.config = {"preset": self.base, **self.config}
+        self._sent: set[str] = set()  # the keys the last operation set: one dropped since is removed
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """The real `pulumi` CLI in the project's directory (`stack init`, `config set`, ...), checked."""
+        done = subprocess.run([str(build("pulumi")), *args], cwd=self.workdir, env=self.env(), capture_output=True,
+                              text=True, timeout=timeout)
+        assert done.returncode == 0, f"pulumi {' '.join(args)}: {done.stdout}{done.stderr}"
+        return done
 
     def env(self) -> dict[str, str]:
         tools = [build("pulumi").parent, build("pulumi-resource-kubernetes").parent]
@@ -81,9 +89,11 @@ class Project:
     def start(self, operation: str, **options: Any) -> subprocess.Popen:
         """Begin `operation` (preview, up, destroy; `options` as the Automation API takes them, e.g.
         refresh=True for `pulumi up --refresh`); finish() waits for it."""
+        config = {"kubernetes:kubeconfig": str(self.kubeconfig), **self.config}
         request = {"operation": operation, "options": options, "workdir": str(self.workdir), "stack": self.stack,
-                   "config": {"kubernetes:kubeconfig": str(self.kubeconfig), **self.config},
-                   "secret_config": self.secret_config, "base_keys": self._base_keys()}
+                   "config": config, "secret_config": self.secret_config,
+                   "dropped": sorted(self._sent - {*config, *self.secret_config})}
+        self._sent = {*config, *self.secret_config}
         process = subprocess.Popen([sys.executable, "-m", "support.pulumi_engine"], cwd=self.workdir, env=self.env(),
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                    start_new_session=True)
@@ -92,14 +102,6 @@ class Project:
         process.stdin.close()
         process.stdin = None  # written: communicate() reads the output only
         return process
-
-    def _base_keys(self) -> list[str]:
-        import yaml
-
-        if not self.base:
-            return []
-        base = yaml.safe_load((PROJECT_ROOT / "stacks" / f"Pulumi.{self.base}.yaml").read_text())
-        return list((base or {}).get("config") or {})
 
     def finish(self, process: subprocess.Popen, timeout: float = 900) -> Outcome:
         try:
@@ -132,10 +134,11 @@ def _main(request: dict[str, Any]) -> dict[str, Any]:
         value if isinstance(value, str) else json.dumps(value)) for key, value in request["config"].items()}
     config.update({key if ":" in key else f"{PROJECT}:{key}": auto.ConfigValue(value, secret=True)
                    for key, value in request["secret_config"].items()})
-    # A key dropped from `config` since the last operation is removed, as `pulumi config rm` would.
-    stale = [key for key in stack.get_all_config() if key not in config and key not in request["base_keys"]]
-    if stale:
-        stack.remove_all_config(stale)
+    # A key dropped from `config` since the last operation is removed, as `pulumi config rm` would; what the
+    # CLI set itself (Project.cli) stays.
+    dropped = [key if ":" in key else f"{PROJECT}:{key}" for key in request["dropped"]]
+    if dropped:
+        stack.remove_all_config(dropped)
     stack.set_all_config(config)
     started, operation = time.monotonic(), request["operation"]
     steps: list[tuple[str, str, list[str]]] = []

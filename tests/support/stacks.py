@@ -93,13 +93,12 @@ class Run:
         return found[0]
 
 
-def stack_config(stack: str) -> dict[str, str]:
-    """The stack's config as the CLI passes it: `project:key` -> string (JSON for lists)."""
-    data = yaml.safe_load((PROJECT_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text()) or {}
-    config = {}
-    for key, value in (data.get("config") or {}).items():
-        config[key] = value if isinstance(value, str) else json.dumps(value)
-    return config
+def project_values() -> dict[str, str]:
+    """What the CLI passes a new stack that sets nothing (its preset is the program's to apply): Pulumi.yaml's
+    project-wide values of other providers' keys (`aws:region`). Declared defaults are left out: the program
+    reads the same defaults from its table (tests/stacks/test_settings.py checks they agree)."""
+    project = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())
+    return {key: str(declared["value"]) for key, declared in project["config"].items() if "value" in declared}
 
 
 class _Recorder(logging.Handler):
@@ -144,9 +143,9 @@ def run(stack: str, config: dict[str, str], program: Callable[[], None] | None =
 
 def run_stack(stack: str, secrets: dict[str, Any] | None = None, mocks: CloudMocks | None = None,
               **overrides: Any) -> Run:
-    """The stack exactly as stacks/Pulumi.<stack>.yaml configures it, plus `overrides`, and
+    """A new stack named `stack` (its preset applies: stacks/settings/presets.py), set `overrides`, and
     `secrets` as `pulumi config set --secret` passes them."""
-    config = stack_config(stack)
+    config = project_values()
     if overrides.get("createRayCluster") == "false" and not {"rayClusterName", "rayClusters"} & set(overrides):
         overrides = {**overrides, "rayClusterName": USERS_CLUSTER}
     secret_keys = []
