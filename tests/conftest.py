@@ -15,6 +15,7 @@ from support.upstream import upstream_file
 
 LIVE_TESTS = Path(__file__).parent / "live"
 CONTROL_PLANE_TESTS = Path(__file__).parent / "control_plane"
+DISCOVERY_TESTS = CONTROL_PLANE_TESTS / "discovery"
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
@@ -24,7 +25,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tests share one Ray cluster on Ray's fixed ports; the control-plane tier is one group: its scenarios
     share one API server."""
     for item in items:
-        group = ("live" if LIVE_TESTS in item.path.parents else
+        # The discovery scenario runs Ray too: beside the live tier's, never while its `ray stop` runs.
+        group = ("live" if LIVE_TESTS in item.path.parents or DISCOVERY_TESTS in item.path.parents else
                  "control-plane" if CONTROL_PLANE_TESTS in item.path.parents else str(item.path))
         item.add_marker(pytest.mark.xdist_group(group))
 

@@ -87,14 +87,16 @@ class Prometheus:
             self.config_file.write_text(json.dumps(config))  # JSON is YAML
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30, *flags: str, agent: bool = False) -> None:
-        """`agent`: agent mode, with the storage flags the stacks deploy (prometheus_config.storage_flags)."""
+    def start(self, timeout: float = 30, *flags: str, agent: bool = False, wrapper: tuple[str, ...] = (),
+              env: dict[str, str] | None = None) -> None:
+        """`agent`: agent mode, with the storage flags the stacks deploy (prometheus_config.storage_flags);
+        `wrapper`: a command that runs Prometheus' command line (a private mount namespace), with `env`."""
         storage = (storage_flags(str(self.workdir / "data"), True, "", "") if agent
                    else [f"--storage.tsdb.path={self.workdir / 'data'}"])
         self.process = self.processes.start("prometheus", [
-            tool("prometheus"), f"--config.file={self.config_file}", *storage,
+            *wrapper, tool("prometheus"), f"--config.file={self.config_file}", *storage,
             f"--web.listen-address={LOOPBACK}:{self.port}", *flags,
-        ], self.workdir / "prometheus.log")
+        ], self.workdir / "prometheus.log", env=env)
         wait_until(lambda: urllib.request.urlopen(f"{self.url}/-/ready", timeout=2).status == 200,  # noqa: S310
                    timeout, f"Prometheus ready on {self.url} (see {self.workdir / 'prometheus.log'})")
 

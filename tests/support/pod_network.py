@@ -1,0 +1,95 @@
+"""Real processes at the addresses kwok gives pods: one network namespace per pod, holding the pod's IP, so
+each pod has its own port 8080 as in a real cluster (Ray's exporters bind 0.0.0.0: two Ray nodes on one
+machine's loopback cannot both serve 8080). The pods' namespaces and this machine meet on a bridge inside a
+namespace of its own (its own, empty netfilter: pod-to-pod traffic is not this machine's to filter); this
+machine joins it by a veth with an address in the pod CIDR, so the CIDR is on-link here and nothing sent to
+a pod address leaves the machine. Root only (ip netns); close() removes every namespace and link.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from support.live import Processes
+
+
+def _ip(*args: str) -> None:
+    done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, f"ip {' '.join(args)}: {done.stderr}"
+
+
+class PodNetwork:
+    def __init__(self, prefix: str, cidr: str):
+        network = ipaddress.ip_network(cidr)
+        self.prefix, self.cidr, self.length = prefix, cidr, network.prefixlen
+        self.host_address = str(network[-2])  # the last usable address: kwok hands out the first ones
+        self.bridge_namespace = f"{prefix}-net"
+        self.pods: dict[str, str] = {}  # pod IP -> its network namespace
+
+    def start(self) -> PodNetwork:
+        _ip("netns", "add", self.bridge_namespace)
+        _ip("-n", self.bridge_namespace, "link", "add", "br0", "type", "bridge")
+        _ip("-n", self.bridge_namespace, "link", "set", "br0", "up")
+        self._join(f"{self.prefix}h", None)
+        _ip("addr", "add", f"{self.host_address}/{self.length}", "dev", f"{self.prefix}h")
+        _ip("link", "set", f"{self.prefix}h", "up")
+        return self
+
+    def _join(self, host_end: str, pod_namespace: str | None) -> None:
+        """A veth from this machine (or `pod_namespace`, as its eth0) to a port of the bridge."""
+        bridge_end = f"{host_end}b"
+        if pod_namespace is None:
+            _ip("link", "add", host_end, "type", "veth", "peer", "name", bridge_end, "netns", self.bridge_namespace)
+        else:
+            _ip("link", "add", bridge_end, "type", "veth", "peer", "name", "eth0", "netns", pod_namespace)
+            _ip("link", "set", bridge_end, "netns", self.bridge_namespace)
+        _ip("-n", self.bridge_namespace, "link", "set", bridge_end, "master", "br0")
+        _ip("-n", self.bridge_namespace, "link", "set", bridge_end, "up")
+
+    def add_pod(self, address: str) -> str:
+        """A network namespace holding `address` (a pod's IP, in the CIDR); its name."""
+        assert ipaddress.ip_address(address) in ipaddress.ip_network(self.cidr), (address, self.cidr)
+        namespace = f"{self.prefix}{len(self.pods)}"
+        _ip("netns", "add", namespace)
+        self._join(namespace, namespace)
+        _ip("-n", namespace, "addr", "add", f"{address}/{self.length}", "dev", "eth0")
+        _ip("-n", namespace, "link", "set", "eth0", "up")
+        _ip("-n", namespace, "link", "set", "lo", "up")
+        self.pods[address] = namespace
+        return namespace
+
+    def start_in(self, processes: Processes, address: str, name: str, command: list[str], log: Path,
+                 env: dict[str, str] | None = None) -> subprocess.Popen:
+        """`command` in the pod's network namespace."""
+        return processes.start(name, ["ip", "netns", "exec", self.pods[address], *command], log, env=env)
+
+    def run_in(self, address: str, command: list[str], env: dict[str, str], timeout: float = 180) -> str:
+        done = subprocess.run(["ip", "netns", "exec", self.pods[address], *command], env=env, capture_output=True,
+                              text=True, timeout=timeout)
+        assert done.returncode == 0, f"{' '.join(command)} in {address}:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    def close(self) -> None:
+        """Every process left in a pod's namespace (Ray's daemons) is killed, then the namespaces and links go."""
+        for namespace in self.pods.values():
+            self._kill_all_in(namespace)
+            subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=30)
+        subprocess.run(["ip", "netns", "del", self.bridge_namespace], capture_output=True, timeout=30)
+        subprocess.run(["ip", "link", "del", f"{self.prefix}h"], capture_output=True, timeout=30)
+        self.pods.clear()
+
+    @staticmethod
+    def _kill_all_in(namespace: str) -> None:
+        for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline:
+                pids = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True,
+                                      timeout=30).stdout.split()
+                if not pids:
+                    return
+                subprocess.run(["kill", f"-{sig.name.removeprefix('SIG')}", *pids], capture_output=True, timeout=30)
+                time.sleep(0.5)
