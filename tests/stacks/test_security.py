@@ -134,7 +134,8 @@ def test_code_defaults_expose_nothing():
     # The minikube stack with each value its preset sets dropped (an empty value) is the code's defaults.
     dropped = {f"ray-monitoring:{key}": "" for key in MINIKUBE.values}
     assert kubernetes_exposure(run("minikube", {**dropped, "ray-monitoring:rayClusterName": USERS_CLUSTER})) == set()
-    assert kubernetes_exposure(run("eks", {"ray-monitoring:platform": "kubernetes"})) == set()
+    assert kubernetes_exposure(run("eks", {"ray-monitoring:platform": "kubernetes",
+                                           "ray-monitoring:rayClusterName": USERS_CLUSTER})) == set()
 
 
 def test_prometheus_is_never_public():

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from support.control_plane import NAMESPACE, load_yaml
-from support.go_tools import build, module_dir
+from support.go_tools import PROMETHEUS_RELEASE, build, module_dir
 from support.live import Processes, wait_until
 from support.loopback import free_port
 from support.prometheus_operator import final_labels
@@ -27,10 +27,10 @@ MONITORING = "monitoring"
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 # As kube-prometheus-stack's Prometheus selects them: by its release label, in every namespace. The
-# operator writes the configuration for `version`'s Prometheus: here the one whose promtool checks it.
+# operator writes the configuration for `version`'s Prometheus: the one the stack ships, whose promtool checks it.
 PROMETHEUS = {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
               "metadata": {"name": "kube-prometheus-stack", "namespace": MONITORING},
-              "spec": {"version": "v2.42.0",
+              "spec": {"version": PROMETHEUS_RELEASE,
                        "podMonitorSelector": {"matchLabels": {"release": "kube-prometheus-stack"}},
                        "podMonitorNamespaceSelector": {},
                        "ruleSelector": {"matchLabels": {"release": "kube-prometheus-stack"}},
