@@ -339,7 +339,8 @@ def check_node_port_is_on_minikube(labels: list[dict[str, str]] | None, node_por
     raise ConfigError([describe_problem(
         "rayDashboardNodePort", node_port,
         f"opens the Ray Dashboard, whose Jobs API runs any code, on every node's address; {why}",
-        "pulumi config rm rayDashboardNodePort, and reach the dashboard with the rayDashboardPortForward output")])
+        "pulumi config set rayDashboardNodePort '' (unset: no NodePort), and reach the dashboard with the "
+        "rayDashboardPortForward output")])
 
 
 def ray_version_of_targets(targets: tuple[PatchTarget, ...], objects: list[dict[str, Any]]) -> str | None:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 from stacks.settings.aws import AwsSettings, read_aws
 from stacks.settings.kubernetes import KubernetesSettings, read_kubernetes
-from stacks.settings.presets import PRESETS, Preset
+from stacks.settings.presets import PRESETS, Preset, preset_keys
 from stacks.settings.reader import PROJECT, ConfigError, Reader, describe_problem, same_value
 from stacks.settings.shared import MonitoringSettings
 from stacks.settings.table import rows
@@ -38,14 +38,19 @@ def load(stack: str, config: Mapping[str, Any],
     (presets.py); `is_secret` tells which keys the CLI passed as secrets."""
     preset = _preset(stack, config)
 
-    def get(key: str) -> Any:
-        full = key if ":" in key else f"{PROJECT}:{key}"
-        if full not in config:
-            return preset.values.get(key) if preset else None
-        # An empty value drops the preset's: the key is then unset.
-        return None if config[full] == "" and preset and key in preset.values else config[full]
+    def full(key: str) -> str:
+        return key if ":" in key else f"{PROJECT}:{key}"
 
-    reader = Reader(get, is_secret=is_secret)
+    def get(key: str) -> Any:
+        if full(key) not in config:
+            return preset.values.get(key) if preset else None
+        # An empty value drops a preset's (any preset's key: the fix the errors give works on every stack).
+        return None if config[full(key)] == "" and key in preset_keys() else config[full(key)]
+
+    def from_preset(key: str) -> bool:
+        return preset is not None and key in preset.values and full(key) not in config
+
+    reader = Reader(get, is_secret=is_secret, from_preset=from_preset)
     reader.optional_text("preset")
     platform = reader.optional_text("platform") or (preset.platform if preset else None)
     if platform is None:

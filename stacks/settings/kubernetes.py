@@ -213,6 +213,8 @@ def _own_monitoring(reader: Reader, monitoring: MonitoringSettings) -> OwnMonito
                        "from rayNodes)")
     service_type = cast(ServiceType, reader.text("grafanaServiceType"))
     node_port = reader.optional_number("grafanaNodePort")
+    if reader.from_preset("grafanaNodePort") and service_type == "ClusterIP":
+        node_port = None  # the preset's port goes with the preset's NodePort, which the stack changed
     if node_port is not None and service_type == "ClusterIP":
         reader.problem("grafanaNodePort", node_port, "needs grafanaServiceType NodePort or LoadBalancer",
                        "pulumi config set grafanaServiceType NodePort")

@@ -43,9 +43,11 @@ class Reader:
     """Reads keys through `get`, parsing and checking each by its row, collecting every problem.
     A key without a row is a programming error (KeyError), never a silent read."""
 
-    def __init__(self, get: Callable[[str], Any], *, is_secret: Callable[[str], bool] = lambda key: False):
+    def __init__(self, get: Callable[[str], Any], *, is_secret: Callable[[str], bool] = lambda key: False,
+                 from_preset: Callable[[str], bool] = lambda key: False):
         self._get = get
         self._is_secret = is_secret
+        self.from_preset = from_preset  # whether a key's value is its preset's, not set by the stack
         self.problems: list[str] = []
         self.read_keys: set[str] = set()
 
@@ -61,8 +63,9 @@ class Reader:
         return self._get(BY_KEY[key].key)
 
     def is_default(self, key: str, value: Any) -> bool:
-        """Whether `value` is the key's default (Pulumi.yaml passes defaults as values)."""
-        return same_value(value, BY_KEY[key].default)
+        """Whether `value` is one the stack did not choose: the key's default (Pulumi.yaml passes defaults as
+        values) or its preset's. Checks across keys refuse only what the stack chose."""
+        return self.from_preset(key) or same_value(value, BY_KEY[key].default)
 
     def secret(self, key: str) -> bool:
         """Whether the CLI passed `key` as a Pulumi secret (pulumi config set --secret)."""

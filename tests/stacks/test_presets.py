@@ -65,3 +65,26 @@ def test_a_stack_of_another_name_starts_from_the_code_defaults():
     assert result.error is None, result.error
     assert result.one(SERVICE, "grafana-service").plain["spec"]["type"] == "ClusterIP"
     assert not result.of_type("kubernetes:helm.sh/v3:Release")
+
+
+def test_a_presets_values_that_the_stacks_own_choice_makes_moot_are_not_held_against_it():
+    # The kind stack patching a cluster of the team's: the preset's Ray pod sizes shape no cluster then.
+    patched = run_stack("kind", createRayCluster="false", installKubeRay="false")
+    assert patched.error is None, patched.error
+    # Grafana on ClusterIP: the preset's NodePort number goes with the preset's service type.
+    cluster_ip = run_stack("minikube", grafanaServiceType="ClusterIP")
+    assert cluster_ip.error is None, cluster_ip.error
+    assert cluster_ip.one(SERVICE, "grafana-service").plain["spec"]["type"] == "ClusterIP"
+
+
+def test_a_value_the_stack_chose_is_still_held_against_it():
+    refused = run_stack("kind", createRayCluster="false", installKubeRay="false", rayHeadCpu="2")
+    assert isinstance(refused.error, ConfigError) and "ray-monitoring:rayHeadCpu = '2'" in str(refused.error)
+    node_port = run_stack("minikube", grafanaServiceType="ClusterIP", grafanaNodePort="30301")
+    assert isinstance(node_port.error, ConfigError) and "ray-monitoring:grafanaNodePort" in str(node_port.error)
+
+
+def test_the_empty_value_the_errors_suggest_works_on_a_stack_without_that_preset():
+    result = run("dev", {**project_values(), "ray-monitoring:platform": "kubernetes",
+                         "ray-monitoring:rayClusterName": "raycluster-kuberay", "ray-monitoring:rayDashboardNodePort": ""})
+    assert result.error is None, result.error
