@@ -86,5 +86,6 @@ def test_a_value_the_stack_chose_is_still_held_against_it():
 
 def test_the_empty_value_the_errors_suggest_works_on_a_stack_without_that_preset():
     result = run("dev", {**project_values(), "ray-monitoring:platform": "kubernetes",
-                         "ray-monitoring:rayClusterName": "raycluster-kuberay", "ray-monitoring:rayDashboardNodePort": ""})
+                         "ray-monitoring:rayClusterName": "raycluster-kuberay",
+                         "ray-monitoring:rayDashboardNodePort": ""})
     assert result.error is None, result.error
