@@ -148,6 +148,10 @@ class ControlPlane:
         self.processes.start("kwok", [
             str(build("kwok")), f"--kubeconfig={self.kubeconfig}", "--manage-all-nodes=true",
             "--cidr=10.244.0.0/16", f"--node-ip={LOOPBACK}", f"--server-address={LOOPBACK}:{free_port()}",
+            # Heartbeats by node Lease, as a kubelet's: kwok's node status patches alone come every ~55 s, past
+            # the node lifecycle controller's 50 s grace, which then marks the node NotReady and every pod on it
+            # Ready=False (kwok does not mark them Ready again).
+            "--node-lease-duration-seconds=40",
         ], self.workdir / "kwok.log")
         for node in nodes:
             self.create(node)

@@ -56,8 +56,14 @@ def test_a_worker_kuberay_adds_later_is_scraped_within_two_intervals(discovery, 
     plane, network = discovery.cluster.plane, discovery.network
     scale_up(plane, NAMESPACE, CLUSTER, "workers", 1, tmp_path)  # as Ray's autoscaler asks KubeRay
     selector = f"ray.io/cluster={CLUSTER},ray.io/node-type=worker"
-    added = [p.status.podIP for p in wait_for_pods(plane, NAMESPACE, selector, count=2)
-             if p.status.podIP != discovery.worker]
+    try:
+        workers = wait_for_pods(plane, NAMESPACE, selector, count=2)
+    except AssertionError as error:
+        states = [(p.metadata.name, p.status.phase, p.metadata.labels.to_dict(),
+                   [(c.type, c.status, c.reason) for c in p.status.conditions or []])
+                  for p in plane.list("v1", "Pod", NAMESPACE)]
+        raise AssertionError(f"{error}: {states}") from None
+    added = [p.status.podIP for p in workers if p.status.podIP != discovery.worker]
     (address,) = added
     network.add_pod(address)
     start_ray(network, address, discovery.ray_env, head=discovery.head)
@@ -74,6 +80,11 @@ def test_a_raycluster_in_a_namespace_the_stack_does_not_watch_is_not_discovered(
     plane.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "elsewhere"}})
     other = sample_ray_cluster("elsewhere-cluster")
     other["metadata"]["namespace"] = "elsewhere"
+    # A head alone, small enough to fit beside the stack's pods on minikube's node.
+    other["spec"]["workerGroupSpecs"] = []
+    for ray in other["spec"]["headGroupSpec"]["template"]["spec"]["containers"]:
+        small = {"cpu": "100m", "memory": "256Mi"}
+        ray["resources"] = {"requests": small, "limits": small}
     plane.create(other)
     wait_for_pods(plane, "elsewhere", "ray.io/cluster=elsewhere-cluster,ray.io/node-type=head")
     time.sleep(10)  # two scrape intervals: a watch would have delivered the pod by now

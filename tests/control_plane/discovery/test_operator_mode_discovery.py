@@ -65,6 +65,18 @@ def _rendered(plane) -> tuple[dict, dict[str, str]] | None:
     return config, rules.data.to_dict()
 
 
+def _as_the_config_reloader_writes_it(plane, text: str) -> str:
+    """The operator's configuration with the `$(VAR)`s its config-reloader expands from its environment (the
+    StatefulSet's `config-reloader` container: SHARD; POD_NAME from the pod's name, its first pod's here)."""
+    statefulset = plane.read("apps/v1", "StatefulSet", f"prometheus-{NAME}", MONITORING).to_dict()
+    (reloader,) = [c for c in statefulset["spec"]["template"]["spec"]["containers"] if c["name"] == "config-reloader"]
+    values = {item["name"]: item["value"] for item in reloader.get("env") or [] if item.get("value") is not None}
+    for name, value in {**values, "POD_NAME": f"prometheus-{NAME}-0"}.items():
+        text = text.replace(f"$({name})", value)
+    assert "$(" not in text, [line for line in text.splitlines() if "$(" in line]
+    return text
+
+
 @pytest.fixture(scope="module")
 def operator_prometheus(discovery):
     plane = discovery.cluster.plane
@@ -85,8 +97,7 @@ def operator_prometheus(discovery):
     rendered = _rendered(plane)
     assert rendered is not None
     config, rule_files = rendered
-    # As the pod's config-reloader writes it: $(POD_NAME) expanded (the StatefulSet's first pod).
-    text = yaml.safe_dump(config).replace("$(POD_NAME)", f"prometheus-{NAME}-0")
+    text = _as_the_config_reloader_writes_it(plane, yaml.safe_dump(config))
     files = {"prometheus/config_out/prometheus.env.yaml": text,
              **{f"prometheus/rules/prometheus-{NAME}-rulefiles-0/{name}": body for name, body in rule_files.items()}}
     return in_cluster_prometheus(plane, workdir / "stage", ACCOUNT, MONITORING, files,
