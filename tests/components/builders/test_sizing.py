@@ -22,6 +22,7 @@ from components.builders.sizing import (
 from stacks.settings import ConfigError
 from support.loopback import LOOPBACK, free_port
 from support.paths import PROJECT_ROOT
+from support.pod_network import LINK_PREFIX
 from support.stacks import run_stack
 from support.tools import tool
 
@@ -168,7 +169,9 @@ def node_exporter_series() -> tuple[int, int]:
     finally:
         process.terminate()
         process.wait(10)
-    samples = [line for line in text.splitlines() if line and not line.startswith("#")]
+    # Not the links the discovery scenario may have made here meanwhile (a node has none of them).
+    samples = [line for line in text.splitlines() if line and not line.startswith("#")
+               and f'device="{LINK_PREFIX}' not in line]
     per_cpu = [line for line in samples if 'cpu="' in line]
     return len(samples), len(per_cpu) // (os.cpu_count() or 1)
 

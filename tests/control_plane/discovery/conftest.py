@@ -60,7 +60,7 @@ def _ray_env(head_pod, ray_dir: Path) -> dict[str, str]:
 def discovery(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("discovery")
     processes = Processes()
-    network = PodNetwork("rmdisc", POD_CIDR)
+    network = PodNetwork(POD_CIDR)
     ray_dir = Path(tempfile.mkdtemp(prefix="ray-disc-"))  # Ray's socket paths: at most 107 bytes
     try:
         cluster = start_cluster(workdir, processes)
