@@ -158,6 +158,9 @@ class RayCluster:
                   f"--metrics-export-port={metrics_port}", f"--temp-dir={self.temp_dir}",
                   f"--dashboard-host={LOOPBACK}", "--dashboard-port=8265", f"--num-cpus={num_cpus}",
                   "--disable-usage-stats")
+        # This cluster's own address for its drivers: `address="auto"` would take any Ray cluster whose processes
+        # it finds on the machine (the discovery scenario runs one beside this, in network namespaces).
+        self.env["RAY_ADDRESS"] = self.address
 
     def add_worker(self, metrics_port: int, num_cpus: int = 1) -> None:
         self._ray("start", f"--address={self.address}", f"--node-ip-address={LOOPBACK}",
