@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 from stacks.settings.aws import AwsSettings, read_aws
 from stacks.settings.kubernetes import KubernetesSettings, read_kubernetes
-from stacks.settings.presets import PRESETS, Preset, preset_keys
+from stacks.settings.presets import PRESET_KEYS, PRESETS, Preset
 from stacks.settings.reader import PROJECT, ConfigError, Reader, describe_problem, same_value
 from stacks.settings.shared import MonitoringSettings
 from stacks.settings.table import rows
@@ -45,7 +45,7 @@ def load(stack: str, config: Mapping[str, Any],
         if full(key) not in config:
             return preset.values.get(key) if preset else None
         # An empty value drops a preset's (any preset's key: the fix the errors give works on every stack).
-        return None if config[full(key)] == "" and key in preset_keys() else config[full(key)]
+        return None if config[full(key)] == "" and key in PRESET_KEYS else config[full(key)]
 
     def from_preset(key: str) -> bool:
         return preset is not None and key in preset.values and full(key) not in config

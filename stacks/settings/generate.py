@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from stacks.settings.changes import CHANGES
-from stacks.settings.presets import PRESETS, preset_keys
+from stacks.settings.presets import PRESET_KEYS, PRESETS
 from stacks.settings.table import SETTINGS, Setting
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +37,7 @@ def pulumi_config_block() -> str:
     """The part of Pulumi.yaml from the marker on: every key with a default, declared, except those a preset
     sets (the CLI would pass the declared default as the stack's value, hiding the preset's); the others
     listed. Other providers' keys (aws:region) get a project-wide value, which a stack's own overrides."""
-    undeclared = [row for row in SETTINGS if row.default is None or row.key in preset_keys()]
+    undeclared = [row for row in SETTINGS if row.default is None or row.key in PRESET_KEYS]
     lines = [
         f"{PULUMI_MARKER} by `python -m stacks.settings.generate`: edit the table, not",
         "# this block. A stack's settings come from its own file (stacks/Pulumi.<stack>.yaml, yours, not tracked),",
@@ -45,7 +45,7 @@ def pulumi_config_block() -> str:
         "# other platform are ignored while they keep them. docs/configuration.md explains every key.",
         "# Settings declared here without a default, or set by a preset:",
     ]
-    lines += [f"#   {row.key:<24} {_platforms(row)}: {_undeclared_default(row)}" for row in undeclared]
+    lines += [f"#   {row.key:<24} {_platforms(row)}: {_plain(_default_and_presets(row))}" for row in undeclared]
     lines.append("config:")
     for row in SETTINGS:
         if row in undeclared:
@@ -60,10 +60,6 @@ def pulumi_config_block() -> str:
         body = ", ".join(f"{name}: {json.dumps(value)}" for name, value in declared.items())
         lines.append(f"  {row.key}: {{{body}}}")
     return "\n".join(lines) + "\n"
-
-
-def _undeclared_default(row: Setting) -> str:
-    return _plain(_default_and_presets(row))
 
 
 def _default_and_presets(row: Setting) -> str:

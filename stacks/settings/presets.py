@@ -43,7 +43,5 @@ AWS = Preset("aws", "aws", "a Ray cluster on EC2, reached through the tunnels th
 
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in (MINIKUBE, KIND, AWS)}
 
-
-def preset_keys() -> set[str]:
-    """Every key some preset sets: Pulumi.yaml must not declare a default for it."""
-    return {key for preset in PRESETS.values() for key in preset.values}
+# Every key some preset sets: Pulumi.yaml declares no default for it, and an empty value unsets it.
+PRESET_KEYS = frozenset(key for preset in PRESETS.values() for key in preset.values)

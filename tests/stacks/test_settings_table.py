@@ -8,7 +8,7 @@ import yaml
 
 from stacks.settings import PLATFORMS, defaults
 from stacks.settings.generate import configuration_doc, main, pulumi_config_block, pulumi_yaml
-from stacks.settings.presets import preset_keys
+from stacks.settings.presets import PRESET_KEYS
 from stacks.settings.reader import Reader
 from stacks.settings.table import SETTINGS
 from support.paths import PROJECT_ROOT
@@ -38,7 +38,7 @@ def test_pulumi_yaml_is_generated_from_the_table():
     assert text == pulumi_yaml(text), "Pulumi.yaml is stale: run python -m stacks.settings.generate"
     declared = yaml.safe_load(text)["config"]
     for row in SETTINGS:
-        if row.default is None or row.key in preset_keys():
+        if row.default is None or row.key in PRESET_KEYS:
             # Declared without a default, the CLI would require the key; with one, it would pass the default as
             # the stack's value and hide the preset's.
             assert row.key not in declared and f"#   {row.key} " in pulumi_config_block()
