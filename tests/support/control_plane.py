@@ -31,6 +31,7 @@ SAMPLE_RAY_CLUSTER = "fixtures/raycluster.sample.kuberay-v1.7.0.yaml"
 # minikube's default --disk-size is 20000mb; the kubelet keeps its hard eviction threshold (nodefs 10%) back.
 MINIKUBE_ALLOCATABLE = {"cpu": "3250m", "memory": "7715Mi", "pods": "110", "ephemeral-storage": "17578125Ki"}
 NAMESPACE, CLUSTER = "ray-system", "ray-training-cluster"  # where the minikube stack points
+POD_CIDR = "10.244.0.0/16"  # the addresses kwok gives pods (support/pod_network.py gives them namespaces)
 
 
 class _Loader(yaml.CSafeLoader):
@@ -140,14 +141,14 @@ class ControlPlane:
         self.processes.start("kube-controller-manager", [
             str(build("kube-controller-manager")), *common(),
             f"--service-account-private-key-file={self.service_account_key}", f"--root-ca-file={self._ca()}",
-            "--use-service-account-credentials=false", "--cluster-cidr=10.244.0.0/16",
+            "--use-service-account-credentials=false", f"--cluster-cidr={POD_CIDR}",
             "--service-cluster-ip-range=10.96.0.0/16",
         ], self.workdir / "kube-controller-manager.log")
         self.processes.start("kube-scheduler", [str(build("kube-scheduler")), *common()],
                              self.workdir / "kube-scheduler.log")
         self.processes.start("kwok", [
             str(build("kwok")), f"--kubeconfig={self.kubeconfig}", "--manage-all-nodes=true",
-            "--cidr=10.244.0.0/16", f"--node-ip={LOOPBACK}", f"--server-address={LOOPBACK}:{free_port()}",
+            f"--cidr={POD_CIDR}", f"--node-ip={LOOPBACK}", f"--server-address={LOOPBACK}:{free_port()}",
             # Heartbeats by node Lease, as a kubelet's: kwok's node status patches alone come every ~55 s, past
             # the node lifecycle controller's 50 s grace, which then marks the node NotReady and every pod on it
             # Ready=False (kwok does not mark them Ready again).

@@ -59,7 +59,6 @@ class Project:
         (self.workdir / "stacks").mkdir(parents=True, exist_ok=True)
         (self.workdir / "state").mkdir(exist_ok=True)
         (self.workdir / "Pulumi.yaml").write_text((PROJECT_ROOT / "Pulumi.yaml").read_text())
-        (self.workdir / "stacks" / f"Pulumi.{self.stack}.yaml").write_text("config: {}\n")
         if self.base and self.base != self.stack:  # a stack named like its preset has it already
             self.config = {"preset": self.base, **self.config}
         self._sent: set[str] = set()  # the keys the last operation set: one dropped since is removed

@@ -14,13 +14,11 @@ import pytest
 
 from support.cluster_state import container, wait_for_pods
 from support.cluster_state import env as container_env
-from support.control_plane import CLUSTER, NAMESPACE, ControlPlane
+from support.control_plane import CLUSTER, NAMESPACE, POD_CIDR, ControlPlane
 from support.deployments import GIVEN_SECRETS, Cluster, start_cluster, up_with_kuberay
 from support.in_cluster import in_cluster_prometheus, start_ray
 from support.live import VENV_BIN, Processes, Prometheus
 from support.pod_network import PodNetwork
-
-POD_CIDR = "10.244.0.0/16"  # kwok's --cidr (support/control_plane.py)
 
 
 @dataclass

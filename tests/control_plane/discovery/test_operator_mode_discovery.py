@@ -6,18 +6,14 @@ Prometheus, under the job names the rules and the doctor read, and loads and eva
 
 from __future__ import annotations
 
-import base64
-import gzip
-import os
-
 import pytest
 import yaml
 
-from support.control_plane import NAMESPACE, load_yaml
-from support.go_tools import PROMETHEUS_RELEASE, build, module_dir
+from support.control_plane import NAMESPACE
+from support.go_tools import PROMETHEUS_RELEASE
 from support.in_cluster import in_cluster_prometheus
 from support.live import http_json, wait_until
-from support.loopback import free_port
+from support.operator_control_plane import install_crds, start_operator, wait_for_rendered
 from support.stacks import OPERATOR_MODE, run_stack
 
 MONITORING = "monitoring"
@@ -40,10 +36,7 @@ PROMETHEUS = {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
 
 
 def _kube_prometheus_stack(plane) -> None:
-    for path in sorted((module_dir("prometheus-operator") / "example" / "prometheus-operator-crd").glob("*.yaml")):
-        crd = load_yaml(path.read_text())
-        plane.create(crd)
-        plane.wait_for_crd(crd["metadata"]["name"])
+    install_crds(plane)
     plane.create({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": ACCOUNT, "namespace": MONITORING}})
     plane.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": ACCOUNT},
                   "rules": CLUSTER_ROLE_RULES})
@@ -51,18 +44,6 @@ def _kube_prometheus_stack(plane) -> None:
                   "metadata": {"name": ACCOUNT},
                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": ACCOUNT},
                   "subjects": [{"kind": "ServiceAccount", "name": ACCOUNT, "namespace": MONITORING}]})
-
-
-def _rendered(plane) -> tuple[dict, dict[str, str]] | None:
-    secret = plane.find("v1", "Secret", f"prometheus-{NAME}", MONITORING)
-    rules = plane.find("v1", "ConfigMap", f"prometheus-{NAME}-rulefiles-0", MONITORING)
-    data = secret.data.to_dict() if secret is not None and secret.data else {}
-    if "prometheus.yaml.gz" not in data or rules is None or not rules.data:
-        return None
-    config = yaml.safe_load(gzip.decompress(base64.b64decode(data["prometheus.yaml.gz"])))
-    if not any(job["job_name"].startswith("podMonitor/") for job in config.get("scrape_configs") or []):
-        return None
-    return config, rules.data.to_dict()
 
 
 def _as_the_config_reloader_writes_it(plane, text: str) -> str:
@@ -89,14 +70,8 @@ def operator_prometheus(discovery):
     plane.create(PROMETHEUS)
     workdir = discovery.workdir / "operator"
     workdir.mkdir()
-    # The operator has no --kubeconfig flag; it reads KUBECONFIG (pkg/k8s/k8s.go, NewClusterConfig).
-    plane.processes.start("prometheus-operator", [
-        str(build("prometheus-operator")), f"--web.listen-address=127.0.0.1:{free_port()}", "--log-level=info",
-    ], workdir / "operator.log", env={**os.environ, "KUBECONFIG": str(plane.kubeconfig)})
-    wait_until(lambda: _rendered(plane), 180, f"the operator's files (see {workdir / 'operator.log'})", interval=1)
-    rendered = _rendered(plane)
-    assert rendered is not None
-    config, rule_files = rendered
+    start_operator(plane, plane.processes, workdir / "operator.log")
+    config, rule_files = wait_for_rendered(plane, NAME, MONITORING, workdir / "operator.log")
     text = _as_the_config_reloader_writes_it(plane, yaml.safe_dump(config))
     files = {"prometheus/config_out/prometheus.env.yaml": text,
              **{f"prometheus/rules/prometheus-{NAME}-rulefiles-0/{name}": body for name, body in rule_files.items()}}

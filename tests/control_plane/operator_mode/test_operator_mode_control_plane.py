@@ -6,18 +6,15 @@ expect."""
 
 from __future__ import annotations
 
-import base64
-import gzip
-import os
 import subprocess
 
 import pytest
 import yaml
 
-from support.control_plane import NAMESPACE, load_yaml
-from support.go_tools import PROMETHEUS_RELEASE, build, module_dir
-from support.live import Processes, wait_until
-from support.loopback import free_port
+from support.control_plane import NAMESPACE
+from support.go_tools import PROMETHEUS_RELEASE
+from support.live import Processes
+from support.operator_control_plane import install_crds, start_operator, wait_for_rendered
 from support.prometheus_operator import final_labels
 from support.promql import RULES_FOUND
 from support.stacks import OPERATOR_MODE, run_stack
@@ -40,11 +37,7 @@ PROMETHEUS = {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
 @pytest.fixture(scope="module")
 def rendered(control_plane, tmp_path_factory):
     """The operator's Prometheus configuration and rule files for the stack's objects."""
-    crds = sorted((module_dir("prometheus-operator") / "example" / "prometheus-operator-crd").glob("*.yaml"))
-    for path in crds:
-        crd = load_yaml(path.read_text())
-        control_plane.create(crd)
-        control_plane.wait_for_crd(crd["metadata"]["name"])
+    install_crds(control_plane)
     control_plane.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": MONITORING}})
     result = run_stack("minikube", **OPERATOR_MODE)
     assert result.error is None, result.error
@@ -54,34 +47,13 @@ def rendered(control_plane, tmp_path_factory):
         control_plane.create(document)
     control_plane.create(PROMETHEUS)
     processes = Processes()
-    workdir = tmp_path_factory.mktemp("prometheus-operator")
+    log = tmp_path_factory.mktemp("prometheus-operator") / "operator.log"
     try:
-        # The operator has no --kubeconfig flag; it reads KUBECONFIG (pkg/k8s/k8s.go, NewClusterConfig).
-        processes.start("prometheus-operator", [
-            str(build("prometheus-operator")), f"--web.listen-address=127.0.0.1:{free_port()}", "--log-level=info",
-        ], workdir / "operator.log", env={**os.environ, "KUBECONFIG": str(control_plane.kubeconfig)})
-        wait_until(lambda: _secret(control_plane), 180,
-                   f"the operator's configuration Secret (see {workdir / 'operator.log'})", interval=1)
-        wait_until(lambda: _rule_files(control_plane), 60, "the operator's rule files", interval=1)
-        yield sent, _secret(control_plane), _rule_files(control_plane)
+        start_operator(control_plane, processes, log)
+        config, rule_files = wait_for_rendered(control_plane, PROMETHEUS["metadata"]["name"], MONITORING, log)
+        yield sent, config, rule_files
     finally:
         processes.stop_all()
-
-
-def _secret(control_plane) -> dict | None:
-    secret = control_plane.find("v1", "Secret", "prometheus-kube-prometheus-stack", MONITORING)
-    data = secret.data.to_dict() if secret is not None and secret.data else {}
-    if "prometheus.yaml.gz" not in data:
-        return None
-    config = yaml.safe_load(gzip.decompress(base64.b64decode(data["prometheus.yaml.gz"])))
-    return config if any(j["job_name"].startswith("podMonitor/") for j in config.get("scrape_configs") or []) \
-        else None
-
-
-def _rule_files(control_plane) -> dict[str, str] | None:
-    found = control_plane.find("v1", "ConfigMap", "prometheus-kube-prometheus-stack-rulefiles-0", MONITORING)
-    data = found.data.to_dict() if found is not None and found.data else {}
-    return data or None
 
 
 def test_the_api_server_keeps_every_field_the_stack_sends(rendered, control_plane):

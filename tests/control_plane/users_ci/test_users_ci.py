@@ -55,7 +55,6 @@ def test_the_preview_job_previews_the_minikube_stack_on_kind(kind):
     # The job's own stack name (its preset follows it), in a directory of its own beside the kind stack's.
     project = Project(kind.workdir / "preview", "minikube", kind.plane.kubeconfig,
                       config={"kuberayChartRepository": kind.charts.url}, secret_config=dict(GIVEN_SECRETS))
-    (project.workdir / "stacks" / "Pulumi.minikube.yaml").unlink()  # the job starts from a checkout without it
     # The job's own `pulumi stack init` and `pulumi config` lines, by the real CLI (the backend is the
     # project's, as the job's `pulumi login` sets its own); the preview by the engine as every scenario runs it.
     commands = [shlex.split(line) for line in script if re.match(r"pulumi (stack init|config) ", line)]
