@@ -30,11 +30,11 @@ provider.post_process()
 """
 
 
-def service_account_token(plane: ControlPlane, namespace: str, service_account: str) -> str:
+def service_account_token(plane: ControlPlane, namespace: str, service_account: str, seconds: int = 600) -> str:
     from kubernetes import client
 
     request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[],
-                                                                                  expiration_seconds=600))
+                                                                                  expiration_seconds=seconds))
     return client.CoreV1Api(plane.client()).create_namespaced_service_account_token(
         service_account, namespace, request).status.token
 

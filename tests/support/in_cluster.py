@@ -7,18 +7,21 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from components.builders.ray_cluster import SERVICE_ACCOUNT_DIR
+from support.autoscaler import service_account_token
 from support.control_plane import ControlPlane
 from support.live import VENV_BIN, Prometheus
 from support.loopback import free_port
 from support.pod_network import PodNetwork
 
-# In a private mount namespace: the account's token and CA where client-go's rest.InClusterConfig reads them,
-# /var/run/secrets/kubernetes.io/serviceaccount (/var/run links to /run on Debian), and the pod's files under
+# In a private mount namespace: the account's token and CA where a pod has them and client-go's
+# rest.InClusterConfig reads them (on tmpfs over /run: /var/run links there on Debian), and the pod's files under
 # /etc, each on a tmpfs only this Prometheus sees.
-IN_CLUSTER = """set -eu
+assert SERVICE_ACCOUNT_DIR.startswith("/var/run/")
+IN_CLUSTER = f"""set -eu
 mount -t tmpfs -o mode=0755 tmpfs /run
-mkdir -p /run/secrets/kubernetes.io/serviceaccount
-cp "$STAGE/token" "$STAGE/ca.crt" /run/secrets/kubernetes.io/serviceaccount/
+mkdir -p {SERVICE_ACCOUNT_DIR}
+cp "$STAGE/token" "$STAGE/ca.crt" {SERVICE_ACCOUNT_DIR}/
 mount -t tmpfs -o mode=0755 tmpfs /etc
 cp -a "$STAGE/etc/." /etc/
 exec "$@"
@@ -36,7 +39,7 @@ def in_cluster_prometheus(plane: ControlPlane, stage: Path, account: str, namesp
     for name, text in files.items():
         (stage / "etc" / name).parent.mkdir(parents=True, exist_ok=True)
         (stage / "etc" / name).write_text(text)
-    (stage / "token").write_text(plane.kubectl("create", "token", account, "-n", namespace, "--duration=2h"))
+    (stage / "token").write_text(service_account_token(plane, namespace, account, seconds=7200))
     shutil.copy2(plane.workdir / "certs" / "apiserver.crt", stage / "ca.crt")
     prometheus = Prometheus(plane.processes, stage / "prometheus", Path("/etc", config), port=free_port())
     prometheus.start(60, wrapper=("unshare", "--mount", "--propagation", "private", "sh", "-c", IN_CLUSTER, "sh"),

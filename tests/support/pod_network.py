@@ -12,9 +12,6 @@ import ipaddress
 import signal
 import subprocess
 import time
-from pathlib import Path
-
-from support.live import Processes
 
 
 def _ip(*args: str) -> None:
@@ -64,11 +61,6 @@ class PodNetwork:
         _ip("-n", namespace, "link", "set", "lo", "up")
         self.pods[address] = namespace
         return namespace
-
-    def start_in(self, processes: Processes, address: str, name: str, command: list[str], log: Path,
-                 env: dict[str, str] | None = None) -> subprocess.Popen:
-        """`command` in the pod's network namespace."""
-        return processes.start(name, ["ip", "netns", "exec", self.pods[address], *command], log, env=env)
 
     def run_in(self, address: str, command: list[str], env: dict[str, str], timeout: float = 180) -> str:
         done = subprocess.run(["ip", "netns", "exec", self.pods[address], *command], env=env, capture_output=True,
