@@ -33,6 +33,7 @@ GRAFANA_UID = 472  # "grafana" in the grafana/grafana image (EC2 runs the image 
 GRAFANA_KUBERNETES_UID = 10472
 
 GRAFANA_DATASOURCE_UID = "ray-prometheus"
+GRAFANA_LOGS_DATASOURCE_UID = "ray-logs"  # Loki's datasource, when the stack ships logs
 GRAFANA_DASHBOARD_FOLDER = "Ray"
 # Grafana reads the admin password from this file ($__file{} in grafana.ini) on both stacks.
 GRAFANA_SECRETS_DIR = "/etc/grafana/secrets"

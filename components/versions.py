@@ -17,6 +17,11 @@ PROMETHEUS_IMAGE = "prom/prometheus:v3.13.2"
 GRAFANA_IMAGE = "grafana/grafana:12.5.0"
 NODE_EXPORTER_IMAGE = "prom/node-exporter:v1.10.2"
 ALERTMANAGER_IMAGE = "prom/alertmanager:v0.29.0"
+# Logs (docs/logs.md): the collector on every Ray node (the contrib distribution: its file_log receiver and
+# file storage) and the log store. The tests build the collector's components at this version from their Go
+# modules; Loki is AGPL-licensed and not built here: its configuration is checked against its documented schema.
+OTEL_COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib:0.165.0"
+LOKI_IMAGE = "grafana/loki:3.7.8"
 NGINX_IMAGE = "nginx:1.28.0-alpine"  # terminates TLS for Grafana on EC2 (grafanaTlsCertificate)
 
 # Ubuntu 24.04 LTS (Noble) from Canonical, found by AMI lookup on the aws stack.

@@ -31,6 +31,9 @@ from components.builders import (
     remote_write,
 )
 from components.builders.dashboard_catalogue import Dashboard
+from components.builders.logs import compose_services as log_services
+from components.builders.logs.compose_services import NodeLogs
+from components.builders.logs.loki_config import LOKI_PORT
 from components.builders.ray_head_env import ray_head_env, ray_node_env
 from components.builders.remote_write import RemoteWriteTarget, StoreAuth
 from components.builders.sizing import bytes_of
@@ -210,9 +213,17 @@ def _head_secrets(s: AwsSettings) -> list[HeadSecret]:
     return secrets
 
 
+def _collector_yaml(s: AwsSettings, loki_host: str) -> str | None:
+    """A node's log collector configuration, sending to Loki on the head; None without logs."""
+    return log_services.collector_yaml(f"http://{loki_host}:{LOKI_PORT}/otlp", s.cluster_name) if s.logs.enabled \
+        else None
+
+
 def _head_files(s: AwsSettings, head: NodeKind, managed: ManagedPrometheus | None,
                 dashboards: tuple[Dashboard, ...]) -> head_config.HeadFiles:
     m, store = s.monitoring, s.monitoring.store
+    collector = _collector_yaml(s, "127.0.0.1")
+    loki = log_services.loki_yaml(s.logs.retention) if s.logs.enabled else None
     ray_prometheus = store.ray_query.url if store.ray_query else f"{LOCAL}:{PROMETHEUS_PORT}"
     env = ray_head_env(f"{LOCAL}:{GRAFANA_PORT}", ray_prometheus, m.datasource_name, "${RAY_GRAFANA_IFRAME_HOST}",
                        cardinality_level=m.cardinality_level)
@@ -224,7 +235,8 @@ def _head_files(s: AwsSettings, head: NodeKind, managed: ManagedPrometheus | Non
                                           # With workers, tasks run there; without, the head must run them.
                                           head_runs_tasks=s.nodes.worker_max_count == 0,
                                           token_auth=s.network.ray_token_auth,
-                                          grafana_tls=s.network.grafana_tls is not None),
+                                          grafana_tls=s.network.grafana_tls is not None,
+                                          logs=NodeLogs(collector, "head") if collector else None, loki=loki),
         # Waits for the workspace's endpoint when there is one.
         prometheus_yml=(managed.remote_write_url.apply(lambda url: _prometheus_yml(s, url)) if managed
                         else _prometheus_yml(s)),
@@ -235,6 +247,8 @@ def _head_files(s: AwsSettings, head: NodeKind, managed: ManagedPrometheus | Non
         dashboard_providers_yaml=grafana_provisioning.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
         dashboards={d.file_name: d.content for d in dashboards},
         grafana_tls_conf=grafana_tls.nginx_conf() if s.network.grafana_tls else None,
+        collector_yaml=collector,
+        loki_yaml=loki,
     )
 
 
@@ -254,14 +268,15 @@ def _prometheus_yml(s: AwsSettings, workspace_write_url: str | None = None) -> s
 def _datasources(s: AwsSettings, managed: ManagedPrometheus | None) -> pulumi.Input[str]:
     """Grafana's datasource: the managed workspace, the store, or our Prometheus."""
     name, query = s.monitoring.datasource_name, s.monitoring.store.query
+    logs = f"{LOCAL}:{LOKI_PORT}" if s.logs.enabled else None
     if managed:
         # The workspace's SigV4 endpoint, signed with the head's role (Ray's dashboard keeps our Prometheus).
         return managed.query_url.apply(lambda url: grafana_provisioning.datasource_provisioning(
-            name, url, StoreAuth("sigv4", region=s.region)))
+            name, url, StoreAuth("sigv4", region=s.region), logs_url=logs))
     if query:
         return grafana_provisioning.datasource_provisioning(name, query.url, query.auth,
-                                                            GRAFANA_DATASOURCE_CREDENTIAL_FILE)
-    return grafana_provisioning.datasource_provisioning(name, f"{LOCAL}:{PROMETHEUS_PORT}")
+                                                            GRAFANA_DATASOURCE_CREDENTIAL_FILE, logs_url=logs)
+    return grafana_provisioning.datasource_provisioning(name, f"{LOCAL}:{PROMETHEUS_PORT}", logs_url=logs)
 
 
 @dataclass(frozen=True)
@@ -306,10 +321,7 @@ def _nodes(s: AwsSettings, place: Placement, groups: SecurityGroups,
         # The token's version is in the user-data: a rotated token is a new launch template, which rolls
         # the workers onto it; through the parameter, the workers launch after their token exists.
         worker_data = pulumi.Output.all(head.instance.private_ip, token.version if token else 0).apply(
-            lambda args: cloud_init.worker_user_data(compose.worker_compose(
-                args[0], worker_kind.image, gpus=bool(worker_kind.hardware.gpus), token_auth=bool(token),
-                node_env=ray_node_env(s.monitoring.cardinality_level)),
-                cloud_init.WorkerToken(s.region, token.parameter_name, int(args[1])) if token else None))
+            lambda args: _worker_user_data(s, worker_kind, args[0], token, int(args[1])))
         workers = WorkerGroup("workers", WorkerGroupArgs(
             ami_id=worker_kind.ami.id, keep_ami=worker_kind.keep_ami, gpus=bool(worker_kind.hardware.gpus),
             root_device_name=worker_kind.ami.root_device_name,
@@ -318,6 +330,17 @@ def _nodes(s: AwsSettings, place: Placement, groups: SecurityGroups,
             desired=s.nodes.worker_count, minimum=s.nodes.worker_min_count, maximum=s.nodes.worker_max_count,
             subnet_ids=place.worker_subnet_ids, public_ip=not s.network.worker_subnet_ids, **node))
     return head, workers
+
+
+def _worker_user_data(s: AwsSettings, worker: NodeKind, head_address: str, token: Any, token_version: int) -> str:
+    """A worker's cloud-init: Ray joining the head, node_exporter, and the log collector sending to the head."""
+    collector = _collector_yaml(s, head_address)
+    return cloud_init.worker_user_data(
+        compose.worker_compose(head_address, worker.image, gpus=bool(worker.hardware.gpus), token_auth=bool(token),
+                               node_env=ray_node_env(s.monitoring.cardinality_level),
+                               logs=NodeLogs(collector, "worker") if collector else None),
+        cloud_init.WorkerToken(s.region, token.parameter_name, token_version) if token else None,
+        collector_yaml=collector)
 
 
 def _exports(s: AwsSettings, head: RayNode, monitoring: MonitoringHead, managed: ManagedPrometheus | None,

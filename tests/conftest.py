@@ -23,10 +23,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under `pytest -n` (tests/run), each file's tests run on one worker, so its module fixtures
     (stack runs, a moto server, one checkov report) are made once; the live tier is one group: its
     tests share one Ray cluster on Ray's fixed ports; the control-plane tier is one group: its scenarios
-    share one API server."""
+    share one API server; the discovery scenario (its own API server, its Ray in network namespaces of its
+    own) is a group of its own, beside both."""
     for item in items:
-        # The discovery scenario runs Ray too: beside the live tier's, never while its `ray stop` runs.
-        group = ("live" if LIVE_TESTS in item.path.parents or DISCOVERY_TESTS in item.path.parents else
+        group = ("live" if LIVE_TESTS in item.path.parents else
+                 "discovery" if DISCOVERY_TESTS in item.path.parents else
                  "control-plane" if CONTROL_PLANE_TESTS in item.path.parents else str(item.path))
         item.add_marker(pytest.mark.xdist_group(group))
 

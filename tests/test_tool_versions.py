@@ -39,3 +39,23 @@ def test_the_tests_prometheus_discovers_kubernetes(tmp_path):
     checked = subprocess.run([tool("promtool"), "check", "config", str(config)], capture_output=True, text=True,
                              timeout=60)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_collector_the_tests_run_is_the_release_the_stacks_ship():
+    from components.versions import OTEL_COLLECTOR_IMAGE
+    from support.go_tools import COLLECTOR
+
+    reported = subprocess.run([tool(COLLECTOR.name), "--version"], capture_output=True, text=True, timeout=30)
+    assert reported.returncode == 0, reported.stderr
+    assert reported.stdout.split()[-1] == image_tag(OTEL_COLLECTOR_IMAGE), reported.stdout
+
+
+def test_the_collector_releases_core_stable_modules_at_the_version_the_build_names():
+    # ocb's internal/builder/config.go: DefaultStableOtelColVersion is the 1.x release of the core modules
+    # (confmap providers) that goes with its own 0.x release; a collector bump must move both.
+    from support.go_tools import COLLECTOR, module_dir
+
+    source = (module_dir("ocb") / "internal" / "builder" / "config.go").read_text()
+    (stable,) = re.findall(r'DefaultStableOtelColVersion\s*=\s*"([^"]+)"', source)
+    (beta,) = re.findall(r'DefaultBetaOtelColVersion\s*=\s*"([^"]+)"', source)
+    assert (beta, stable) == (COLLECTOR.version, COLLECTOR.stable_version)

@@ -19,6 +19,7 @@ import yaml
 from components.builders.head_config import APPLY_SCRIPT, apply_spec
 from components.builders.head_layout import (
     BASE,
+    COLLECTOR_STATE,
     DATA,
     DATA_DEVICE_FILE,
     MOUNT_DATA_SCRIPT,
@@ -26,6 +27,7 @@ from components.builders.head_layout import (
     RAY_SECRETS,
     RAY_TMP,
 )
+from components.builders.logs.compose_services import COLLECTOR_CONFIG_FILE, LOG_SERVICES_UID
 from components.constants import ALERTMANAGER_PORT, RAY_METRICS_PORT, RAY_SLICE, RAY_UID
 
 EC2_USER_DATA_LIMIT = 16 * 1024
@@ -210,7 +212,8 @@ def _fetch_token(token: WorkerToken) -> list[str]:
     ]
 
 
-def worker_start_script(token: WorkerToken | None = None) -> str:
+def worker_start_script(token: WorkerToken | None = None, logs: bool = False) -> str:
+    """`logs`: the worker runs the log collector, whose state directory is the log services' own."""
     tries = JOIN_WAIT_SECONDS // 10
     return "\n".join([
         "#!/usr/bin/env bash",
@@ -224,6 +227,7 @@ def worker_start_script(token: WorkerToken | None = None) -> str:
         RETRY,
         DOCKER,
         f"install -d -m 0755 -o {RAY_UID} -g 100 {RAY_TMP}",
+        *([f"install -d -m 0750 -o {LOG_SERVICES_UID} -g {LOG_SERVICES_UID} {COLLECTOR_STATE}"] if logs else []),
         *(_fetch_token(token) if token else []),
         f"retry docker compose --project-directory {BASE} -f {BASE}/compose.yaml up -d",
         "# Ray serves its metrics port once the raylet has registered with the head's GCS.",
@@ -347,10 +351,12 @@ def head_user_data(boot: HeadBoot) -> str:
     return _cloud_config(files, head_start_script(boot))
 
 
-def worker_user_data(compose_yaml: str, token: WorkerToken | None = None) -> str:
-    return _cloud_config([_file(f"{BASE}/compose.yaml", compose_yaml),
+def worker_user_data(compose_yaml: str, token: WorkerToken | None = None, collector_yaml: str | None = None) -> str:
+    """`collector_yaml`: the log collector's configuration, when the worker ships Ray's logs."""
+    logs = [_file(COLLECTOR_CONFIG_FILE, collector_yaml)] if collector_yaml is not None else []
+    return _cloud_config([_file(f"{BASE}/compose.yaml", compose_yaml), *logs,
                           *_guard_files(),
                           _file(WORKER_HEALTH_SCRIPT_PATH, WORKER_HEALTH_SCRIPT, "0755"),
                           _file(f"/etc/systemd/system/{WORKER_HEALTH_UNIT}.service", WORKER_HEALTH_SERVICE),
                           _file(f"/etc/systemd/system/{WORKER_HEALTH_UNIT}.timer", WORKER_HEALTH_TIMER)],
-                         worker_start_script(token))
+                         worker_start_script(token, logs=collector_yaml is not None))

@@ -25,6 +25,7 @@ from components.builders.head_layout import (
     RAY_HEADERS_FILE,
     RAY_TMP,
 )
+from components.builders.logs.compose_services import NodeLogs, collector_service, loki_service
 from components.builders.prometheus_config import storage_flags
 from components.builders.ray_head_env import HEADERS_ENV
 from components.constants import (
@@ -134,8 +135,10 @@ def _ray(image: str, command: list[str], gpus: bool, **extra: Any) -> dict[str, 
 def head_compose(head_env: list[dict[str, Any]], retention_time: str, retention_size: str, prometheus_memory: str,
                  ray_image: str, gpus: bool = False, alertmanager: bool = False, agent: bool = False,
                  ray_query_headers: bool = False, head_runs_tasks: bool = True, token_auth: bool = False,
-                 grafana_tls: bool = False) -> str:
-    """`agent`: Prometheus in agent mode; `ray_query_headers`: the head reads RAY_PROMETHEUS_HEADERS from
+                 grafana_tls: bool = False, logs: NodeLogs | None = None, loki: str | None = None,
+                 loki_memory: str = "1g") -> str:
+    """`logs`: the head's log collector; `loki`: Loki's configuration, when the head runs the log store;
+    `agent`: Prometheus in agent mode; `ray_query_headers`: the head reads RAY_PROMETHEUS_HEADERS from
     RAY_HEADERS_FILE (a Compose secret) as it starts, so the credential is in no Compose file or env file;
     `head_runs_tasks` False: the head offers Ray no CPU, so tasks (a job's code) run on the workers, away
     from the monitoring stack and the head's role."""
@@ -199,6 +202,10 @@ def head_compose(head_env: list[dict[str, Any]], retention_time: str, retention_
         compose["services"]["alertmanager"] = _alertmanager()
     if grafana_tls:
         compose["services"]["grafana-tls"] = _grafana_tls()
+    if loki is not None:
+        compose["services"]["loki"] = loki_service(loki, loki_memory)
+    if logs is not None:
+        compose["services"]["log-collector"] = collector_service(logs)
     if ray_query_headers:
         _with_secret(compose, "ray-head", RAY_HEADERS_SECRET, RAY_HEADERS_FILE)
     if token_auth:
@@ -207,8 +214,8 @@ def head_compose(head_env: list[dict[str, Any]], retention_time: str, retention_
 
 
 def worker_compose(head_address: str, ray_image: str, gpus: bool = False, token_auth: bool = False,
-                   node_env: list[dict[str, Any]] | None = None) -> str:
-    """`node_env`: what every Ray node gets (ray_head_env.ray_node_env)."""
+                   node_env: list[dict[str, Any]] | None = None, logs: NodeLogs | None = None) -> str:
+    """`node_env`: what every Ray node gets (ray_head_env.ray_node_env); `logs`: the worker's log collector."""
     environment = {e["name"]: e["value"] for e in node_env or []}
     compose: dict[str, Any] = {
         "services": {
@@ -218,6 +225,8 @@ def worker_compose(head_address: str, ray_image: str, gpus: bool = False, token_
             "node-exporter": _node_exporter(),
         },
     }
+    if logs is not None:
+        compose["services"]["log-collector"] = collector_service(logs)
     if token_auth:
         _with_token(compose, "ray-worker")
     return yaml.safe_dump(compose, sort_keys=False)

@@ -8,21 +8,29 @@ from typing import Any
 import yaml
 
 from components.builders.remote_write import StoreAuth
-from components.constants import GRAFANA_DASHBOARD_FOLDER, GRAFANA_DATASOURCE_UID
+from components.constants import GRAFANA_DASHBOARD_FOLDER, GRAFANA_DATASOURCE_UID, GRAFANA_LOGS_DATASOURCE_UID
 from components.versions import GRAFANA_IMAGE
 
 # Grafana 13 removes SigV4 signing from its core Prometheus datasource (its 13.0 breaking changes; the
 # Amazon Managed Prometheus plugin takes it over): a bump past 12 must move SigV4 stores to that plugin.
 SIGV4_CORE_LAST_MAJOR = 12
+LOGS_DATASOURCE_NAME = "Ray logs"
 
 
 def grafana_major(image: str = GRAFANA_IMAGE) -> int:
     return int(image.rsplit(":", 1)[1].split(".")[0])
 
 
+def logs_datasource(url: str) -> dict[str, Any]:
+    """Grafana's built-in Loki datasource, with the fixed uid the logs dashboard and links name."""
+    return {"name": LOGS_DATASOURCE_NAME, "uid": GRAFANA_LOGS_DATASOURCE_UID, "type": "loki", "access": "proxy",
+            "url": url, "editable": False}
+
+
 def datasource_provisioning(name: str, url: str, auth: StoreAuth = StoreAuth("none"),
-                            secret_file: str | None = None) -> str:
-    """The datasource Ray's panels select by name (RAY_PROMETHEUS_NAME), with a fixed uid.
+                            secret_file: str | None = None, logs_url: str | None = None) -> str:
+    """The datasource Ray's panels select by name (RAY_PROMETHEUS_NAME), with a fixed uid, and Loki's at
+    `logs_url` when the stack ships logs.
 
     `auth` is how Grafana queries a store beyond our Prometheus; a password or token is read from
     `secret_file` when Grafana provisions (`$__file{}`), so it is never in this file.
@@ -51,7 +59,8 @@ def datasource_provisioning(name: str, url: str, auth: StoreAuth = StoreAuth("no
         datasource["jsonData"] = {"sigV4Auth": True, "sigV4AuthType": "default", "sigV4Region": auth.region,
                                   "httpMethod": "POST",
                                   **({"sigV4AssumeRoleArn": auth.role_arn} if auth.role_arn else {})}
-    return yaml.safe_dump({"apiVersion": 1, "datasources": [datasource]}, sort_keys=False)
+    logs = [logs_datasource(logs_url)] if logs_url else []
+    return yaml.safe_dump({"apiVersion": 1, "datasources": [datasource, *logs]}, sort_keys=False)
 
 
 def dashboard_provisioning(path: str) -> str:

@@ -35,6 +35,7 @@ from components.builders.head_layout import (
     REMOTE_WRITE_SECRETS,
     SERIAL_FILE,
 )
+from components.builders.logs.compose_services import COLLECTOR_CONFIG_FILE, LOKI_CONFIG_FILE
 from components.constants import (
     GRAFANA_DATASOURCE_CREDENTIAL,
     GRAFANA_PORT,
@@ -96,6 +97,10 @@ class HeadFiles:
     dashboard_providers_yaml: str
     dashboards: dict[str, str]  # file name -> JSON
     grafana_tls_conf: str | None = None  # the TLS terminator's conf.d file, when Grafana is served over HTTPS
+    # The log collector's and Loki's configuration, when the head runs them: their Compose services carry the
+    # files' digests, so `compose up -d` recreates exactly the one whose file changed.
+    collector_yaml: str | None = None
+    loki_yaml: str | None = None
 
 
 def config_files(files: HeadFiles) -> list[ConfigFile]:
@@ -112,6 +117,8 @@ def config_files(files: HeadFiles) -> list[ConfigFile]:
           for name, content in sorted(files.dashboards.items())),
         *([ConfigFile(f"{GRAFANA_TLS}/{grafana_tls.CONF_FILE}", files.grafana_tls_conf, GRAFANA_TLS_RELOAD)]
           if files.grafana_tls_conf else []),
+        *([ConfigFile(COLLECTOR_CONFIG_FILE, files.collector_yaml, COMPOSE)] if files.collector_yaml else []),
+        *([ConfigFile(LOKI_CONFIG_FILE, files.loki_yaml, COMPOSE)] if files.loki_yaml else []),
     ]
 
 

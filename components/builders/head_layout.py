@@ -29,6 +29,11 @@ DATA_DEVICE_FILE = f"{BASE}/data-device"
 # apply run call it, and nothing starts a container before it succeeded.
 MOUNT_DATA_SCRIPT = f"{BASE}/bin/mount-data.sh"
 
+# The log collector's file offsets and export queue, on each node's own disk beside Ray's logs (they describe
+# those files); Loki's chunks and index on the data volume, which outlives the instance as Prometheus' data does.
+COLLECTOR_STATE = "/var/lib/ray-monitoring/otelcol"
+LOKI_DATA_DIR = f"{DATA}/loki"
+
 # Directories the services write or read, owned by the UID each image runs as.
 DIRECTORIES = [
     {"path": RAY_TMP, "uid": RAY_UID, "mode": "0755"},
@@ -39,4 +44,6 @@ DIRECTORIES = [
     {"path": f"{DATA}/prometheus", "uid": PROMETHEUS_UID, "mode": "0750"},
     {"path": f"{DATA}/grafana", "uid": GRAFANA_UID, "mode": "0750"},
     {"path": f"{DATA}/alertmanager", "uid": PROMETHEUS_UID, "mode": "0750"},
+    {"path": COLLECTOR_STATE, "uid": PROMETHEUS_UID, "mode": "0750"},  # the log services run as it
+    {"path": LOKI_DATA_DIR, "uid": PROMETHEUS_UID, "mode": "0750"},
 ]

@@ -7,8 +7,10 @@ import math
 import re
 from dataclasses import dataclass
 
+from components.builders.logs.sizing import loki_disk_gib
 from components.builders.sizing import VOLUME_FILL, bytes_of
 from stacks.settings.formats import SUBNET_ID
+from stacks.settings.logs import LogsSettings, read_logs
 from stacks.settings.networks import covers_the_internet
 from stacks.settings.reader import Reader
 from stacks.settings.shared import MonitoringSettings, read_monitoring
@@ -64,6 +66,7 @@ class HeadData:
 @dataclass(frozen=True)
 class AwsSettings:
     monitoring: MonitoringSettings
+    logs: LogsSettings
     region: str
     cluster_name: str
     network: Network
@@ -85,8 +88,10 @@ def read_aws(reader: Reader) -> AwsSettings:
         reader.problem("vpcId", vpc_id, "needs subnetId: the head must run in a subnet that routes out (an "
                        "internet gateway, or NAT with headElasticIp: false), and only you know which does",
                        "pulumi config set subnetId subnet-... (a subnet of that VPC)")
+    logs = read_logs(reader)
     return AwsSettings(
         monitoring=monitoring,
+        logs=logs,
         region=region or "",
         cluster_name=reader.text("clusterName"),
         network=Network(
@@ -103,7 +108,7 @@ def read_aws(reader: Reader) -> AwsSettings:
         ),
         nodes=_nodes(reader),
         data=HeadData(
-            volume_size=_data_volume_size(reader, monitoring),
+            volume_size=_data_volume_size(reader, monitoring, logs),
             volume_size_configured=reader.optional_number("dataVolumeSize") is not None,
             retain=reader.flag("retainData"),
             replace_volume=reader.flag("replaceDataVolume"),
@@ -204,12 +209,14 @@ def _nodes(reader: Reader) -> Nodes:
 GRAFANA_AND_ALERTMANAGER_GIB = 2  # Grafana's database and Alertmanager's silences: small
 
 
-def _data_volume_size(reader: Reader, monitoring: MonitoringSettings) -> int:
-    """GiB: explicit, or Prometheus' retention cap at 80% full, plus Grafana's and Alertmanager's."""
-    sized = math.ceil(bytes_of(monitoring.retention_size) / VOLUME_FILL / 2**30) + GRAFANA_AND_ALERTMANAGER_GIB
+def _data_volume_size(reader: Reader, monitoring: MonitoringSettings, logs: LogsSettings) -> int:
+    """GiB: explicit, or Prometheus' retention cap at 80% full, plus Grafana's and Alertmanager's, and with
+    `logs` Loki's plan for Ray's own logs. An explicit size must hold the first two (Prometheus' cap is
+    enforced, so a smaller volume fills); Loki's share is a plan, not a cap (docs/logs.md), so it is not refused."""
+    needed = math.ceil(bytes_of(monitoring.retention_size) / VOLUME_FILL / 2**30) + GRAFANA_AND_ALERTMANAGER_GIB
     value = reader.optional_number("dataVolumeSize")
-    if value is not None and value < sized:
-        reader.problem("dataVolumeSize", value, f"is below the {sized} GiB the retention cap "
+    if value is not None and value < needed:
+        reader.problem("dataVolumeSize", value, f"is below the {needed} GiB the retention cap "
                        f"({monitoring.retention_size}) and Grafana need",
-                       f"pulumi config set dataVolumeSize {sized}, or lower retentionSize")
-    return value or sized
+                       f"pulumi config set dataVolumeSize {needed}, or lower retentionSize")
+    return value or needed + (loki_disk_gib(monitoring.ray_nodes, logs.retention) if logs.enabled else 0)

@@ -70,6 +70,12 @@ CHANGES: tuple[Change, ...] = (
            "Compose recreates Prometheus in agent mode and `ray-head` with the store's query headers"),
     Change("grafanaQueryUrl", A, "the datasource (Grafana's provisioning reload)"),
     Change("grafanaQueryAuth", ("applied on the head", "changes access in place"), STORE),
+    Change("logs", ("applied on the head", "rolls the workers"),
+           "Loki and the collector start or stop on the head in place (Ray keeps running); the workers' user data "
+           "gains or loses the collector, so they roll; turned off, Loki's data stays on the volume"),
+    Change("logsRetention", ("applied on the head", "grows the data volume"),
+           "Compose recreates Loki (its configuration's digest) with its data; the volume grows when the plan asks "
+           "more, never shrinks"),
     Change("aws:region", ("replaces the head", "rolls the workers"),
            "everything is made anew in the other region and deleted in the old one: the data goes unless "
            "`retainData`"),

@@ -102,6 +102,7 @@ KN, KO, KC, KE, KP = ("Kubernetes: where things run", "Kubernetes: our Prometheu
                       "Kubernetes: the created RayCluster", "Kubernetes: clusters you already run",
                       "Kubernetes: your Prometheus Operator")
 AN, AI, AD = "aws: network and access", "aws: instances", "aws: the head's data"
+L = "Logs"
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(key="preset", kind="choice", section=S, choices=tuple(PRESETS), unset="the stack's name, if a preset's",
@@ -183,6 +184,12 @@ SETTINGS: tuple[Setting, ...] = (
             doc="the store's Prometheus-compatible query URL: Grafana (and in agent mode Ray) read it"),
     Setting(key="grafanaQueryAuth", kind="object", section=R, unset="none",
             doc="how they authenticate there: `{type, username, password, token, region}` as in `remoteWrite`"),
+    # Logs
+    Setting(key="logs", kind="boolean", section=L, platforms=AWS, default=True,
+            doc="every Ray node's log files (raylet, GCS, workers, job drivers ...) shipped to Loki on the head "
+                "and shown in Grafana (docs/logs.md)"),
+    Setting(key="logsRetention", kind="duration", section=L, platforms=AWS, default="7d", minimum="24h",
+            because="Loki deletes logs in whole days (its index period)", doc="how long Loki keeps logs"),
     # Kubernetes: where things run
     Setting(key="namespace", kind="string", section=KN, platforms=K8S, default="monitoring", **NAME,
             doc="namespace for Prometheus, Grafana and Alertmanager"),

@@ -214,7 +214,7 @@ def test_head_runs_the_monitoring_stack_with_compose(aws):
     files = aws.config()
     compose = yaml.safe_load(files["/opt/ray-monitoring/compose.yaml"])
     services = compose["services"]
-    assert set(services) == {"ray-head", "prometheus", "grafana", "node-exporter"}
+    assert set(services) == {"ray-head", "prometheus", "grafana", "node-exporter", "loki", "log-collector"}
     assert all(s["restart"] == "unless-stopped" for s in services.values())
     ray = services["ray-head"]
     assert ray["image"] == "rayproject/ray:2.60.0" and "deploy" not in ray, "no GPU on m5.xlarge"
@@ -285,9 +285,52 @@ def test_iframe_host_follows_access_mode():
 
 def test_workers_join_the_head_private_address(aws):
     compose = yaml.safe_load(written_files(aws.worker_user_data())["/opt/ray-monitoring/compose.yaml"])
-    assert set(compose["services"]) == {"ray-worker", "node-exporter"}
+    assert set(compose["services"]) == {"ray-worker", "node-exporter", "log-collector"}
     command = compose["services"]["ray-worker"]["command"]
     assert "--address=10.0.1.10:6379" in command and "--metrics-export-port=8080" in command
+
+
+def test_every_node_ships_its_logs_to_loki_on_the_head(aws):
+    """The head's collector sends to Loki on its own loopback, a worker's to the head's private address; both
+    read Ray's files read-only as the monitoring services' uid, and Grafana gets Loki as a datasource."""
+    worker_files = written_files(aws.worker_user_data())
+    worker = yaml.safe_load(worker_files["/opt/ray-monitoring/otelcol/collector.yaml"])
+    head = yaml.safe_load(aws.config()["/opt/ray-monitoring/otelcol/collector.yaml"])
+    assert worker["exporters"]["otlp_http"]["endpoint"] == "http://10.0.1.10:3100/otlp"
+    assert head["exporters"]["otlp_http"]["endpoint"] == "http://127.0.0.1:3100/otlp"
+    assert head["receivers"]["file_log"]["resource"]["ray_node"] == "${env:HOSTNAME}"  # the instance's name
+    for compose, role in ((yaml.safe_load(worker_files["/opt/ray-monitoring/compose.yaml"]), "worker"),
+                          (yaml.safe_load(aws.config()["/opt/ray-monitoring/compose.yaml"]), "head")):
+        collector = compose["services"]["log-collector"]
+        assert collector["environment"] == {"RAY_MONITORING_NODE_TYPE": role}
+        assert "/var/lib/ray-monitoring/ray:/tmp/ray:ro" in collector["volumes"]
+        assert collector["user"] == "65534:65534" and collector["read_only"] and collector["cap_drop"] == ["ALL"]
+    loki = yaml.safe_load(aws.config()["/opt/ray-monitoring/compose.yaml"])["services"]["loki"]
+    assert "/var/lib/ray-monitoring/data/loki:/loki" in loki["volumes"]  # the data volume
+    assert yaml.safe_load(aws.config()["/opt/ray-monitoring/loki/loki.yaml"])["limits_config"][
+        "retention_period"] == "7d"
+    datasources = yaml.safe_load(aws.config()[
+        "/opt/ray-monitoring/grafana/provisioning/datasources/datasources.yaml"])["datasources"]
+    assert {d["uid"]: (d["type"], d["url"]) for d in datasources}["ray-logs"] == ("loki", "http://127.0.0.1:3100")
+
+
+def test_without_logs_no_node_runs_a_collector_and_grafana_has_no_loki():
+    off = run_stack("aws", logs="false")
+    assert off.error is None, off.error
+    assert not {"loki", "log-collector"} & set(yaml.safe_load(off.config()["/opt/ray-monitoring/compose.yaml"])[
+        "services"])
+    worker_files = written_files(off.worker_user_data())
+    assert "/opt/ray-monitoring/otelcol/collector.yaml" not in worker_files
+    assert "log-collector" not in yaml.safe_load(worker_files["/opt/ray-monitoring/compose.yaml"])["services"]
+    assert "/opt/ray-monitoring/otelcol/collector.yaml" not in off.config()
+
+
+def test_a_changed_log_store_configuration_recreates_only_loki():
+    # Compose recreates a service whose spec changed: the label carries the file's digest.
+    week, fortnight = (yaml.safe_load(run_stack("aws", logsRetention=days).config()[
+        "/opt/ray-monitoring/compose.yaml"])["services"] for days in ("7d", "14d"))
+    assert week["loki"]["labels"] != fortnight["loki"]["labels"]
+    assert {name for name in week if week[name] != fortnight[name]} == {"loki"}
 
 
 def test_outputs(aws):

@@ -53,6 +53,7 @@ def examples(pem: dict[str, str]) -> dict:
         "grafanaQueryUrl": ({}, WRITES, {"grafanaQueryUrl": QUERY}, None),
         "grafanaQueryAuth": ({"grafanaQueryUrl": QUERY}, WRITES, {},
                              {"grafanaQueryAuth": {"type": "bearer", "token": "query-token-0003"}}),
+        "logs": plain(logs="false"), "logsRetention": plain(logsRetention="30d"),
         "aws:region": plain(**{"aws:region": "eu-west-1"}), "clusterName": plain(clusterName="training"),
         "vpcId": plain(vpcId="vpc-0fffffffffffffff0", subnetId="subnet-0ffffffffffffffff"),
         "subnetId": plain(subnetId="subnet-01111111111111111"),

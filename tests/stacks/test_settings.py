@@ -198,6 +198,8 @@ INVALID = [
     ("minikube", {"grafanaAdminPassword": CREDENTIAL}, "grafanaAdminPassword", "<hidden>"),
     ("aws", {"grafanaSecretKey": CREDENTIAL * 2}, "grafanaSecretKey", "<hidden>"),
     ("minikube", {"rayAuthToken": CREDENTIAL * 2}, "rayAuthToken", "<hidden>"),
+    ("aws", {"logs": "maybe"}, "logs", "maybe"),
+    ("aws", {"logsRetention": "12h"}, "logsRetention", "12h"),
 ]
 
 

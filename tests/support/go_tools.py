@@ -1,6 +1,8 @@
 """The real programs the tests run, built from their Go modules at pinned versions: the control plane's
-parts (tests/control_plane/), and Prometheus, promtool, Alertmanager, amtool and node_exporter at the
-versions the stacks ship (every tier).
+parts (tests/control_plane/), Prometheus, promtool, Alertmanager, amtool and node_exporter at the
+versions the stacks ship (every tier), the OpenTelemetry Collector the stacks ship for logs (the components
+its configuration uses, at the contrib image's version, assembled by the collector's own builder as the
+contrib distribution is) and VictoriaLogs, the OTLP log store the live tier sends to (Loki is AGPL: not built).
 
 Each binary is built once into a cache keyed by its version (RAY_MONITORING_GO_TOOLS, else
 ~/.cache/ray-monitoring/go-tools/<name>-<version>/) and reused; `python -m support.go_tools` builds what is
@@ -20,7 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.versions import ALERTMANAGER_IMAGE, NODE_EXPORTER_IMAGE, PROMETHEUS_IMAGE
+from components.builders.logs.collector_config import COMPONENTS as COLLECTOR_COMPONENTS
+from components.versions import ALERTMANAGER_IMAGE, NODE_EXPORTER_IMAGE, OTEL_COLLECTOR_IMAGE, PROMETHEUS_IMAGE
 
 GO_VERSION_LINE = "go 1.24.0"  # the building module's; each pinned module's go.mod raises it as it needs
 GO_NEEDED = "go1.26.6"  # the newest any pinned module asks for (the Pulumi CLI's go.mod)
@@ -85,6 +88,43 @@ PROMETHEUS_TOOLS = (
                         "github.com/prometheus/node_exporter", tags=()),
 )
 
+
+
+@dataclass(frozen=True)
+class CollectorBuild:
+    """An OpenTelemetry Collector of the given components, assembled by the collector's builder (ocb) from a
+    manifest as the releases repository assembles the contrib distribution: core components at `version`,
+    contrib ones at the same release, the confmap providers at the matching stable version."""
+
+    name: str
+    version: str  # the collector release: v0.165.0
+    stable_version: str  # the core's 1.x modules of that release (ocb's DefaultStableOtelColVersion)
+    components: tuple[tuple[str, tuple[str, ...]], ...]  # (kind, Go modules)
+
+    def manifest(self, output: str) -> dict:
+        providers = ("envprovider", "fileprovider", "yamlprovider")
+        return {
+            "dist": {"name": self.name, "description": "Ray's log shipper: the contrib components it uses",
+                     "output_path": output, "version": self.version.removeprefix("v")},
+            **{kind: [{"gomod": f"{module} {self.version}"} for module in modules]
+               for kind, modules in self.components},
+            "providers": [{"gomod": f"go.opentelemetry.io/collector/confmap/provider/{p} {self.stable_version}"}
+                          for p in providers],
+        }
+
+    @property
+    def digest(self) -> str:
+        """The cache key's component part: another component list is another binary."""
+        import hashlib
+
+        return hashlib.sha256(json.dumps(self.components).encode()).hexdigest()[:10]
+
+
+OTEL_COLLECTOR_RELEASE = image_tag(OTEL_COLLECTOR_IMAGE)  # otel/opentelemetry-collector-contrib:0.165.0
+OTEL_COLLECTOR_STABLE_VERSION = "v1.71.0"  # tests/test_tool_versions.py reads it from the builder's source
+COLLECTOR = CollectorBuild("otelcol-contrib", f"v{OTEL_COLLECTOR_RELEASE}", OTEL_COLLECTOR_STABLE_VERSION,
+                           tuple((kind, modules) for kind, modules in COLLECTOR_COMPONENTS.items()))
+
 # Pins (docs/development.md, "Versions"): bump a version here; the next `tests/run` builds it.
 PULUMI_KUBERNETES_COMMIT = "f47bc2d6f199"  # the one pulumi-kubernetes provider version the module proxy serves
 TOOLS = {tool.name: tool for tool in (
@@ -116,6 +156,13 @@ TOOLS = {tool.name: tool for tool in (
            generated=(("cmd/pulumi-resource-kubernetes", "schema-embed.json", "schema.json"),
                       ("cmd/pulumi-resource-kubernetes", "terraform-mapping-embed.json", "terraform-mapping.json"))),
     *PROMETHEUS_TOOLS,
+    # The collector's builder, at the collector's release: it assembles COLLECTOR.
+    GoTool("ocb", "go.opentelemetry.io/collector/cmd/builder", COLLECTOR.version,
+           "go.opentelemetry.io/collector/cmd/builder"),
+    # The live tier's log store: it takes OTLP/HTTP logs as Loki does (Apache-2.0).
+    GoTool("victoria-logs", "github.com/VictoriaMetrics/VictoriaLogs", "v1.52.2",
+           "github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs",
+           version_variable="github.com/VictoriaMetrics/VictoriaMetrics/lib/buildinfo.Version"),
 )}
 
 
@@ -124,8 +171,33 @@ def cache_dir() -> Path:
 
 
 def binary(name: str) -> Path:
+    if name == COLLECTOR.name:
+        return cache_dir() / f"{COLLECTOR.name}-{COLLECTOR.version}-{COLLECTOR.digest}" / COLLECTOR.name
     tool = TOOLS[name]
     return cache_dir() / f"{tool.name}-{tool.version}" / tool.name
+
+
+def build_collector() -> Path:
+    """COLLECTOR, assembled by ocb (built first, if need be) unless the cache has it."""
+    import yaml
+
+    target = binary(COLLECTOR.name)
+    if target.exists():
+        return target
+    ocb = build("ocb")
+    with tempfile.TemporaryDirectory(prefix="build-otelcol-") as work:
+        manifest = Path(work, "manifest.yaml")
+        manifest.write_text(yaml.safe_dump(COLLECTOR.manifest(str(Path(work, "dist")))))
+        result = subprocess.run([str(ocb), f"--config={manifest}"], cwd=work, capture_output=True, text=True,
+                                timeout=3600, env={**os.environ, "GOFLAGS": "-mod=mod"})
+        if result.returncode != 0:
+            raise RuntimeError(f"building {COLLECTOR.name} {COLLECTOR.version} with ocb failed:\n"
+                               f"{(result.stdout + result.stderr)[-3000:]}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        shutil.copy2(Path(work, "dist", COLLECTOR.name), partial)
+        partial.rename(target)
+    return target
 
 
 def _download(tool: GoTool) -> dict[str, str]:
@@ -206,13 +278,14 @@ def main() -> int:
     if shutil.which("go") is None:
         print(f"the control-plane tier needs Go ({GO_NEEDED} or newer) to build its tools", file=sys.stderr)
         return 1
-    for name in TOOLS:
+    for name in [*TOOLS, COLLECTOR.name]:
+        version = COLLECTOR.version if name == COLLECTOR.name else TOOLS[name].version
         if binary(name).exists():
-            print(f"{name} {TOOLS[name].version}: cached", flush=True)
+            print(f"{name} {version}: cached", flush=True)
             continue
         started = time.monotonic()
-        build(name)
-        print(f"{name} {TOOLS[name].version}: built in {time.monotonic() - started:.0f} s", flush=True)
+        build_collector() if name == COLLECTOR.name else build(name)
+        print(f"{name} {version}: built in {time.monotonic() - started:.0f} s", flush=True)
     return 0
 
 

@@ -176,11 +176,32 @@ class RayCluster:
         assert result.returncode == 0, f"workload failed:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
+    def processes(self) -> list[int]:
+        """This cluster's processes: Ray's daemons and workers all inherit its RAY_TMPDIR (`ray stop` would
+        take every Ray process on the machine, the discovery scenario's in its network namespaces too)."""
+        marker = f"RAY_TMPDIR={self.temp_dir}".encode()
+        found = []
+        for environ in Path("/proc").glob("[0-9]*/environ"):
+            try:
+                if marker in environ.read_bytes().split(b"\0"):
+                    found.append(int(environ.parent.name))
+            except OSError:  # gone, or not ours to read
+                continue
+        return [pid for pid in found if pid != os.getpid()]
+
     def stop(self) -> None:
-        if self.started:
-            subprocess.run([str(VENV_BIN / "ray"), "stop", "--force"], env=self.env, capture_output=True,
-                           timeout=120)
-            self.started = False
+        if not self.started:
+            return
+        for sig, grace in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
+            deadline = time.monotonic() + grace
+            while (pids := self.processes()) and time.monotonic() < deadline:
+                for pid in pids:
+                    try:
+                        os.kill(pid, sig)
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.5)
+        self.started = False
 
 
 def on_loopback(config: dict, sd_file: Path, rules_file: Path | None) -> dict:

@@ -13,13 +13,15 @@ NODE_TOOLS = Path(__file__).resolve().parent.parent / "node-tools"
 
 
 def tool(name: str) -> str:
-    """Prometheus, promtool, Alertmanager, amtool and node_exporter at the versions the stacks ship (built from
-    their Go modules, support/go_tools.py); else a command on PATH (shellcheck, docker-compose, nginx, ...)."""
+    """Prometheus, promtool, Alertmanager, amtool, node_exporter and the OpenTelemetry Collector at the versions
+    the stacks ship (built from their Go modules, support/go_tools.py); else a command on PATH (shellcheck,
+    docker-compose, nginx, ...)."""
     from support import go_tools
 
-    if name in go_tools.TOOLS:
+    if name in go_tools.TOOLS or name == go_tools.COLLECTOR.name:
         binary = go_tools.binary(name)
-        assert binary.exists(), f"{name} {go_tools.TOOLS[name].version} is missing: tests/run builds it " \
+        version = go_tools.COLLECTOR.version if name == go_tools.COLLECTOR.name else go_tools.TOOLS[name].version
+        assert binary.exists(), f"{name} {version} is missing: tests/run builds it " \
                                 "(PYTHONPATH=tests venv/bin/python -m support.go_tools)"
         return str(binary)
     path = shutil.which(name)

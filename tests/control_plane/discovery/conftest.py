@@ -1,7 +1,7 @@
 """The discovery scenario's cluster: the minikube stack deployed from zero by the real engine on a control plane
 of its own, a real Ray 2.60 node at each Ray pod's address, and the stack's Prometheus in-cluster as its
-ServiceAccount (support/in_cluster.py). It runs in the live tier's xdist group (tests/conftest.py): its Ray
-beside the live tier's, never while that one's `ray stop` runs."""
+ServiceAccount (support/in_cluster.py). An xdist group of its own (tests/conftest.py), beside the live tier:
+its Ray runs in network namespaces it made, and each tier stops only its own Ray processes."""
 
 from __future__ import annotations
 

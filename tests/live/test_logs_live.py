@@ -1,0 +1,142 @@
+"""Ray's logs, end to end with the real programs: the collector (the components the stacks use, built from
+their modules at the contrib image's version) runs the aws stack's deployed collector.yaml against the live
+Ray cluster's session directory (which rotates its files at 64 KiB here), sending OTLP/HTTP to VictoriaLogs,
+which takes OTLP logs as Loki does. Every line a job prints arrives once with its attributes: across Ray's
+own rotation, a store away for 60 s, and a collector restart."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from components.builders.logs.collector_config import NODE_TYPE_ENV
+from components.builders.logs.compose_services import COLLECTOR_CONFIG_FILE, COLLECTOR_STATE_MOUNT
+from support.live import LOOPBACK, VENV_BIN, Processes, wait_until
+from support.log_pipeline import Collector, VictoriaLogs
+from support.loopback import free_port
+from support.stacks import run_stack
+
+OUTAGE_SECONDS = 60
+NODE = "ray-head-node"  # what HOSTNAME names the node on EC2 (Docker: the host's name)
+
+JOB = """
+import ray
+ray.init(address="auto", logging_level="ERROR")
+
+@ray.remote
+def say(run, task, lines):
+    for i in range(lines):
+        print(f"logline {{run}} {{task}} {{i:05d}} " + "x" * 60, flush=True)
+    return lines
+
+assert sum(ray.get([say.remote("{run}", t, {lines}) for t in range({tasks})])) == {tasks} * {lines}
+"""
+
+
+def printed(run: str, tasks: int, lines: int) -> Counter:
+    return Counter(f"logline {run} {t} {i:05d} " + "x" * 60 for t in range(tasks) for i in range(lines))
+
+
+def received(store: VictoriaLogs, run: str) -> list[dict]:
+    return store.query(f'"logline {run} "')
+
+
+def all_arrived(store: VictoriaLogs, run: str, expected: Counter) -> bool:
+    return Counter(r["_msg"] for r in received(store, run)) == expected
+
+
+def deployed_collector_config() -> str:
+    stack = run_stack("aws")
+    assert stack.error is None, stack.error
+    return stack.config()[COLLECTOR_CONFIG_FILE]
+
+
+@pytest.fixture(scope="module")
+def pipeline(live, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("logs")
+    processes = Processes()
+    store = VictoriaLogs(processes, workdir / "store", free_port())
+    config = deployed_collector_config().replace("http://127.0.0.1:3100/otlp", store.otlp_url)
+    collector = Collector(processes, workdir / "collector", config,
+                          {"/tmp/ray": str(live.ray.temp_dir), COLLECTOR_STATE_MOUNT: str(workdir / "state")},
+                          {"HOSTNAME": NODE, NODE_TYPE_ENV: "head"})
+    try:
+        store.start()
+        collector.start()
+        yield store, collector, live
+    finally:
+        processes.stop_all()
+
+
+def test_the_deployed_configuration_passes_the_collectors_own_validation(pipeline):
+    _, collector, _ = pipeline
+    checked = collector.validate()
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_every_line_a_job_prints_arrives_once_with_its_attributes_across_rays_rotation(pipeline):
+    store, collector, live = pipeline
+    run = uuid.uuid4().hex[:8]
+    expected = printed(run, 4, 1500)  # ~90 KB a task: Ray rotates each worker's .out at 64 KiB here
+    live.ray.run(JOB.format(run=run, tasks=4, lines=1500), timeout=180)
+    wait_until(lambda: all_arrived(store, run, expected), 120, f"the {sum(expected.values())} lines of run {run}",
+               interval=2)
+    records = received(store, run)
+    rotated = [p for p in Path(live.ray.temp_dir).glob("session_*/logs/worker-*.out.*")
+               if f"logline {run} " in p.read_text(errors="replace")]
+    assert rotated, "Ray rotated no worker file with this run's lines: the test proves nothing about rotation"
+    sample = records[0]
+    session = next(Path(live.ray.temp_dir).glob("session_2*")).name
+    assert (sample["ray_component"], sample["ray_io_cluster"], sample["ray_node"], sample["ray_node_type"],
+            sample["ray_stream"], sample["service.name"]) == ("worker", "ray-cluster", NODE, "head", "out", "ray")
+    assert sample["ray_session_name"] == session  # the metrics' SessionName
+    assert re.fullmatch(r"[0-9]+", sample["ray_pid"]) and re.fullmatch(r"[0-9a-f]{56}", sample["ray_worker_id"])
+    # Workers Ray started before the job are named with the nil job id: no job id rather than a wrong one.
+    assert all(r.get("ray_job_id") != "ffffffff" for r in records)
+    assert {r["ray_stream"] for r in records} == {"out"}
+    assert collector.metric("otelcol_receiver_refused_log_records") in (None, 0.0)
+
+
+def test_a_jobs_driver_log_carries_its_submission_id(pipeline):
+    store, _, live = pipeline
+    submission = f"raysubmit_logs_{uuid.uuid4().hex[:8]}"
+    result = subprocess.run([str(VENV_BIN / "ray"), "job", "submit", "--address", f"http://{LOOPBACK}:8265",
+                             "--submission-id", submission, "--", "python", "-c", f"print('driver {submission}')"],
+                            env=live.ray.env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    wait_until(lambda: store.query(f'"driver {submission}"'), 60, "the job driver's line", interval=1)
+    (record,) = store.query(f'"driver {submission}"')
+    assert (record["ray_component"], record["ray_submission_id"]) == ("job_driver", submission)
+
+
+def test_a_store_away_for_60_s_loses_no_line_and_gets_none_twice(pipeline):
+    store, _, live = pipeline
+    run = uuid.uuid4().hex[:8]
+    expected = printed(run, 2, 500)
+    stopped_at = time.monotonic()
+    store.stop()
+    live.ray.run(JOB.format(run=run, tasks=2, lines=500), timeout=180)
+    time.sleep(max(0.0, stopped_at + OUTAGE_SECONDS - time.monotonic()))
+    store.start()
+    # The exporter retries with backoff (up to 30 s apart): the backlog is in within two intervals.
+    wait_until(lambda: all_arrived(store, run, expected), 120, f"run {run}'s lines after the outage", interval=2)
+
+
+def test_a_restarted_collector_resumes_where_it_stopped(pipeline):
+    store, collector, live = pipeline
+    before = {r["_msg"] for r in store.query('"logline "')}
+    run = uuid.uuid4().hex[:8]
+    expected = printed(run, 2, 300)
+    collector.stop()  # SIGTERM, as Docker stops it
+    live.ray.run(JOB.format(run=run, tasks=2, lines=300), timeout=180)
+    collector.start()
+    wait_until(lambda: all_arrived(store, run, expected), 120, f"run {run}'s lines after the restart", interval=2)
+    # Nothing read before the restart came again.
+    again = Counter(r["_msg"] for r in store.query('"logline "') if r["_msg"] in before)
+    assert not [line for line, count in again.items() if count > 1]

@@ -1,0 +1,96 @@
+"""The log pipeline's real programs on 127.0.0.1: the OpenTelemetry Collector built from its modules
+(support/go_tools.py) running a configuration the stacks deploy, and VictoriaLogs as the OTLP store it
+sends to (Loki takes the same OTLP/HTTP logs; it is AGPL and not built here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from support.live import LOOPBACK, Processes, wait_until
+from support.tools import tool
+
+
+class VictoriaLogs:
+    def __init__(self, processes: Processes, workdir: Path, port: int):
+        self.processes, self.workdir, self.port = processes, workdir, port
+        self.url = f"http://{LOOPBACK}:{port}"
+        self.process: subprocess.Popen | None = None
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def otlp_url(self) -> str:
+        """The base the collector's OTLP/HTTP exporter appends /v1/logs to."""
+        return f"{self.url}/insert/opentelemetry"
+
+    def start(self, timeout: float = 30) -> None:
+        self.process = self.processes.start("victoria-logs", [
+            tool("victoria-logs"), f"-httpListenAddr={LOOPBACK}:{self.port}",
+            f"-storageDataPath={self.workdir / 'data'}", "-retentionPeriod=100y",
+        ], self.workdir / "victoria-logs.log")
+        wait_until(lambda: urllib.request.urlopen(f"{self.url}/health", timeout=2).status == 200,  # noqa: S310
+                   timeout, f"VictoriaLogs ready on {self.url} (see {self.workdir / 'victoria-logs.log'})")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.processes.stop(self.process)
+            self.process = None
+
+    def query(self, logsql: str) -> list[dict]:
+        """Every record the LogsQL query selects (all time), as VictoriaLogs returns them: one JSON object each."""
+        body = urllib.parse.urlencode({"query": logsql}).encode()
+        with urllib.request.urlopen(f"{self.url}/select/logsql/query", data=body, timeout=30) as reply:  # noqa: S310
+            return [json.loads(line) for line in reply.read().decode().splitlines() if line.strip()]
+
+
+class Collector:
+    """The collector with a deployed configuration, its container paths moved to this machine's."""
+
+    def __init__(self, processes: Processes, workdir: Path, config_text: str, paths: dict[str, str],
+                 env: dict[str, str]):
+        """`paths`: container path -> local path (Ray's temp dir, the storage directory); `env`: what the
+        container's environment gives it (the node's name and type)."""
+        self.processes, self.workdir, self.env = processes, workdir, env
+        workdir.mkdir(parents=True, exist_ok=True)
+        local = config_text
+        for container, here in sorted(paths.items(), key=lambda p: -len(p[0])):
+            local = local.replace(container, here)
+        self.config = yaml.safe_load(local)
+        self.config_file = workdir / "collector.yaml"
+        self.config_file.write_text(local)
+        self.process: subprocess.Popen | None = None
+
+    def validate(self) -> subprocess.CompletedProcess:
+        return subprocess.run([tool("otelcol-contrib"), "validate", f"--config={self.config_file}"],
+                              capture_output=True, text=True, timeout=60, env=self._env())
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
+
+    def start(self, timeout: float = 30) -> None:
+        self.process = self.processes.start("otelcol", [tool("otelcol-contrib"), f"--config={self.config_file}"],
+                                            self.workdir / "collector.log", env=self._env())
+        wait_until(lambda: self.metric("otelcol_process_uptime") is not None, timeout,
+                   f"the collector's telemetry (see {self.workdir / 'collector.log'})")
+
+    def stop(self) -> None:
+        """SIGTERM, as a container runtime stops it: the collector flushes its queue's state and offsets."""
+        if self.process is not None:
+            self.processes.stop(self.process, grace=30)
+            self.process = None
+
+    def metric(self, name: str) -> float | None:
+        """The sum of a metric on the collector's own telemetry endpoint (127.0.0.1:8888), if it has it."""
+        with urllib.request.urlopen(f"http://{LOOPBACK}:8888/metrics", timeout=2) as reply:  # noqa: S310
+            values = [float(line.rsplit(" ", 1)[1]) for line in reply.read().decode().splitlines()
+                      if line.startswith(name) and not line.startswith("#")]
+        return sum(values) if values else None
+
+    def log(self) -> str:
+        return (self.workdir / "collector.log").read_text(errors="replace")
