@@ -129,7 +129,8 @@ def _exporter(settings: CollectorSettings) -> dict[str, Any]:
         "endpoint": settings.store_url,
         "compression": "gzip",
         "sending_queue": {"enabled": True, "storage": "file_storage", "batch": {"flush_timeout": "1s"}},
-        "retry_on_failure": {"enabled": True, "max_elapsed_time": "0s"},  # a store away for hours loses nothing
+        # A store away for hours loses nothing; one that is back gets the backlog within 10 s.
+        "retry_on_failure": {"enabled": True, "max_interval": "10s", "max_elapsed_time": "0s"},
     }
     if settings.authorization:
         exporter["headers"] = {"Authorization": f"${{env:{STORE_HEADERS_ENV}}}"}

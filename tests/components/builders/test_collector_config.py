@@ -96,7 +96,7 @@ def test_a_store_outage_or_a_restart_loses_nothing():
     # Offsets and the queue in the file storage; the queue persistent; retries never give up.
     assert RECEIVER["storage"] == exporter["sending_queue"]["storage"] == "file_storage"
     assert CONFIG["extensions"]["file_storage"]["directory"] == SETTINGS.storage_dir
-    assert exporter["retry_on_failure"] == {"enabled": True, "max_elapsed_time": "0s"}
+    assert exporter["retry_on_failure"] == {"enabled": True, "max_interval": "10s", "max_elapsed_time": "0s"}
     assert RECEIVER["retry_on_failure"] == {"enabled": True, "max_elapsed_time": "0s"}
     assert RECEIVER["start_at"] == "beginning"
     # No batch processor: what it held in memory a crash would lose, after the receiver moved its offsets on.
