@@ -16,6 +16,7 @@ from support.upstream import upstream_file
 LIVE_TESTS = Path(__file__).parent / "live"
 CONTROL_PLANE_TESTS = Path(__file__).parent / "control_plane"
 DISCOVERY_TESTS = CONTROL_PLANE_TESTS / "discovery"
+LOGS_TESTS = LIVE_TESTS / "test_logs_live.py"  # its own Ray node, in a network namespace
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
@@ -24,9 +25,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     (stack runs, a moto server, one checkov report) are made once; the live tier is one group: its
     tests share one Ray cluster on Ray's fixed ports; the control-plane tier is one group: its scenarios
     share one API server; the discovery scenario (its own API server, its Ray in network namespaces of its
-    own) is a group of its own, beside both."""
+    own) is a group of its own, beside both, and so is the live log shipper test (its Ray node likewise)."""
     for item in items:
-        group = ("live" if LIVE_TESTS in item.path.parents else
+        group = ("logs" if item.path == LOGS_TESTS else
+                 "live" if LIVE_TESTS in item.path.parents else
                  "discovery" if DISCOVERY_TESTS in item.path.parents else
                  "control-plane" if CONTROL_PLANE_TESTS in item.path.parents else str(item.path))
         item.add_marker(pytest.mark.xdist_group(group))

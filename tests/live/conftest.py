@@ -62,9 +62,7 @@ def live(tmp_path_factory):
     token_file.write_text(token)
     token_file.chmod(0o400)
     assert head_env["RAY_AUTH_MODE"] == "token", "the stack deploys token authentication"
-    # Ray rotates its log files at 64 KiB here (512 MiB by default), so the log shipper's test sees rotation.
-    rotation = {"RAY_ROTATION_MAX_BYTES": str(64 * 1024), "RAY_ROTATION_BACKUP_COUNT": "100"}
-    ray = RayCluster(ray_dir, {**head_env, "RAY_AUTH_TOKEN_PATH": str(token_file), **rotation})
+    ray = RayCluster(ray_dir, {**head_env, "RAY_AUTH_TOKEN_PATH": str(token_file)})
     rules = workdir / FILE_NAME
     rules.write_text(files[f"/opt/ray-monitoring/prometheus/{FILE_NAME}"])
     config = on_loopback(yaml.safe_load(files["/opt/ray-monitoring/prometheus/prometheus.yml"]), ray.sd_file, rules)

@@ -1,29 +1,40 @@
 """Ray's logs, end to end with the real programs: the collector (the components the stacks use, built from
-their modules at the contrib image's version) runs the aws stack's deployed collector.yaml against the live
-Ray cluster's session directory (which rotates its files at 64 KiB here), sending OTLP/HTTP to VictoriaLogs,
+their modules at the contrib image's version) runs the aws stack's deployed collector.yaml against a live
+Ray 2.60 node's session directory (which rotates its files at 64 KiB here), sending OTLP/HTTP to VictoriaLogs,
 which takes OTLP logs as Loki does. Every line a job prints arrives once with its attributes: across Ray's
-own rotation, a store away for 60 s, and a collector restart."""
+own rotation, a store away for 60 s, and a collector restart.
+
+The Ray node is this module's own, in a network namespace of its own (support/pod_network.py), so it runs
+beside the live tier's cluster (Ray's ports are fixed) in an xdist group of its own (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from components.builders.logs.collector_config import NODE_TYPE_ENV
 from components.builders.logs.compose_services import COLLECTOR_CONFIG_FILE, COLLECTOR_STATE_MOUNT
-from support.live import LOOPBACK, VENV_BIN, Processes, wait_until
+from support.live import VENV_BIN, Processes, wait_until
 from support.log_pipeline import Collector, VictoriaLogs
 from support.loopback import free_port
+from support.pod_network import LINK_PREFIX, PodNetwork
 from support.stacks import run_stack
 
 OUTAGE_SECONDS = 60
 NODE = "ray-head-node"  # what HOSTNAME names the node on EC2 (Docker: the host's name)
+NETWORK = "10.245.0.0/24"  # beside the discovery scenario's pod CIDR (10.244.0.0/16), never overlapping it
+HEAD = "10.245.0.1"
+# Ray rotates its files at 64 KiB here (512 MiB by default), keeping every rotated file.
+ROTATION = {"RAY_ROTATION_MAX_BYTES": str(64 * 1024), "RAY_ROTATION_BACKUP_COUNT": "100"}
 
 JOB = """
 import ray
@@ -57,19 +68,48 @@ def deployed_collector_config() -> str:
     return stack.config()[COLLECTOR_CONFIG_FILE]
 
 
+@dataclass
+class RayNode:
+    network: PodNetwork
+    temp_dir: Path
+    env: dict[str, str]
+
+    def run(self, script: str, timeout: float = 180) -> str:
+        """A driver, in the node's namespace."""
+        return self.network.run_in(HEAD, [str(VENV_BIN / "python"), "-c", script], self.env, timeout=timeout)
+
+
 @pytest.fixture(scope="module")
-def pipeline(live, tmp_path_factory):
+def ray_node():
+    network = PodNetwork(NETWORK, prefix=f"{LINK_PREFIX}l")
+    temp_dir = Path(tempfile.mkdtemp(prefix="ray-logs-"))  # Ray's socket paths: at most 107 bytes
+    env = {"PATH": f"{VENV_BIN}:/usr/bin:/bin", "HOME": str(temp_dir), "RAY_TMPDIR": str(temp_dir),
+           "TMPDIR": str(temp_dir), "RAY_USAGE_STATS_ENABLED": "0", **ROTATION}
+    try:
+        network.start()
+        network.add_pod(HEAD)
+        network.run_in(HEAD, [str(VENV_BIN / "ray"), "start", "--head", "--port=6379", f"--node-ip-address={HEAD}",
+                              f"--temp-dir={temp_dir}", "--dashboard-host=0.0.0.0", "--num-cpus=2",
+                              "--disable-usage-stats"], env)
+        yield RayNode(network, temp_dir, {**env, "RAY_ADDRESS": f"{HEAD}:6379"})
+    finally:
+        network.close()  # every process in the namespace: Ray's daemons and workers
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pipeline(ray_node, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("logs")
     processes = Processes()
     store = VictoriaLogs(processes, workdir / "store", free_port())
     config = deployed_collector_config().replace("http://127.0.0.1:3100/otlp", store.otlp_url)
     collector = Collector(processes, workdir / "collector", config,
-                          {"/tmp/ray": str(live.ray.temp_dir), COLLECTOR_STATE_MOUNT: str(workdir / "state")},
+                          {"/tmp/ray": str(ray_node.temp_dir), COLLECTOR_STATE_MOUNT: str(workdir / "state")},
                           {"HOSTNAME": NODE, NODE_TYPE_ENV: "head"})
     try:
         store.start()
         collector.start()
-        yield store, collector, live
+        yield store, collector, ray_node
     finally:
         processes.stop_all()
 
@@ -81,18 +121,18 @@ def test_the_deployed_configuration_passes_the_collectors_own_validation(pipelin
 
 
 def test_every_line_a_job_prints_arrives_once_with_its_attributes_across_rays_rotation(pipeline):
-    store, collector, live = pipeline
+    store, collector, ray = pipeline
     run = uuid.uuid4().hex[:8]
     expected = printed(run, 4, 1500)  # ~90 KB a task: Ray rotates each worker's .out at 64 KiB here
-    live.ray.run(JOB.format(run=run, tasks=4, lines=1500), timeout=180)
+    ray.run(JOB.format(run=run, tasks=4, lines=1500), timeout=180)
     wait_until(lambda: all_arrived(store, run, expected), 120, f"the {sum(expected.values())} lines of run {run}",
                interval=2)
     records = received(store, run)
-    rotated = [p for p in Path(live.ray.temp_dir).glob("session_*/logs/worker-*.out.*")
+    rotated = [p for p in ray.temp_dir.glob("session_*/logs/worker-*.out.*")
                if f"logline {run} " in p.read_text(errors="replace")]
     assert rotated, "Ray rotated no worker file with this run's lines: the test proves nothing about rotation"
     sample = records[0]
-    session = next(Path(live.ray.temp_dir).glob("session_2*")).name
+    session = next(ray.temp_dir.glob("session_2*")).name
     assert (sample["ray_component"], sample["ray_io_cluster"], sample["ray_node"], sample["ray_node_type"],
             sample["ray_stream"], sample["service.name"]) == ("worker", "ray-cluster", NODE, "head", "out", "ray")
     assert sample["ray_session_name"] == session  # the metrics' SessionName
@@ -104,11 +144,11 @@ def test_every_line_a_job_prints_arrives_once_with_its_attributes_across_rays_ro
 
 
 def test_a_jobs_driver_log_carries_its_submission_id(pipeline):
-    store, _, live = pipeline
+    store, _, ray = pipeline
     submission = f"raysubmit_logs_{uuid.uuid4().hex[:8]}"
-    result = subprocess.run([str(VENV_BIN / "ray"), "job", "submit", "--address", f"http://{LOOPBACK}:8265",
+    result = subprocess.run([str(VENV_BIN / "ray"), "job", "submit", "--address", f"http://{HEAD}:8265",
                              "--submission-id", submission, "--", "python", "-c", f"print('driver {submission}')"],
-                            env=live.ray.env, capture_output=True, text=True, timeout=180)
+                            env=ray.env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     def printed_line() -> list[dict]:  # the entrypoint's own line, not the lines that quote its command
         return [r for r in store.query(f'"driver {submission}"') if r["_msg"] == f"driver {submission}"]
@@ -123,12 +163,12 @@ def test_a_jobs_driver_log_carries_its_submission_id(pipeline):
 
 
 def test_a_store_away_for_60_s_loses_no_line_and_gets_none_twice(pipeline):
-    store, _, live = pipeline
+    store, _, ray = pipeline
     run = uuid.uuid4().hex[:8]
     expected = printed(run, 2, 500)
     stopped_at = time.monotonic()
     store.stop()
-    live.ray.run(JOB.format(run=run, tasks=2, lines=500), timeout=180)
+    ray.run(JOB.format(run=run, tasks=2, lines=500), timeout=180)
     time.sleep(max(0.0, stopped_at + OUTAGE_SECONDS - time.monotonic()))
     store.start()
     # The exporter retries with backoff, at most 10 s apart: the backlog is in within a few intervals.
@@ -136,12 +176,12 @@ def test_a_store_away_for_60_s_loses_no_line_and_gets_none_twice(pipeline):
 
 
 def test_a_restarted_collector_resumes_where_it_stopped(pipeline):
-    store, collector, live = pipeline
+    store, collector, ray = pipeline
     before = {r["_msg"] for r in store.query('"logline "')}
     run = uuid.uuid4().hex[:8]
     expected = printed(run, 2, 300)
     collector.stop()  # SIGTERM, as Docker stops it
-    live.ray.run(JOB.format(run=run, tasks=2, lines=300), timeout=180)
+    ray.run(JOB.format(run=run, tasks=2, lines=300), timeout=180)
     collector.start()
     wait_until(lambda: all_arrived(store, run, expected), 120, f"run {run}'s lines after the restart", interval=2)
     # Nothing read before the restart came again.
