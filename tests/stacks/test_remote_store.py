@@ -236,7 +236,8 @@ def test_aws_remote_write_credentials_are_secure_strings_read_into_files(aws_wri
     (read,) = [s for s in head_policy(aws_write) if s["Sid"] == "ReadParameters"]
     # password, secret key, two remote-write credentials, the datasource's, Ray's token, the signing key
     assert len(read["Resource"]) == 7
-    (datasource,) = yaml.safe_load(files[f"{BASE}/grafana/provisioning/datasources/datasources.yaml"])["datasources"]
+    datasource, logs = yaml.safe_load(files[f"{BASE}/grafana/provisioning/datasources/datasources.yaml"])["datasources"]
+    assert logs["uid"] == "ray-logs"  # Loki's, beside whichever store Grafana queries for metrics
     assert datasource["url"] == QUERY
     assert_no_plain_credential(aws_write)
 
@@ -313,7 +314,8 @@ def test_aws_managed_prometheus(aws_managed, tmp_path):
     (write,) = yaml.safe_load(text)["remote_write"]
     assert write["url"] == f"{endpoint}/api/v1/remote_write" and write["sigv4"] == {"region": "us-west-2"}
     promtool_check(text, tmp_path, rules=files[f"{BASE}/prometheus/ray-alerts.yml"])
-    (datasource,) = yaml.safe_load(files[f"{BASE}/grafana/provisioning/datasources/datasources.yaml"])["datasources"]
+    datasource, logs = yaml.safe_load(files[f"{BASE}/grafana/provisioning/datasources/datasources.yaml"])["datasources"]
+    assert logs["uid"] == "ray-logs"  # Loki's, beside whichever store Grafana queries for metrics
     assert datasource["url"] == endpoint
     assert datasource["jsonData"] == {"sigV4Auth": True, "sigV4AuthType": "default", "sigV4Region": "us-west-2",
                                       "httpMethod": "POST"}
@@ -375,7 +377,8 @@ def test_sigv4_with_a_role_assumes_that_role_only():
     files = result.config()
     (write,) = yaml.safe_load(files[f"{BASE}/prometheus/prometheus.yml"])["remote_write"]
     assert write["sigv4"] == {"region": "us-west-2", "role_arn": STORE_ROLE}
-    (datasource,) = yaml.safe_load(files[f"{BASE}/grafana/provisioning/datasources/datasources.yaml"])["datasources"]
+    datasource, logs = yaml.safe_load(files[f"{BASE}/grafana/provisioning/datasources/datasources.yaml"])["datasources"]
+    assert logs["uid"] == "ray-logs"  # Loki's, beside whichever store Grafana queries for metrics
     assert datasource["jsonData"]["sigV4AssumeRoleArn"] == STORE_ROLE
 
 
