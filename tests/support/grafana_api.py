@@ -32,7 +32,8 @@ class GrafanaApi:
                  port: int = 0):
         ini = configparser.ConfigParser()
         ini.read_string(grafana_ini)
-        (datasource,) = yaml.safe_load(datasources_yaml)["datasources"]
+        # The metrics datasource the Ray Dashboard names (Loki's, with `logs`, is beside it).
+        (datasource,) = [d for d in yaml.safe_load(datasources_yaml)["datasources"] if d["type"] == "prometheus"]
         self.password = password
         self.dashboard_uids = {json.loads(d)["uid"] for d in dashboards}
         self.datasource, self.datasource_uid = datasource["name"], datasource["uid"]
