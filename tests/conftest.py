@@ -19,21 +19,34 @@ DISCOVERY_TESTS = CONTROL_PLANE_TESTS / "discovery"
 LOGS_TESTS = LIVE_TESTS / "test_logs_live.py"  # its own Ray node, in a network namespace
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# The long groups first, alternating between the two kinds (busy cores, waiting timers), so that pytest-xdist,
+# which hands out groups in collection order, starts them at once on different workers and the short files
+# fill in around them, instead of one long group starting last.
+LONG_GROUPS = ("control-plane", "live", "logs", "discovery")
+
+
+def _group(item: pytest.Item) -> str:
+    return ("logs" if item.path == LOGS_TESTS else
+            "live" if LIVE_TESTS in item.path.parents else
+            "discovery" if DISCOVERY_TESTS in item.path.parents else
+            "control-plane" if CONTROL_PLANE_TESTS in item.path.parents else str(item.path))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]):
     """Under `pytest -n` (tests/run), each file's tests run on one worker, so its module fixtures
     (stack runs, a moto server, one checkov report) are made once; the live tier is one group: its
     tests share one Ray cluster on Ray's fixed ports; the control-plane tier is one group: its scenarios
     share one API server; the discovery scenario (its own API server, its Ray in network namespaces of its
-    own) is a group of its own, beside both, and so is the live log shipper test (its Ray node likewise)."""
+    own) is a group of its own, beside both, and so is the live log shipper test (its Ray node likewise).
+    Marked before every other implementation (xdist reads the groups); ordered after all of them (the
+    control-plane scenarios' own order stays)."""
     for item in items:
-        group = ("logs" if item.path == LOGS_TESTS else
-                 "live" if LIVE_TESTS in item.path.parents else
-                 "discovery" if DISCOVERY_TESTS in item.path.parents else
-                 "control-plane" if CONTROL_PLANE_TESTS in item.path.parents else str(item.path))
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    result = yield
+    items.sort(key=lambda item: LONG_GROUPS.index(_group(item)) if _group(item) in LONG_GROUPS
+               else len(LONG_GROUPS))
+    return result
 
 
 @pytest.fixture(scope="session", autouse=True)
