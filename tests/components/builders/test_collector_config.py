@@ -133,3 +133,17 @@ def test_every_component_the_configuration_uses_is_in_the_contrib_image():
     # The component types the configuration names, as v0.165's modules register them (metadata.yaml `type`).
     assert (set(CONFIG["receivers"]), set(CONFIG["exporters"]), set(CONFIG["extensions"]),
             set(CONFIG["processors"])) == ({"file_log"}, {"otlp_http"}, {"file_storage"}, {"memory_limiter"})
+
+
+def test_docker_names_a_host_network_container_after_its_host_in_hostname():
+    # moby's daemon: initializeNetworking sets Config.Hostname = os.Hostname() when the network mode is host
+    # and no hostname is given; CreateDaemonEnvironment puts HOSTNAME=<Config.Hostname> in the container's
+    # environment. The EC2 nodes' collectors run on the host's network, so ${env:HOSTNAME} is the instance's
+    # name (ip-10-0-1-23), with no per-instance file to write.
+    from components.builders.logs.compose_services import NodeLogs, collector_service, collector_yaml
+
+    config = collector_yaml("http://127.0.0.1:3100/otlp", "ray-cluster")
+    service = collector_service(NodeLogs(config, "worker"))
+    assert service["network_mode"] == "host" and "hostname" not in service
+    assert "HOSTNAME" not in service["environment"]  # Docker's own, not overridden
+    assert "ray_node: ${env:HOSTNAME}" in config
