@@ -44,8 +44,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]):
     for item in items:
         item.add_marker(pytest.mark.xdist_group(_group(item)))
     result = yield
-    items.sort(key=lambda item: LONG_GROUPS.index(_group(item)) if _group(item) in LONG_GROUPS
-               else len(LONG_GROUPS))
+    rank = {group: index for index, group in enumerate(LONG_GROUPS)}
+    items.sort(key=lambda item: rank.get(_group(item), len(rank)))
     return result
 
 

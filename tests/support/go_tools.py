@@ -177,6 +177,16 @@ def binary(name: str) -> Path:
     return cache_dir() / f"{tool.name}-{tool.version}" / tool.name
 
 
+def version(name: str) -> str:
+    """The pinned version of any tool `binary` knows, the collector included."""
+    return COLLECTOR.version if name == COLLECTOR.name else TOOLS[name].version
+
+
+def ensure(name: str) -> Path:
+    """The tool's binary, built now unless the cache has it (the collector by ocb, the others by `go build`)."""
+    return build_collector() if name == COLLECTOR.name else build(name)
+
+
 def build_collector() -> Path:
     """COLLECTOR, assembled by ocb (built first, if need be) unless the cache has it."""
     import yaml
@@ -279,13 +289,12 @@ def main() -> int:
         print(f"the control-plane tier needs Go ({GO_NEEDED} or newer) to build its tools", file=sys.stderr)
         return 1
     for name in [*TOOLS, COLLECTOR.name]:
-        version = COLLECTOR.version if name == COLLECTOR.name else TOOLS[name].version
         if binary(name).exists():
-            print(f"{name} {version}: cached", flush=True)
+            print(f"{name} {version(name)}: cached", flush=True)
             continue
         started = time.monotonic()
-        build_collector() if name == COLLECTOR.name else build(name)
-        print(f"{name} {version}: built in {time.monotonic() - started:.0f} s", flush=True)
+        ensure(name)
+        print(f"{name} {version(name)}: built in {time.monotonic() - started:.0f} s", flush=True)
     return 0
 
 

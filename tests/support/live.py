@@ -47,6 +47,20 @@ def http_json(url: str, timeout: float = 5, token: str | None = None) -> Any:
 
 
 
+def signal_until_gone(pids: Callable[[], list[int]], graces: tuple[float, float] = (15.0, 5.0)) -> None:
+    """SIGTERM to every process `pids()` finds until none is left or the first grace runs out, then SIGKILL
+    likewise: for processes that are not our children (Ray's daemons, what runs in a network namespace)."""
+    for sig, grace in zip((signal.SIGTERM, signal.SIGKILL), graces):
+        deadline = time.monotonic() + grace
+        while (found := pids()) and time.monotonic() < deadline:
+            for pid in found:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.5)
+
+
 class Processes:
     """Owns background processes; stops them all (TERM, then KILL after a grace period)."""
 
@@ -190,18 +204,9 @@ class RayCluster:
         return [pid for pid in found if pid != os.getpid()]
 
     def stop(self) -> None:
-        if not self.started:
-            return
-        for sig, grace in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
-            deadline = time.monotonic() + grace
-            while (pids := self.processes()) and time.monotonic() < deadline:
-                for pid in pids:
-                    try:
-                        os.kill(pid, sig)
-                    except ProcessLookupError:
-                        pass
-                time.sleep(0.5)
-        self.started = False
+        if self.started:
+            signal_until_gone(self.processes)
+            self.started = False
 
 
 def on_loopback(config: dict, sd_file: Path, rules_file: Path | None) -> dict:

@@ -11,8 +11,6 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-import yaml
-
 from support.live import LOOPBACK, Processes, wait_until
 from support.tools import tool
 
@@ -61,7 +59,6 @@ class Collector:
         local = config_text
         for container, here in sorted(paths.items(), key=lambda p: -len(p[0])):
             local = local.replace(container, here)
-        self.config = yaml.safe_load(local)
         self.config_file = workdir / "collector.yaml"
         self.config_file.write_text(local)
         self.process: subprocess.Popen | None = None
@@ -91,6 +88,3 @@ class Collector:
             values = [float(line.rsplit(" ", 1)[1]) for line in reply.read().decode().splitlines()
                       if line.startswith(name) and not line.startswith("#")]
         return sum(values) if values else None
-
-    def log(self) -> str:
-        return (self.workdir / "collector.log").read_text(errors="replace")

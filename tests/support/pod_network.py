@@ -9,9 +9,9 @@ a pod address leaves the machine. Root only (ip netns); close() removes every na
 from __future__ import annotations
 
 import ipaddress
-import signal
 import subprocess
-import time
+
+from support.live import signal_until_gone
 
 
 def _ip(*args: str) -> None:
@@ -79,12 +79,8 @@ class PodNetwork:
 
     @staticmethod
     def _kill_all_in(namespace: str) -> None:
-        for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline:
-                pids = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True,
-                                      timeout=30).stdout.split()
-                if not pids:
-                    return
-                subprocess.run(["kill", f"-{sig.name.removeprefix('SIG')}", *pids], capture_output=True, timeout=30)
-                time.sleep(0.5)
+        def pids() -> list[int]:
+            return [int(pid) for pid in subprocess.run(["ip", "netns", "pids", namespace], capture_output=True,
+                                                       text=True, timeout=30).stdout.split()]
+
+        signal_until_gone(pids, (10.0, 5.0))

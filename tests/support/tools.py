@@ -20,8 +20,7 @@ def tool(name: str) -> str:
 
     if name in go_tools.TOOLS or name == go_tools.COLLECTOR.name:
         binary = go_tools.binary(name)
-        version = go_tools.COLLECTOR.version if name == go_tools.COLLECTOR.name else go_tools.TOOLS[name].version
-        assert binary.exists(), f"{name} {version} is missing: tests/run builds it " \
+        assert binary.exists(), f"{name} {go_tools.version(name)} is missing: tests/run builds it " \
                                 "(PYTHONPATH=tests venv/bin/python -m support.go_tools)"
         return str(binary)
     path = shutil.which(name)

@@ -19,11 +19,12 @@ from components.versions import LOKI_IMAGE, OTEL_COLLECTOR_IMAGE
 # apply script gives files only to the uids its boot spec lists, and that spec is the head's user data, which
 # a change would replace. Not Ray's uid: a job's code runs as that one.
 LOG_SERVICES_UID = PROMETHEUS_UID
-COLLECTOR_CONFIG_DIR = f"{BASE}/otelcol"  # collector.yaml, on the host
-COLLECTOR_CONFIG_FILE = f"{COLLECTOR_CONFIG_DIR}/collector.yaml"
+COLLECTOR_CONFIG_NAME = "collector.yaml"
+COLLECTOR_CONFIG_DIR = f"{BASE}/otelcol"  # on the host; the container sees it at /etc/otelcol
+COLLECTOR_CONFIG_FILE = f"{COLLECTOR_CONFIG_DIR}/{COLLECTOR_CONFIG_NAME}"
 COLLECTOR_STATE_MOUNT = "/var/lib/otelcol"
-LOKI_CONFIG_DIR = f"{BASE}/loki"
-LOKI_CONFIG_FILE = f"{LOKI_CONFIG_DIR}/{loki_config.LOKI_CONFIG_FILE.rsplit('/', 1)[1]}"
+LOKI_CONFIG_DIR = f"{BASE}/loki"  # on the host; the container sees it at /etc/loki
+LOKI_CONFIG_FILE = f"{LOKI_CONFIG_DIR}/{loki_config.LOKI_CONFIG_NAME}"
 DIGEST_LABEL = "ray-monitoring.config-sha256"
 
 
@@ -49,7 +50,7 @@ def collector_service(logs: NodeLogs) -> dict[str, Any]:
     # It reads Ray's files (world-readable, as Ray writes them) and writes only its state directory.
     return {
         "image": OTEL_COLLECTOR_IMAGE, "restart": "unless-stopped", "network_mode": "host",
-        "command": [f"--config=/etc/otelcol/{COLLECTOR_CONFIG_FILE.rsplit('/', 1)[1]}"],
+        "command": [f"--config=/etc/otelcol/{COLLECTOR_CONFIG_NAME}"],
         "user": f"{LOG_SERVICES_UID}:{LOG_SERVICES_UID}",
         "environment": {NODE_TYPE_ENV: logs.node_type},
         "volumes": [f"{COLLECTOR_CONFIG_DIR}:/etc/otelcol:ro", f"{RAY_TMP}:/tmp/ray:ro",

@@ -17,7 +17,8 @@ LOKI_PORT = 3100
 LOKI_GRPC_PORT = 9095  # Loki's own components talk over it, in the one process: never reached from outside
 LOKI_DATA = "/loki"  # the image's data directory, owned by its user (10001)
 LOKI_UID = 10001  # the grafana/loki image's `loki` user (its Dockerfile)
-LOKI_CONFIG_FILE = "/etc/loki/loki.yaml"
+LOKI_CONFIG_NAME = "loki.yaml"
+LOKI_CONFIG_FILE = f"/etc/loki/{LOKI_CONFIG_NAME}"
 # The schema's first day: a store's schema periods are fixed once written, so this date never changes (a new
 # schema is a new period appended with a later date, never an edit).
 SCHEMA_FROM = "2024-04-01"
@@ -25,12 +26,14 @@ SCHEMA_FROM = "2024-04-01"
 INDEX_LABELS = ("ray_io_cluster", "ray_node", "ray_node_type", "ray_component")
 
 
+# Loki's own defaults (pkg/validation/limits.go), written out so the configuration says what it admits.
+INGESTION_RATE_MB = 4
+INGESTION_BURST_MB = 6
+
+
 @dataclass(frozen=True)
 class LokiSettings:
     retention: str  # a Prometheus-style duration: 7d, 336h
-    listen_address: str = "0.0.0.0"  # the collectors and Grafana reach this; the platform fences it
-    ingestion_rate_mb: int = 4  # Loki's default; sized from the node count (sizing.py)
-    ingestion_burst_mb: int = 6
 
 
 def loki_config(settings: LokiSettings) -> dict[str, Any]:
@@ -38,7 +41,8 @@ def loki_config(settings: LokiSettings) -> dict[str, Any]:
         # One tenant: who may write or read is whoever reaches the port (a NetworkPolicy on Kubernetes, the
         # security group on EC2; docs/logs.md), as for our Prometheus.
         "auth_enabled": False,
-        "server": {"http_listen_address": settings.listen_address, "http_listen_port": LOKI_PORT,
+        # The collectors and Grafana reach the HTTP port; the platform fences who else does.
+        "server": {"http_listen_address": "0.0.0.0", "http_listen_port": LOKI_PORT,
                    "grpc_listen_address": "127.0.0.1", "grpc_listen_port": LOKI_GRPC_PORT, "log_level": "info"},
         "common": {
             "instance_addr": "127.0.0.1",
@@ -54,8 +58,8 @@ def loki_config(settings: LokiSettings) -> dict[str, Any]:
             "retention_period": settings.retention,
             "allow_structured_metadata": True,  # OTLP attributes beyond the labels are kept as structured metadata
             "volume_enabled": True,  # Grafana's log volume histogram
-            "ingestion_rate_mb": settings.ingestion_rate_mb,
-            "ingestion_burst_size_mb": settings.ingestion_burst_mb,
+            "ingestion_rate_mb": INGESTION_RATE_MB,
+            "ingestion_burst_size_mb": INGESTION_BURST_MB,
             "otlp_config": {"resource_attributes": {"attributes_config": [
                 {"action": "index_label", "attributes": list(INDEX_LABELS)}]}},
         },
