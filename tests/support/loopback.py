@@ -16,7 +16,9 @@ class LoopbackServer:
         """`host`: another loopback address (127.0.0.2, ...) stands for another machine."""
         self._server = ThreadingHTTPServer((host, port), handler)
         self.url = f"http://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # serve_forever checks for shutdown every poll interval (0.5 s by default): every stop() waited that long.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
 
     def start(self):
         self._thread.start()

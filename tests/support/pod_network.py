@@ -83,4 +83,4 @@ class PodNetwork:
             return [int(pid) for pid in subprocess.run(["ip", "netns", "pids", namespace], capture_output=True,
                                                        text=True, timeout=30).stdout.split()]
 
-        signal_until_gone(pids, (10.0, 5.0))
+        signal_until_gone(pids)
