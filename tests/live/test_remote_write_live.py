@@ -65,11 +65,13 @@ def test_a_store_away_for_60_s_loses_no_sample(live, tmp_path):
         time.sleep(max(0.0, stopped_at + OUTAGE_SECONDS - time.time()))
         receiver.start(60, "--web.enable-remote-write-receiver")
         restarted_at = time.time()
-        end = restarted_at + 15
+        end = restarted_at + 5
 
-        def caught_up() -> bool:  # the receiver holds a sample newer than the window: the backlog is in
+        # The receiver holds a sample newer than the window: the backlog is in, since one series' samples go
+        # through one shard, in order (Prometheus' storage/remote/queue_manager.go shards by series reference).
+        def caught_up() -> bool:
             now = time.time()
-            return now > end + 10 and max(raw_timestamps(receiver, stopped_at - 15, now), default=0) > end
+            return now > end + 5 and max(raw_timestamps(receiver, stopped_at - 15, now), default=0) > end
 
         wait_until(caught_up, 120, "the receiver caught up with the backlog", interval=1)
         sent = raw_timestamps(sender, stopped_at - 15, end)
@@ -78,7 +80,7 @@ def test_a_store_away_for_60_s_loses_no_sample(live, tmp_path):
         queue = config["remote_write"][0]["queue_config"]
         print(f"remote write: {len(sent)} samples of {SERIES} in the {end - stopped_at + 15:.0f} s around a "
               f"{OUTAGE_SECONDS} s outage; the receiver lacks {len(missing)}; queue {queue}")
-        assert len(sent) >= (OUTAGE_SECONDS + 30) / 5 - 3, "the sender itself scraped too little"
+        assert len(sent) >= (OUTAGE_SECONDS + 20) / 5 - 3, "the sender itself scraped too little"
         assert not missing, (f"{len(missing)} samples lost across the outage, at "
                              f"{[round(m - stopped_at, 1) for m in sorted(missing)]} s from the stop "
                              f"(restarted at {restarted_at - stopped_at:.1f} s)")
