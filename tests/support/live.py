@@ -47,12 +47,16 @@ def http_json(url: str, timeout: float = 5, token: str | None = None) -> Any:
 
 
 
-def signal_until_gone(pids: Callable[[], list[int]], graces: tuple[float, float] = (2.0, 5.0)) -> None:
-    """SIGTERM to every process `pids()` finds until none is left or the first grace runs out, then SIGKILL
-    likewise: for processes that are not our children (Ray's daemons, what runs in a network namespace).
-    The SIGTERM grace is short: Ray 2.60's GCS, raylets, runtime-env agents and autoscaler monitor were all
-    still running 3 s after it (measured), and a test's cluster has no state worth a graceful stop."""
-    for sig, grace in zip((signal.SIGTERM, signal.SIGKILL), graces):
+# Seconds each signal is repeated for. SIGTERM's is short: Ray 2.60's GCS, raylets, runtime-env agents and
+# autoscaler monitor were all still running 3 s after it (measured), and a test's cluster has no state worth a
+# graceful stop.
+SIGNAL_GRACES = ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0))
+
+
+def signal_until_gone(pids: Callable[[], list[int]]) -> None:
+    """SIGTERM to every process `pids()` finds until none is left or its grace runs out, then SIGKILL
+    likewise: for processes that are not our children (Ray's daemons, what runs in a network namespace)."""
+    for sig, grace in SIGNAL_GRACES:
         deadline = time.monotonic() + grace
         while (found := pids()) and time.monotonic() < deadline:
             for pid in found:
