@@ -19,6 +19,8 @@ from components.builders import (
     remote_write,
 )
 from components.builders.dashboard_catalogue import Dashboard
+from components.builders.logs import loki_config, sidecar
+from components.builders.logs.loki_config import LokiSettings
 from components.builders.pod_monitor import pod_monitor_spec
 from components.builders.ray_cluster import ScaledWorkers
 from components.builders.ray_head_env import (
@@ -38,8 +40,10 @@ from components.constants import (
 )
 from components.kubernetes import common as kc
 from components.kubernetes.alertmanager import Alertmanager, AlertmanagerArgs
+from components.kubernetes.common import Resources
 from components.kubernetes.grafana import Grafana, GrafanaArgs
 from components.kubernetes.kuberay_operator import KubeRayOperator, KubeRayOperatorArgs
+from components.kubernetes.loki import Loki, LokiArgs
 from components.kubernetes.namespace import restricted_namespace
 from components.kubernetes.prometheus import Prometheus, PrometheusArgs
 from components.kubernetes.prometheus_operator import PrometheusOperatorArgs, PrometheusOperatorResources
@@ -87,6 +91,9 @@ GRAFANA = "grafana"  # component and Service name
 GRAFANA_LOCAL_PORT = 3000  # where the port-forward the outputs print serves Grafana on the user's machine
 PROMETHEUS = "prometheus"
 ALERTMANAGER = "alertmanager"
+LOKI = "loki"
+# One Loki for one cluster's Ray logs (docs/logs.md, what it costs): the same cap as on the EC2 head.
+LOKI_RESOURCES = Resources(cpu_request="100m", cpu_limit="1", memory_request="256Mi", memory_limit="1Gi")
 
 
 def prometheus_clients(s: KubernetesSettings) -> list[dict[str, Any]]:
@@ -98,6 +105,15 @@ def prometheus_clients(s: KubernetesSettings) -> list[dict[str, Any]]:
         ray = [{**heads, "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
                for namespace in s.watch_namespaces]
     return [{"podSelector": {"matchLabels": kc.selector_labels("grafana", GRAFANA)}}, *ray]
+
+
+def loki_clients(s: KubernetesSettings) -> list[dict[str, Any]]:
+    """Who may write and read Loki: Grafana, and the created RayCluster's pods (their collectors)."""
+    grafana = {"podSelector": {"matchLabels": kc.selector_labels("grafana", GRAFANA)}}
+    assert isinstance(s.ray, CreatedCluster), "logs are shipped from the RayCluster the stack creates"
+    ray = {"podSelector": {"matchLabels": {"ray.io/cluster": s.ray.name, **KUBERAY_POD_LABELS}},
+           "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": s.ray.namespace}}}
+    return [grafana, ray]
 
 
 def alertmanager_url(s: KubernetesSettings) -> str | None:
@@ -117,6 +133,7 @@ class Monitoring:
     admin_password: pulumi.Output[str] | None = None
     # RAY_PROMETHEUS_HEADERS (a Pulumi secret) when the heads query a store that wants credentials.
     ray_query_headers: pulumi.Output[str] | None = None
+    logs_url: str | None = None  # Loki's OTLP endpoint, where the Ray pods' collectors send
 
 
 def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
@@ -161,7 +178,7 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
                                   pulumi.ResourceOptions(depends_on=namespaces))
     head_env = ray_head_env(monitoring.grafana_url, monitoring.prometheus_url, m.datasource_name, iframe_host,
                             headers.secret_name if headers else None, m.cardinality_level)
-    head_restart = _ray_heads(s, head_env, monitoring.ready + (headers.secrets if headers else []), namespaces,
+    head_restart = _ray_heads(s, head_env, monitoring, (headers.secrets if headers else []), namespaces,
                               operator, scaled, access)
     if s.ray_dashboard_node_port is not None:
         RayDashboardService(
@@ -183,12 +200,17 @@ def _own_monitoring(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple
             clients=[{"podSelector": {"matchLabels": kc.selector_labels("prometheus", PROMETHEUS)}}],
         ), opts)
     prometheus = _prometheus(s, own, opts)
-    grafana = _grafana(s, own, dashboards, prometheus.url, opts)
+    loki = None
+    if s.logs.enabled:
+        loki = Loki(LOKI, LokiArgs(namespace=s.namespace, loki_yaml=loki_config.render(LokiSettings(s.logs.retention)),
+                                   resources=LOKI_RESOURCES, storage=own.loki_storage, clients=loki_clients(s)), opts)
+    grafana = _grafana(s, own, dashboards, prometheus.url, loki.url if loki else None, opts)
     # In agent mode our Prometheus keeps nothing to query: the heads query the store, with its credentials.
     headers = store.ray_query_headers
     return Monitoring(store.ray_query.url if store.ray_query else prometheus.url, grafana.url,
                       [prometheus.deployment, grafana.deployment], admin_password=grafana.admin_password,
-                      ray_query_headers=pulumi.Output.secret(headers) if headers is not None else None)
+                      ray_query_headers=pulumi.Output.secret(headers) if headers is not None else None,
+                      logs_url=f"{loki.url}/otlp" if loki else None)
 
 
 def _prometheus(s: KubernetesSettings, own: OwnMonitoring, opts: pulumi.ResourceOptions | None) -> Prometheus:
@@ -212,11 +234,12 @@ def _prometheus(s: KubernetesSettings, own: OwnMonitoring, opts: pulumi.Resource
 
 
 def _grafana(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple[Dashboard, ...],
-             prometheus_url: str, opts: pulumi.ResourceOptions | None) -> Grafana:
+             prometheus_url: str, loki_url: str | None, opts: pulumi.ResourceOptions | None) -> Grafana:
     m, query = s.monitoring, s.monitoring.store.query  # Grafana reads the store, or our Prometheus when None
     datasources = (grafana_provisioning.datasource_provisioning(m.datasource_name, query.url, query.auth,
-                                                                GRAFANA_DATASOURCE_CREDENTIAL_FILE)
-                   if query else grafana_provisioning.datasource_provisioning(m.datasource_name, prometheus_url))
+                                                                GRAFANA_DATASOURCE_CREDENTIAL_FILE, logs_url=loki_url)
+                   if query else grafana_provisioning.datasource_provisioning(m.datasource_name, prometheus_url,
+                                                                              logs_url=loki_url))
     return Grafana(GRAFANA, GrafanaArgs(
         namespace=s.namespace,
         grafana_ini=grafana_ini.grafana_ini(sigv4=m.store.query_signs_sigv4),
@@ -249,16 +272,19 @@ def _prometheus_operator_mode(s: KubernetesSettings, operator: PrometheusOperato
     return Monitoring(operator.prometheus_url, operator.grafana_url, [])
 
 
-def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], ready: list[pulumi.Resource],
-               namespaces: list[pulumi.Resource], operator: KubeRayOperator | None,
+def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], monitoring: Monitoring,
+               secrets: list[pulumi.Resource], namespaces: list[pulumi.Resource], operator: KubeRayOperator | None,
                scaled: ScaledWorkers | None, access: ClusterAccess) -> str:
     """The created RayCluster, or a patch per target; returns how each head gets its environment."""
+    ready = monitoring.ready + secrets
     if isinstance(s.ray, CreatedCluster):
+        collector = (sidecar.collector_yaml(monitoring.logs_url, s.ray.name) if monitoring.logs_url else None)
         cluster = RayCluster(
             "ray-cluster",
             RayClusterArgs(s.ray.name, s.ray.namespace, s.ray.shape, s.ray.head_container, head_env,
                            worker_env=ray_node_env(s.monitoring.cardinality_level), token_auth=s.ray.token_auth,
-                           token=s.monitoring.given.ray_auth_token, scaled=scaled),
+                           token=s.monitoring.given.ray_auth_token, scaled=scaled,
+                           log_collector_yaml=collector),
             # After the operator (its CRD), so `pulumi destroy` deletes the cluster before the operator.
             pulumi.ResourceOptions(depends_on=[*namespaces, *ready, *([operator.release] if operator else [])]),
         )

@@ -1,4 +1,4 @@
-"""The claims of Prometheus' and Grafana's volumes on a later `pulumi up`: never a size the API server refuses.
+"""The claims of Prometheus', Grafana's and Loki's volumes on a later `pulumi up`: never a size the API server refuses.
 
 pulumi-kubernetes updates a PersistentVolumeClaim's `resources.requests.storage` in place. The API server
 refuses any shrink ("field can not be less than previous value") and any growth where the claim's
@@ -21,7 +21,7 @@ from stacks.preflight import ClaimState, ClusterAccess, claim_state
 from stacks.settings import ConfigError, KubernetesSettings, describe_problem
 from stacks.settings.kubernetes import OwnMonitoring
 
-CLAIMS = {"prometheus": "prometheus-data", "grafana": "grafana-data"}  # the components' `{name}-data`
+CLAIMS = {"prometheus": "prometheus-data", "grafana": "grafana-data", "loki": "loki-data"}  # `{name}-data`
 
 
 def fit_claims(s: KubernetesSettings, access: ClusterAccess) -> KubernetesSettings:
@@ -31,7 +31,9 @@ def fit_claims(s: KubernetesSettings, access: ClusterAccess) -> KubernetesSettin
         return s
     prometheus = _fit("prometheus", own.prometheus_storage, access, s.namespace)
     grafana = _fit("grafana", own.grafana_storage, access, s.namespace)
-    s = dataclasses.replace(s, backend=dataclasses.replace(own, prometheus_storage=prometheus, grafana_storage=grafana))
+    loki = _fit("loki", own.loki_storage, access, s.namespace) if s.logs.enabled else own.loki_storage
+    s = dataclasses.replace(s, backend=dataclasses.replace(own, prometheus_storage=prometheus, grafana_storage=grafana,
+                                                           loki_storage=loki))
     kept_smaller = bytes_of(prometheus.size) < bytes_of(own.prometheus_storage.size)
     if kept_smaller and s.monitoring.retention_size == s.monitoring.sizing.retention_size:
         # The sized retention cap was for the larger volume: cap at what the kept one holds, as the sizing fills it.

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from components.builders.logs.sidecar import PodLogs, with_log_collector
 from components.constants import (
     RAY_AUTOSCALER_METRICS_PORT,
     RAY_DASHBOARD_METRICS_PORT,
@@ -136,13 +137,19 @@ def token_auth_env(secret_name: Any) -> list[dict[str, Any]]:
 
 def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list[dict[str, Any]],
                      token_secret: Any = None, worker_env: list[dict[str, Any]] | None = None,
-                     scaled: ScaledWorkers | None = None) -> dict[str, Any]:
+                     scaled: ScaledWorkers | None = None, logs: PodLogs | None = None) -> dict[str, Any]:
     """`spec` of a ray.io/v1 RayCluster, valid against KubeRay v1.7.0's CRD. `token_secret`: the name (or its
     Output) of a Secret holding Ray's token (TOKEN_KEY): token authentication on the head, the workers and the
     autoscaler.
     `worker_env`: what every worker gets besides the token (ray_head_env.ray_node_env). `scaled`: what the
-    autoscaler set on the live cluster, kept (its replicas within the new bounds)."""
+    autoscaler set on the live cluster, kept (its replicas within the new bounds). `logs`: every pod's log
+    collector (components.builders.logs.sidecar)."""
     metrics = {"name": "metrics", "containerPort": RAY_METRICS_PORT}
+
+    def pod(container: dict[str, Any], node_type: str, **more: Any) -> dict[str, Any]:
+        spec = {**_pod_spec(container, shape), **more}
+        return with_log_collector(spec, node_type, logs) if logs else spec
+
     token_env = token_auth_env(token_secret) if token_secret is not None else []
     head = {
         "name": head_container,
@@ -184,7 +191,7 @@ def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list
         "headGroupSpec": {
             # No tasks on the head: it runs GCS, the dashboard and the autoscaler.
             "rayStartParams": {"num-cpus": "0", "metrics-export-port": str(RAY_METRICS_PORT)},
-            "template": {"spec": {**_pod_spec(head, shape), "volumes": [_autoscaler_token_volume()]}},
+            "template": {"spec": pod(head, "head", volumes=[_autoscaler_token_volume()])},
         },
         "workerGroupSpecs": [{
             "groupName": WORKER_GROUP,
@@ -193,7 +200,7 @@ def ray_cluster_spec(shape: RayClusterShape, head_container: str, head_env: list
             "maxReplicas": shape.worker_max_replicas,
             "rayStartParams": {"num-cpus": _logical_cpus(shape.worker.cpu),
                                "metrics-export-port": str(RAY_METRICS_PORT)},
-            "template": {"spec": _pod_spec(worker, shape)},
+            "template": {"spec": pod(worker, "worker")},
         }],
     }
     if scaled and scaled.scale_strategy:

@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.builders.logs.sidecar import CONFIG_NAME, PodLogs
 from components.builders.ray_cluster import TOKEN_KEY, RayClusterShape, ScaledWorkers, ray_cluster_spec
 from components.generated import generated_secret
 from components.kubernetes import common as kc
@@ -24,6 +25,7 @@ class RayClusterArgs:
     token_auth: bool = False  # Ray's token authentication, with a token generated here
     token: str | None = None  # the user's token instead (rayAuthToken)
     scaled: ScaledWorkers | None = None  # the live cluster's worker group, as the autoscaler left it
+    log_collector_yaml: str | None = None  # every pod's log collector (components.builders.logs.sidecar)
 
 
 # Ray's autoscaler JSON-patches the worker group's replicas. workerGroupSpecs is an atomic list in KubeRay's
@@ -53,6 +55,16 @@ class RayCluster(pulumi.ComponentResource):
             token_secret = secret.metadata.name
             # The pods read it as they start.
             cluster_opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[secret]))
+        logs = None
+        if args.log_collector_yaml is not None:
+            # Auto-named, as the token's Secret: a new configuration is a new ConfigMap the pod templates name,
+            # so KubeRay recreates the pods with it rather than leaving them on the old one.
+            collector = k8s.core.v1.ConfigMap(
+                f"{name}-log-collector", data={CONFIG_NAME: args.log_collector_yaml},
+                metadata={"namespace": args.namespace, "labels": kc.labels("ray", args.cluster_name, "logs")},
+                opts=child)
+            logs = PodLogs(collector.metadata.name)
+            cluster_opts = pulumi.ResourceOptions.merge(cluster_opts, pulumi.ResourceOptions(depends_on=[collector]))
         self.cluster = k8s.apiextensions.CustomResource(
             f"{name}-cluster",
             api_version="ray.io/v1",
@@ -64,7 +76,7 @@ class RayCluster(pulumi.ComponentResource):
                 "annotations": FORCE_APPLY,
             },
             spec=ray_cluster_spec(args.shape, args.head_container, args.head_env, token_secret, args.worker_env,
-                                  args.scaled),
+                                  args.scaled, logs),
             opts=cluster_opts,
         )
         self.register_outputs({"cluster": self.cluster})

@@ -8,6 +8,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Literal, cast
 
+from components.builders.logs.sizing import loki_disk_gib
 from components.builders.ray_cluster import RayClusterShape, RayNodeSize
 from components.builders.sizing import bytes_of
 from components.kubernetes.common import Resources, Storage
@@ -19,6 +20,7 @@ from stacks.settings.existing_clusters import (
     read_targets,
 )
 from stacks.settings.formats import DNS_LABEL, NAME_WHY, millicores
+from stacks.settings.logs import LogsSettings, read_logs
 from stacks.settings.networks import covers_the_internet
 from stacks.settings.reader import Reader
 from stacks.settings.shared import MonitoringSettings, read_monitoring
@@ -44,6 +46,7 @@ class OwnMonitoring:
     grafana_resources: Resources
     grafana_storage: Storage
     grafana_service: GrafanaService
+    loki_storage: Storage  # used when logs are on
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class KubernetesSettings:
     ray: CreatedCluster | PatchedClusters
     backend: OwnMonitoring | PrometheusOperatorSettings
     ray_dashboard_node_port: int | None  # None: no Service for the Ray Dashboard
+    logs: LogsSettings
 
     @property
     def dashboard(self) -> ClusterRef:
@@ -124,9 +128,10 @@ def read_kubernetes(reader: Reader) -> KubernetesSettings:
     ray = _ray_heads(reader, cluster_name, ray_namespace, head_container)
     operator = read_prometheus_operator(reader)
     monitoring = read_monitoring(reader)
-    own = _own_monitoring(reader, monitoring)
+    own = _own_monitoring(reader, monitoring, ray)
     if operator:
         _refuse_own_monitoring_keys(reader, monitoring)
+    logs = read_logs(reader, _logs_unavailable(ray, operator is not None))
     install_kuberay = reader.flag("installKubeRay")
     kuberay_namespace = reader.text("kuberayNamespace")
     return KubernetesSettings(
@@ -139,7 +144,19 @@ def read_kubernetes(reader: Reader) -> KubernetesSettings:
         ray=ray,
         backend=operator or own,
         ray_dashboard_node_port=reader.optional_number("rayDashboardNodePort"),
+        logs=logs,
     )
+
+
+def _logs_unavailable(ray: CreatedCluster | PatchedClusters, operator: bool) -> str | None:
+    """Why this stack ships no logs, or None: the collector is a sidecar of the pods of the RayCluster the
+    stack creates, and Loki's datasource is provisioned in our Grafana."""
+    if operator:
+        return "with prometheusOperator your Grafana shows the dashboards, and the stack deploys no Loki for it"
+    if isinstance(ray, PatchedClusters):
+        return ("the stack patches only your heads' environment, and a log collector is a sidecar of every Ray pod: "
+                "ship your clusters' logs as docs/logs.md shows")
+    return None
 
 
 def _ray_heads(reader: Reader, name: str, namespace: str, head_container: str) -> CreatedCluster | PatchedClusters:
@@ -203,7 +220,8 @@ def _ray_cluster_shape(reader: Reader) -> RayClusterShape:
     )
 
 
-def _own_monitoring(reader: Reader, monitoring: MonitoringSettings) -> OwnMonitoring:
+def _own_monitoring(reader: Reader, monitoring: MonitoringSettings,
+                    ray: CreatedCluster | PatchedClusters) -> OwnMonitoring:
     sizing = monitoring.sizing
     prometheus_storage = _storage(reader, "prometheus", sizing.volume_size)
     if bytes_of(monitoring.retention_size) > 0.95 * bytes_of(prometheus_storage.size):
@@ -226,7 +244,14 @@ def _own_monitoring(reader: Reader, monitoring: MonitoringSettings) -> OwnMonito
         grafana_storage=_storage(reader, "grafana"),
         grafana_service=GrafanaService(service_type, reader.number("grafanaServicePort"), node_port,
                                        _source_ranges(reader, service_type)),
+        loki_storage=_storage(reader, "loki", _loki_size(reader, ray)),
     )
+
+
+def _loki_size(reader: Reader, ray: CreatedCluster | PatchedClusters) -> str:
+    """Loki's plan (components/builders/logs/sizing.py) for the created cluster at its most nodes."""
+    nodes = ray.shape.worker_max_replicas + 1 if isinstance(ray, CreatedCluster) else 1
+    return f"{loki_disk_gib(nodes, reader.text('logsRetention'))}Gi"
 
 
 def _source_ranges(reader: Reader, service_type: str) -> tuple[str, ...]:

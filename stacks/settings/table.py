@@ -185,11 +185,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(key="grafanaQueryAuth", kind="object", section=R, unset="none",
             doc="how they authenticate there: `{type, username, password, token, region}` as in `remoteWrite`"),
     # Logs
-    Setting(key="logs", kind="boolean", section=L, platforms=AWS, default=True,
-            doc="every Ray node's log files (raylet, GCS, workers, job drivers ...) shipped to Loki on the head "
-                "and shown in Grafana (docs/logs.md)"),
-    Setting(key="logsRetention", kind="duration", section=L, platforms=AWS, default="7d", minimum="24h",
+    Setting(key="logs", kind="boolean", section=L,
+            unset="on where the stack creates the Ray nodes and runs Grafana (aws; minikube's created RayCluster); "
+                  "off for clusters it patches and with prometheusOperator",
+            doc="every Ray node's log files (raylet, GCS, workers, job drivers ...) shipped to Loki beside "
+                "Prometheus and shown in Grafana (docs/logs.md)"),
+    Setting(key="logsRetention", kind="duration", section=L, default="7d", minimum="24h",
             because="Loki deletes logs in whole days (its index period)", doc="how long Loki keeps logs"),
+    Setting(key="lokiStorage", kind="choice", section=L, platforms=K8S, default="emptyDir",
+            choices=("emptyDir", "persistentVolumeClaim"), doc="Loki's volume: `emptyDir` or "
+            "`persistentVolumeClaim` (kept across pod restarts; needs a StorageClass)"),
+    Setting(key="lokiStorageSize", kind="memory", section=L, platforms=K8S, unset="sized from the created RayCluster's "
+            "nodes (rayWorkerMaxReplicas + 1) and logsRetention", example="10Gi", **STORAGE, doc="its size"),
+    Setting(key="lokiStorageClass", kind="string", section=L, platforms=K8S, pattern=f.DNS_SUBDOMAIN,
+            why="must be the name of a StorageClass", example="standard", unset="the cluster's default",
+            doc="StorageClass of its claim"),
     # Kubernetes: where things run
     Setting(key="namespace", kind="string", section=KN, platforms=K8S, default="monitoring", **NAME,
             doc="namespace for Prometheus, Grafana and Alertmanager"),

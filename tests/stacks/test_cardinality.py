@@ -23,9 +23,9 @@ def _env(container: dict) -> dict[str, str]:
 def created_nodes(result: Run) -> tuple[dict[str, str], dict[str, str]]:
     """The created RayCluster's head and worker environments."""
     spec = result.one(RAY_CLUSTER, "ray-cluster-cluster").plain["spec"]
-    (head,) = spec["headGroupSpec"]["template"]["spec"]["containers"]
+    head = spec["headGroupSpec"]["template"]["spec"]["containers"][0]  # Ray's (the log collector follows it)
     (group,) = spec["workerGroupSpecs"]
-    (worker,) = group["template"]["spec"]["containers"]
+    worker = group["template"]["spec"]["containers"][0]
     return _env(head), _env(worker)
 
 

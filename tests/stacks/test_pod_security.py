@@ -92,7 +92,7 @@ def test_no_ray_container_holds_a_kubernetes_token_only_the_autoscaler_does(mini
             assert all(m["mountPath"] != SERVICE_ACCOUNT_DIR for m in container.get("volumeMounts", []))
     assert spec["autoscalerOptions"]["volumeMounts"] == [
         {"name": AUTOSCALER_TOKEN_VOLUME, "mountPath": SERVICE_ACCOUNT_DIR, "readOnly": True}]
-    (volume,) = head["volumes"]
+    (volume,) = [v for v in head["volumes"] if "projected" in v]
     sources = volume["projected"]["sources"]
     assert volume["name"] == AUTOSCALER_TOKEN_VOLUME
     assert [next(iter(s)) for s in sources] == ["serviceAccountToken", "configMap", "downwardAPI"]

@@ -175,7 +175,7 @@ def test_kubernetes_grafana_signs_sigv4_queries_and_ray_keeps_our_prometheus():
     result = ok(run_stack("minikube", secrets={"remoteWrite": WRITES[2:3]}, grafanaQueryUrl=QUERY,
                           grafanaQueryAuth={"type": "sigv4", "region": "us-west-2"}, retentionTime="1d"))
     grafana = result.one("kubernetes:core/v1:ConfigMap", "grafana-provisioning").plain["data"]
-    (datasource,) = yaml.safe_load(grafana["datasources.yaml"])["datasources"]
+    (datasource,) = [d for d in yaml.safe_load(grafana["datasources.yaml"])["datasources"] if d["type"] == "prometheus"]
     assert datasource["url"] == QUERY and datasource["jsonData"]["sigV4Auth"] is True
     assert datasource["jsonData"]["sigV4Region"] == "us-west-2" and "secureJsonData" not in datasource
     ini = result.one("kubernetes:core/v1:ConfigMap", "grafana-config").plain["data"]["grafana.ini"]

@@ -173,13 +173,13 @@ def test_grafana_anonymous_access_is_viewer_only(minikube, aws):
     assert "org_role = Viewer" in anonymous and "enabled = true" in anonymous
     assert "allow_sign_up = false" in ini
     assert aws.config()["/opt/ray-monitoring/grafana/config/grafana.ini"] == ini
-    # Anonymous viewers land in the main organisation, whose datasources are this cluster's Prometheus and, on
-    # aws with `logs`, its Loki (Grafana's Viewer role may query any datasource of its organisation: docs/security.md
+    # Anonymous viewers land in the main organisation, whose datasources are this cluster's Prometheus and, with
+    # `logs`, its Loki (Grafana's Viewer role may query any datasource of its organisation: docs/security.md
     # names both).
     assert "org_name = Main Org." in anonymous and "allow_org_create = false" in ini
     for datasources, names in (
             (minikube.one("kubernetes:core/v1:ConfigMap", "grafana-provisioning").plain["data"]["datasources.yaml"],
-             ["Prometheus"]),
+             ["Prometheus", "Ray logs"]),
             (aws.config()["/opt/ray-monitoring/grafana/provisioning/datasources/datasources.yaml"],
              ["Prometheus", "Ray logs"])):
         provisioned = yaml.safe_load(datasources)["datasources"]

@@ -200,6 +200,11 @@ INVALID = [
     ("minikube", {"rayAuthToken": CREDENTIAL * 2}, "rayAuthToken", "<hidden>"),
     ("aws", {"logs": "maybe"}, "logs", "maybe"),
     ("aws", {"logsRetention": "12h"}, "logsRetention", "12h"),
+    ("minikube", {"logs": "maybe"}, "logs", "maybe"),
+    ("minikube", {"logsRetention": "12h"}, "logsRetention", "12h"),
+    ("minikube", {"lokiStorage": "s3"}, "lokiStorage", "s3"),
+    ("minikube", {"lokiStorageClass": "Fast_SSD"}, "lokiStorageClass", "Fast_SSD"),
+    ("minikube", {"lokiStorageSize": "64Mi"}, "lokiStorageSize", "64Mi"),
 ]
 
 

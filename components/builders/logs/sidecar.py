@@ -1,0 +1,82 @@
+"""The log collector beside Ray in every pod of the RayCluster the stack creates (no Pulumi here).
+
+Ray's files are shared through an emptyDir at /tmp/ray named as KubeRay names its own: KubeRay's pod builder
+(ray-operator/controllers/ray/common/pod.go, addEmptyDir, v1.5.0 to v1.7.0) mounts a `ray-logs` emptyDir at
+/tmp/ray in the Ray container and the autoscaler's only where none is mounted there yet, and reuses a volume
+of that name: so on the head the autoscaler's logs land in the same volume, and the collector reads them too.
+The collector mounts it read-only; its offsets and export queue live in an emptyDir of its own, which
+outlives a restart of either container (not the pod's deletion, which takes Ray's files with it).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from components.builders.logs import collector_config
+from components.builders.logs.collector_config import NODE_ENV, NODE_TYPE_ENV, RAY_TEMP_DIR, CollectorSettings
+from components.versions import OTEL_COLLECTOR_IMAGE
+
+COLLECTOR_CONTAINER = "log-collector"
+RAY_LOGS_VOLUME = "ray-logs"  # KubeRay's RayLogVolumeName (pod.go)
+CONFIG_VOLUME = "log-collector-config"
+STATE_VOLUME = "log-collector-state"
+CONFIG_NAME = "collector.yaml"  # the ConfigMap's key
+CONFIG_DIR = "/etc/otelcol"
+STATE_DIR = "/var/lib/otelcol"
+STATE_SIZE = "512Mi"  # the offsets, and the queue of a store that is away for a while
+COLLECTOR_UID = 10001  # the contrib image's user (its Dockerfile: USER 10001)
+# The memory limiter holds the collector under 200 MiB (collector_config.py): room above it for Go's runtime.
+RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi", "ephemeral-storage": STATE_SIZE},
+             "limits": {"cpu": "500m", "memory": "256Mi"}}
+
+
+@dataclass(frozen=True)
+class PodLogs:
+    """What a Ray pod's collector runs: the ConfigMap holding CONFIG_NAME (its name, or an Output of it)."""
+
+    config_map: Any
+
+
+def collector_yaml(store_url: str, cluster: str) -> str:
+    """The configuration of every Ray pod's collector; the pod's name comes from the downward API."""
+    return collector_config.render(CollectorSettings(store_url=store_url, cluster=cluster, storage_dir=STATE_DIR))
+
+
+def _security_context() -> dict[str, Any]:
+    return {"runAsNonRoot": True, "runAsUser": COLLECTOR_UID, "runAsGroup": COLLECTOR_UID,
+            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "privileged": False,
+            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def collector_container(node_type: str) -> dict[str, Any]:
+    return {
+        "name": COLLECTOR_CONTAINER,
+        "image": OTEL_COLLECTOR_IMAGE,
+        "args": [f"--config={CONFIG_DIR}/{CONFIG_NAME}"],
+        "env": [{"name": NODE_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": NODE_TYPE_ENV, "value": node_type}],
+        "resources": copy.deepcopy(RESOURCES),
+        "securityContext": _security_context(),
+        "volumeMounts": [
+            {"name": RAY_LOGS_VOLUME, "mountPath": RAY_TEMP_DIR, "readOnly": True},
+            {"name": CONFIG_VOLUME, "mountPath": CONFIG_DIR, "readOnly": True},
+            {"name": STATE_VOLUME, "mountPath": STATE_DIR},
+        ],
+    }
+
+
+def with_log_collector(pod_spec: dict[str, Any], node_type: str, logs: PodLogs) -> dict[str, Any]:
+    """`pod_spec` (its first container Ray's, as KubeRay expects) with Ray's /tmp/ray on the shared volume
+    and the collector right after Ray's container (KubeRay appends the autoscaler after them)."""
+    spec = dict(pod_spec)  # copied by level, not deep: the spec may hold Outputs (a Secret's name)
+    first, *others = spec["containers"]
+    ray = {**first, "volumeMounts": [*first.get("volumeMounts", []),
+                                     {"name": RAY_LOGS_VOLUME, "mountPath": RAY_TEMP_DIR}]}
+    spec["containers"] = [ray, collector_container(node_type), *others]
+    spec["volumes"] = [*spec.get("volumes", []),
+                       {"name": RAY_LOGS_VOLUME, "emptyDir": {}},  # unbounded, as KubeRay makes it
+                       {"name": CONFIG_VOLUME, "configMap": {"name": logs.config_map}},
+                       {"name": STATE_VOLUME, "emptyDir": {"sizeLimit": STATE_SIZE}}]
+    return spec
