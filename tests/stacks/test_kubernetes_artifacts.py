@@ -11,8 +11,12 @@ import pytest
 import yaml
 
 from components.builders import prometheus_config
+from components.builders.logs import sidecar
+from components.builders.logs.collector_config import NODE_ENV, NODE_TYPE_ENV, RAY_TEMP_DIR
 from support.crds import assert_strictly_valid, merge_list_map, v1_schema
 from support.kubernetes_api import ray_clusters_in
+from support.live import Processes
+from support.log_pipeline import Collector
 from support.manifests import KUBERNETES_VERSION, kubernetes_objects, manifest
 from support.stacks import PATCH_MODE, run_stack
 from support.tools import promtool
@@ -157,3 +161,22 @@ def test_promtool_rejects_a_broken_relabel_rule(tmp_path):
     checked = subprocess.run([promtool(), "check", "config", "--syntax-only", str(path)],
                              capture_output=True, text=True, timeout=60)
     assert checked.returncode != 0
+
+
+def _pods_collector(config_text: str, workdir) -> Collector:
+    """The Ray pods' collector configuration with the pod's paths on this machine, as validate reads it."""
+    return Collector(Processes(), workdir, config_text, {RAY_TEMP_DIR: str(workdir / "ray"),
+                                                         sidecar.STATE_DIR: str(workdir / "state")},
+                     {NODE_ENV: "ray-training-cluster-head-abcde", NODE_TYPE_ENV: "head"})
+
+
+def test_the_ray_pods_collector_configuration_passes_the_collectors_validate(minikube, tmp_path):
+    text = minikube.one("kubernetes:core/v1:ConfigMap", "ray-cluster-log-collector").plain["data"]["collector.yaml"]
+    checked = _pods_collector(text, tmp_path).validate()
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_collectors_validate_rejects_a_misspelt_exporter_key(minikube, tmp_path):
+    text = minikube.one("kubernetes:core/v1:ConfigMap", "ray-cluster-log-collector").plain["data"]["collector.yaml"]
+    checked = _pods_collector(text.replace("compression: gzip", "compresion: gzip"), tmp_path).validate()
+    assert checked.returncode != 0 and "compresion" in checked.stdout + checked.stderr

@@ -28,7 +28,7 @@ STATE_DIR = "/var/lib/otelcol"
 STATE_SIZE = "512Mi"  # the offsets, and the queue of a store that is away for a while
 COLLECTOR_UID = 10001  # the contrib image's user (its Dockerfile: USER 10001)
 # The memory limiter holds the collector under 200 MiB (collector_config.py): room above it for Go's runtime.
-RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi", "ephemeral-storage": STATE_SIZE},
+RESOURCES = {"requests": {"cpu": "25m", "memory": "64Mi", "ephemeral-storage": STATE_SIZE},
              "limits": {"cpu": "500m", "memory": "256Mi"}}
 
 
