@@ -37,9 +37,29 @@ def test_kuberay_creates_the_head_and_workers_and_the_head_has_the_four_variable
     assert running(head) and head.status.podIP  # kwok: scheduled on minikube's node, an IP, Ready
 
 
-def test_prometheus_and_grafana_deployments_become_available(deployed):
+def test_kuberay_shares_one_ray_logs_volume_between_ray_the_autoscaler_and_the_log_collector(deployed):
+    """KubeRay's pod builder mounts its own `ray-logs` emptyDir at /tmp/ray in the Ray container and the
+    autoscaler only where nothing is mounted there yet, and reuses a volume of that name
+    (ray-operator/controllers/ray/common/pod.go, addEmptyDir, at v1.5.0 as built here and v1.7.0): so with the
+    stack's volume of that name, every container of the head sees one /tmp/ray, and the collector reads what
+    Ray and the autoscaler write."""
     plane = deployed.cluster.plane
-    for name in ("prometheus", "grafana"):
+    selector = f"ray.io/cluster={CLUSTER}"
+    (head,) = wait_for_pods(plane, NAMESPACE, f"{selector},ray.io/node-type=head")
+    (worker, *_) = wait_for_pods(plane, NAMESPACE, f"{selector},ray.io/node-type=worker")
+    for pod, containers in ((head, {"ray-head", "autoscaler", "log-collector"}), (worker, {"ray-worker",
+                                                                                           "log-collector"})):
+        assert [v.name for v in pod.spec.volumes].count("ray-logs") == 1
+        at_tmp_ray = {c.name: m for c in pod.spec.containers for m in c.volumeMounts or []
+                      if m.mountPath == "/tmp/ray"}
+        assert set(at_tmp_ray) == containers and {m.name for m in at_tmp_ray.values()} == {"ray-logs"}
+        assert at_tmp_ray["log-collector"].readOnly and not at_tmp_ray[pod.spec.containers[0].name].readOnly
+    assert head.spec.containers[0].name == "ray-head"  # KubeRay's Ray container stays the first
+
+
+def test_prometheus_grafana_and_loki_deployments_become_available(deployed):
+    plane = deployed.cluster.plane
+    for name in ("prometheus", "grafana", "loki"):
         assert available(plane, "monitoring", name), f"Deployment {name} not available"
     # Scheduled within what minikube's 4 CPUs and 8 GiB leave beside its own pods (the real scheduler):
     # kwok's node-initialize stage keeps a node's own allocatable (kustomize/stage/node/fast, v0.7.0).
