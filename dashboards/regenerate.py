@@ -38,7 +38,8 @@ GENERATORS = {
 }
 
 
-OWN = {"ray-monitoring/overview.json": "components.builders.overview_dashboard"}
+OWN = {"ray-monitoring/overview.json": "components.builders.overview_dashboard",
+       "logs/ray.json": "components.builders.logs.dashboard"}
 
 
 def generate_own() -> dict[str, str]:

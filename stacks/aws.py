@@ -167,7 +167,7 @@ def build(settings: AwsSettings) -> None:
     # Grafana serves the dashboards of the Ray the head runs, unless rayVersion says otherwise.
     version, source = ((m.ray_version, "rayVersion") if m.ray_version
                        else (image_ray_version(head_kind.image), "the Ray version of rayImage"))
-    served_version, dashboards = load_dashboards_for(version, source)
+    served_version, dashboards = load_dashboards_for(version, source, s.logs.enabled)
 
     groups = SecurityGroups("security-groups", SecurityGroupsArgs(
         subnet.vpc_id, s.cluster_name, s.network.allowed_cidrs, ray_dashboard=s.network.open_ray_dashboard,

@@ -26,11 +26,11 @@ def image_ray_version(image: str) -> str:
     return version
 
 
-def load_dashboards_for(version: str | None, source: str) -> tuple[str, tuple[Dashboard, ...]]:
-    """The release whose dashboards serve Ray `version` (None: the pinned Ray), and the dashboards;
-    `source` says where the version came from, for the error."""
+def load_dashboards_for(version: str | None, source: str, logs: bool) -> tuple[str, tuple[Dashboard, ...]]:
+    """The release whose dashboards serve Ray `version` (None: the pinned Ray), and the dashboards (those of
+    Ray's logs with `logs`); `source` says where the version came from, for the error."""
     try:
-        return dashboards_version(version), load_dashboards(version)
+        return dashboards_version(version), load_dashboards(version, logs=logs)
     except UnsupportedRayVersion as error:
         newest = list(supported_ray_versions().values())[-1]
         raise ConfigError([describe_problem(

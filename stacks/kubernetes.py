@@ -151,7 +151,7 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
         version, source = ray_version_of_targets(s.ray.targets, objects), "the Ray version the cluster runs"
     else:
         version, source = image_ray_version(s.ray.shape.image), "the Ray version of rayImage"
-    served_version, dashboards = load_dashboards_for(version, source)
+    served_version, dashboards = load_dashboards_for(version, source, s.logs.enabled)
 
     created = _created_namespaces(s, access)
     namespaces = list(created.values())

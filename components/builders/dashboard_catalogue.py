@@ -34,6 +34,7 @@ def _slug(relative_path: str) -> str:
 RAY_DIR = "ray"  # Ray's own dashboards for the pinned Ray, as its generator writes them
 VERSIONS_DIR = "ray-versions"  # other Ray versions: index.json and gzipped blobs named by sha256
 OWN_DIRS = ("ray-monitoring",)  # the project's own dashboards, the same for every Ray version
+LOGS_DIR = "logs"  # the project's own dashboards of Ray's logs: served where the stack ships them
 
 
 class UnsupportedRayVersion(ValueError):
@@ -85,12 +86,13 @@ def _ray_dashboards(version: str, root: Path) -> list[tuple[str, str]]:
     return found
 
 
-def load_dashboards(ray_version: str | None = None, root: Path = DASHBOARDS_ROOT) -> tuple[Dashboard, ...]:
-    """Ray's own dashboards for `ray_version` (default: the pinned Ray) and the project's own,
-    sorted so deploys are stable. Ray's keep the same file names across versions, so switching
+def load_dashboards(ray_version: str | None = None, root: Path = DASHBOARDS_ROOT,
+                    logs: bool = False) -> tuple[Dashboard, ...]:
+    """Ray's own dashboards for `ray_version` (default: the pinned Ray) and the project's own (with `logs`,
+    those of Ray's logs too, whose datasource exists only then), sorted so deploys are stable. Ray's keep the same file names across versions, so switching
     versions changes their content, not the objects that hold them."""
     files = _ray_dashboards(dashboards_version(ray_version, root), root)
-    for directory in OWN_DIRS:
+    for directory in (*OWN_DIRS, *([LOGS_DIR] if logs else [])):
         files += [(p.relative_to(root).as_posix(), p.read_text(encoding="utf-8"))
                   for p in sorted((root / directory).rglob("*.json"))]
     if not files:

@@ -66,3 +66,17 @@ def compose_config(directories: list[Path]) -> dict[tuple[Path, str], subprocess
     results = run_all([([compose_tool, "-f", str(directory / "compose.yaml"), "config"], directory)
                        for directory, compose_tool in pairs])
     return dict(zip(pairs, results))
+
+
+def logql_errors(expressions: dict[str, str], workdir: Path) -> dict[str, list[int]]:
+    """name -> offsets where Grafana's LogQL grammar (tests/node-tools/logql-check.mjs) finds a syntax error."""
+    import json
+
+    assert (NODE_TOOLS / "node_modules" / "@grafana" / "lezer-logql").exists(), \
+        "@grafana/lezer-logql is missing: npm ci --prefix tests/node-tools (tests/run does)"
+    source = workdir / "logql.json"
+    source.write_text(json.dumps(expressions))
+    checked = subprocess.run(["node", str(NODE_TOOLS / "logql-check.mjs"), str(source)], capture_output=True,
+                             text=True, timeout=60, check=True)
+    errors: dict[str, list[int]] = json.loads(checked.stdout)
+    return errors

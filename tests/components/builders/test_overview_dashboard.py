@@ -87,7 +87,7 @@ def tsc(tmp_dashboards: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def test_own_dashboards_type_check_against_grafana_schema():
-    own = {d.slug: d.content for d in load_dashboards() if not d.relative_path.startswith("ray/")}
+    own = {d.slug: d.content for d in load_dashboards(logs=True) if not d.relative_path.startswith("ray/")}
     assert own, "the project ships its own dashboards"
     result = tsc(own)
     assert result.returncode == 0, result.stdout
@@ -100,7 +100,7 @@ def test_own_dashboards_type_check_against_grafana_schema():
 
 
 def test_both_stacks_deploy_every_dashboard(minikube, aws):
-    dashboards = load_dashboards()
+    dashboards = load_dashboards(logs=True)  # both stacks ship logs by default
     paths = {path for path in aws.config() if path.startswith("/opt/ray-monitoring/dashboards/")}
     assert paths == {f"/opt/ray-monitoring/dashboards/{d.file_name}" for d in dashboards}
     maps = {r.name for r in minikube.of_type("kubernetes:core/v1:ConfigMap")}
