@@ -89,8 +89,9 @@ def _ray_dashboards(version: str, root: Path) -> list[tuple[str, str]]:
 def load_dashboards(ray_version: str | None = None, root: Path = DASHBOARDS_ROOT,
                     logs: bool = False) -> tuple[Dashboard, ...]:
     """Ray's own dashboards for `ray_version` (default: the pinned Ray) and the project's own (with `logs`,
-    those of Ray's logs too, whose datasource exists only then), sorted so deploys are stable. Ray's keep the same file names across versions, so switching
-    versions changes their content, not the objects that hold them."""
+    those of Ray's logs too, whose datasource exists only then), sorted so deploys are stable. Ray's keep
+    the same file names across versions, so switching versions changes their content, not the objects that
+    hold them."""
     files = _ray_dashboards(dashboards_version(ray_version, root), root)
     for directory in (*OWN_DIRS, *([LOGS_DIR] if logs else [])):
         files += [(p.relative_to(root).as_posix(), p.read_text(encoding="utf-8"))
