@@ -81,7 +81,7 @@ def test_the_created_clusters_pods_are_kept_with_their_cluster_label(kubernetes_
     assert stack.error is None, stack.error
     cluster = stack.one("kubernetes:ray.io/v1:RayCluster", "ray-cluster-cluster").plain
     targets = kuberay_pods(cluster)
-    assert len(targets) == 7, "head: 6 declared ports, worker: 1"
+    assert len(targets) == 9, "head: 6 declared ports, worker: 1, and each pod's log collector without a port"
     expected = sorted([
         ("ray", f"{LOOPBACK}:8080"), ("ray", f"{LOOPBACK}:8081"),
         ("ray-autoscaler", f"{LOOPBACK}:44217"), ("ray-dashboard", f"{LOOPBACK}:44227"),

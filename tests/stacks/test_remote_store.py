@@ -143,7 +143,7 @@ def test_kubernetes_agent_mode(k8s_agent, tmp_path):
     assert json.loads(headers.plain["stringData"]["headers"]) == {"Authorization": f"Bearer {QUERY_TOKEN}"}
     # Grafana reads the store too, its token read from a file when it provisions.
     grafana = k8s_agent.one("kubernetes:core/v1:ConfigMap", "grafana-provisioning").plain["data"]
-    (datasource,) = yaml.safe_load(grafana["datasources.yaml"])["datasources"]
+    (datasource,) = [d for d in yaml.safe_load(grafana["datasources.yaml"])["datasources"] if d["type"] == "prometheus"]
     assert datasource["url"] == QUERY and datasource["jsonData"] == {"httpHeaderName1": "Authorization"}
     assert datasource["secureJsonData"] == {
         "httpHeaderValue1": f"Bearer $__file{{{GRAFANA_DATASOURCE_CREDENTIAL_FILE}}}"}

@@ -41,7 +41,16 @@ def kuberay_pods(cluster: dict) -> list[dict]:
     targets = []
     for node_type, group, pod_name, group_spec in groups:
         for container in group_spec["template"]["spec"]["containers"]:
-            for port in container["ports"]:
+            if not container.get("ports"):
+                # A container without ports (the log collector) is one target at the pod's IP, no port labels
+                # (Prometheus v0.313.2 discovery/kubernetes/pod.go: "We don't have a port ...").
+                anonymous = pod(pod_name, namespace, f"{LOOPBACK}:0", "", node_type=node_type, cluster=name)
+                for label in ("__meta_kubernetes_pod_container_port_name",
+                              "__meta_kubernetes_pod_container_port_number"):
+                    del anonymous["labels"][label]
+                anonymous["labels"]["__meta_kubernetes_pod_container_name"] = container["name"]
+                targets.append({**anonymous, "targets": [LOOPBACK]})
+            for port in container.get("ports", []):
                 live = LIVE_PORTS.get((node_type, port["name"]), 10_000 + port["containerPort"] % 10_000)
                 target = pod(pod_name, namespace, f"{LOOPBACK}:{live}", port["name"], node_type=node_type,
                              cluster=name)

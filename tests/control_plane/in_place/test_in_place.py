@@ -40,6 +40,6 @@ def test_changed_settings_update_in_place(deployed):
     assert any("scrape_interval: 10s" in text for text in files)
     assert any("> 85" in text for text in files)  # RayNodeMemoryHigh's threshold
     datasources = [d for text in files if "datasources:" in text for d in yaml.safe_load(text)["datasources"]]
-    assert [d["name"] for d in datasources] == ["Ray Prometheus"]
+    assert [d["name"] for d in datasources] == ["Ray Prometheus", "Ray logs"]
     prometheus = plane.read("apps/v1", "Deployment", "prometheus", "monitoring")
     assert "--storage.tsdb.retention.time=7d" in prometheus.spec.template.spec.containers[0].args
