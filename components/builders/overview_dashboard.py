@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.builders.grafana_dashboard import dashboard_json
 from components.builders.recording_rules import OBJECT_STORE_BY_NODE, TASKS_BY_STATE
 
 UID = "rayMonitoringOverview"
@@ -161,32 +162,19 @@ def dashboard() -> dict[str, Any]:
         x += panel.width
         row_height = max(row_height, built["gridPos"]["h"])
     metric = "ray_node_cpu_utilization"
-    return {
-        "uid": UID,
-        "title": TITLE,
-        "description": "What to look at first: node resources, tasks, actors, object store, scrape health.",
-        "tags": ["ray", "ray-monitoring"],
-        "editable": False,
-        "graphTooltip": 1,
-        "refresh": "30s",
-        "schemaVersion": 41,
-        "time": {"from": "now-1h", "to": "now"},
-        "timezone": "browser",
-        "templating": {"list": [
-            {"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus",
-             "hide": 0, "options": [], "refresh": 1, "includeAll": False, "multi": False,
-             "description": "The Prometheus datasource (RAY_PROMETHEUS_NAME)."},
-            _variable("Cluster", "Cluster", f"label_values({metric}, ray_io_cluster)", ".*",
-                      "Ray cluster (the ray_io_cluster label the scrape configuration adds)."),
-            _variable("SessionName", "Session", f'label_values({metric}{{ray_io_cluster=~"$Cluster"}}, SessionName)',
-                      ".+", "Ray session: a new one starts with every `ray start` of the head."),
-            _variable("Instance", "Node", f"label_values({metric}{{{RAY}}}, instance)", ".+",
-                      "Ray node (scrape address)."),
-        ]},
-        "annotations": {"list": []},
-        "links": [],
-        "panels": panels,
-    }
+    variables = [
+        {"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus",
+         "hide": 0, "options": [], "refresh": 1, "includeAll": False, "multi": False,
+         "description": "The Prometheus datasource (RAY_PROMETHEUS_NAME)."},
+        _variable("Cluster", "Cluster", f"label_values({metric}, ray_io_cluster)", ".*",
+                  "Ray cluster (the ray_io_cluster label the scrape configuration adds)."),
+        _variable("SessionName", "Session", f'label_values({metric}{{ray_io_cluster=~"$Cluster"}}, SessionName)',
+                  ".+", "Ray session: a new one starts with every `ray start` of the head."),
+        _variable("Instance", "Node", f"label_values({metric}{{{RAY}}}, instance)", ".+",
+                  "Ray node (scrape address)."),
+    ]
+    return dashboard_json(UID, TITLE, "What to look at first: node resources, tasks, actors, object store, scrape "
+                          "health.", ["ray", "ray-monitoring"], variables, panels)
 
 
 def render() -> str:

@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from components.builders.grafana_dashboard import dashboard_json
 from components.constants import GRAFANA_LOGS_DATASOURCE_UID
 
 UID = "rayMonitoringLogs"
@@ -92,22 +93,8 @@ def _panels() -> list[dict[str, Any]]:
 
 
 def dashboard() -> dict[str, Any]:
-    return {
-        "uid": UID,
-        "title": TITLE,
-        "description": "Ray's log files from every node: raylet, GCS, dashboard, workers and job drivers.",
-        "tags": ["ray", "ray-monitoring", "logs"],
-        "editable": False,
-        "graphTooltip": 1,
-        "refresh": "30s",
-        "schemaVersion": 41,
-        "time": {"from": "now-1h", "to": "now"},
-        "timezone": "browser",
-        "templating": {"list": _variables()},
-        "annotations": {"list": []},
-        "links": [],
-        "panels": _panels(),
-    }
+    return dashboard_json(UID, TITLE, "Ray's log files from every node: raylet, GCS, dashboard, workers and job "
+                          "drivers.", ["ray", "ray-monitoring", "logs"], _variables(), _panels())
 
 
 def render() -> str:
