@@ -29,7 +29,8 @@ from doctor.checks import (
     prometheus,
     ray_dashboard,
 )
-from doctor.http import Http
+from doctor.http import Http, HttpError
+from doctor.logs import LOGS_CHECKS, NODE_NAMES, logs, node_names
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -48,6 +49,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--remote-writes", type=int, default=0,
                         help="how many stores Prometheus writes to (remoteWrite, managedPrometheus)")
     parser.add_argument("--prometheus-agent", action="store_true", help="Prometheus runs in agent mode")
+    parser.add_argument("--expect-logs", choices=sorted(NODE_NAMES),
+                        help="the stack ships Ray's logs from this platform's nodes: check they arrive")
     parser.add_argument("--json", action="store_true", help="print a JSON list of {check, ok, detail, fix}")
     return parser.parse_args(argv)
 
@@ -66,7 +69,8 @@ def expectations(doctor: dict, stack: str) -> Expectations:
         prometheus_memory_limit=doctor["prometheusMemoryLimit"], node_exporter=doctor["nodeExporter"],
         restart_command=doctor["restartCommand"], config_hint=f"pulumi config set --stack {stack}",
         remote_writes=doctor.get("remoteWrites", 0), prometheus_agent=doctor.get("prometheusAgent", False),
-        launched_nodes=doctor.get("launchedNodes"), launched_fix=doctor.get("launchedFix", ""))
+        launched_nodes=doctor.get("launchedNodes"), launched_fix=doctor.get("launchedFix", ""),
+        logs=doctor["platform"] if doctor.get("logs") else None)
 
 
 def run_checks(http: Http, urls: dict[str, str | None], password: str | None,
@@ -91,7 +95,22 @@ def run_checks(http: Http, urls: dict[str, str | None], password: str | None,
                               else not_run(PROMETHEUS_CHECKS, why["prometheus"]))
     sections["Grafana"] = (grafana(http, grafana_url, password, expect) if grafana_url
                            else not_run(GRAFANA_CHECKS, why["grafana"]))
+    if expect.logs:
+        sections["Logs"] = _logs(http, prometheus_url, grafana_url, password, expect, findings, why["grafana"])
     return sections
+
+
+def _logs(http: Http, prometheus_url: str | None, grafana_url: str | None, password: str | None,
+          expect: Expectations, findings: Findings, no_grafana: str) -> list[Result]:
+    """Through Grafana's logs datasource; the nodes to expect lines from are those Prometheus sees."""
+    if not grafana_url:
+        return not_run(LOGS_CHECKS, no_grafana)
+    if prometheus_url and not expect.prometheus_agent and expect.logs:
+        try:
+            findings.node_names = node_names(http, prometheus_url, expect.logs)
+        except (HttpError, KeyError):  # Prometheus' own checks say why it did not answer
+            findings.node_names = None
+    return logs(http, grafana_url, password, expect, findings)
 
 
 def render(sections: dict[str, list[Result]]) -> str:
@@ -117,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     expect = Expectations(datasource_name=args.expect_datasource, iframe_host=args.expect_iframe_host,
                           dashboard_uids=dashboard_uids(), ray_nodes=args.ray_nodes,
                           prometheus_memory_limit=args.prometheus_memory_limit, remote_writes=args.remote_writes,
-                          prometheus_agent=args.prometheus_agent)
+                          prometheus_agent=args.prometheus_agent, logs=args.expect_logs)
     forwards = PortForwards(args.context)
     access: list[Result] = []  # one failed result per port-forward that did not start
     unreached: dict[str, str] = {}

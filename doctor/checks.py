@@ -48,6 +48,7 @@ class Expectations:
     config_hint: str = "pulumi config set"  # how the user changes a setting of this stack
     launched_nodes: int | None = None  # EC2: the head and the workers' group's desired capacity
     launched_fix: str = ""  # where to see why a launched node did not join
+    logs: str | None = None  # the platform whose nodes ship Ray's logs (doctor/logs.py), or None: no logs
 
     @property
     def planned_series(self) -> int | None:
@@ -61,6 +62,7 @@ class Findings:
 
     alive_nodes: list[str] | None = None  # "ip:metrics port" of every node Ray reports alive
     prometheus_reachable: bool | None = None
+    node_names: list[str] | None = None  # the nodes Prometheus sees, named as their log collectors name them
 
 
 @dataclass

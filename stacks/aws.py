@@ -392,7 +392,7 @@ def _exports(s: AwsSettings, head: RayNode, monitoring: MonitoringHead, managed:
                  "rayDashboard": ray_dashboard_url},
         **doctor_expectations(m, iframe_host, s.data.prometheus_memory_limit, node_exporter=True,
                               restart_command=f"on the head: {HEAD_RESTART}", dashboards_version=served_version,
-                              managed_store=bool(managed)),
+                              logs=s.logs.enabled, managed_store=bool(managed)),
         # Ray's live nodes against what EC2 launched: a worker that never joins leaves its group.
         "launchedNodes": 1 + (s.nodes.worker_count if workers else 0),
         "launchedFix": pulumi.Output.concat(

@@ -11,7 +11,7 @@ from stacks.settings import MonitoringSettings
 
 def doctor_expectations(m: MonitoringSettings, iframe_host: pulumi.Input[str], memory_limit: str,
                         node_exporter: bool, restart_command: pulumi.Input[str], dashboards_version: str,
-                        managed_store: bool = False) -> dict[str, Any]:
+                        logs: bool, managed_store: bool = False) -> dict[str, Any]:
     return {
         "rayDashboardsVersion": dashboards_version,  # the dashboards (and their uids) Grafana serves
         "datasourceName": m.datasource_name,
@@ -24,4 +24,5 @@ def doctor_expectations(m: MonitoringSettings, iframe_host: pulumi.Input[str], m
         "restartCommand": restart_command,
         "remoteWrites": len(m.store.writes) + managed_store,
         "prometheusAgent": m.store.agent,
+        "logs": logs,  # the nodes ship Ray's logs: the doctor checks they arrive
     }

@@ -391,7 +391,7 @@ def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, he
                               own.prometheus_resources.memory_limit if own else m.sizing.memory_limit,
                               node_exporter=False,
                               restart_command=head_restart_command(dashboard.name, dashboard.namespace),
-                              dashboards_version=served_version),
+                              dashboards_version=served_version, logs=s.logs.enabled),
     }))
 
 

@@ -1,12 +1,15 @@
 """The doctor against a real Ray cluster and a real Prometheus running the aws stack's configuration:
 a healthy run passes every check, then one fault at a time is injected and diagnosed by the right
 check, with its cause and fix, and no other check fails. Grafana's side is served by its documented
-HTTP API responses (tests/grafana_api.py: no Grafana server can run here)."""
+HTTP API responses (tests/grafana_api.py: no Grafana server can run here). Ray's logs reach the store as
+on the head: the real collector runs the stack's collector.yaml on the cluster's session directory and sends
+to VictoriaLogs (Loki's stand-in), which the Grafana stand-in's logs datasource reads."""
 
 from __future__ import annotations
 
 import functools
 import json
+import socket
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import replace
@@ -15,27 +18,49 @@ import pytest
 import yaml
 
 from components.builders.alert_rules import FILE_NAME
+from components.builders.logs.collector_config import NODE_TYPE_ENV
+from components.builders.logs.compose_services import COLLECTOR_CONFIG_FILE, COLLECTOR_STATE_MOUNT
 from doctor.__main__ import expectations, render, run_checks
 from doctor.http import Http
 from support.cloud_mocks import GENERATED_PASSWORD
 from support.grafana_api import deployed_grafana
 from support.live import LOOPBACK, Processes, Prometheus, on_loopback, wait_until
+from support.log_pipeline import Collector, VictoriaLogs
+from support.loopback import free_port
 from support.pulumi_internals import reveal
 from support.stacks import run_stack
 
 EXTRA_PROMETHEUS_PORT = 9092  # a second Prometheus for the faults that need another configuration
 
 
+# What names the node in its logs: on EC2 the collector's HOSTNAME, which Docker sets on the host's network to
+# the host's name (moby: os.Hostname()), as node_exporter's uname nodename on the same machine is.
+NODE_NAME = socket.gethostname()
+
+
 @pytest.fixture(scope="module")
-def doctor_setup(live):
+def doctor_setup(live, tmp_path_factory):
     stack = run_stack("aws")
     assert stack.error is None, stack.error
+    workdir = tmp_path_factory.mktemp("doctor-logs")
+    processes = Processes()
+    store = VictoriaLogs(processes, workdir / "store", free_port())
+    config = stack.config()[COLLECTOR_CONFIG_FILE].replace("http://127.0.0.1:3100/otlp", store.otlp_url)
+    collector = Collector(processes, workdir / "collector", config,
+                          {"/tmp/ray": str(live.ray.temp_dir), COLLECTOR_STATE_MOUNT: str(workdir / "state")},
+                          {"HOSTNAME": NODE_NAME, NODE_TYPE_ENV: "head"}, telemetry_port=free_port())
     # Where the head's RAY_GRAFANA_HOST points (http://127.0.0.1:3000 on the aws stack).
     grafana = deployed_grafana(stack, port=3000).start()
+    grafana.logs_store = store.url
     try:
+        store.start()
+        collector.start()
+        wait_until(lambda: store.query(f'ray_node:="{NODE_NAME}"'), 60, "the cluster's first log lines in the store",
+                   interval=1)
         yield stack, grafana, expectations(stack.doctor, "aws")
     finally:
         grafana.stop()
+        processes.stop_all()
 
 
 @functools.cache
@@ -99,6 +124,7 @@ def test_a_healthy_stack_passes_every_check(live, doctor_setup):
     assert {k: r.detail for k, r in results.items() if r.ok is not True} == {
         "remote write keeps up": "no remoteWrite configured"}
     assert "2 Ray node(s) alive" in results["Ray Dashboard reachable"].detail
+    assert results["logs arrive from every Ray node"].detail.startswith("lines from all 1 node(s) Prometheus sees")
     assert results["every launched node joined Ray"].detail == "2 node(s) alive, 2 launched", "head + workerCount 1"
 
 
@@ -146,6 +172,37 @@ def test_a_worker_missing_from_discovery_is_named(live, doctor_setup):
     assert failures(results) == [check]
     assert f"no current metrics from {worker}: not discovered" in results[check].detail
     assert "discover" in results[check].fix
+
+
+def test_a_node_whose_logs_never_arrived_is_named(live, doctor_setup, tmp_path):
+    """The store answers but holds nothing from this node, as when its collector cannot send."""
+    stack, grafana, expect = doctor_setup
+    processes = Processes()
+    empty = VictoriaLogs(processes, tmp_path / "empty", free_port())
+    sending = grafana.logs_store
+    try:
+        empty.start()
+        grafana.logs_store = empty.url
+        results = diagnose(urls(live, grafana), expect)
+    finally:
+        grafana.logs_store = sending
+        processes.stop_all()
+    check = results["logs arrive from every Ray node"]
+    assert failures(results) == ["logs arrive from every Ray node"]
+    assert f"no log line in the last 15 min from {NODE_NAME}" in check.detail
+    assert "docker compose logs log-collector" in check.fix
+
+
+def test_a_log_store_that_does_not_answer_fails_the_logs_datasource(live, doctor_setup):
+    stack, grafana, expect = doctor_setup
+    sending, grafana.logs_store = grafana.logs_store, f"http://{LOOPBACK}:{free_port()}"  # nothing listens there
+    try:
+        results = diagnose(urls(live, grafana), expect)
+    finally:
+        grafana.logs_store = sending
+    assert failures(results) == ["logs datasource connects"]
+    assert "cannot query the store" in results["logs datasource connects"].detail
+    assert results["logs arrive from every Ray node"].ok is None, "the gate failed: the rest is not run"
 
 
 def test_a_missing_rule_file_is_diagnosed(live, doctor_setup):

@@ -3,7 +3,12 @@
 No Grafana server can run on these machines (none is in any registry here), so this serves the
 responses Grafana's HTTP API documentation gives for each endpoint the doctor reads (/api/health,
 /api/datasources/name/:name, /api/datasources/uid/:uid/health, /api/dashboards/uid/:uid, and the
-X-Frame-Options header of a dashboard page). What it answers comes from the files a stack deploys:
+X-Frame-Options header of a dashboard page).
+Where a Loki datasource is provisioned, its health and its `label/<name>/values` resource (which Grafana forwards to
+Loki's /loki/api/v1/label/<name>/values: pkg/tsdb/loki/loki.go) are answered from a real store that
+`logs_store` names: VictoriaLogs, which the collectors send the same OTLP logs to (Loki is AGPL, not built
+here); what the store holds is what it answers, in Loki's documented response shape.
+What it answers comes from the files a stack deploys:
 anonymous access and embedding from its grafana.ini, the datasource from its provisioning file, the
 dashboards from the dashboard files, the admin password from its secret. Tests then flip one fault
 at a time.
@@ -16,6 +21,9 @@ from __future__ import annotations
 import base64
 import configparser
 import json
+import urllib.error
+import urllib.parse
+import urllib.request
 from typing import Iterable
 from urllib.parse import unquote
 
@@ -33,7 +41,10 @@ class GrafanaApi:
         ini = configparser.ConfigParser()
         ini.read_string(grafana_ini)
         # The metrics datasource the Ray Dashboard names (Loki's, with `logs`, is beside it).
-        (datasource,) = [d for d in yaml.safe_load(datasources_yaml)["datasources"] if d["type"] == "prometheus"]
+        provisioned = yaml.safe_load(datasources_yaml)["datasources"]
+        (datasource,) = [d for d in provisioned if d["type"] == "prometheus"]
+        self.logs_uid = next((d["uid"] for d in provisioned if d["type"] == "loki"), None)
+        self.logs_store: str | None = None  # the URL of the VictoriaLogs the collectors send to
         self.password = password
         self.dashboard_uids = {json.loads(d)["uid"] for d in dashboards}
         self.datasource, self.datasource_uid = datasource["name"], datasource["uid"]
@@ -59,6 +70,9 @@ class GrafanaApi:
                         return self.send_json(200, {"id": 1, "uid": api.datasource_uid, "orgId": 1,
                                                     "name": api.datasource, "type": "prometheus", "access": "proxy",
                                                     "isDefault": True})
+                    if api.logs_uid and path.startswith(f"/api/datasources/uid/{api.logs_uid}/"):
+                        return self.send_json(*api.logs_reply(path.rsplit(f"/{api.logs_uid}/", 1)[1],
+                                                              self.path.partition("?")[2]))
                     if path == f"/api/datasources/uid/{api.datasource_uid}/health":
                         if api.datasource_healthy:
                             return self.send_json(200, {"status": "OK",
@@ -80,6 +94,27 @@ class GrafanaApi:
 
         self._server = LoopbackServer(Handler, port)
         self.url = self._server.url
+
+    def logs_reply(self, path: str, query: str) -> tuple[int, dict]:
+        """Grafana's answer for the Loki datasource's `path` (health, resources/label/NAME/values)."""
+        try:
+            if path == "health":
+                with urllib.request.urlopen(f"{self.logs_store}/health", timeout=5):  # noqa: S310
+                    return 200, {"status": "OK", "message": "Successfully queried the Loki API."}
+            if path.startswith("resources/label/") and path.endswith("/values"):
+                return 200, {"status": "success", "data": self._label_values(path.split("/")[2], query)}
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            return 400, {"status": "ERROR", "message": f"There was an error returned querying the Loki API.: {error}"}
+        return 404, {"message": "Not found"}
+
+    def _label_values(self, label: str, query: str) -> list[str]:
+        if not self.logs_store:
+            raise ValueError("no store behind the logs datasource")
+        window = dict(urllib.parse.parse_qsl(query))  # Loki's start and end: Unix nanoseconds
+        args = {"query": "*", "field": label, **{k: str(int(window[k]) / 1e9) for k in ("start", "end") if k in window}}
+        url = f"{self.logs_store}/select/logsql/field_values?" + urllib.parse.urlencode(args)
+        with urllib.request.urlopen(url, timeout=10) as reply:  # noqa: S310
+            return sorted(v["value"] for v in json.loads(reply.read())["values"])
 
     def start(self) -> GrafanaApi:
         self._server.start()

@@ -11,6 +11,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import yaml
+
 from support.live import LOOPBACK, Processes, wait_until
 from support.tools import tool
 
@@ -51,16 +53,20 @@ class Collector:
     """The collector with a deployed configuration, its container paths moved to this machine's."""
 
     def __init__(self, processes: Processes, workdir: Path, config_text: str, paths: dict[str, str],
-                 env: dict[str, str]):
+                 env: dict[str, str], telemetry_port: int = 8888):
         """`paths`: container path -> local path (Ray's temp dir, the storage directory); `env`: what the
-        container's environment gives it (the node's name and type)."""
-        self.processes, self.workdir, self.env = processes, workdir, env
+        container's environment gives it (the node's name and type); `telemetry_port`: where its own metrics
+        are served here (8888 as deployed; another where two collectors run on this machine at once)."""
+        self.processes, self.workdir, self.env, self.telemetry_port = processes, workdir, env, telemetry_port
         workdir.mkdir(parents=True, exist_ok=True)
         local = config_text
         for container, here in sorted(paths.items(), key=lambda p: -len(p[0])):
             local = local.replace(container, here)
+        config = yaml.safe_load(local)
+        (reader,) = config["service"]["telemetry"]["metrics"]["readers"]
+        reader["pull"]["exporter"]["prometheus"]["port"] = telemetry_port
         self.config_file = workdir / "collector.yaml"
-        self.config_file.write_text(local)
+        self.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
         self.process: subprocess.Popen | None = None
 
     def validate(self) -> subprocess.CompletedProcess:
@@ -83,8 +89,9 @@ class Collector:
             self.process = None
 
     def metric(self, name: str) -> float | None:
-        """The sum of a metric on the collector's own telemetry endpoint (127.0.0.1:8888), if it has it."""
-        with urllib.request.urlopen(f"http://{LOOPBACK}:8888/metrics", timeout=2) as reply:  # noqa: S310
+        """The sum of a metric on the collector's own telemetry endpoint, if it has it."""
+        with urllib.request.urlopen(f"http://{LOOPBACK}:{self.telemetry_port}/metrics",  # noqa: S310
+                                    timeout=2) as reply:
             values = [float(line.rsplit(" ", 1)[1]) for line in reply.read().decode().splitlines()
                       if line.startswith(name) and not line.startswith("#")]
         return sum(values) if values else None

@@ -8,6 +8,9 @@ from __future__ import annotations
 import subprocess
 import time
 
+from components.builders.logs.collector_config import NODE_ENV
+from doctor.http import Http
+from doctor.logs import node_names
 from support.autoscaler import scale_up
 from support.cluster_state import wait_for_pods
 from support.control_plane import CLUSTER, NAMESPACE, sample_ray_cluster
@@ -50,6 +53,22 @@ def test_the_overviews_queries_return_data(discovery):
     assert by_panel["CPU utilisation per node #0"].series == 2, "one line per Ray node"
     drawn = [a.request.source for a in answers if a.series]
     assert len(drawn) >= len(answers) // 2, f"most panels draw from the discovered nodes: {drawn}"
+
+
+def test_prometheus_names_each_ray_pod_as_its_log_collector_names_itself(discovery):
+    """The doctor expects logs from every node Prometheus sees, by name (doctor/logs.py): the collector in each
+    pod KubeRay made takes its name from the downward API's metadata.name, and the scrape labels that pod's
+    series `pod` with the same name."""
+    plane, prometheus = discovery.cluster.plane, discovery.prometheus
+    wait_until(lambda: len(prometheus.query("ray_node_cpu_utilization")) >= 2, 60, "both nodes' CPU series")
+    pods = {p.status.podIP: p for p in plane.list("v1", "Pod", NAMESPACE, selector=f"ray.io/cluster={CLUSTER}")}
+    for pod in pods.values():
+        (collector,) = [c for c in pod.spec.containers if c.name == "log-collector"]
+        (named,) = [e for e in collector.env if e.name == NODE_ENV]
+        assert named.valueFrom.fieldRef.fieldPath == "metadata.name", (pod.metadata.name, named)
+    seen = node_names(Http(timeout=5), prometheus.url, "kubernetes")
+    assert {pods[discovery.head].metadata.name, pods[discovery.worker].metadata.name} <= set(seen), seen
+    assert set(seen) <= {p.metadata.name for p in pods.values()}, seen
 
 
 def test_a_worker_kuberay_adds_later_is_scraped_within_two_intervals(discovery, tmp_path):
