@@ -43,6 +43,8 @@ GRAFANA_SECRET_KEY_FILE = f"{GRAFANA_SECRETS_DIR}/{GRAFANA_SECRET_KEY}"
 # The password or token Grafana's datasource sends to a store (grafanaQueryAuth), beside it.
 GRAFANA_DATASOURCE_CREDENTIAL = "datasource-credential"
 GRAFANA_DATASOURCE_CREDENTIAL_FILE = f"{GRAFANA_SECRETS_DIR}/{GRAFANA_DATASOURCE_CREDENTIAL}"
+GRAFANA_LOGS_CREDENTIAL = "logs-credential"  # the password or token Grafana reads logsUrl with
+GRAFANA_LOGS_CREDENTIAL_FILE = f"{GRAFANA_SECRETS_DIR}/{GRAFANA_LOGS_CREDENTIAL}"
 GRAFANA_DASHBOARDS_DIR = "/etc/grafana/dashboards"
 GRAFANA_PROVISIONING_DIR = "/etc/grafana/provisioning"
 

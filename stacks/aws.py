@@ -32,6 +32,7 @@ from components.builders import (
 )
 from components.builders.dashboard_catalogue import Dashboard
 from components.builders.logs import compose_services as log_services
+from components.builders.logs.collector_config import authorization_file_content
 from components.builders.logs.compose_services import NodeLogs
 from components.builders.logs.loki_config import LOKI_PORT
 from components.builders.ray_head_env import ray_head_env, ray_node_env
@@ -202,6 +203,7 @@ def _head_secrets(s: AwsSettings) -> list[HeadSecret]:
     for file_name, credential in m.store.write_credentials.items():
         secrets.append(HeadSecret(f"remote-write-{file_name}", f"prometheus/remote-write/{file_name}", credential,
                                   functools.partial(head_config.remote_write_credential, file_name=file_name)))
+    secrets += _log_store_secrets(s)
     query = m.store.query
     if query and query.secret is not None:
         secrets.append(HeadSecret("grafana-datasource-credential", "grafana/datasource-credential", query.secret,
@@ -213,17 +215,44 @@ def _head_secrets(s: AwsSettings) -> list[HeadSecret]:
     return secrets
 
 
+LOGS_HEADER_SECRET = "logs-authorization"  # the HeadSecret every node's collector reads
+
+
+def _log_store_secrets(s: AwsSettings) -> list[HeadSecret]:
+    """The user's Loki's credentials (logsUrl): Grafana's, and the collectors' header, which the workers read."""
+    secrets, logs = [], s.logs
+    if logs.query and logs.query.secret is not None:
+        secrets.append(HeadSecret("grafana-logs-credential", "grafana/logs-credential", logs.query.secret,
+                                  head_config.logs_credential))
+    header = logs.store_authorization
+    if header is not None:
+        secrets.append(HeadSecret(LOGS_HEADER_SECRET, "logs/authorization", authorization_file_content(header),
+                                  head_config.logs_authorization, workers_read=True))
+    return secrets
+
+
 def _collector_yaml(s: AwsSettings, loki_host: str) -> str | None:
-    """A node's log collector configuration, sending to Loki on the head; None without logs."""
-    return log_services.collector_yaml(f"http://{loki_host}:{LOKI_PORT}/otlp", s.cluster_name) if s.logs.enabled \
-        else None
+    """A node's log collector configuration, sending to Loki on the head or to the user's; None without logs."""
+    if not s.logs.enabled:
+        return None
+    url = f"{s.logs.store.url}/otlp" if s.logs.store else f"http://{loki_host}:{LOKI_PORT}/otlp"
+    return log_services.collector_yaml(url, s.cluster_name, s.logs.store_authorization is not None)
+
+
+def _logs_source(s: AwsSettings) -> grafana_provisioning.LogsSource | None:
+    """The Loki Grafana reads: the head's, or the user's (logsUrl)."""
+    if not s.logs.enabled:
+        return None
+    query = s.logs.query
+    return (grafana_provisioning.LogsSource(query.url, query.auth) if query
+            else grafana_provisioning.LogsSource(f"{LOCAL}:{LOKI_PORT}"))
 
 
 def _head_files(s: AwsSettings, head: NodeKind, managed: ManagedPrometheus | None,
                 dashboards: tuple[Dashboard, ...]) -> head_config.HeadFiles:
     m, store = s.monitoring, s.monitoring.store
     collector = _collector_yaml(s, "127.0.0.1")
-    loki = log_services.loki_yaml(s.logs.retention) if s.logs.enabled else None
+    loki = log_services.loki_yaml(s.logs.retention) if s.logs.deploys_loki else None
     ray_prometheus = store.ray_query.url if store.ray_query else f"{LOCAL}:{PROMETHEUS_PORT}"
     env = ray_head_env(f"{LOCAL}:{GRAFANA_PORT}", ray_prometheus, m.datasource_name, "${RAY_GRAFANA_IFRAME_HOST}",
                        cardinality_level=m.cardinality_level)
@@ -268,15 +297,15 @@ def _prometheus_yml(s: AwsSettings, workspace_write_url: str | None = None) -> s
 def _datasources(s: AwsSettings, managed: ManagedPrometheus | None) -> pulumi.Input[str]:
     """Grafana's datasource: the managed workspace, the store, or our Prometheus."""
     name, query = s.monitoring.datasource_name, s.monitoring.store.query
-    logs = f"{LOCAL}:{LOKI_PORT}" if s.logs.enabled else None
+    logs = _logs_source(s)
     if managed:
         # The workspace's SigV4 endpoint, signed with the head's role (Ray's dashboard keeps our Prometheus).
         return managed.query_url.apply(lambda url: grafana_provisioning.datasource_provisioning(
-            name, url, StoreAuth("sigv4", region=s.region), logs_url=logs))
+            name, url, StoreAuth("sigv4", region=s.region), logs=logs))
     if query:
         return grafana_provisioning.datasource_provisioning(name, query.url, query.auth,
-                                                            GRAFANA_DATASOURCE_CREDENTIAL_FILE, logs_url=logs)
-    return grafana_provisioning.datasource_provisioning(name, f"{LOCAL}:{PROMETHEUS_PORT}", logs_url=logs)
+                                                            GRAFANA_DATASOURCE_CREDENTIAL_FILE, logs=logs)
+    return grafana_provisioning.datasource_provisioning(name, f"{LOCAL}:{PROMETHEUS_PORT}", logs=logs)
 
 
 @dataclass(frozen=True)
@@ -297,9 +326,11 @@ def _nodes(s: AwsSettings, place: Placement, groups: SecurityGroups,
         write_workspaces=[*managed_workspace, *place.grants.write_workspaces],
         query_workspaces=[*managed_workspace, *place.grants.query_workspaces], assume_roles=place.grants.roles,
         decrypt_keys=[monitoring.key_arn]))
-    token = monitoring.ray_token_parameter  # the workers read Ray's token at boot, and nothing else
-    worker_role = NodeRole("worker-role", NodeRoleArgs(s.cluster_name, [token.parameter_arn] if token else [], [],
-                                                       decrypt_keys=[monitoring.key_arn] if token else []))
+    # The workers read Ray's token and their log store's header at boot, and nothing else.
+    token, header = monitoring.ray_token_parameter, monitoring.worker_parameters.get(LOGS_HEADER_SECRET)
+    readable = [p.parameter_arn for p in (token, header) if p is not None]
+    worker_role = NodeRole("worker-role", NodeRoleArgs(s.cluster_name, readable, [],
+                                                       decrypt_keys=[monitoring.key_arn] if readable else []))
     data = DataVolume("monitoring-data", DataVolumeArgs(s.cluster_name, place.subnet.availability_zone,
                                                         place.volume_size, s.data.retain,
                                                         tags={STACK_TAG: stack_id()}))
@@ -318,10 +349,11 @@ def _nodes(s: AwsSettings, place: Placement, groups: SecurityGroups,
     data.attach(head.instance)
     workers = None
     if s.nodes.worker_max_count:
-        # The token's version is in the user-data: a rotated token is a new launch template, which rolls
-        # the workers onto it; through the parameter, the workers launch after their token exists.
-        worker_data = pulumi.Output.all(head.instance.private_ip, token.version if token else 0).apply(
-            lambda args: _worker_user_data(s, worker_kind, args[0], token, int(args[1])))
+        # The secrets' versions are in the user-data: a rotated token or header is a new launch template, which
+        # rolls the workers onto it; through the parameters, the workers launch after their secrets exist.
+        worker_data = pulumi.Output.all(head.instance.private_ip, token.version if token else 0,
+                                        header.version if header else 0).apply(
+            lambda args: _worker_user_data(s, worker_kind, args[0], token, int(args[1]), header, int(args[2])))
         workers = WorkerGroup("workers", WorkerGroupArgs(
             ami_id=worker_kind.ami.id, keep_ami=worker_kind.keep_ami, gpus=bool(worker_kind.hardware.gpus),
             root_device_name=worker_kind.ami.root_device_name,
@@ -332,15 +364,18 @@ def _nodes(s: AwsSettings, place: Placement, groups: SecurityGroups,
     return head, workers
 
 
-def _worker_user_data(s: AwsSettings, worker: NodeKind, head_address: str, token: Any, token_version: int) -> str:
-    """A worker's cloud-init: Ray joining the head, node_exporter, and the log collector sending to the head."""
+def _worker_user_data(s: AwsSettings, worker: NodeKind, head_address: str, token: Any, token_version: int,
+                      header: Any, header_version: int) -> str:
+    """A worker's cloud-init: Ray joining the head, node_exporter, and the log collector sending to the head
+    (or to the user's Loki, with its header)."""
     collector = _collector_yaml(s, head_address)
     return cloud_init.worker_user_data(
         compose.worker_compose(head_address, worker.image, gpus=bool(worker.hardware.gpus), token_auth=bool(token),
                                node_env=ray_node_env(s.monitoring.cardinality_level),
                                logs=NodeLogs(collector, "worker") if collector else None),
         cloud_init.WorkerToken(s.region, token.parameter_name, token_version) if token else None,
-        collector_yaml=collector)
+        collector_yaml=collector,
+        logs_header=cloud_init.WorkerToken(s.region, header.parameter_name, header_version) if header else None)
 
 
 def _exports(s: AwsSettings, head: RayNode, monitoring: MonitoringHead, managed: ManagedPrometheus | None,

@@ -201,16 +201,17 @@ def _own_monitoring(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple
         ), opts)
     prometheus = _prometheus(s, own, opts)
     loki = None
-    if s.logs.enabled:
+    if s.logs.deploys_loki:
         loki = Loki(LOKI, LokiArgs(namespace=s.namespace, loki_yaml=loki_config.render(LokiSettings(s.logs.retention)),
                                    resources=LOKI_RESOURCES, storage=own.loki_storage, clients=loki_clients(s)), opts)
     grafana = _grafana(s, own, dashboards, prometheus.url, loki.url if loki else None, opts)
+    logs_url = f"{loki.url}/otlp" if loki else f"{s.logs.store.url}/otlp" if s.logs.store else None
     # In agent mode our Prometheus keeps nothing to query: the heads query the store, with its credentials.
     headers = store.ray_query_headers
     return Monitoring(store.ray_query.url if store.ray_query else prometheus.url, grafana.url,
                       [prometheus.deployment, grafana.deployment], admin_password=grafana.admin_password,
                       ray_query_headers=pulumi.Output.secret(headers) if headers is not None else None,
-                      logs_url=f"{loki.url}/otlp" if loki else None)
+                      logs_url=logs_url)
 
 
 def _prometheus(s: KubernetesSettings, own: OwnMonitoring, opts: pulumi.ResourceOptions | None) -> Prometheus:
@@ -236,15 +237,19 @@ def _prometheus(s: KubernetesSettings, own: OwnMonitoring, opts: pulumi.Resource
 def _grafana(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple[Dashboard, ...],
              prometheus_url: str, loki_url: str | None, opts: pulumi.ResourceOptions | None) -> Grafana:
     m, query = s.monitoring, s.monitoring.store.query  # Grafana reads the store, or our Prometheus when None
+    logs = s.logs.query  # the user's Loki (logsUrl), or ours at loki_url
+    source = (grafana_provisioning.LogsSource(logs.url, logs.auth) if logs
+              else grafana_provisioning.LogsSource(loki_url) if loki_url else None)
     datasources = (grafana_provisioning.datasource_provisioning(m.datasource_name, query.url, query.auth,
-                                                                GRAFANA_DATASOURCE_CREDENTIAL_FILE, logs_url=loki_url)
+                                                                GRAFANA_DATASOURCE_CREDENTIAL_FILE, logs=source)
                    if query else grafana_provisioning.datasource_provisioning(m.datasource_name, prometheus_url,
-                                                                              logs_url=loki_url))
+                                                                              logs=source))
     return Grafana(GRAFANA, GrafanaArgs(
         namespace=s.namespace,
         grafana_ini=grafana_ini.grafana_ini(sigv4=m.store.query_signs_sigv4),
         datasources_yaml=datasources,
         datasource_credential=query.secret if query else None,
+        logs_credential=logs.secret if logs else None,
         dashboard_providers_yaml=grafana_provisioning.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
         dashboards=dashboards,
         resources=own.grafana_resources,
@@ -278,13 +283,16 @@ def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], monitoring
     """The created RayCluster, or a patch per target; returns how each head gets its environment."""
     ready = monitoring.ready + secrets
     if isinstance(s.ray, CreatedCluster):
-        collector = (sidecar.collector_yaml(monitoring.logs_url, s.ray.name) if monitoring.logs_url else None)
+        authorization = s.logs.store_authorization
+        collector = (sidecar.collector_yaml(monitoring.logs_url, s.ray.name, authorization is not None)
+                     if monitoring.logs_url else None)
         cluster = RayCluster(
             "ray-cluster",
             RayClusterArgs(s.ray.name, s.ray.namespace, s.ray.shape, s.ray.head_container, head_env,
                            worker_env=ray_node_env(s.monitoring.cardinality_level), token_auth=s.ray.token_auth,
                            token=s.monitoring.given.ray_auth_token, scaled=scaled,
-                           log_collector_yaml=collector),
+                           log_collector_yaml=collector,
+                           log_store_authorization=pulumi.Output.secret(authorization) if authorization else None),
             # After the operator (its CRD), so `pulumi destroy` deletes the cluster before the operator.
             pulumi.ResourceOptions(depends_on=[*namespaces, *ready, *([operator.release] if operator else [])]),
         )

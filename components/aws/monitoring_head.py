@@ -27,6 +27,7 @@ class HeadSecret:
     path: str  # its SecureString's name under the stack's parameter prefix
     value: pulumi.Input[str]  # a Pulumi secret
     file: Callable[[str], head_config.SecretFile]  # its file on the head, given the SecureString's name
+    workers_read: bool = False  # the workers read it at boot too (worker_parameters)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class MonitoringHead(pulumi.ComponentResource):
     key_arn: pulumi.Output[str]  # the KMS key every SecureString is encrypted with
     ray_token: pulumi.Output[str] | None  # a Pulumi secret; None without token authentication
     ray_token_parameter: SecretParameter | None  # where the workers read it at boot
+    worker_parameters: dict[str, SecretParameter]  # by HeadSecret name: the others the workers read at boot
 
     def __init__(self, name: str, args: MonitoringHeadArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ray-monitoring:aws:MonitoringHead", name, None, opts)
@@ -76,12 +78,15 @@ class MonitoringHead(pulumi.ComponentResource):
                                                                         args.given.ray_auth_token)
             secrets.append((head_config.ray_auth_token(self.ray_token_parameter.parameter_name),
                             self.ray_token_parameter))
+        self.worker_parameters = {}
         for secret in args.secrets:
             parameter = SecretParameter(
                 secret.name, SecretParameterArgs(args.cluster_name, f"{args.parameter_prefix}/{secret.path}",
                                                  secret.value, self.key_arn),
                                         moved)
             secrets.append((secret.file(parameter.parameter_name), parameter))
+            if secret.workers_read:
+                self.worker_parameters[secret.name] = parameter
         # The manifest's signing key: only the deployer (through Pulumi) and the head (its role) read it.
         signing_value, signing = self._generated(name, "manifest-signing-key", "manifest-signing-key", args)
         files = head_config.config_files(args.files)

@@ -27,7 +27,12 @@ from components.builders.head_layout import (
     RAY_SECRETS,
     RAY_TMP,
 )
-from components.builders.logs.compose_services import COLLECTOR_CONFIG_FILE, LOG_SERVICES_UID
+from components.builders.logs.compose_services import (
+    COLLECTOR_AUTHORIZATION_FILE,
+    COLLECTOR_CONFIG_DIR,
+    COLLECTOR_CONFIG_FILE,
+    LOG_SERVICES_UID,
+)
 from components.constants import ALERTMANAGER_PORT, RAY_METRICS_PORT, RAY_SLICE, RAY_UID
 
 EC2_USER_DATA_LIMIT = 16 * 1024
@@ -193,27 +198,44 @@ class WorkerToken:
         return self.parameter if self.version is None else f"{self.parameter}:{self.version}"
 
 
-def _fetch_token(token: WorkerToken) -> list[str]:
+@dataclass(frozen=True)
+class WorkerSecret:
+    """A SecureString a worker writes to `path` at boot, for `uid` alone (in `directory`, made for it)."""
+
+    name: str  # the shell function's name: fetch_<name>
+    source: WorkerToken  # the parameter and its version, read as Ray's token is
+    directory: str
+    path: str
+    uid: int
+
+
+def _fetch_secret(secret: WorkerSecret) -> list[str]:
     return [
         "# shellcheck disable=SC2317  # called through retry",
-        "fetch_ray_token() {  # Ray's token, from SSM with the worker's role, readable by Ray's user only",
+        f"fetch_{secret.name}() {{  # from SSM with the worker's role, readable by its one user only",
         "  python3 -c 'import boto3' 2>/dev/null ||",
         "    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-boto3; } || return 1",
-        f"  install -d -m 0700 -o {RAY_UID} -g {RAY_UID} {RAY_SECRETS}",
-        # Written by Python itself (mode 0600 from the start), then given to Ray's user.
+        f"  install -d -m 0700 -o {secret.uid} -g {secret.uid} {secret.directory}",
+        # Written by Python itself (mode 0600 from the start), then given to its user.
         "  python3 -c 'import os, sys, boto3; value = boto3.client(\"ssm\", region_name=sys.argv[1])"
         ".get_parameter(Name=sys.argv[2], WithDecryption=True)[\"Parameter\"][\"Value\"]; "
         "os.write(os.open(sys.argv[3], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), value.encode())' "
-        f"{token.region} {token.selector} {RAY_AUTH_TOKEN_FILE}.new &&",
-        f"    install -m 0400 -o {RAY_UID} -g {RAY_UID} {RAY_AUTH_TOKEN_FILE}.new {RAY_AUTH_TOKEN_FILE} &&",
-        f"    rm -f {RAY_AUTH_TOKEN_FILE}.new",
+        f"{secret.source.region} {secret.source.selector} {secret.path}.new &&",
+        f"    install -m 0400 -o {secret.uid} -g {secret.uid} {secret.path}.new {secret.path} &&",
+        f"    rm -f {secret.path}.new",
         "}",
-        "retry fetch_ray_token",
+        f"retry fetch_{secret.name}",
     ]
 
 
-def worker_start_script(token: WorkerToken | None = None, logs: bool = False) -> str:
-    """`logs`: the worker runs the log collector, whose state directory is the log services' own."""
+def _fetch_token(token: WorkerToken) -> list[str]:
+    return _fetch_secret(WorkerSecret("ray_token", token, RAY_SECRETS, RAY_AUTH_TOKEN_FILE, RAY_UID))
+
+
+def worker_start_script(token: WorkerToken | None = None, logs: bool = False,
+                        logs_header: WorkerToken | None = None) -> str:
+    """`logs`: the worker runs the log collector, whose state directory is the log services' own;
+    `logs_header`: where it reads the user's log store's Authorization header (logsAuth)."""
     tries = JOIN_WAIT_SECONDS // 10
     return "\n".join([
         "#!/usr/bin/env bash",
@@ -229,6 +251,8 @@ def worker_start_script(token: WorkerToken | None = None, logs: bool = False) ->
         f"install -d -m 0755 -o {RAY_UID} -g 100 {RAY_TMP}",
         *([f"install -d -m 0750 -o {LOG_SERVICES_UID} -g {LOG_SERVICES_UID} {COLLECTOR_STATE}"] if logs else []),
         *(_fetch_token(token) if token else []),
+        *(_fetch_secret(WorkerSecret("logs_header", logs_header, COLLECTOR_CONFIG_DIR, COLLECTOR_AUTHORIZATION_FILE,
+                                     LOG_SERVICES_UID)) if logs_header else []),
         f"retry docker compose --project-directory {BASE} -f {BASE}/compose.yaml up -d",
         "# Ray serves its metrics port once the raylet has registered with the head's GCS.",
         f"for _ in $(seq {tries}); do",
@@ -351,12 +375,14 @@ def head_user_data(boot: HeadBoot) -> str:
     return _cloud_config(files, head_start_script(boot))
 
 
-def worker_user_data(compose_yaml: str, token: WorkerToken | None = None, collector_yaml: str | None = None) -> str:
-    """`collector_yaml`: the log collector's configuration, when the worker ships Ray's logs."""
+def worker_user_data(compose_yaml: str, token: WorkerToken | None = None, collector_yaml: str | None = None,
+                     logs_header: WorkerToken | None = None) -> str:
+    """`collector_yaml`: the log collector's configuration, when the worker ships Ray's logs; `logs_header`:
+    its store's Authorization header, when that wants one."""
     logs = [_file(COLLECTOR_CONFIG_FILE, collector_yaml)] if collector_yaml is not None else []
     return _cloud_config([_file(f"{BASE}/compose.yaml", compose_yaml), *logs,
                           *_guard_files(),
                           _file(WORKER_HEALTH_SCRIPT_PATH, WORKER_HEALTH_SCRIPT, "0755"),
                           _file(f"/etc/systemd/system/{WORKER_HEALTH_UNIT}.service", WORKER_HEALTH_SERVICE),
                           _file(f"/etc/systemd/system/{WORKER_HEALTH_UNIT}.timer", WORKER_HEALTH_TIMER)],
-                         worker_start_script(token, logs=collector_yaml is not None))
+                         worker_start_script(token, logs=collector_yaml is not None, logs_header=logs_header))

@@ -35,9 +35,15 @@ from components.builders.head_layout import (
     REMOTE_WRITE_SECRETS,
     SERIAL_FILE,
 )
-from components.builders.logs.compose_services import COLLECTOR_CONFIG_FILE, LOKI_CONFIG_FILE
+from components.builders.logs.compose_services import (
+    COLLECTOR_AUTHORIZATION_FILE,
+    COLLECTOR_CONFIG_FILE,
+    LOG_SERVICES_UID,
+    LOKI_CONFIG_FILE,
+)
 from components.constants import (
     GRAFANA_DATASOURCE_CREDENTIAL,
+    GRAFANA_LOGS_CREDENTIAL,
     GRAFANA_PORT,
     GRAFANA_SECRET_KEY,
     GRAFANA_UID,
@@ -59,6 +65,7 @@ GRAFANA_DASHBOARDS = "grafana-dashboards"
 GRAFANA_RESTART = "grafana-restart"
 GRAFANA_TLS_RELOAD = "grafana-tls"  # SIGHUP: nginx rereads its configuration, certificate and key
 RAY_HEAD_RESTART = "ray-head-restart"
+LOG_COLLECTOR_RESTART = "log-collector-restart"
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,16 @@ def remote_write_credential(parameter: str, file_name: str) -> SecretFile:
 def datasource_credential(parameter: str) -> SecretFile:
     # Read through $__file{} when Grafana provisions the datasource.
     return SecretFile(parameter, f"{BASE}/secrets/{GRAFANA_DATASOURCE_CREDENTIAL}", GRAFANA_DATASOURCES, GRAFANA_UID)
+
+
+def logs_credential(parameter: str) -> SecretFile:
+    # Grafana's password or token for the user's Loki (logsUrl), read through $__file{} as it provisions.
+    return SecretFile(parameter, f"{BASE}/secrets/{GRAFANA_LOGS_CREDENTIAL}", GRAFANA_DATASOURCES, GRAFANA_UID)
+
+
+def logs_authorization(parameter: str) -> SecretFile:
+    # The collector reads the log store's header from its file (the file provider) as it starts.
+    return SecretFile(parameter, COLLECTOR_AUTHORIZATION_FILE, LOG_COLLECTOR_RESTART, LOG_SERVICES_UID)
 
 
 def ray_auth_token(parameter: str) -> SecretFile:

@@ -81,13 +81,21 @@ def remote_write_block(targets: tuple[RemoteWriteTarget, ...], samples_per_secon
     return block
 
 
+def authorization_header(auth: StoreAuth, secret: str | None) -> str | None:
+    """The static Authorization header of basic or bearer auth (RFC 7617, RFC 6750); None for none."""
+    if auth.kind == "basic":
+        return "Basic " + base64.b64encode(f"{auth.username}:{secret}".encode()).decode()
+    if auth.kind == "bearer":
+        return f"Bearer {secret}"
+    if auth.kind == "none":
+        return None
+    raise ValueError(f"{auth.kind} auth is not a static header")
+
+
 def ray_prometheus_headers(auth: StoreAuth, secret: str | None) -> str:
     """RAY_PROMETHEUS_HEADERS (JSON) for the Ray head to query a store: static headers are all Ray sends."""
-    if auth.kind == "basic":
-        token = base64.b64encode(f"{auth.username}:{secret}".encode()).decode()
-        return json.dumps({"Authorization": f"Basic {token}"})
-    if auth.kind == "bearer":
-        return json.dumps({"Authorization": f"Bearer {secret}"})
-    if auth.kind == "none":
-        return "{}"
-    raise ValueError(f"Ray cannot query a store with {auth.kind} auth")
+    try:
+        header = authorization_header(auth, secret)
+    except ValueError:
+        raise ValueError(f"Ray cannot query a store with {auth.kind} auth") from None
+    return json.dumps({"Authorization": header} if header else {})

@@ -15,6 +15,7 @@ from components.constants import (
     GRAFANA_DASHBOARDS_DIR,
     GRAFANA_DATASOURCE_CREDENTIAL,
     GRAFANA_KUBERNETES_UID,
+    GRAFANA_LOGS_CREDENTIAL,
     GRAFANA_PORT,
     GRAFANA_PROVISIONING_DIR,
     GRAFANA_SECRET_KEY,
@@ -41,6 +42,7 @@ class GrafanaArgs:
     source_ranges: tuple[str, ...] = ()  # LoadBalancer: the CIDRs it admits
     # The password or token the datasource sends to a store (a Pulumi secret), read from a file.
     datasource_credential: pulumi.Input[str] | None = None
+    logs_credential: pulumi.Input[str] | None = None  # the one the logs datasource sends to the user's Loki
     given: GivenSecrets = GivenSecrets()  # the admin password and secret key, when the user sets them
 
 
@@ -74,14 +76,12 @@ class Grafana(pulumi.ComponentResource):
             opts=child,
         )
         secrets = [{"secret": {"name": secret.metadata.name}}]
-        if args.datasource_credential is not None:
-            credential = k8s.core.v1.Secret(
-                f"{name}-datasource",
-                metadata=owned,
-                type="Opaque",
-                string_data={GRAFANA_DATASOURCE_CREDENTIAL: pulumi.Output.secret(args.datasource_credential)},
-                opts=child,
-            )
+        credentials = {file: pulumi.Output.secret(value) for file, value in (
+            (GRAFANA_DATASOURCE_CREDENTIAL, args.datasource_credential),
+            (GRAFANA_LOGS_CREDENTIAL, args.logs_credential)) if value is not None}
+        if credentials:
+            credential = k8s.core.v1.Secret(f"{name}-datasource", metadata=owned, type="Opaque",
+                                            string_data=credentials, opts=child)
             secrets.append({"secret": {"name": credential.metadata.name}})
         # The ConfigMaps are auto-named too: a change makes new ones and rolls the Deployment to them (with fixed
         # names Pulumi would delete them first and replace the Deployment).

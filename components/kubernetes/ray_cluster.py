@@ -8,7 +8,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.builders.logs.sidecar import CONFIG_NAME, PodLogs
+from components.builders.logs.collector_config import authorization_file_content
+from components.builders.logs.sidecar import AUTHORIZATION_KEY, CONFIG_NAME, PodLogs
 from components.builders.ray_cluster import TOKEN_KEY, RayClusterShape, ScaledWorkers, ray_cluster_spec
 from components.generated import generated_secret
 from components.kubernetes import common as kc
@@ -26,6 +27,7 @@ class RayClusterArgs:
     token: str | None = None  # the user's token instead (rayAuthToken)
     scaled: ScaledWorkers | None = None  # the live cluster's worker group, as the autoscaler left it
     log_collector_yaml: str | None = None  # every pod's log collector (components.builders.logs.sidecar)
+    log_store_authorization: pulumi.Input[str] | None = None  # the collectors' Authorization header (a secret)
 
 
 # Ray's autoscaler JSON-patches the worker group's replicas. workerGroupSpecs is an atomic list in KubeRay's
@@ -63,8 +65,19 @@ class RayCluster(pulumi.ComponentResource):
                 f"{name}-log-collector", data={CONFIG_NAME: args.log_collector_yaml},
                 metadata={"namespace": args.namespace, "labels": kc.labels("ray", args.cluster_name, "logs")},
                 opts=child)
-            logs = PodLogs(collector.metadata.name)
-            cluster_opts = pulumi.ResourceOptions.merge(cluster_opts, pulumi.ResourceOptions(depends_on=[collector]))
+            needed: list[pulumi.Resource] = [collector]
+            header = None
+            if args.log_store_authorization is not None:
+                # Auto-named: a rotated credential is a new Secret, and the pods are recreated onto it.
+                store = k8s.core.v1.Secret(
+                    f"{name}-log-store", type="Opaque",
+                    string_data={AUTHORIZATION_KEY: pulumi.Output.secret(args.log_store_authorization).apply(
+                        authorization_file_content)},
+                    metadata={"namespace": args.namespace, "labels": kc.labels("ray", args.cluster_name, "logs")},
+                    opts=child)
+                header, needed = store.metadata.name, [collector, store]
+            logs = PodLogs(collector.metadata.name, header)
+            cluster_opts = pulumi.ResourceOptions.merge(cluster_opts, pulumi.ResourceOptions(depends_on=needed))
         self.cluster = k8s.apiextensions.CustomResource(
             f"{name}-cluster",
             api_version="ray.io/v1",

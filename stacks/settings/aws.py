@@ -219,4 +219,4 @@ def _data_volume_size(reader: Reader, monitoring: MonitoringSettings, logs: Logs
         reader.problem("dataVolumeSize", value, f"is below the {needed} GiB the retention cap "
                        f"({monitoring.retention_size}) and Grafana need",
                        f"pulumi config set dataVolumeSize {needed}, or lower retentionSize")
-    return value or needed + (loki_disk_gib(monitoring.ray_nodes, logs.retention) if logs.enabled else 0)
+    return value or needed + (loki_disk_gib(monitoring.ray_nodes, logs.retention) if logs.deploys_loki else 0)

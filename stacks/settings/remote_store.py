@@ -76,7 +76,7 @@ class RemoteStoreSettings:
         return ray_prometheus_headers(query.auth, query.secret) if query and query.secret is not None else None
 
 
-def _store_url(reader: Reader, key: str, value: Any, where: str, example: str, auth_where: str) -> str | None:
+def store_url(reader: Reader, key: str, value: Any, where: str, example: str, auth_where: str) -> str | None:
     parsed = urlparse(value) if isinstance(value, str) else None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.fragment:
         reader.problem(key, f"{where} = {value!r}", "must be an http(s) URL",
@@ -91,7 +91,7 @@ def _store_url(reader: Reader, key: str, value: Any, where: str, example: str, a
     return str(value).rstrip("/")
 
 
-def _auth(reader: Reader, key: str, raw: Any, where: str) -> tuple[StoreAuth, str | None] | None:
+def store_auth(reader: Reader, key: str, raw: Any, where: str) -> tuple[StoreAuth, str | None] | None:
     """(auth, credential) from an `auth` object; None after a problem. Omitted: no auth."""
     if raw is None:
         return StoreAuth("none"), None
@@ -125,7 +125,7 @@ def _auth(reader: Reader, key: str, raw: Any, where: str) -> tuple[StoreAuth, st
         (str(credential) if credential is not None else None)
 
 
-def _must_be_secret(reader: Reader, key: str, where: str) -> bool:
+def must_be_secret(reader: Reader, key: str, where: str) -> bool:
     if reader.secret(key):
         return True
     reader.problem(key, f"<{where}, hidden>", "holds a password or token but is not a Pulumi secret",
@@ -150,12 +150,12 @@ def _writes(reader: Reader) -> tuple[Credentialed, ...]:
             reader.problem(key, f"{where} (hidden)", "each entry must be an object with url and auth only",
                            f"pulumi config set --path '{where}.url' https://mimir.example.com/api/v1/push")
             continue
-        target_url = _store_url(reader, key, item.get("url"), f"{where}.url", "https://mimir.example.com/api/v1/push",
+        target_url = store_url(reader, key, item.get("url"), f"{where}.url", "https://mimir.example.com/api/v1/push",
                                 f"{where}.auth")
-        auth = _auth(reader, key, item.get("auth"), f"{where}.auth")
+        auth = store_auth(reader, key, item.get("auth"), f"{where}.auth")
         if target_url is None or auth is None:
             continue
-        if auth[1] is not None and not _must_be_secret(reader, key, f"{where}.auth.{CREDENTIAL[auth[0].kind]}"):
+        if auth[1] is not None and not must_be_secret(reader, key, f"{where}.auth.{CREDENTIAL[auth[0].kind]}"):
             return ()
         writes.append(Credentialed(target_url, *auth))
     urls = [w.url for w in writes]
@@ -173,21 +173,27 @@ def _query(reader: Reader) -> Credentialed | None:
                            "pulumi config set grafanaQueryUrl https://mimir.example.com/prometheus, or pulumi "
                            "config rm grafanaQueryAuth")
         return None
-    checked = _store_url(reader, "grafanaQueryUrl", query_url, "grafanaQueryUrl", "https://mimir.example.com/prometheus",
+    checked = store_url(reader, "grafanaQueryUrl", query_url, "grafanaQueryUrl", "https://mimir.example.com/prometheus",
                          "grafanaQueryAuth")
-    auth = _auth(reader, "grafanaQueryAuth", raw_auth, "grafanaQueryAuth")
+    auth = store_auth(reader, "grafanaQueryAuth", raw_auth, "grafanaQueryAuth")
     if checked is None or auth is None:
         return None
     if auth[1] is not None:
-        if not _must_be_secret(reader, "grafanaQueryAuth", f"grafanaQueryAuth.{CREDENTIAL[auth[0].kind]}"):
-            return None
-        if "$" in auth[1]:
-            # Grafana's provisioning expands $NAME in every value, the credential read from its file included.
-            reader.problem("grafanaQueryAuth", f"<grafanaQueryAuth.{CREDENTIAL[auth[0].kind]}, hidden>",
-                           "contains '$', which Grafana's provisioning would expand as a variable",
-                           "use a credential without '$' (most stores issue tokens without one)")
+        if not grafana_credential(reader, "grafanaQueryAuth", f"grafanaQueryAuth.{CREDENTIAL[auth[0].kind]}", auth[1]):
             return None
     return Credentialed(checked, *auth)
+
+
+def grafana_credential(reader: Reader, key: str, where: str, credential: str) -> bool:
+    """Whether a credential Grafana's provisioning reads is a secret it can read as given."""
+    if not must_be_secret(reader, key, where):
+        return False
+    if "$" in credential:
+        # Grafana's provisioning expands $NAME in every value, the credential read from its file included.
+        reader.problem(key, f"<{where}, hidden>", "contains '$', which Grafana's provisioning would expand as a "
+                       "variable", "use a credential without '$' (most stores issue tokens without one)")
+        return False
+    return True
 
 
 def read_remote_store(reader: Reader, *, managed_store: bool = False) -> RemoteStoreSettings:

@@ -190,6 +190,15 @@ SETTINGS: tuple[Setting, ...] = (
                   "off for clusters it patches and with prometheusOperator",
             doc="every Ray node's log files (raylet, GCS, workers, job drivers ...) shipped to Loki beside "
                 "Prometheus and shown in Grafana (docs/logs.md)"),
+    Setting(key="logsUrl", kind="string", section=L, unset="the Loki the stack deploys",
+            doc="your own Loki's base URL (https://logs-prod-006.grafana.net): the collectors send OTLP to "
+                "`/otlp/v1/logs` there, Grafana queries it, and no Loki is deployed (docs/logs.md)"),
+    Setting(key="logsAuth", kind="object", section=L, unset="none",
+            doc="how the collectors authenticate to `logsUrl`: `{type: none|basic|bearer, username, password, "
+                "token}`, the credential a secret; a write-only one where the store offers it"),
+    Setting(key="logsQueryAuth", kind="object", section=L, unset="logsAuth",
+            doc="how Grafana authenticates to `logsUrl` to read, when that is another credential than the "
+                "collectors' (as `logsAuth`)"),
     Setting(key="logsRetention", kind="duration", section=L, default="7d", minimum="24h",
             because="Loki deletes logs in whole days (its index period)", doc="how long Loki keeps logs"),
     Setting(key="lokiStorage", kind="choice", section=L, platforms=K8S, default="emptyDir",

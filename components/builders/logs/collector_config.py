@@ -29,6 +29,7 @@ queue or a refusing memory limiter makes the receiver pause and retry, never dro
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +50,6 @@ NODE_ENV = "RAY_MONITORING_NODE"  # the pod's name on Kubernetes (the downward A
 # HOSTNAME to that name (moby's daemon: initializeNetworking, CreateDaemonEnvironment): the instance's name.
 HOST_NAME_ENV = "HOSTNAME"
 NODE_TYPE_ENV = "RAY_MONITORING_NODE_TYPE"  # head or worker
-STORE_HEADERS_ENV = "RAY_MONITORING_LOGS_AUTHORIZATION"  # the store's Authorization header, when it needs one
 
 RAY_TEMP_DIR = "/tmp/ray"
 NIL_JOB_ID = "ffffffff"  # a worker Ray started before it ran any job's task
@@ -76,7 +76,8 @@ class CollectorSettings:
     node_env: str = NODE_ENV  # the variable that names this node (HOST_NAME_ENV on EC2)
     ray_temp_dir: str = RAY_TEMP_DIR
     memory_limit_mib: int = 200  # the memory limiter's ceiling, under the container's limit
-    authorization: bool = False  # send ${env:RAY_MONITORING_LOGS_AUTHORIZATION} as the Authorization header
+    # The user's store's Authorization header, from this file (authorization_file_content), when it wants one.
+    authorization_file: str | None = None
     telemetry_address: str = "127.0.0.1"  # the collector's own metrics (port 8888): nothing opened beyond it
 
 
@@ -132,9 +133,16 @@ def _exporter(settings: CollectorSettings) -> dict[str, Any]:
         # A store away for hours loses nothing; one that is back gets the backlog within 10 s.
         "retry_on_failure": {"enabled": True, "max_interval": "10s", "max_elapsed_time": "0s"},
     }
-    if settings.authorization:
-        exporter["headers"] = {"Authorization": f"${{env:{STORE_HEADERS_ENV}}}"}
+    if settings.authorization_file:
+        # The collector's file provider reads it as it starts, so the header is in no configuration file.
+        exporter["headers"] = {"Authorization": f"${{file:{settings.authorization_file}}}"}
     return exporter
+
+
+def authorization_file_content(header: str) -> str:
+    """The file a `${file:...}` reference names: its provider parses the file as YAML (confmap's
+    fileprovider: NewRetrievedFromYAML), so the header is written as a quoted scalar, whatever it holds."""
+    return json.dumps(header)
 
 
 def collector_config(settings: CollectorSettings) -> dict[str, Any]:

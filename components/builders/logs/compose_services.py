@@ -23,6 +23,10 @@ COLLECTOR_CONFIG_NAME = "collector.yaml"
 COLLECTOR_CONFIG_DIR = f"{BASE}/otelcol"  # on the host; the container sees it at /etc/otelcol
 COLLECTOR_CONFIG_FILE = f"{COLLECTOR_CONFIG_DIR}/{COLLECTOR_CONFIG_NAME}"
 COLLECTOR_STATE_MOUNT = "/var/lib/otelcol"
+# The user's log store's Authorization header (logsAuth), from SSM, beside the configuration: the collector's
+# user alone reads it (0400), and no other container mounts the directory.
+COLLECTOR_AUTHORIZATION_NAME = "authorization"
+COLLECTOR_AUTHORIZATION_FILE = f"{COLLECTOR_CONFIG_DIR}/{COLLECTOR_AUTHORIZATION_NAME}"
 LOKI_CONFIG_DIR = f"{BASE}/loki"  # on the host; the container sees it at /etc/loki
 LOKI_CONFIG_FILE = f"{LOKI_CONFIG_DIR}/{loki_config.LOKI_CONFIG_NAME}"
 DIGEST_LABEL = "ray-monitoring.config-sha256"
@@ -36,10 +40,13 @@ class NodeLogs:
     node_type: str  # head or worker
 
 
-def collector_yaml(store_url: str, cluster: str) -> str:
-    """The configuration every EC2 node's collector runs (Ray's /tmp/ray is mounted where Ray has it)."""
+def collector_yaml(store_url: str, cluster: str, authorization: bool = False) -> str:
+    """The configuration every EC2 node's collector runs (Ray's /tmp/ray is mounted where Ray has it);
+    `authorization`: the store wants the header in COLLECTOR_AUTHORIZATION_FILE."""
+    header = f"/etc/otelcol/{COLLECTOR_AUTHORIZATION_NAME}" if authorization else None
     return collector_config.render(CollectorSettings(store_url=store_url, cluster=cluster,
-                                                     storage_dir=COLLECTOR_STATE_MOUNT, node_env=HOST_NAME_ENV))
+                                                     storage_dir=COLLECTOR_STATE_MOUNT, node_env=HOST_NAME_ENV,
+                                                     authorization_file=header))
 
 
 def loki_yaml(retention: str) -> str:

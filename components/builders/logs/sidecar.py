@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.builders.logs import collector_config
-from components.builders.logs.collector_config import NODE_ENV, NODE_TYPE_ENV, RAY_TEMP_DIR, CollectorSettings
+from components.builders.logs.collector_config import (
+    NODE_ENV,
+    NODE_TYPE_ENV,
+    RAY_TEMP_DIR,
+    CollectorSettings,
+)
 from components.versions import OTEL_COLLECTOR_IMAGE
 
 COLLECTOR_CONTAINER = "log-collector"
@@ -23,6 +28,9 @@ RAY_LOGS_VOLUME = "ray-logs"  # KubeRay's RayLogVolumeName (pod.go)
 CONFIG_VOLUME = "log-collector-config"
 STATE_VOLUME = "log-collector-state"
 CONFIG_NAME = "collector.yaml"  # the ConfigMap's key
+AUTHORIZATION_KEY = "authorization"  # the Secret's key: the user's store's Authorization header (logsAuth)
+AUTHORIZATION_VOLUME = "log-store-authorization"
+AUTHORIZATION_DIR = "/etc/otelcol-store"  # in the collector's container only: Ray's (a job's code) has none
 CONFIG_DIR = "/etc/otelcol"
 STATE_DIR = "/var/lib/otelcol"
 STATE_SIZE = "512Mi"  # the offsets, and the queue of a store that is away for a while
@@ -34,14 +42,19 @@ RESOURCES = {"requests": {"cpu": "25m", "memory": "64Mi", "ephemeral-storage": S
 
 @dataclass(frozen=True)
 class PodLogs:
-    """What a Ray pod's collector runs: the ConfigMap holding CONFIG_NAME (its name, or an Output of it)."""
+    """What a Ray pod's collector runs: the ConfigMap holding CONFIG_NAME (its name, or an Output of it), and
+    the Secret holding the store's Authorization header under AUTHORIZATION_KEY when the store wants one."""
 
     config_map: Any
+    authorization_secret: Any = None
 
 
-def collector_yaml(store_url: str, cluster: str) -> str:
-    """The configuration of every Ray pod's collector; the pod's name comes from the downward API."""
-    return collector_config.render(CollectorSettings(store_url=store_url, cluster=cluster, storage_dir=STATE_DIR))
+def collector_yaml(store_url: str, cluster: str, authorization: bool = False) -> str:
+    """The configuration of every Ray pod's collector; the pod's name comes from the downward API.
+    `authorization`: the store wants the header the pod's Secret holds."""
+    header = f"{AUTHORIZATION_DIR}/{AUTHORIZATION_KEY}" if authorization else None
+    return collector_config.render(CollectorSettings(store_url=store_url, cluster=cluster, storage_dir=STATE_DIR,
+                                                     authorization_file=header))
 
 
 def _security_context() -> dict[str, Any]:
@@ -50,7 +63,9 @@ def _security_context() -> dict[str, Any]:
             "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-def collector_container(node_type: str) -> dict[str, Any]:
+def collector_container(node_type: str, authorization: bool = False) -> dict[str, Any]:
+    header = ([{"name": AUTHORIZATION_VOLUME, "mountPath": AUTHORIZATION_DIR, "readOnly": True}]
+              if authorization else [])
     return {
         "name": COLLECTOR_CONTAINER,
         "image": OTEL_COLLECTOR_IMAGE,
@@ -63,6 +78,7 @@ def collector_container(node_type: str) -> dict[str, Any]:
             {"name": RAY_LOGS_VOLUME, "mountPath": RAY_TEMP_DIR, "readOnly": True},
             {"name": CONFIG_VOLUME, "mountPath": CONFIG_DIR, "readOnly": True},
             {"name": STATE_VOLUME, "mountPath": STATE_DIR},
+            *header,
         ],
     }
 
@@ -74,9 +90,13 @@ def with_log_collector(pod_spec: dict[str, Any], node_type: str, logs: PodLogs) 
     first, *others = spec["containers"]
     ray = {**first, "volumeMounts": [*first.get("volumeMounts", []),
                                      {"name": RAY_LOGS_VOLUME, "mountPath": RAY_TEMP_DIR}]}
-    spec["containers"] = [ray, collector_container(node_type), *others]
+    spec["containers"] = [ray, collector_container(node_type, logs.authorization_secret is not None), *others]
     spec["volumes"] = [*spec.get("volumes", []),
                        {"name": RAY_LOGS_VOLUME, "emptyDir": {}},  # unbounded, as KubeRay makes it
                        {"name": CONFIG_VOLUME, "configMap": {"name": logs.config_map}},
                        {"name": STATE_VOLUME, "emptyDir": {"sizeLimit": STATE_SIZE}}]
+    if logs.authorization_secret is not None:
+        # Readable by the collector's user (the volume's files are root's), in no other container.
+        spec["volumes"].append({"name": AUTHORIZATION_VOLUME, "secret": {
+            "secretName": logs.authorization_secret, "defaultMode": 0o444}})
     return spec

@@ -18,6 +18,7 @@ reloads those files need:
     grafana-dashboards   Grafana's provisioning reload API
     grafana-restart      docker compose restart grafana (grafana.ini is read at start only)
     ray-head-restart     docker compose restart ray-head (its start command reads RAY_PROMETHEUS_HEADERS)
+    log-collector-restart  docker compose restart log-collector (it reads the log store's header at start)
 
 A reload that fails is kept pending in the state file and retried on the next run, so a change is
 never half-applied; a download whose sha256 differs from the manifest (objects still being written)
@@ -47,8 +48,8 @@ import yaml
 
 IMDS = os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://169.254.169.254").rstrip("/")
 # The order reloads run in: Compose first (it may recreate what a signal would reach).
-RELOADS = ("compose", "grafana-restart", "ray-head-restart", "prometheus", "alertmanager", "grafana-tls",
-           "grafana-datasources", "grafana-dashboards")
+RELOADS = ("compose", "grafana-restart", "ray-head-restart", "log-collector-restart", "prometheus", "alertmanager",
+           "grafana-tls", "grafana-datasources", "grafana-dashboards")
 SIGNALLED = ("prometheus", "alertmanager", "grafana-tls")  # reloads named after the service they signal
 
 
@@ -282,9 +283,11 @@ def apply(spec: dict[str, Any], root: Path, s3: Any, ssm: Any, head: Head) -> li
         if reload in SIGNALLED and reload not in recreated:
             head.compose("kill", "-s", "SIGHUP", reload)
             done.append(f"SIGHUP {reload}")
-        elif reload == "ray-head-restart" and "ray-head" not in recreated:
-            head.compose("restart", "ray-head")
-            done.append("restart ray-head")
+        elif reload.endswith("-restart") and not reload.startswith("grafana"):
+            service = reload.removesuffix("-restart")
+            if service not in recreated:
+                head.compose("restart", service)
+                done.append(f"restart {service}")
         elif reload.startswith("grafana") and "grafana" not in recreated:
             if reload == "grafana-restart":
                 head.compose("restart", "grafana")
