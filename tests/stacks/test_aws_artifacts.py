@@ -43,11 +43,14 @@ def check(command: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def variants() -> dict[str, Run]:
-    """The stacks whose files differ: with Alertmanager, and with GPUs on both node kinds."""
+    """The stacks whose files differ: with Alertmanager, with GPUs on both node kinds, with the user's Loki."""
     runs = {
         "alerting": run_stack("aws", secrets={"alertReceivers": [
             {"name": "hook", "type": "webhook", "url": "https://hooks.example.com/x"}]}),
         "gpu": run_stack("aws", headInstanceType="g5.xlarge", workerInstanceType="g5.xlarge"),
+        # The workers fetch the log store's header at boot.
+        "users-loki": run_stack("aws", secrets={"logsAuth": {"type": "bearer", "token": "t"}},
+                                logsUrl="https://logs.example.com"),
     }
     for name, result in runs.items():
         assert result.error is None, f"{name}: {result.error!r}"

@@ -141,6 +141,18 @@ def test_ssm_adds_a_version_per_value_so_a_rotated_token_is_a_new_launch_templat
     assert before.worker_template().plain["userData"] != rotated.worker_template().plain["userData"]
 
 
+def test_a_rotated_log_store_header_is_a_new_launch_template_too():
+    # As Ray's token: the header's SecureString version is in the workers' user data.
+    name = "/ray-monitoring/aws/ray-cluster/logs/authorization"
+    settings = dict(secrets={"logsAuth": {"type": "bearer", "token": "t"}}, logsUrl="https://logs.example.com")
+    rotated_cloud = cloud_mocks.CloudMocks()
+    rotated_cloud.parameter_versions = {name: 2}
+    before, rotated = run_stack("aws", **settings), run_stack("aws", mocks=rotated_cloud, **settings)
+    assert f"us-west-2 {name}:1 " in written_files(before.worker_user_data())["/opt/ray-monitoring/bin/start.sh"]
+    assert f"us-west-2 {name}:2 " in written_files(rotated.worker_user_data())["/opt/ray-monitoring/bin/start.sh"]
+    assert before.worker_template().plain["userData"] != rotated.worker_template().plain["userData"]
+
+
 @pytest.fixture
 def health(tmp_path):
     """The shipped worker health script, run by bash with curl and shutdown stood in for on PATH."""

@@ -190,6 +190,34 @@ def test_a_new_query_token_restarts_the_ray_head_and_reprovisions_grafana(head):
     assert head.file("/opt/ray-monitoring/ray/prometheus-headers").read_text().endswith('query-token-2"}')
 
 
+def logs_store(token: str) -> Run:
+    return run_stack("aws", secrets={"logsAuth": {"type": "bearer", "token": token}},
+                     logsUrl="https://logs.example.com")
+
+
+def test_the_users_loki_stops_the_heads_loki_and_hands_the_collector_its_header(head):
+    calls, report = changed(head, logs_store("logs-token-1"))
+    # Loki leaves the Compose file (--remove-orphans stops it) and the collector's configuration changes.
+    assert calls == [["up", "-d", "--remove-orphans"]], calls
+    assert "recreates log-collector" in report and "reload grafana-datasources" in report, report
+    header = head.file("/opt/ray-monitoring/otelcol/authorization")
+    assert header.read_text() == '"Bearer logs-token-1"'
+    assert mode_and_owner(header) == ("0o400", PROMETHEUS_UID, PROMETHEUS_UID), "the collector's user alone"
+
+
+def test_a_rotated_log_store_token_restarts_the_collector_alone(head):
+    changed(head, logs_store("logs-token-1"))
+    result = logs_store("logs-token-2")
+    manifest = result.manifest()
+    for secret in manifest["secrets"]:
+        if secret["path"].endswith("otelcol/authorization"):
+            secret["version"] = 2  # SSM's new version for a new value
+    calls, _ = changed(head, result, replaced={"config/manifest.json": json.dumps(manifest)})
+    # The collector reads its header as it starts (the file provider): a restart, nothing else.
+    assert calls == [["restart", "log-collector"]], calls
+    assert head.file("/opt/ray-monitoring/otelcol/authorization").read_text() == '"Bearer logs-token-2"'
+
+
 def test_a_changed_secret_restarts_grafana(head, aws):
     # SSM gives a new value a new version; the manifest names it, so the manifest changes too.
     manifest = aws.manifest()
