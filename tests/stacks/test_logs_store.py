@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import base64
 import json
+import urllib.error
+import urllib.request
 
 import pytest
 import yaml
 
 from components.builders.head_layout import BASE
-from components.builders.logs.collector_config import authorization_file_content
+from components.builders.logs import sidecar
+from components.builders.logs.collector_config import NODE_ENV, NODE_TYPE_ENV, RAY_TEMP_DIR, authorization_file_content
 from components.constants import GRAFANA_LOGS_CREDENTIAL_FILE, GRAFANA_UID, PROMETHEUS_UID
+from support.live import Processes, wait_until
+from support.log_pipeline import Collector, VictoriaLogs
+from support.loopback import free_port
 from support.pulumi_internals import hide, is_secret
 from support.stacks import Run, refused, run_stack, written_files
 
@@ -155,3 +161,34 @@ def test_bad_log_store_settings_are_refused_before_anything_is_made(settings, se
 def test_a_deployed_loki_setting_is_refused_beside_logs_url_on_kubernetes():
     message = refused(run_stack("minikube", logsUrl=LOKI, lokiStorage="persistentVolumeClaim"), "lokiStorage")
     assert "pulumi config rm lokiStorage" in message
+
+
+def test_the_real_collector_authenticates_with_the_deployed_header_file(k8s_users_loki, tmp_path):
+    """The Ray pods' configuration and the Secret's bytes as deployed, run by the collector built from its
+    modules, into VictoriaLogs requiring the same basic auth (-httpAuth.*; an OTLP store as Loki is): every
+    line arrives, so the file provider read the header as written; without it the store refuses."""
+    processes = Processes()
+    store = VictoriaLogs(processes, tmp_path / "store", free_port(), auth=(WRITER, WRITE_TOKEN))
+    try:
+        store.start()
+        anonymous = urllib.request.Request(f"{store.otlp_url}/v1/logs", data=b"", method="POST")  # noqa: S310
+        with pytest.raises(urllib.error.HTTPError) as refused_insert:
+            urllib.request.urlopen(anonymous, timeout=10)  # noqa: S310
+        assert refused_insert.value.code == 401
+        header = tmp_path / "store-authorization"
+        header.write_text(k8s_users_loki.one(SECRET, "ray-cluster-log-store").plain["stringData"]["authorization"])
+        config = k8s_users_loki.one(CONFIG_MAP, "ray-cluster-log-collector").plain["data"]["collector.yaml"]
+        config = config.replace(f"{LOKI}/otlp", store.otlp_url)
+        logs = tmp_path / "ray" / "session_2026_12_03_10_00_00_000000_1" / "logs"
+        logs.mkdir(parents=True)
+        (logs / "raylet.out").write_text("".join(f"raylet line {i}\n" for i in range(20)))
+        collector = Collector(processes, tmp_path / "collector", config,
+                              {f"{sidecar.AUTHORIZATION_DIR}/{sidecar.AUTHORIZATION_KEY}": str(header),
+                               RAY_TEMP_DIR: str(tmp_path / "ray"), sidecar.STATE_DIR: str(tmp_path / "state")},
+                              {NODE_ENV: "ray-training-cluster-head-abcde", NODE_TYPE_ENV: "head"},
+                              telemetry_port=free_port())
+        collector.start()
+        wait_until(lambda: len([r for r in store.query('"raylet line"') if r["ray_component"] == "raylet"]) == 20, 60,
+                   f"20 lines in the store (see {tmp_path / 'collector' / 'collector.log'})")
+    finally:
+        processes.stop_all()

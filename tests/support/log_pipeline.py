@@ -4,6 +4,7 @@ sends to (Loki takes the same OTLP/HTTP logs; it is AGPL and not built here)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -18,8 +19,9 @@ from support.tools import tool
 
 
 class VictoriaLogs:
-    def __init__(self, processes: Processes, workdir: Path, port: int):
-        self.processes, self.workdir, self.port = processes, workdir, port
+    def __init__(self, processes: Processes, workdir: Path, port: int, auth: tuple[str, str] | None = None):
+        """`auth`: (username, password) its inserts and queries require (-httpAuth.*; /health stays open)."""
+        self.processes, self.workdir, self.port, self.auth = processes, workdir, port, auth
         self.url = f"http://{LOOPBACK}:{port}"
         self.process: subprocess.Popen | None = None
         workdir.mkdir(parents=True, exist_ok=True)
@@ -33,6 +35,7 @@ class VictoriaLogs:
         self.process = self.processes.start("victoria-logs", [
             tool("victoria-logs"), f"-httpListenAddr={LOOPBACK}:{self.port}",
             f"-storageDataPath={self.workdir / 'data'}", "-retentionPeriod=100y",
+            *([f"-httpAuth.username={self.auth[0]}", f"-httpAuth.password={self.auth[1]}"] if self.auth else []),
         ], self.workdir / "victoria-logs.log")
         wait_until(lambda: urllib.request.urlopen(f"{self.url}/health", timeout=2).status == 200,  # noqa: S310
                    timeout, f"VictoriaLogs ready on {self.url} (see {self.workdir / 'victoria-logs.log'})")
@@ -45,7 +48,11 @@ class VictoriaLogs:
     def query(self, logsql: str) -> list[dict]:
         """Every record the LogsQL query selects (all time), as VictoriaLogs returns them: one JSON object each."""
         body = urllib.parse.urlencode({"query": logsql}).encode()
-        with urllib.request.urlopen(f"{self.url}/select/logsql/query", data=body, timeout=30) as reply:  # noqa: S310
+        request = urllib.request.Request(f"{self.url}/select/logsql/query", data=body)  # noqa: S310
+        if self.auth:
+            token = base64.b64encode(f"{self.auth[0]}:{self.auth[1]}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310
             return [json.loads(line) for line in reply.read().decode().splitlines() if line.strip()]
 
 
