@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from components.builders.logs.dashboard import UID as LOGS_UID
 from components.versions import RAY_VERSION
 
 DASHBOARDS_ROOT = Path(__file__).resolve().parents[2] / "dashboards"
@@ -86,6 +87,17 @@ def _ray_dashboards(version: str, root: Path) -> list[tuple[str, str]]:
     return found
 
 
+def without_logs_links(content: str) -> str:
+    """A dashboard of ours without its panels' links to the logs dashboard, which is served only with logs."""
+    dashboard = json.loads(content)
+    target = f"/d/{LOGS_UID}/"
+    panels = [{**p, "links": [x for x in p["links"] if target not in x.get("url", "")]} if p.get("links") else p
+              for p in dashboard.get("panels", [])]
+    if panels == dashboard.get("panels", []):
+        return content
+    return json.dumps({**dashboard, "panels": panels}, indent=2) + "\n"
+
+
 def load_dashboards(ray_version: str | None = None, root: Path = DASHBOARDS_ROOT,
                     logs: bool = False) -> tuple[Dashboard, ...]:
     """Ray's own dashboards for `ray_version` (default: the pinned Ray) and the project's own (with `logs`,
@@ -94,7 +106,8 @@ def load_dashboards(ray_version: str | None = None, root: Path = DASHBOARDS_ROOT
     hold them."""
     files = _ray_dashboards(dashboards_version(ray_version, root), root)
     for directory in (*OWN_DIRS, *([LOGS_DIR] if logs else [])):
-        files += [(p.relative_to(root).as_posix(), p.read_text(encoding="utf-8"))
+        files += [(p.relative_to(root).as_posix(), p.read_text(encoding="utf-8") if logs
+                   else without_logs_links(p.read_text(encoding="utf-8")))
                   for p in sorted((root / directory).rglob("*.json"))]
     if not files:
         # A Grafana without Ray's dashboards would leave the Ray Dashboard's charts empty.

@@ -9,7 +9,7 @@ SCHEMA_VERSION = 41
 
 
 def dashboard_json(uid: str, title: str, description: str, tags: list[str], variables: list[dict[str, Any]],
-                   panels: list[dict[str, Any]]) -> dict[str, Any]:
+                   panels: list[dict[str, Any]], links: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "uid": uid,
         "title": title,
@@ -23,6 +23,6 @@ def dashboard_json(uid: str, title: str, description: str, tags: list[str], vari
         "timezone": "browser",
         "templating": {"list": variables},
         "annotations": {"list": []},
-        "links": [],
+        "links": links or [],
         "panels": panels,
     }

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.builders.grafana_dashboard import dashboard_json
+from components.builders.logs.dashboard import UID as LOGS_UID
 from components.builders.recording_rules import OBJECT_STORE_BY_NODE, TASKS_BY_STATE
 
 UID = "rayMonitoringOverview"
@@ -21,6 +22,20 @@ TITLE = "Ray Cluster Overview"
 RAY = 'ray_io_cluster=~"$Cluster",SessionName=~"$SessionName"'
 NODE = f'{RAY},instance=~"$Instance"'
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+
+# Where logs are served (components/builders/logs/dashboard.py): the Ray logs dashboard, for the same
+# cluster and time range; its Cluster variable is named as this one's. dashboard_catalogue drops the
+# panels' links where the stack ships no logs; the dashboards link (by tag) then finds nothing to show.
+# Grafana's DashboardLink (its schema: every field, for panel links too).
+WORKER_LOGS = {"title": "Logs of this cluster's workers and job drivers", "type": "link",
+               "url": f"/d/{LOGS_UID}/ray-logs?${{Cluster:queryparam}}&var-Component=worker&var-Component=job_driver"
+                      "&${__url_time_range}",
+               "tooltip": "Ray logs: the lines of this cluster's task and actor workers and job drivers",
+               "icon": "doc", "tags": [], "asDropdown": False, "includeVars": False, "keepTime": False,
+               "targetBlank": False}
+LOGS_LINK = {"title": "Ray logs", "type": "dashboards", "url": "", "tooltip": "", "icon": "doc",
+             "tags": ["ray-monitoring", "logs"], "asDropdown": False, "includeVars": True, "keepTime": True,
+             "targetBlank": False}
 
 # What the dashboard's variables stand for when an expression is evaluated outside Grafana.
 VARIABLE_DEFAULTS = {"$Cluster": ".*", "$SessionName": ".+", "$Instance": ".+", "$__rate_interval": "1m"}
@@ -43,6 +58,7 @@ class Panel:
     thresholds: tuple[tuple[str, float | None], ...] = (("green", None),)
     options: dict[str, Any] = field(default_factory=dict)
     core: bool = False  # returns data after any Ray workload (checked live)
+    logs: bool = False  # links to the lines of the cluster's workers and job drivers (served with logs)
 
 
 PANELS: tuple[Panel, ...] = (
@@ -74,16 +90,18 @@ PANELS: tuple[Panel, ...] = (
           "Bps"),
     Panel("Tasks by state", "Tasks not yet finished, by scheduling state.",
           (Query(f'sum by (State) ({TASKS_BY_STATE.name}{{{RAY},State!~"FINISHED|FAILED"}})', "{{State}}"),),
-          "none", core=True),
+          "none", core=True, logs=True),
     Panel("Finished and failed tasks per second", "Rate of tasks reaching FINISHED or FAILED.",
           (Query(f'sum by (State) (rate(ray_tasks{{{RAY},State=~"FINISHED|FAILED"}}[$__rate_interval]))',
                  "{{State}}"),),
           "ops", options={"overrides": [{"matcher": {"id": "byName", "options": "FAILED"},
                                           "properties": [{"id": "color", "value": {"mode": "fixed",
-                                                                                  "fixedColor": "red"}}]}]}),
+                                                                                  "fixedColor": "red"}}]}]},
+          logs=True),
     Panel("Actors by state", "Actors by lifecycle state, as the GCS counts them (executor counts "
           "would count each actor again).",
-          (Query(f'sum by (State) (ray_actors{{{RAY},Source="gcs"}})', "{{State}}"),), "none", core=True),
+          (Query(f'sum by (State) (ray_actors{{{RAY},Source="gcs"}})', "{{State}}"),), "none", core=True,
+          logs=True),
     Panel("Object store used vs capacity", "Shared-memory object store per node: bytes held (in memory or "
           "spilled) against the store's capacity.",
           (Query(f"sum by (instance) ({OBJECT_STORE_BY_NODE.name}{{{NODE}}})", "used {{instance}}"),
@@ -149,6 +167,7 @@ def _panel(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
         "options": options,
         "targets": [{"refId": chr(ord("A") + i), "datasource": DATASOURCE, "expr": q.expr,
                      "legendFormat": q.legend, "range": True} for i, q in enumerate(panel.queries)],
+        "links": [dict(WORKER_LOGS)] if panel.logs else [],
     }
 
 
@@ -174,7 +193,7 @@ def dashboard() -> dict[str, Any]:
                   "Ray node (scrape address)."),
     ]
     return dashboard_json(UID, TITLE, "What to look at first: node resources, tasks, actors, object store, scrape "
-                          "health.", ["ray", "ray-monitoring"], variables, panels)
+                          "health.", ["ray", "ray-monitoring"], variables, panels, links=[dict(LOGS_LINK)])
 
 
 def render() -> str:

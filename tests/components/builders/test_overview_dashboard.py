@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import urllib.parse
 
 import pytest
 
 from components.builders import overview_dashboard
 from components.builders.dashboard_catalogue import load_dashboards
+from components.builders.logs import dashboard as logs_dashboard
+from components.builders.logs.collector_config import NAME_FAMILIES
 from support.paths import PROJECT_ROOT
 from support.promql import (
     METRIC_NAMES,
@@ -106,3 +109,37 @@ def test_both_stacks_deploy_every_dashboard(minikube, aws):
     maps = {r.name for r in minikube.of_type("kubernetes:core/v1:ConfigMap")}
     assert {f"grafana-dashboard-{d.slug}" for d in dashboards} <= maps
     assert "grafana-dashboard-ray-monitoring-overview" in maps
+
+
+def logs_links(dashboard: dict) -> dict[str, list[dict]]:
+    return {p["title"]: p["links"] for p in dashboard["panels"] if p.get("links")}
+
+
+def test_the_job_panels_link_to_the_clusters_worker_and_driver_logs():
+    links = logs_links(overview_dashboard.dashboard())
+    assert set(links) == {"Tasks by state", "Finished and failed tasks per second", "Actors by state"}
+    logs = logs_dashboard.dashboard()
+    variables = {v["name"] for v in logs["templating"]["list"]}
+    components = {component for component, _ in NAME_FAMILIES}  # what the collectors name a file's component
+    for (link,) in links.values():
+        url = urllib.parse.urlparse(link["url"])
+        assert url.path == f"/d/{logs['uid']}/ray-logs"
+        query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+        assert {k.removeprefix("var-") for k in query if k.startswith("var-")} <= variables
+        assert set(query["var-Component"]) == {"worker", "job_driver"} <= components
+        # Grafana's variable formats: the overview's Cluster as var-Cluster=..., the time range as from/to.
+        assert "${Cluster:queryparam}" in link["url"] and "${__url_time_range}" in link["url"]
+    (tagged,) = overview_dashboard.dashboard()["links"]
+    assert set(tagged["tags"]) <= set(logs["tags"]) and tagged["includeVars"] and tagged["keepTime"]
+    assert not [d for d in load_dashboards(logs=True) if set(tagged["tags"]) <= set(json.loads(d.content)["tags"])
+                and d.uid != logs["uid"]], "the tag link finds the logs dashboard alone"
+
+
+def test_without_logs_the_overview_keeps_no_link_to_a_dashboard_it_does_not_serve():
+    def overview(logs: bool) -> dict:
+        (found,) = [json.loads(d.content) for d in load_dashboards(logs=logs) if d.uid == overview_dashboard.UID]
+        return found
+    assert len(logs_links(overview(True))) == 3
+    assert logs_links(overview(False)) == {}
+    assert {k: v for k, v in overview(False).items() if k != "panels"} == \
+        {k: v for k, v in overview(True).items() if k != "panels"}  # the tag link finds nothing, so it stays
