@@ -92,6 +92,11 @@ def _auth(reader: Reader, key: str, *, grafana: bool) -> tuple[StoreAuth, str | 
         return None
     if credential is not None:
         where = f"{key}.{CREDENTIAL[kind]}"
+        if any(ord(c) < 32 or ord(c) == 127 for c in credential):
+            # The collectors send it in a header, read verbatim from a file.
+            reader.problem(key, f"<{where}, hidden>", "contains a control character (a newline, a tab, ...)",
+                           f"pulumi config set --secret --path '{where}' VALUE (one line)")
+            return None
         if not (grafana_credential(reader, key, where, credential) if grafana else must_be_secret(reader, key, where)):
             return None
     return auth

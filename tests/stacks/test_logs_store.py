@@ -152,6 +152,7 @@ def test_an_open_loki_gets_no_header_and_no_secret():
     ({"logsUrl": LOKI}, {"logsAuth": {"type": "sigv4", "region": "us-west-2"}}, "logsAuth", "Loki takes no SigV4"),
     ({"logsUrl": LOKI, "logsAuth": WRITE_AUTH}, {}, "logsAuth", "is not a Pulumi secret"),
     ({"logsUrl": LOKI}, {"logsAuth": {"type": "bearer", "token": "a$b"}}, "logsAuth", "contains '$'"),
+    ({"logsUrl": LOKI}, {"logsAuth": {"type": "bearer", "token": "a\nb"}}, "logsAuth", "control character"),
 ])
 def test_bad_log_store_settings_are_refused_before_anything_is_made(settings, secrets, key, says):
     for stack in ("minikube", "aws"):
@@ -166,7 +167,11 @@ def test_a_deployed_loki_setting_is_refused_beside_logs_url_on_kubernetes():
 def test_the_real_collector_authenticates_with_the_deployed_header_file(k8s_users_loki, tmp_path):
     """The Ray pods' configuration and the Secret's bytes as deployed, run by the collector built from its
     modules, into VictoriaLogs requiring the same basic auth (-httpAuth.*; an OTLP store as Loki is): every
-    line arrives, so the file provider read the header as written; without it the store refuses."""
+    line arrives, so the file provider read the header as written; without it the store refuses.
+
+    And what a refused credential costs: the otlphttp exporter takes a 401 as permanent and drops the batch
+    (measured here; exporterhelper's queue_sender logs "Exporting failed. Dropping data."), so a credential
+    must be valid before the one it replaces is revoked (docs/logs.md)."""
     processes = Processes()
     store = VictoriaLogs(processes, tmp_path / "store", free_port(), auth=(WRITER, WRITE_TOKEN))
     try:
@@ -190,5 +195,17 @@ def test_the_real_collector_authenticates_with_the_deployed_header_file(k8s_user
         collector.start()
         wait_until(lambda: len([r for r in store.query('"raylet line"') if r["ray_component"] == "raylet"]) == 20, 60,
                    f"20 lines in the store (see {tmp_path / 'collector' / 'collector.log'})")
+        collector.stop()
+        header.write_text("Basic " + base64.b64encode(f"{WRITER}:revoked".encode()).decode())
+        refused_collector = Collector(processes, tmp_path / "refused", config,
+                                      {f"{sidecar.AUTHORIZATION_DIR}/{sidecar.AUTHORIZATION_KEY}": str(header),
+                                       RAY_TEMP_DIR: str(tmp_path / "ray"), sidecar.STATE_DIR: str(tmp_path / "s2")},
+                                      {NODE_ENV: "ray-training-cluster-head-abcde", NODE_TYPE_ENV: "head"},
+                                      telemetry_port=free_port())
+        refused_collector.start()
+        wait_until(lambda: (refused_collector.metric("otelcol_exporter_send_failed_log_records") or 0) >= 20, 60,
+                   "the refused batch counted as failed")
+        assert (refused_collector.metric("otelcol_exporter_queue_size") or 0) == 0, "dropped, not kept to retry"
+        assert len(store.query('"raylet line"')) == 20
     finally:
         processes.stop_all()

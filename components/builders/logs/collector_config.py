@@ -29,7 +29,6 @@ queue or a refusing memory limiter makes the receiver pause and retry, never dro
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,9 +139,10 @@ def _exporter(settings: CollectorSettings) -> dict[str, Any]:
 
 
 def authorization_file_content(header: str) -> str:
-    """The file a `${file:...}` reference names: its provider parses the file as YAML (confmap's
-    fileprovider: NewRetrievedFromYAML), so the header is written as a quoted scalar, whatever it holds."""
-    return json.dumps(header)
+    """The file a `${file:...}` reference names: for a string field such as a header the collector uses the
+    file's bytes verbatim (confmap v1.71.0 provider.go: NewRetrievedFromYAML keeps them as the value's string
+    representation, which AsString returns), quotes and a final newline included: the header alone."""
+    return header
 
 
 def collector_config(settings: CollectorSettings) -> dict[str, Any]:

@@ -201,7 +201,7 @@ def test_the_users_loki_stops_the_heads_loki_and_hands_the_collector_its_header(
     assert calls == [["up", "-d", "--remove-orphans"]], calls
     assert "recreates log-collector" in report and "reload grafana-datasources" in report, report
     header = head.file("/opt/ray-monitoring/otelcol/authorization")
-    assert header.read_text() == '"Bearer logs-token-1"'
+    assert header.read_text() == "Bearer logs-token-1"
     assert mode_and_owner(header) == ("0o400", PROMETHEUS_UID, PROMETHEUS_UID), "the collector's user alone"
 
 
@@ -215,7 +215,7 @@ def test_a_rotated_log_store_token_restarts_the_collector_alone(head):
     calls, _ = changed(head, result, replaced={"config/manifest.json": json.dumps(manifest)})
     # The collector reads its header as it starts (the file provider): a restart, nothing else.
     assert calls == [["restart", "log-collector"]], calls
-    assert head.file("/opt/ray-monitoring/otelcol/authorization").read_text() == '"Bearer logs-token-2"'
+    assert head.file("/opt/ray-monitoring/otelcol/authorization").read_text() == "Bearer logs-token-2"
 
 
 def test_a_changed_secret_restarts_grafana(head, aws):
