@@ -76,14 +76,15 @@ CHANGES: tuple[Change, ...] = (
     Change("logsRetention", ("applied on the head", "grows the data volume"),
            "Compose recreates Loki (its configuration's digest) with its data; the volume grows when the plan asks "
            "more, never shrinks"),
-    Change("logsUrl", ("applied on the head", "changes access in place", "rolls the workers"),
+    Change("logsUrl", ("applied on the head", "rolls the workers"),
            "every collector sends to the other store, Grafana's logs datasource reads it (provisioning reload) and "
            "Loki leaves the head (its data stays on the volume) or starts there; the workers' user data changes, "
            "so they roll"),
     Change("logsAuth", ("applied on the head", "changes access in place", "rolls the workers"),
            "a new header SecureString: the head's collector restarts with it, the workers roll onto its version"),
-    Change("logsQueryAuth", ("applied on the head", "changes access in place"),
-           "Grafana's logs datasource reads with it (provisioning reload)"),
+    Change("logsQueryAuth", ("applied on the head",),
+           "Grafana's logs datasource reads with it (provisioning reload): the credential SecureString Grafana "
+           "already read logsAuth's from takes the new value"),
     Change("aws:region", ("replaces the head", "rolls the workers"),
            "everything is made anew in the other region and deleted in the old one: the data goes unless "
            "`retainData`"),

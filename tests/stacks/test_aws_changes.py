@@ -17,6 +17,7 @@ RECEIVERS = {"alertReceivers": [{"name": "hook", "type": "webhook", "url": "http
 WRITES = {"remoteWrite": [{"url": "https://mimir.example.com/api/v1/push",
                            "auth": {"type": "bearer", "token": "store-token-0002"}}]}
 QUERY = "https://mimir.example.com/prometheus"
+LOGS_AUTH = {"type": "bearer", "token": "logs-write-0004"}
 TLS_HOST = "https://grafana.example.com:3443"
 CIDR = ["203.0.113.7/32"]
 
@@ -54,6 +55,10 @@ def examples(pem: dict[str, str]) -> dict:
         "grafanaQueryAuth": ({"grafanaQueryUrl": QUERY}, WRITES, {},
                              {"grafanaQueryAuth": {"type": "bearer", "token": "query-token-0003"}}),
         "logs": plain(logs="false"), "logsRetention": plain(logsRetention="30d"),
+        "logsUrl": plain(logsUrl="https://logs.example.com"),
+        "logsAuth": ({"logsUrl": "https://logs.example.com"}, None, {}, {"logsAuth": LOGS_AUTH}),
+        "logsQueryAuth": ({"logsUrl": "https://logs.example.com"}, {"logsAuth": LOGS_AUTH}, {},
+                          {"logsQueryAuth": {"type": "bearer", "token": "logs-read-0005"}}),
         "aws:region": plain(**{"aws:region": "eu-west-1"}), "clusterName": plain(clusterName="training"),
         "vpcId": plain(vpcId="vpc-0fffffffffffffff0", subnetId="subnet-0ffffffffffffffff"),
         "subnetId": plain(subnetId="subnet-01111111111111111"),

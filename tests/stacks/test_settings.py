@@ -205,6 +205,11 @@ INVALID = [
     ("minikube", {"lokiStorage": "s3"}, "lokiStorage", "s3"),
     ("minikube", {"lokiStorageClass": "Fast_SSD"}, "lokiStorageClass", "Fast_SSD"),
     ("minikube", {"lokiStorageSize": "64Mi"}, "lokiStorageSize", "64Mi"),
+    ("aws", {"logsUrl": "ftp://logs.example.com"}, "logsUrl", "ftp://logs.example.com"),
+    ("minikube", {"logsUrl": "logs.example.com"}, "logsUrl", "logs.example.com"),
+    ("aws", {"logsUrl": "https://logs.example.com", "logsAuth": {"type": "digest"}}, "logsAuth", "digest"),
+    ("minikube", {"logsUrl": "https://logs.example.com", "logsQueryAuth": {"type": "oauth"}}, "logsQueryAuth",
+     "oauth"),
 ]
 
 

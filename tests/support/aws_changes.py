@@ -4,6 +4,8 @@ new one). The effects are those of stacks/settings/changes.py."""
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 from stacks.settings import ConfigError
@@ -91,12 +93,21 @@ def deployed_by(before: Run) -> CloudMocks:
     return cloud
 
 
+@functools.cache
+def _base_run(key: str) -> Run:
+    """The first run of a change, shared by every change from the same base (most start from the default
+    stack): a run is only read afterwards."""
+    base, base_secrets = json.loads(key)
+    before = run_stack("aws", secrets=base_secrets, **base)
+    assert before.error is None, before.error
+    return before
+
+
 def effects(base: dict[str, Any], change: dict[str, Any], secrets: dict[str, Any] | None = None,
             base_secrets: dict[str, Any] | None = None) -> set[Effect]:
     """The effects of going from `base` to `base | change` (config; `secrets` set with --secret), the
     second run seeing what the first one made."""
-    before = run_stack("aws", secrets=base_secrets, **base)
-    assert before.error is None, before.error
+    before = _base_run(json.dumps([base, base_secrets], sort_keys=True))
 
     def second(versions: dict[str, int]) -> Run:
         cloud = deployed_by(before)
