@@ -8,6 +8,7 @@ import base64
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
@@ -164,6 +165,14 @@ def test_a_deployed_loki_setting_is_refused_beside_logs_url_on_kubernetes():
     assert "pulumi config rm lokiStorage" in message
 
 
+def pods_collector(processes: Processes, workdir: Path, config: str, header: Path, ray: Path) -> Collector:
+    """A Ray pod's collector on this machine: its header file, Ray's temp dir and a state directory of its own."""
+    return Collector(processes, workdir, config,
+                     {f"{sidecar.AUTHORIZATION_DIR}/{sidecar.AUTHORIZATION_KEY}": str(header),
+                      RAY_TEMP_DIR: str(ray), sidecar.STATE_DIR: str(workdir / "state")},
+                     {NODE_ENV: "ray-training-cluster-head-abcde", NODE_TYPE_ENV: "head"}, telemetry_port=free_port())
+
+
 def test_the_real_collector_authenticates_with_the_deployed_header_file(k8s_users_loki, tmp_path):
     """The Ray pods' configuration and the Secret's bytes as deployed, run by the collector built from its
     modules, into VictoriaLogs requiring the same basic auth (-httpAuth.*; an OTLP store as Loki is): every
@@ -187,21 +196,13 @@ def test_the_real_collector_authenticates_with_the_deployed_header_file(k8s_user
         logs = tmp_path / "ray" / "session_2026_12_03_10_00_00_000000_1" / "logs"
         logs.mkdir(parents=True)
         (logs / "raylet.out").write_text("".join(f"raylet line {i}\n" for i in range(20)))
-        collector = Collector(processes, tmp_path / "collector", config,
-                              {f"{sidecar.AUTHORIZATION_DIR}/{sidecar.AUTHORIZATION_KEY}": str(header),
-                               RAY_TEMP_DIR: str(tmp_path / "ray"), sidecar.STATE_DIR: str(tmp_path / "state")},
-                              {NODE_ENV: "ray-training-cluster-head-abcde", NODE_TYPE_ENV: "head"},
-                              telemetry_port=free_port())
+        collector = pods_collector(processes, tmp_path / "collector", config, header, tmp_path / "ray")
         collector.start()
         wait_until(lambda: len([r for r in store.query('"raylet line"') if r["ray_component"] == "raylet"]) == 20, 60,
                    f"20 lines in the store (see {tmp_path / 'collector' / 'collector.log'})")
         collector.stop()
         header.write_text("Basic " + base64.b64encode(f"{WRITER}:revoked".encode()).decode())
-        refused_collector = Collector(processes, tmp_path / "refused", config,
-                                      {f"{sidecar.AUTHORIZATION_DIR}/{sidecar.AUTHORIZATION_KEY}": str(header),
-                                       RAY_TEMP_DIR: str(tmp_path / "ray"), sidecar.STATE_DIR: str(tmp_path / "s2")},
-                                      {NODE_ENV: "ray-training-cluster-head-abcde", NODE_TYPE_ENV: "head"},
-                                      telemetry_port=free_port())
+        refused_collector = pods_collector(processes, tmp_path / "refused", config, header, tmp_path / "ray")
         refused_collector.start()
         wait_until(lambda: (refused_collector.metric("otelcol_exporter_send_failed_log_records") or 0) >= 20, 60,
                    "the refused batch counted as failed")
