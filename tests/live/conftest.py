@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,15 +25,12 @@ class LiveCluster:
     head_found_after: float  # seconds from `ray start --head` returning to Prometheus' first Ray scrape
     worker_found_after: float  # seconds from the worker's `ray start` returning to its first scrape
     token: str  # Ray's token: the cluster runs token authentication, as the stack deploys it
-    store_outage: Future  # support.store_outage's scenario, running beside the tier's tests (its Outage)
-    store_outage_config: dict  # the sender's prometheus.yml in it
 
 
 @pytest.fixture(scope="session")
 def live(tmp_path_factory):
     """One Ray cluster for all live tests (Ray takes ~10 s to start on 2 cores)."""
     from components.builders.alert_rules import FILE_NAME
-    from support import store_outage
     from support.live import (
         LOOPBACK,
         WORKLOAD,
@@ -58,7 +54,6 @@ def live(tmp_path_factory):
 
     workdir = tmp_path_factory.mktemp("live")
     processes = Processes()
-    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-background")
     # Ray's socket paths must stay within 107 bytes: its temp dir sits at the top of /tmp, not in the
     # per-worker folders pytest -n makes.
     ray_dir = Path(tempfile.mkdtemp(prefix="ray-live-"))
@@ -85,14 +80,8 @@ def live(tmp_path_factory):
         worker_found_after = wait_until(lambda: prometheus.target_up("ray", f"{LOOPBACK}:8081"), 120,
                                         "the Ray worker scraped")
         ray.run(WORKLOAD)
-        # Started with the cluster, so that its minute of waiting overlaps the tier's other tests.
-        receiver, sender, outage_processes, outage_config = store_outage.prepare(workdir / "store-outage",
-                                                                                 ray.sd_file)
-        outage = background.submit(store_outage.run_outage, receiver, sender, outage_processes)
-        yield LiveCluster(ray, prometheus, workdir, head_found_after, worker_found_after, token, outage,
-                          outage_config)
+        yield LiveCluster(ray, prometheus, workdir, head_found_after, worker_found_after, token)
     finally:
-        background.shutdown(wait=True, cancel_futures=True)  # the scenario's own waits are bounded
         ray.stop()
         processes.stop_all()
         shutil.rmtree(ray_dir, ignore_errors=True)
