@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -17,9 +18,11 @@ from components.builders.head_layout import BASE
 from components.builders.logs import sidecar
 from components.builders.logs.collector_config import NODE_ENV, NODE_TYPE_ENV, RAY_TEMP_DIR, authorization_file_content
 from components.constants import GRAFANA_LOGS_CREDENTIAL_FILE, GRAFANA_UID, PROMETHEUS_UID
+from support.crds import assert_strictly_valid
 from support.live import Processes, wait_until
 from support.log_pipeline import Collector, VictoriaLogs
 from support.loopback import free_port
+from support.manifests import KUBERNETES_VERSION, manifest
 from support.pulumi_internals import hide, is_secret
 from support.stacks import Run, refused, run_stack, written_files
 
@@ -210,3 +213,14 @@ def test_the_real_collector_authenticates_with_the_deployed_header_file(k8s_user
         assert len(store.query('"raylet line"')) == 20
     finally:
         processes.stop_all()
+
+
+def test_the_created_cluster_with_the_header_volume_validates_against_kuberay_crd_and_as_pods(k8s_users_loki):
+    cluster = manifest(k8s_users_loki.one("kubernetes:ray.io/v1:RayCluster", "ray-cluster-cluster"))
+    assert_strictly_valid(cluster, "schemas/ray.io_rayclusters.v1.7.0.yaml")
+    spec = cluster["spec"]
+    for template in [spec["headGroupSpec"]["template"], *[g["template"] for g in spec["workerGroupSpecs"]]]:
+        kubernetes_validate.validate({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+                                      "spec": template["spec"]}, KUBERNETES_VERSION, strict=True)
+    for name in ("ray-cluster-log-store", "grafana-datasource"):
+        kubernetes_validate.validate(manifest(k8s_users_loki.one(SECRET, name)), KUBERNETES_VERSION, strict=True)
