@@ -32,7 +32,6 @@ from components.builders import (
 )
 from components.builders.dashboard_catalogue import Dashboard
 from components.builders.logs import compose_services as log_services
-from components.builders.logs.collector_config import authorization_file_content
 from components.builders.logs.compose_services import NodeLogs
 from components.builders.logs.loki_config import LOKI_PORT
 from components.builders.ray_head_env import ray_head_env, ray_node_env
@@ -226,7 +225,7 @@ def _log_store_secrets(s: AwsSettings) -> list[HeadSecret]:
                                   head_config.logs_credential))
     header = logs.store_authorization
     if header is not None:
-        secrets.append(HeadSecret(LOGS_HEADER_SECRET, "logs/authorization", authorization_file_content(header),
+        secrets.append(HeadSecret(LOGS_HEADER_SECRET, "logs/authorization", header,
                                   head_config.logs_authorization, workers_read=True))
     return secrets
 

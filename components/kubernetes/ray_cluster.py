@@ -8,7 +8,6 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.builders.logs.collector_config import authorization_file_content
 from components.builders.logs.sidecar import AUTHORIZATION_KEY, CONFIG_NAME, PodLogs
 from components.builders.ray_cluster import TOKEN_KEY, RayClusterShape, ScaledWorkers, ray_cluster_spec
 from components.generated import generated_secret
@@ -71,8 +70,7 @@ class RayCluster(pulumi.ComponentResource):
                 # Auto-named: a rotated credential is a new Secret, and the pods are recreated onto it.
                 store = k8s.core.v1.Secret(
                     f"{name}-log-store", type="Opaque",
-                    string_data={AUTHORIZATION_KEY: pulumi.Output.secret(args.log_store_authorization).apply(
-                        authorization_file_content)},
+                    string_data={AUTHORIZATION_KEY: pulumi.Output.secret(args.log_store_authorization)},
                     metadata={"namespace": args.namespace, "labels": kc.labels("ray", args.cluster_name, "logs")},
                     opts=child)
                 header, needed = store.metadata.name, [collector, store]

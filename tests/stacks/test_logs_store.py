@@ -16,7 +16,7 @@ import yaml
 
 from components.builders.head_layout import BASE
 from components.builders.logs import sidecar
-from components.builders.logs.collector_config import NODE_ENV, NODE_TYPE_ENV, RAY_TEMP_DIR, authorization_file_content
+from components.builders.logs.collector_config import NODE_ENV, NODE_TYPE_ENV, RAY_TEMP_DIR
 from components.constants import GRAFANA_LOGS_CREDENTIAL_FILE, GRAFANA_UID, PROMETHEUS_UID
 from support.crds import assert_strictly_valid
 from support.live import Processes, wait_until
@@ -72,7 +72,7 @@ def test_kubernetes_ships_to_the_users_loki_and_deploys_none(k8s_users_loki):
     assert exporter["headers"] == {"Authorization": "${file:/etc/otelcol-store/authorization}"}
     header = result.one(SECRET, "ray-cluster-log-store")
     assert header.plain["metadata"]["namespace"] == "ray-system" and is_secret(header.inputs["stringData"])
-    assert header.plain["stringData"] == {"authorization": authorization_file_content(HEADER)}
+    assert header.plain["stringData"] == {"authorization": HEADER}  # the header alone
     assert header.urn in result.one("kubernetes:ray.io/v1:RayCluster", "ray-cluster-cluster").dependencies
     assert_no_plain_credential(result)
 
@@ -123,7 +123,7 @@ def test_aws_workers_read_the_header_from_ssm_at_boot_and_nothing_more(aws_users
     result = aws_users_loki
     values = {p.plain["name"]: p.plain["value"] for p in result.of_type("aws:ssm/parameter:Parameter")}
     name = "/ray-monitoring/aws/ray-cluster/logs/authorization"
-    assert values[name] == authorization_file_content(HEADER)
+    assert values[name] == HEADER
     assert values["/ray-monitoring/aws/ray-cluster/grafana/logs-credential"] == READ_TOKEN
     worker = {s["Sid"]: s for s in json.loads(result.one(
         "aws:iam/rolePolicy:RolePolicy", "worker-role-policy").plain["policy"])["Statement"]}

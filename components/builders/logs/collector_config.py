@@ -75,7 +75,7 @@ class CollectorSettings:
     node_env: str = NODE_ENV  # the variable that names this node (HOST_NAME_ENV on EC2)
     ray_temp_dir: str = RAY_TEMP_DIR
     memory_limit_mib: int = 200  # the memory limiter's ceiling, under the container's limit
-    # The user's store's Authorization header, from this file (authorization_file_content), when it wants one.
+    # The user's store's Authorization header, from this file (which holds the header alone), when it wants one.
     authorization_file: str | None = None
     telemetry_address: str = "127.0.0.1"  # the collector's own metrics (port 8888): nothing opened beyond it
 
@@ -133,16 +133,12 @@ def _exporter(settings: CollectorSettings) -> dict[str, Any]:
         "retry_on_failure": {"enabled": True, "max_interval": "10s", "max_elapsed_time": "0s"},
     }
     if settings.authorization_file:
-        # The collector's file provider reads it as it starts, so the header is in no configuration file.
+        # The collector's file provider reads it as it starts, so the header is in no configuration file. A string
+        # field takes the file's bytes verbatim, quotes and a final newline included (confmap v1.71.0
+        # provider.go: NewRetrievedFromYAML keeps them as the string representation AsString returns): the
+        # file holds the header alone (tests/stacks/test_logs_store.py sends it to a store that checks it).
         exporter["headers"] = {"Authorization": f"${{file:{settings.authorization_file}}}"}
     return exporter
-
-
-def authorization_file_content(header: str) -> str:
-    """The file a `${file:...}` reference names: for a string field such as a header the collector uses the
-    file's bytes verbatim (confmap v1.71.0 provider.go: NewRetrievedFromYAML keeps them as the value's string
-    representation, which AsString returns), quotes and a final newline included: the header alone."""
-    return header
 
 
 def collector_config(settings: CollectorSettings) -> dict[str, Any]:

@@ -116,14 +116,6 @@ def test_the_store_credential_is_read_from_its_file_never_written_here():
     assert "headers" not in CONFIG["exporters"]["otlp_http"]
 
 
-def test_the_header_file_holds_the_header_alone():
-    """confmap v1.71.0 provider.go: a string field takes a ${file:} file's bytes verbatim (measured: a
-    JSON-quoted header arrived with its quotes and the store refused it; tests/stacks/test_logs_store.py
-    runs the real collector against a store that checks it)."""
-    for header in ("Bearer a: b #c", "Basic dXNlcjpwYXNz"):
-        assert collector_config.authorization_file_content(header) == header
-
-
 # The contrib distribution's manifest (opentelemetry-collector-releases, distributions/otelcol-contrib/
 # manifest.yaml; read at v0.159.0, the same list since) builds these modules at its own release into the
 # image the stacks run: the tests' collector is made of the same modules at the image's version.
