@@ -3,12 +3,14 @@ each pod has its own port 8080 as in a real cluster (Ray's exporters bind 0.0.0.
 machine's loopback cannot both serve 8080). The pods' namespaces and this machine meet on a bridge inside a
 namespace of its own (its own, empty netfilter: pod-to-pod traffic is not this machine's to filter); this
 machine joins it by a veth with an address in the pod CIDR, so the CIDR is on-link here and nothing sent to
-a pod address leaves the machine. Root only (ip netns); close() removes every namespace and link.
+a pod address leaves the machine. Root only (ip netns); close() removes every namespace and link, and start()
+first removes what a killed run left under the same prefix.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import subprocess
 
 from support.live import signal_until_gone
@@ -31,6 +33,7 @@ class PodNetwork:
         self.pods: dict[str, str] = {}  # pod IP -> its network namespace
 
     def start(self) -> PodNetwork:
+        self._sweep()
         _ip("netns", "add", self.bridge_namespace)
         _ip("-n", self.bridge_namespace, "link", "add", "br0", "type", "bridge")
         _ip("-n", self.bridge_namespace, "link", "set", "br0", "up")
@@ -76,6 +79,17 @@ class PodNetwork:
         subprocess.run(["ip", "netns", "del", self.bridge_namespace], capture_output=True, timeout=30)
         subprocess.run(["ip", "link", "del", f"{self.prefix}h"], capture_output=True, timeout=30)
         self.pods.clear()
+
+    def _sweep(self) -> None:
+        """What a run killed before close() left under this prefix (its namespaces, their processes, the host's
+        link): the names are this module's alone, and a leftover would refuse this run's `ip netns add`."""
+        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=30).stdout
+        ours = re.compile(rf"^{re.escape(self.prefix)}(\d+|-net)$")
+        for namespace in [line.split()[0] for line in listed.splitlines() if line.split()]:
+            if ours.match(namespace):
+                self._kill_all_in(namespace)
+                subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=30)
+        subprocess.run(["ip", "link", "del", f"{self.prefix}h"], capture_output=True, timeout=30)
 
     @staticmethod
     def _kill_all_in(namespace: str) -> None:
