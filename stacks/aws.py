@@ -234,17 +234,8 @@ def _collector_yaml(s: AwsSettings, loki_host: str) -> str | None:
     """A node's log collector configuration, sending to Loki on the head or to the user's; None without logs."""
     if not s.logs.enabled:
         return None
-    url = f"{s.logs.store.url}/otlp" if s.logs.store else f"http://{loki_host}:{LOKI_PORT}/otlp"
-    return log_services.collector_yaml(url, s.cluster_name, s.logs.store_authorization is not None)
-
-
-def _logs_source(s: AwsSettings) -> grafana_provisioning.LogsSource | None:
-    """The Loki Grafana reads: the head's, or the user's (logsUrl)."""
-    if not s.logs.enabled:
-        return None
-    query = s.logs.query
-    return (grafana_provisioning.LogsSource(query.url, query.auth) if query
-            else grafana_provisioning.LogsSource(f"{LOCAL}:{LOKI_PORT}"))
+    return log_services.collector_yaml(s.logs.otlp_url(f"http://{loki_host}:{LOKI_PORT}"), s.cluster_name,
+                                       s.logs.store_authorization is not None)
 
 
 def _head_files(s: AwsSettings, head: NodeKind, managed: ManagedPrometheus | None,
@@ -296,7 +287,7 @@ def _prometheus_yml(s: AwsSettings, workspace_write_url: str | None = None) -> s
 def _datasources(s: AwsSettings, managed: ManagedPrometheus | None) -> pulumi.Input[str]:
     """Grafana's datasource: the managed workspace, the store, or our Prometheus."""
     name, query = s.monitoring.datasource_name, s.monitoring.store.query
-    logs = _logs_source(s)
+    logs = s.logs.grafana_source(f"{LOCAL}:{LOKI_PORT}") if s.logs.enabled else None
     if managed:
         # The workspace's SigV4 endpoint, signed with the head's role (Ray's dashboard keeps our Prometheus).
         return managed.query_url.apply(lambda url: grafana_provisioning.datasource_provisioning(

@@ -205,13 +205,12 @@ def _own_monitoring(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple
         loki = Loki(LOKI, LokiArgs(namespace=s.namespace, loki_yaml=loki_config.render(LokiSettings(s.logs.retention)),
                                    resources=LOKI_RESOURCES, storage=own.loki_storage, clients=loki_clients(s)), opts)
     grafana = _grafana(s, own, dashboards, prometheus.url, loki.url if loki else None, opts)
-    logs_url = f"{loki.url}/otlp" if loki else f"{s.logs.store.url}/otlp" if s.logs.store else None
     # In agent mode our Prometheus keeps nothing to query: the heads query the store, with its credentials.
     headers = store.ray_query_headers
     return Monitoring(store.ray_query.url if store.ray_query else prometheus.url, grafana.url,
                       [prometheus.deployment, grafana.deployment], admin_password=grafana.admin_password,
                       ray_query_headers=pulumi.Output.secret(headers) if headers is not None else None,
-                      logs_url=logs_url)
+                      logs_url=s.logs.otlp_url(loki.url if loki else None) if s.logs.enabled else None)
 
 
 def _prometheus(s: KubernetesSettings, own: OwnMonitoring, opts: pulumi.ResourceOptions | None) -> Prometheus:
@@ -238,8 +237,7 @@ def _grafana(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple[Dashbo
              prometheus_url: str, loki_url: str | None, opts: pulumi.ResourceOptions | None) -> Grafana:
     m, query = s.monitoring, s.monitoring.store.query  # Grafana reads the store, or our Prometheus when None
     logs = s.logs.query  # the user's Loki (logsUrl), or ours at loki_url
-    source = (grafana_provisioning.LogsSource(logs.url, logs.auth) if logs
-              else grafana_provisioning.LogsSource(loki_url) if loki_url else None)
+    source = s.logs.grafana_source(loki_url) if s.logs.enabled else None
     datasources = (grafana_provisioning.datasource_provisioning(m.datasource_name, query.url, query.auth,
                                                                 GRAFANA_DATASOURCE_CREDENTIAL_FILE, logs=source)
                    if query else grafana_provisioning.datasource_provisioning(m.datasource_name, prometheus_url,
@@ -292,7 +290,7 @@ def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], monitoring
                            worker_env=ray_node_env(s.monitoring.cardinality_level), token_auth=s.ray.token_auth,
                            token=s.monitoring.given.ray_auth_token, scaled=scaled,
                            log_collector_yaml=collector,
-                           log_store_authorization=pulumi.Output.secret(authorization) if authorization else None),
+                           log_store_authorization=authorization),
             # After the operator (its CRD), so `pulumi destroy` deletes the cluster before the operator.
             pulumi.ResourceOptions(depends_on=[*namespaces, *ready, *([operator.release] if operator else [])]),
         )

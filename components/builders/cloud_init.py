@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import posixpath
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +25,10 @@ from components.builders.head_layout import (
     DATA_DEVICE_FILE,
     MOUNT_DATA_SCRIPT,
     RAY_AUTH_TOKEN_FILE,
-    RAY_SECRETS,
     RAY_TMP,
 )
 from components.builders.logs.compose_services import (
     COLLECTOR_AUTHORIZATION_FILE,
-    COLLECTOR_CONFIG_DIR,
     COLLECTOR_CONFIG_FILE,
     LOG_SERVICES_UID,
 )
@@ -200,11 +199,10 @@ class WorkerToken:
 
 @dataclass(frozen=True)
 class WorkerSecret:
-    """A SecureString a worker writes to `path` at boot, for `uid` alone (in `directory`, made for it)."""
+    """A SecureString a worker writes to `path` at boot, for `uid` alone (its directory made for it)."""
 
     name: str  # the shell function's name: fetch_<name>
     source: WorkerToken  # the parameter and its version, read as Ray's token is
-    directory: str
     path: str
     uid: int
 
@@ -215,7 +213,7 @@ def _fetch_secret(secret: WorkerSecret) -> list[str]:
         f"fetch_{secret.name}() {{  # from SSM with the worker's role, readable by its one user only",
         "  python3 -c 'import boto3' 2>/dev/null ||",
         "    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-boto3; } || return 1",
-        f"  install -d -m 0700 -o {secret.uid} -g {secret.uid} {secret.directory}",
+        f"  install -d -m 0700 -o {secret.uid} -g {secret.uid} {posixpath.dirname(secret.path)}",
         # Written by Python itself (mode 0600 from the start), then given to its user.
         "  python3 -c 'import os, sys, boto3; value = boto3.client(\"ssm\", region_name=sys.argv[1])"
         ".get_parameter(Name=sys.argv[2], WithDecryption=True)[\"Parameter\"][\"Value\"]; "
@@ -229,7 +227,7 @@ def _fetch_secret(secret: WorkerSecret) -> list[str]:
 
 
 def _fetch_token(token: WorkerToken) -> list[str]:
-    return _fetch_secret(WorkerSecret("ray_token", token, RAY_SECRETS, RAY_AUTH_TOKEN_FILE, RAY_UID))
+    return _fetch_secret(WorkerSecret("ray_token", token, RAY_AUTH_TOKEN_FILE, RAY_UID))
 
 
 def worker_start_script(token: WorkerToken | None = None, logs: bool = False,
@@ -251,8 +249,8 @@ def worker_start_script(token: WorkerToken | None = None, logs: bool = False,
         f"install -d -m 0755 -o {RAY_UID} -g 100 {RAY_TMP}",
         *([f"install -d -m 0750 -o {LOG_SERVICES_UID} -g {LOG_SERVICES_UID} {COLLECTOR_STATE}"] if logs else []),
         *(_fetch_token(token) if token else []),
-        *(_fetch_secret(WorkerSecret("logs_header", logs_header, COLLECTOR_CONFIG_DIR, COLLECTOR_AUTHORIZATION_FILE,
-                                     LOG_SERVICES_UID)) if logs_header else []),
+        *(_fetch_secret(WorkerSecret("logs_header", logs_header, COLLECTOR_AUTHORIZATION_FILE, LOG_SERVICES_UID))
+          if logs_header else []),
         f"retry docker compose --project-directory {BASE} -f {BASE}/compose.yaml up -d",
         "# Ray serves its metrics port once the raylet has registered with the head's GCS.",
         f"for _ in $(seq {tries}); do",

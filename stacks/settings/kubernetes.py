@@ -131,8 +131,7 @@ def read_kubernetes(reader: Reader) -> KubernetesSettings:
     own = _own_monitoring(reader, monitoring, ray)
     if operator:
         _refuse_own_monitoring_keys(reader, monitoring)
-    logs = read_logs(reader, _logs_unavailable(ray, operator is not None),
-                     platform_keys=("lokiStorage", "lokiStorageSize", "lokiStorageClass"))
+    logs = read_logs(reader, _logs_unavailable(ray, operator is not None))
     install_kuberay = reader.flag("installKubeRay")
     kuberay_namespace = reader.text("kuberayNamespace")
     return KubernetesSettings(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.builders.grafana_provisioning import LogsSource
 from components.builders.remote_write import StoreAuth, authorization_header
 from stacks.settings.reader import Reader
 from stacks.settings.remote_store import (
@@ -33,16 +34,28 @@ class LogsSettings:
     def deploys_loki(self) -> bool:
         return self.enabled and self.store is None
 
+    def otlp_url(self, loki_url: str | None) -> str:
+        """Where the collectors send: the user's Loki's OTLP endpoint, or that of ours at `loki_url`."""
+        base = self.store.url if self.store else loki_url
+        assert base is not None, "without logsUrl the logs go to the Loki the stack deploys"
+        return f"{base}/otlp"
+
+    def grafana_source(self, loki_url: str | None) -> LogsSource:
+        """The Loki Grafana reads: the user's with Grafana's credential, or ours at `loki_url`."""
+        if self.query:
+            return LogsSource(self.query.url, self.query.auth)
+        assert loki_url is not None, "without logsUrl Grafana reads the Loki the stack deploys"
+        return LogsSource(loki_url)
+
     @property
     def store_authorization(self) -> str | None:
         """The Authorization header the collectors send to the user's Loki, when it wants one."""
         return authorization_header(self.store.auth, self.store.secret) if self.store else None
 
 
-def read_logs(reader: Reader, unavailable: str | None = None, *, platform_keys: tuple[str, ...] = ()) -> LogsSettings:
+def read_logs(reader: Reader, unavailable: str | None = None) -> LogsSettings:
     """`unavailable`: why this stack cannot ship logs (it does not create the Ray nodes' pods, or the user's
-    Grafana shows the dashboards), or None. Unset, `logs` is on wherever it is available. `platform_keys`:
-    those of DEPLOYED_LOKI_KEYS the platform has."""
+    Grafana shows the dashboards), or None. Unset, `logs` is on wherever it is available."""
     retention = reader.text("logsRetention")
     enabled = reader.flag("logs")
     if reader.value("logs") is None:
@@ -51,12 +64,11 @@ def read_logs(reader: Reader, unavailable: str | None = None, *, platform_keys: 
         reader.problem("logs", True, f"is not offered here yet: {unavailable}",
                        "pulumi config rm logs (docs/logs.md says where logs are shipped)")
         enabled = False
-    store, query = _users_store(reader, enabled, ("logsRetention", *platform_keys))
+    store, query = _users_store(reader, enabled)
     return LogsSettings(enabled=enabled, retention=retention, store=store, query=query)
 
 
-def _users_store(reader: Reader, enabled: bool,
-                 loki_keys: tuple[str, ...]) -> tuple[Credentialed | None, Credentialed | None]:
+def _users_store(reader: Reader, enabled: bool) -> tuple[Credentialed | None, Credentialed | None]:
     url = reader.optional_text("logsUrl")
     auth_keys = [key for key in ("logsAuth", "logsQueryAuth") if reader.structured(key) is not None]
     if url is None:
@@ -68,7 +80,7 @@ def _users_store(reader: Reader, enabled: bool,
         reader.problem("logsUrl", url, "names where Ray's logs go, and logs is off",
                        "pulumi config rm logsUrl, or pulumi config set logs true")
         return None, None
-    for key in loki_keys:
+    for key in DEPLOYED_LOKI_KEYS:  # a platform's own (the loki* ones are Kubernetes'): unset elsewhere
         if reader.value(key) is not None and not reader.is_default(key, reader.value(key)):
             reader.problem(key, reader.value(key), "is for the Loki the stack deploys, and with logsUrl it deploys "
                            "none (your store keeps logs as it is configured)", f"pulumi config rm {key}")
