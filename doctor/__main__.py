@@ -51,6 +51,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--prometheus-agent", action="store_true", help="Prometheus runs in agent mode")
     parser.add_argument("--expect-logs", choices=sorted(NODE_NAMES),
                         help="the stack ships Ray's logs from this platform's nodes: check they arrive")
+    parser.add_argument("--expect-logs-from", default="", metavar="MATCHERS",
+                        help='only these nodes ship them, as label matchers (ray_node_type="head")')
     parser.add_argument("--json", action="store_true", help="print a JSON list of {check, ok, detail, fix}")
     return parser.parse_args(argv)
 
@@ -70,7 +72,7 @@ def expectations(doctor: dict, stack: str) -> Expectations:
         restart_command=doctor["restartCommand"], config_hint=f"pulumi config set --stack {stack}",
         remote_writes=doctor.get("remoteWrites", 0), prometheus_agent=doctor.get("prometheusAgent", False),
         launched_nodes=doctor.get("launchedNodes"), launched_fix=doctor.get("launchedFix", ""),
-        logs=doctor["platform"] if doctor.get("logs") else None)
+        logs=doctor["platform"] if doctor.get("logs") else None, logs_from=doctor.get("logsFrom", ""))
 
 
 def run_checks(http: Http, urls: dict[str, str | None], password: str | None,
@@ -107,7 +109,7 @@ def _logs(http: Http, prometheus_url: str | None, grafana_url: str | None, passw
         return not_run(LOGS_CHECKS, no_grafana)
     if prometheus_url and not expect.prometheus_agent and expect.logs:
         try:
-            findings.node_names = node_names(http, prometheus_url, expect.logs)
+            findings.node_names = node_names(http, prometheus_url, expect.logs, expect.logs_from)
         except (HttpError, KeyError):  # Prometheus' own checks say why it did not answer
             findings.node_names = None
     return logs(http, grafana_url, password, expect, findings)
@@ -136,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     expect = Expectations(datasource_name=args.expect_datasource, iframe_host=args.expect_iframe_host,
                           dashboard_uids=dashboard_uids(), ray_nodes=args.ray_nodes,
                           prometheus_memory_limit=args.prometheus_memory_limit, remote_writes=args.remote_writes,
-                          prometheus_agent=args.prometheus_agent, logs=args.expect_logs)
+                          prometheus_agent=args.prometheus_agent, logs=args.expect_logs,
+                          logs_from=args.expect_logs_from)
     forwards = PortForwards(args.context)
     access: list[Result] = []  # one failed result per port-forward that did not start
     unreached: dict[str, str] = {}

@@ -49,6 +49,7 @@ class Expectations:
     launched_nodes: int | None = None  # EC2: the head and the workers' group's desired capacity
     launched_fix: str = ""  # where to see why a launched node did not join
     logs: str | None = None  # the platform whose nodes ship Ray's logs (doctor/logs.py), or None: no logs
+    logs_from: str = ""  # the nodes that ship them, as a series selector: "" every node, or the patched heads
 
     @property
     def planned_series(self) -> int | None:

@@ -19,23 +19,26 @@ from doctor.http import Http
 # A node that logged nothing for this long is not shipping: Ray's raylet alone writes every few seconds.
 WINDOW_SECONDS = 15 * 60
 NODE_LABEL = "ray_node"  # the collectors' name for their node (components/builders/logs/collector_config.py)
-# How Prometheus names each node the way its collector does, per platform: (query, label).
+# How Prometheus names each node the way its collector does, per platform: (metric, selector, label).
 NODE_NAMES = {
     # The collector's RAY_MONITORING_NODE is its pod's name (the downward API); the scrape labels each pod's
     # series with `pod`.
-    "kubernetes": ("count by (pod) (ray_node_cpu_utilization)", "pod"),
+    "kubernetes": ("ray_node_cpu_utilization", "", "pod"),
     # The collector's HOSTNAME is the instance's name (Docker, on the host's network); node_exporter's
     # uname nodename on the same instance is that name.
-    "aws": ('count by (nodename) (node_uname_info{job="node"})', "nodename"),
+    "aws": ("node_uname_info", 'job="node"', "nodename"),
 }
 COLLECTOR_LOGS = {"kubernetes": "kubectl logs -n NAMESPACE POD -c log-collector",
                   "aws": "on that node: docker compose logs log-collector"}
 
 
-def node_names(http: Http, prometheus_url: str, platform: str) -> list[str]:
-    """The nodes Prometheus has current series from, named as their log collectors name them."""
-    query, label = NODE_NAMES[platform]
-    reply = http.json(f"{prometheus_url}/api/v1/query?" + urlencode({"query": query}))
+def node_names(http: Http, prometheus_url: str, platform: str, only: str = "") -> list[str]:
+    """The nodes Prometheus has current series from, named as their log collectors name them. `only`: label
+    matchers of the nodes that ship (a patched cluster's heads), "" for all."""
+    metric, selector, label = NODE_NAMES[platform]
+    matchers = ",".join(m for m in (selector, only) if m)
+    reply = http.json(f"{prometheus_url}/api/v1/query?" + urlencode({"query": f"count by ({label}) "
+                                                                                f"({metric}{{{matchers}}})"}))
     return sorted({s["metric"].get(label, "") for s in reply["data"]["result"]} - {""})
 
 

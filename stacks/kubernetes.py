@@ -20,6 +20,8 @@ from components.builders import (
 )
 from components.builders.dashboard_catalogue import Dashboard
 from components.builders.logs import loki_config, sidecar
+from components.builders.logs.collector_config import CLUSTER_ENV
+from components.builders.logs.head_patch import SHIPPER_LABELS
 from components.builders.logs.loki_config import LokiSettings
 from components.builders.pod_monitor import pod_monitor_spec
 from components.builders.ray_cluster import ScaledWorkers
@@ -48,7 +50,7 @@ from components.kubernetes.namespace import restricted_namespace
 from components.kubernetes.prometheus import Prometheus, PrometheusArgs
 from components.kubernetes.prometheus_operator import PrometheusOperatorArgs, PrometheusOperatorResources
 from components.kubernetes.ray_cluster import RayCluster, RayClusterArgs
-from components.kubernetes.ray_cluster_patch import RayClusterPatch, RayClusterPatchArgs
+from components.kubernetes.ray_cluster_patch import HeadLogs, RayClusterPatch, RayClusterPatchArgs
 from components.kubernetes.ray_dashboard_service import (
     RayDashboardService,
     RayDashboardServiceArgs,
@@ -108,12 +110,16 @@ def prometheus_clients(s: KubernetesSettings) -> list[dict[str, Any]]:
 
 
 def loki_clients(s: KubernetesSettings) -> list[dict[str, Any]]:
-    """Who may write and read Loki: Grafana, and the created RayCluster's pods (their collectors)."""
+    """Who may write and read Loki: Grafana, and the Ray pods with a collector: the created RayCluster's, or
+    the patched heads (labelled by the patch) in the patched namespaces."""
     grafana = {"podSelector": {"matchLabels": kc.selector_labels("grafana", GRAFANA)}}
-    assert isinstance(s.ray, CreatedCluster), "logs are shipped from the RayCluster the stack creates"
-    ray = {"podSelector": {"matchLabels": {"ray.io/cluster": s.ray.name, **KUBERAY_POD_LABELS}},
-           "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": s.ray.namespace}}}
-    return [grafana, ray]
+    if isinstance(s.ray, CreatedCluster):
+        return [grafana, {"podSelector": {"matchLabels": {"ray.io/cluster": s.ray.name, **KUBERAY_POD_LABELS}},
+                          "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": s.ray.namespace}}}]
+    heads = {"ray.io/node-type": "head", **KUBERAY_POD_LABELS, **SHIPPER_LABELS}
+    return [grafana, *({"podSelector": {"matchLabels": heads},
+                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+                       for namespace in s.ray_namespaces)]
 
 
 def alertmanager_url(s: KubernetesSettings) -> str | None:
@@ -179,7 +185,7 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
     head_env = ray_head_env(monitoring.grafana_url, monitoring.prometheus_url, m.datasource_name, iframe_host,
                             headers.secret_name if headers else None, m.cardinality_level)
     head_restart = _ray_heads(s, head_env, monitoring, (headers.secrets if headers else []), namespaces,
-                              operator, scaled, access)
+                              operator, scaled, access, objects)
     if s.ray_dashboard_node_port is not None:
         RayDashboardService(
             "ray-dashboard",
@@ -277,8 +283,9 @@ def _prometheus_operator_mode(s: KubernetesSettings, operator: PrometheusOperato
 
 def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], monitoring: Monitoring,
                secrets: list[pulumi.Resource], namespaces: list[pulumi.Resource], operator: KubeRayOperator | None,
-               scaled: ScaledWorkers | None, access: ClusterAccess) -> str:
-    """The created RayCluster, or a patch per target; returns how each head gets its environment."""
+               scaled: ScaledWorkers | None, access: ClusterAccess, objects: list[dict[str, Any]]) -> str:
+    """The created RayCluster, or a patch per target (`objects`: each as the cluster has it); returns how each
+    head gets its environment."""
     ready = monitoring.ready + secrets
     if isinstance(s.ray, CreatedCluster):
         authorization = s.logs.store_authorization
@@ -300,11 +307,11 @@ def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], monitoring
         return ("automatic: the RayCluster is created with the environment, and KubeRay recreates its pods when "
                 "a later pulumi up changes it (upgradeStrategy Recreate)")
     patched = s.ray
-    for target in patched.targets:
+    for target, found in zip(patched.targets, objects, strict=True):
         RayClusterPatch(
             target.resource_name,
             RayClusterPatchArgs(target.name, target.namespace, target.head_container, head_env,
-                                patched.head_restart, target.kind),
+                                patched.head_restart, target.kind, _head_logs(s, monitoring, found)),
             pulumi.ResourceOptions(depends_on=ready),
         )
 
@@ -325,6 +332,17 @@ def _ray_heads(s: KubernetesSettings, head_env: list[dict[str, Any]], monitoring
     if len(patched.targets) == 1:
         return restart(patched.targets[0])
     return "; ".join(f"{t.kind} {t.namespace}/{t.name}: {restart(t)}" for t in patched.targets)
+
+
+def _head_logs(s: KubernetesSettings, monitoring: Monitoring, found: dict[str, Any]) -> HeadLogs | None:
+    """A patched head's collector, when logs are on: one configuration for every cluster, each pod naming its
+    own from KubeRay's label (a RayService's clusters are named as KubeRay makes them)."""
+    if not monitoring.logs_url:
+        return None
+    authorization = s.logs.store_authorization
+    spec = found["spec"].get("rayClusterConfig", found["spec"])
+    return HeadLogs(sidecar.collector_yaml(monitoring.logs_url, f"${{env:{CLUSTER_ENV}}}", authorization is not None),
+                    head_spec=spec["headGroupSpec"]["template"].get("spec", {}), authorization=authorization)
 
 
 def _fit_to_nodes(s: KubernetesSettings, nodes: list[dict[str, str]] | None) -> KubernetesSettings:
@@ -397,8 +415,18 @@ def _exports(s: KubernetesSettings, monitoring: Monitoring, iframe_host: str, he
                               own.prometheus_resources.memory_limit if own else m.sizing.memory_limit,
                               node_exporter=False,
                               restart_command=head_restart_command(dashboard.name, dashboard.namespace),
-                              dashboards_version=served_version, logs=s.logs.enabled),
+                              dashboards_version=served_version, logs=s.logs.enabled,
+                              logs_from=_shipping_heads(s)),
     }))
+
+
+def _shipping_heads(s: KubernetesSettings) -> str:
+    """The patched clusters' heads as label matchers ("" where every Ray pod ships): KubeRay names a RayService's
+    clusters after it with a suffix. Names are DNS subdomains: no regex character but `.`, which matches itself."""
+    if not isinstance(s.ray, PatchedClusters):
+        return ""
+    names = sorted(t.name + ("-.+" if t.kind == "RayService" else "") for t in s.ray.targets)
+    return f'ray_node_type="head",ray_io_cluster=~"{"|".join(names)}"'
 
 
 def _read_cluster(settings: KubernetesSettings, access: ClusterAccess

@@ -44,15 +44,18 @@ def ray_head_env(grafana_host: Deferred, prometheus_host: Deferred, datasource_n
     return env
 
 
-def raycluster_patch_spec(head_container: str, env: list[dict[str, Any]], head_restart: str) -> dict[str, Any]:
-    """A server-side-apply body for a RayCluster: only the head container's env entries.
+def head_template(head_container: str, env: list[dict[str, Any]]) -> dict[str, Any]:
+    """The head pod template a patch applies: the head container's env entries alone."""
+    return {"spec": {"containers": [{"name": head_container, "env": env}]}}
+
+
+def raycluster_patch_spec(template: dict[str, Any], head_restart: str) -> dict[str, Any]:
+    """A server-side-apply body for a RayCluster: `template` (head_template's) as its head's.
 
     KubeRay >= 1.2 declares `containers` and `env` as list-maps keyed by name, so applying this
     merges with the container's other fields and env entries instead of replacing them.
     """
-    spec: dict[str, Any] = {
-        "headGroupSpec": {"template": {"spec": {"containers": [{"name": head_container, "env": env}]}}}
-    }
+    spec: dict[str, Any] = {"headGroupSpec": {"template": template}}
     if head_restart == RECREATE:
         # KubeRay >= 1.6 recreates the pods when the template changes; otherwise the running head
         # keeps its old environment.
@@ -60,13 +63,12 @@ def raycluster_patch_spec(head_container: str, env: list[dict[str, Any]], head_r
     return spec
 
 
-def rayservice_patch_spec(head_container: str, env: list[dict[str, Any]]) -> dict[str, Any]:
-    """A server-side-apply body for a RayService: the head container's env in `spec.rayClusterConfig`
+def rayservice_patch_spec(template: dict[str, Any]) -> dict[str, Any]:
+    """A server-side-apply body for a RayService: `template` as the head's in `spec.rayClusterConfig`
     (list-maps keyed by name in KubeRay's v1 CRD, so entries merge). The RayService controller rolls a
     changed rayClusterConfig out as a new RayCluster (upgradeStrategy NewCluster, its default) and
     switches traffic when it is ready: no restart by hand, and the environment outlives upgrades."""
-    return {"rayClusterConfig": {"headGroupSpec": {"template": {"spec": {"containers": [
-        {"name": head_container, "env": env}]}}}}}
+    return {"rayClusterConfig": {"headGroupSpec": {"template": template}}}
 
 
 def head_restart_command(cluster: str, namespace: str) -> str:

@@ -1,5 +1,5 @@
 """Server-side-apply patch of an existing KubeRay RayCluster or RayService: Grafana/Prometheus env on
-its head container, merged with the entries already there."""
+its head container, merged with the entries already there, and the head's log collector when logs are on."""
 
 from __future__ import annotations
 
@@ -9,8 +9,20 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.builders.ray_head_env import raycluster_patch_spec, rayservice_patch_spec
+from components.builders.logs.head_patch import with_head_collector
+from components.builders.logs.sidecar import AUTHORIZATION_KEY, CONFIG_NAME, PodLogs
+from components.builders.ray_head_env import head_template, raycluster_patch_spec, rayservice_patch_spec
 from components.kubernetes import common as kc
+
+
+@dataclass(frozen=True)
+class HeadLogs:
+    """The head's log collector: its configuration, the store's header when it wants one, and the head's pod
+    spec as the cluster has it (where Ray's /tmp/ray already is: components.builders.logs.head_patch)."""
+
+    collector_yaml: str
+    head_spec: dict[str, Any]
+    authorization: pulumi.Input[str] | None = None  # a secret
 
 
 @dataclass(frozen=True)
@@ -21,11 +33,19 @@ class RayClusterPatchArgs:
     env: list[dict[str, Any]]  # from components.builders.ray_head_env.ray_head_env
     head_restart: str  # "upgradeStrategy" | "none" (RayCluster only)
     kind: str = "RayCluster"  # or RayService: the env goes into spec.rayClusterConfig
+    logs: HeadLogs | None = None
 
 
 class RayClusterPatch(pulumi.ComponentResource):
     def __init__(self, name: str, args: RayClusterPatchArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ray-monitoring:kubernetes:RayClusterPatch", name, None, opts)
+        child = kc.child_options(self, opts)
+        template = head_template(args.head_container, args.env)
+        patch_opts = child
+        if args.logs is not None:
+            pod_logs, needed = self._collector_inputs(name, args, args.logs, child)
+            template = with_head_collector(template, args.logs.head_spec, args.head_container, pod_logs)
+            patch_opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=needed))
         self.patch = k8s.apiextensions.CustomResourcePatch(
             f"{name}-head-env",
             api_version="ray.io/v1",
@@ -33,12 +53,28 @@ class RayClusterPatch(pulumi.ComponentResource):
             metadata={
                 "name": args.cluster_name,
                 "namespace": args.namespace,
-                # These four env entries are ours: take them over from whoever set them before
+                # These fields are ours: take them over from whoever set them before
                 # (a Helm release or kubectl apply) instead of failing on the conflict.
                 "annotations": {"pulumi.com/patchForce": "true"},
             },
-            spec=(rayservice_patch_spec(args.head_container, args.env) if args.kind == "RayService"
-                  else raycluster_patch_spec(args.head_container, args.env, args.head_restart)),
-            opts=kc.child_options(self, opts),
+            spec=(rayservice_patch_spec(template) if args.kind == "RayService"
+                  else raycluster_patch_spec(template, args.head_restart)),
+            opts=patch_opts,
         )
         self.register_outputs({})
+
+    @staticmethod
+    def _collector_inputs(name: str, args: RayClusterPatchArgs, logs: HeadLogs, child: pulumi.ResourceOptions
+                          ) -> tuple[PodLogs, list[pulumi.Resource]]:
+        """The collector's ConfigMap and header Secret, in the head's namespace (a pod mounts only its own's)."""
+        labels = kc.labels("ray", args.cluster_name, "logs")
+        # Auto-named, as the created cluster's: a new configuration is a new ConfigMap the template names.
+        collector = k8s.core.v1.ConfigMap(f"{name}-log-collector", data={CONFIG_NAME: logs.collector_yaml},
+                                          metadata={"namespace": args.namespace, "labels": labels}, opts=child)
+        if logs.authorization is None:
+            return PodLogs(collector.metadata.name), [collector]
+        store = k8s.core.v1.Secret(
+            f"{name}-log-store", type="Opaque",
+            string_data={AUTHORIZATION_KEY: pulumi.Output.secret(logs.authorization)},
+            metadata={"namespace": args.namespace, "labels": labels}, opts=child)
+        return PodLogs(collector.metadata.name, store.metadata.name), [collector, store]

@@ -131,7 +131,8 @@ def read_kubernetes(reader: Reader) -> KubernetesSettings:
     own = _own_monitoring(reader, monitoring, ray)
     if operator:
         _refuse_own_monitoring_keys(reader, monitoring)
-    logs = read_logs(reader, _logs_unavailable(ray, operator is not None))
+    # A patched cluster's pods are its team's: the collector joins their heads when asked (docs/logs.md).
+    logs = read_logs(reader, _logs_unavailable(operator is not None), default=isinstance(ray, CreatedCluster))
     install_kuberay = reader.flag("installKubeRay")
     kuberay_namespace = reader.text("kuberayNamespace")
     return KubernetesSettings(
@@ -148,14 +149,10 @@ def read_kubernetes(reader: Reader) -> KubernetesSettings:
     )
 
 
-def _logs_unavailable(ray: CreatedCluster | PatchedClusters, operator: bool) -> str | None:
-    """Why this stack ships no logs, or None: the collector is a sidecar of the pods of the RayCluster the
-    stack creates, and Loki's datasource is provisioned in our Grafana."""
+def _logs_unavailable(operator: bool) -> str | None:
+    """Why this stack ships no logs, or None: Loki's datasource is provisioned in our Grafana."""
     if operator:
         return "with prometheusOperator your Grafana shows the dashboards, and the stack deploys no Loki for it"
-    if isinstance(ray, PatchedClusters):
-        return ("the stack patches only your heads' environment, and a log collector is a sidecar of every Ray pod: "
-                "ship your clusters' logs as docs/logs.md shows")
     return None
 
 

@@ -53,13 +53,13 @@ class LogsSettings:
         return authorization_header(self.store.auth, self.store.secret) if self.store else None
 
 
-def read_logs(reader: Reader, unavailable: str | None = None) -> LogsSettings:
-    """`unavailable`: why this stack cannot ship logs (it does not create the Ray nodes' pods, or the user's
-    Grafana shows the dashboards), or None. Unset, `logs` is on wherever it is available."""
+def read_logs(reader: Reader, unavailable: str | None = None, default: bool = True) -> LogsSettings:
+    """`unavailable`: why this stack cannot ship logs (the user's Grafana shows the dashboards), or None.
+    Unset, `logs` is `default` wherever it is available."""
     retention = reader.text("logsRetention")
     enabled = reader.flag("logs")
     if reader.value("logs") is None:
-        enabled = unavailable is None
+        enabled = default and unavailable is None
     elif enabled and unavailable is not None:
         reader.problem("logs", True, f"is not offered here yet: {unavailable}",
                        "pulumi config rm logs (docs/logs.md says where logs are shipped)")

@@ -187,9 +187,9 @@ SETTINGS: tuple[Setting, ...] = (
     # Logs
     Setting(key="logs", kind="boolean", section=L,
             unset="on where the stack creates the Ray nodes and runs Grafana (aws; minikube's created RayCluster); "
-                  "off for clusters it patches and with prometheusOperator",
+                  "off for clusters it patches (true adds a collector to their heads) and with prometheusOperator",
             doc="every Ray node's log files (raylet, GCS, workers, job drivers ...) shipped to Loki beside "
-                "Prometheus and shown in Grafana (docs/logs.md)"),
+                "Prometheus and shown in Grafana; on clusters the stack patches, their heads' (docs/logs.md)"),
     Setting(key="logsUrl", kind="string", section=L, unset="the Loki the stack deploys",
             doc="your own Loki's base URL (https://logs-prod-006.grafana.net): the collectors send OTLP to "
                 "`/otlp/v1/logs` there, Grafana queries it, and no Loki is deployed (docs/logs.md)"),

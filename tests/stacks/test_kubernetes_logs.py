@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import yaml
 
 from support.stacks import OPERATOR_MODE, PATCH_MODE, Run, refused, run_stack
@@ -83,10 +82,17 @@ def test_a_persistent_loki_volume_is_a_claim_sized_for_the_cluster_and_retention
     assert {v["name"]: v for v in volumes}["data"]["persistentVolumeClaim"] == {"claimName": "loki-data"}
 
 
-@pytest.mark.parametrize("mode", [PATCH_MODE, OPERATOR_MODE], ids=["patch", "prometheus-operator"])
-def test_logs_are_off_where_the_stack_does_not_create_the_pods_and_refused_if_asked(mode):
-    unset = run_stack("minikube", **mode)
+def test_logs_are_off_by_default_on_clusters_the_stack_patches():
+    """A team's running pods are theirs: the collector joins their heads only when asked
+    (tests/stacks/test_patched_heads_logs.py)."""
+    unset = run_stack("minikube", **PATCH_MODE)
+    assert unset.error is None, unset.error
+    assert not [r for r in unset.resources if r.name.startswith("loki") or "log-collector" in r.name]
+
+
+def test_logs_are_refused_with_prometheus_operator():
+    unset = run_stack("minikube", **OPERATOR_MODE)
     assert unset.error is None, unset.error
     assert not [r for r in unset.resources if r.name.startswith("loki")]
-    message = refused(run_stack("minikube", logs="true", **mode), "logs")
+    message = refused(run_stack("minikube", logs="true", **OPERATOR_MODE), "logs")
     assert "not offered here yet" in message and "pulumi config rm logs" in message

@@ -49,6 +49,7 @@ NODE_ENV = "RAY_MONITORING_NODE"  # the pod's name on Kubernetes (the downward A
 # HOSTNAME to that name (moby's daemon: initializeNetworking, CreateDaemonEnvironment): the instance's name.
 HOST_NAME_ENV = "HOSTNAME"
 NODE_TYPE_ENV = "RAY_MONITORING_NODE_TYPE"  # head or worker
+CLUSTER_ENV = "RAY_MONITORING_CLUSTER"  # the cluster's name, where one configuration serves several
 
 RAY_TEMP_DIR = "/tmp/ray"
 NIL_JOB_ID = "ffffffff"  # a worker Ray started before it ran any job's task

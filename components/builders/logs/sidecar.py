@@ -16,6 +16,7 @@ from typing import Any
 
 from components.builders.logs import collector_config
 from components.builders.logs.collector_config import (
+    CLUSTER_ENV,
     NODE_ENV,
     NODE_TYPE_ENV,
     RAY_TEMP_DIR,
@@ -25,6 +26,7 @@ from components.versions import OTEL_COLLECTOR_IMAGE
 
 COLLECTOR_CONTAINER = "log-collector"
 RAY_LOGS_VOLUME = "ray-logs"  # KubeRay's RayLogVolumeName (pod.go)
+CLUSTER_LABEL = "ray.io/cluster"  # KubeRay's RayClusterLabelKey, on every pod of a cluster
 CONFIG_VOLUME = "log-collector-config"
 STATE_VOLUME = "log-collector-state"
 CONFIG_NAME = "collector.yaml"  # the ConfigMap's key
@@ -63,24 +65,40 @@ def _security_context() -> dict[str, Any]:
             "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-def collector_container(node_type: str, authorization: bool = False) -> dict[str, Any]:
+def collector_container(node_type: str, authorization: bool = False, logs_volume: str = RAY_LOGS_VOLUME,
+                        cluster_from_label: bool = False) -> dict[str, Any]:
+    """`logs_volume`: the volume Ray's /tmp/ray is on; `cluster_from_label`: the cluster's name is the pod's
+    ray.io/cluster label (KubeRay's, on every pod it makes), for a configuration shared by clusters."""
     header = ([{"name": AUTHORIZATION_VOLUME, "mountPath": AUTHORIZATION_DIR, "readOnly": True}]
               if authorization else [])
+    cluster = ([{"name": CLUSTER_ENV, "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{CLUSTER_LABEL}']"}}}]
+               if cluster_from_label else [])
     return {
         "name": COLLECTOR_CONTAINER,
         "image": OTEL_COLLECTOR_IMAGE,
         "args": [f"--config={CONFIG_DIR}/{CONFIG_NAME}"],
         "env": [{"name": NODE_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                {"name": NODE_TYPE_ENV, "value": node_type}],
+                {"name": NODE_TYPE_ENV, "value": node_type}, *cluster],
         "resources": copy.deepcopy(RESOURCES),
         "securityContext": _security_context(),
         "volumeMounts": [
-            {"name": RAY_LOGS_VOLUME, "mountPath": RAY_TEMP_DIR, "readOnly": True},
+            {"name": logs_volume, "mountPath": RAY_TEMP_DIR, "readOnly": True},
             {"name": CONFIG_VOLUME, "mountPath": CONFIG_DIR, "readOnly": True},
             {"name": STATE_VOLUME, "mountPath": STATE_DIR},
             *header,
         ],
     }
+
+
+def collector_volumes(logs: PodLogs) -> list[dict[str, Any]]:
+    """The collector's own volumes: its configuration, its state, and the store's header when there is one."""
+    volumes = [{"name": CONFIG_VOLUME, "configMap": {"name": logs.config_map}},
+               {"name": STATE_VOLUME, "emptyDir": {"sizeLimit": STATE_SIZE}}]
+    if logs.authorization_secret is not None:
+        # Readable by the collector's user (the volume's files are root's), in no other container.
+        volumes.append({"name": AUTHORIZATION_VOLUME, "secret": {
+            "secretName": logs.authorization_secret, "defaultMode": 0o444}})
+    return volumes
 
 
 def with_log_collector(pod_spec: dict[str, Any], node_type: str, logs: PodLogs) -> dict[str, Any]:
@@ -93,10 +111,5 @@ def with_log_collector(pod_spec: dict[str, Any], node_type: str, logs: PodLogs) 
     spec["containers"] = [ray, collector_container(node_type, logs.authorization_secret is not None), *others]
     spec["volumes"] = [*spec.get("volumes", []),
                        {"name": RAY_LOGS_VOLUME, "emptyDir": {}},  # unbounded, as KubeRay makes it
-                       {"name": CONFIG_VOLUME, "configMap": {"name": logs.config_map}},
-                       {"name": STATE_VOLUME, "emptyDir": {"sizeLimit": STATE_SIZE}}]
-    if logs.authorization_secret is not None:
-        # Readable by the collector's user (the volume's files are root's), in no other container.
-        spec["volumes"].append({"name": AUTHORIZATION_VOLUME, "secret": {
-            "secretName": logs.authorization_secret, "defaultMode": 0o444}})
+                       *collector_volumes(logs)]
     return spec

@@ -69,6 +69,10 @@ def test_prometheus_names_each_ray_pod_as_its_log_collector_names_itself(discove
     seen = node_names(Http(timeout=5), prometheus.url, "kubernetes")
     assert {pods[discovery.head].metadata.name, pods[discovery.worker].metadata.name} <= set(seen), seen
     assert set(seen) <= {p.metadata.name for p in pods.values()}, seen
+    # Where only patched heads ship (the stack's logsFrom matchers), only the head is expected.
+    only = f'ray_node_type="head",ray_io_cluster=~"{CLUSTER}"'
+    heads = node_names(Http(timeout=5), prometheus.url, "kubernetes", only)
+    assert heads == [pods[discovery.head].metadata.name], heads
 
 
 def test_a_worker_kuberay_adds_later_is_scraped_within_two_intervals(discovery, tmp_path):

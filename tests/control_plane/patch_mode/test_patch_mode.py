@@ -1,8 +1,9 @@
 """Scenario 4, patch mode: a team's RayCluster (KubeRay's sample, with an env of its own) and RayService
-(KubeRay's sample), applied with kubectl as a team does, are patched by server-side apply: the
-user's containers and env stay, ours merge by name; `pulumi destroy` removes our fields and leaves both
-whole. The RayService's environment lands in rayClusterConfig and the RayCluster KubeRay's operator makes
-from it carries it. A RayCluster a RayService owns is refused."""
+(KubeRay's sample), applied with kubectl as a team does, are patched by server-side apply, with `logs` on: the
+user's containers and env stay, ours merge by name, and each head gains the log collector after the Ray
+container; `pulumi destroy` removes our fields and leaves both whole. The RayService's environment and
+collector land in rayClusterConfig, and the RayCluster and head Pod KubeRay's operator makes from it carry
+them. A RayCluster a RayService owns is refused."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import copy
 import pytest
 import yaml
 
-from support.cluster_state import RAY_HEAD_VARIABLES, wait_for_pods
+from components.builders.logs.head_patch import SHIPPER_LABEL
+from components.builders.logs.sidecar import COLLECTOR_CONTAINER, RAY_LOGS_VOLUME
+from support.cluster_state import RAY_HEAD_VARIABLES, pods, wait_for_pods
 from support.live import wait_until
 from support.upstream import upstream_file
 
@@ -53,7 +56,7 @@ def patch_stack(cluster, users):
     targets = [{"kind": kind, "name": document["metadata"]["name"], "namespace": TEAM}
                for kind, document in users.items()]
     project = cluster.project("patch", base=None, platform="kubernetes", namespace="team-monitoring",
-                              createNamespace=True, rayClusters=targets)
+                              createNamespace=True, rayClusters=targets, logs=True)
     return project
 
 
@@ -81,8 +84,23 @@ def test_patch_merges_our_environment_and_keeps_the_users(cluster, users, patch_
         names = [item["name"] for item in head["env"]]
         assert set(RAY_HEAD_VARIABLES) <= set(names), (kind, names)
         assert all(item in head["env"] for item in head_of(applied).get("env", [])), "the user's env stays"
-        user_fields = {k: v for k, v in head_of(applied).items() if k != "env"}
+        user_fields = {k: v for k, v in head_of(applied).items() if k not in ("env", "volumeMounts")}
         assert {k: head[k] for k in user_fields} == user_fields, f"{kind}: the user's container changed"
+        assert_collector_beside_ray(template_of(read(cluster, kind, applied["metadata"]["name"])), kind)
+
+
+def template_of(document) -> dict:
+    return document["spec"].get("rayClusterConfig", document["spec"])["headGroupSpec"]["template"]
+
+
+def assert_collector_beside_ray(template: dict, where: str) -> None:
+    """The API server's merge of our apply: the Ray container first (KubeRay's), the collector next, Ray's
+    /tmp/ray on the shared volume, our label on the pods."""
+    containers = template["spec"]["containers"]
+    assert [c["name"] for c in containers][:2] == ["ray-head", COLLECTOR_CONTAINER], where
+    assert {"name": RAY_LOGS_VOLUME, "mountPath": "/tmp/ray"} in containers[0]["volumeMounts"], where
+    assert RAY_LOGS_VOLUME in {v["name"] for v in template["spec"]["volumes"]}, where
+    assert template["metadata"]["labels"][SHIPPER_LABEL] == "head", where
 
 
 def ours_on_the_head(cluster, kind: str = "RayCluster") -> set[str]:
@@ -107,6 +125,8 @@ def test_a_client_side_reapply_drops_it_and_pulumi_up_refresh_restores_it(cluste
     outcome = patch_stack.run("up", refresh=True)
     assert outcome.error == "", f"{outcome.error}\n{outcome.log[-4000:]}"
     assert ours_on_the_head(cluster) == set(RAY_HEAD_VARIABLES)
+    name = team_manifests()["RayCluster"]["metadata"]["name"]
+    assert_collector_beside_ray(template_of(read(cluster, "RayCluster", name)), "after the refresh")
 
 
 def the_services_clusters(cluster) -> list:
@@ -147,6 +167,14 @@ def test_the_operators_cluster_for_the_rayservice_carries_the_environment(cluste
     wait_until(lambda: the_services_clusters(cluster), 120, "a RayCluster of rayservice-sample", interval=2)
     _heads_not_ready(cluster)
     wait_until(made, 120, "a RayCluster of rayservice-sample with the monitoring environment", interval=2)
+    ray_cluster = made()[0]
+    assert_collector_beside_ray(template_of(ray_cluster), "the RayService's new RayCluster")
+    # KubeRay builds the head Pod from it (the API server validates the collector's downward-API env), with
+    # our label, which Loki's NetworkPolicy admits.
+    selector = f"ray.io/cluster={ray_cluster['metadata']['name']},ray.io/node-type=head,{SHIPPER_LABEL}=head"
+    wait_until(lambda: pods(cluster.plane, TEAM, selector), 120, f"a head Pod {selector}", interval=2)
+    (pod,) = pods(cluster.plane, TEAM, selector)
+    assert [c.name for c in pod.spec.containers][:2] == ["ray-head", COLLECTOR_CONTAINER]
 
 
 def test_a_raycluster_the_rayservice_owns_is_refused(cluster, patch_stack):
@@ -165,3 +193,7 @@ def test_destroy_removes_our_fields_and_leaves_the_users_clusters_whole(cluster,
         head = head_of(read(cluster, kind, applied["metadata"]["name"]))
         assert head.get("env", []) == head_of(applied).get("env", []), f"{kind}: env after destroy"
         assert head == {**head_of(applied), **({"env": head["env"]} if "env" in head else {})}
+        template = template_of(read(cluster, kind, applied["metadata"]["name"]))
+        assert template["spec"]["containers"] == template_of(applied)["spec"]["containers"], kind
+        assert template["spec"].get("volumes") == template_of(applied)["spec"].get("volumes"), kind
+        assert SHIPPER_LABEL not in (template.get("metadata") or {}).get("labels", {}), kind
