@@ -9,6 +9,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from components.builders.logs.dashboard import UID as LOGS_UID
 from components.versions import RAY_VERSION
@@ -88,11 +89,24 @@ def _ray_dashboards(version: str, root: Path) -> list[tuple[str, str]]:
 
 
 def without_logs_links(content: str) -> str:
-    """A dashboard of ours without its panels' links to the logs dashboard, which is served only with logs."""
+    """A dashboard of ours without its panels' links (and data links) to the logs dashboard, which is served
+    only with logs."""
     dashboard = json.loads(content)
     target = f"/d/{LOGS_UID}/"
-    panels = [{**p, "links": [x for x in p["links"] if target not in x.get("url", "")]} if p.get("links") else p
-              for p in dashboard.get("panels", [])]
+
+    def kept(links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [x for x in links if target not in x.get("url", "")]
+
+    panels = []
+    for panel in dashboard.get("panels", []):
+        if panel.get("links"):
+            panel = {**panel, "links": kept(panel["links"])}
+        defaults = panel.get("fieldConfig", {}).get("defaults", {})
+        if defaults.get("links"):
+            defaults = {k: v for k, v in defaults.items() if k != "links"} | (
+                {"links": kept(defaults["links"])} if kept(defaults["links"]) else {})
+            panel = {**panel, "fieldConfig": {**panel["fieldConfig"], "defaults": defaults}}
+        panels.append(panel)
     if panels == dashboard.get("panels", []):
         return content
     return json.dumps({**dashboard, "panels": panels}, indent=2) + "\n"

@@ -33,9 +33,27 @@ WORKER_LOGS = {"title": "Logs of this cluster's workers and job drivers", "type"
                "tooltip": "Ray logs: the lines of this cluster's task and actor workers and job drivers",
                "icon": "doc", "tags": [], "asDropdown": False, "includeVars": False, "keepTime": False,
                "targetBlank": False}
+# A node series' own lines: Grafana's data link fills in the series' `log_node` (by_node below).
+NODE_LOGS = {"title": "Logs of ${__field.labels.instance}",
+             "url": f"/d/{LOGS_UID}/ray-logs?${{Cluster:queryparam}}&var-Node=${{__field.labels.log_node}}"
+                    "&${__url_time_range}",
+             "targetBlank": False}
 LOGS_LINK = {"title": "Ray logs", "type": "dashboards", "url": "", "tooltip": "", "icon": "doc",
              "tags": ["ray-monitoring", "logs"], "asDropdown": False, "includeVars": True, "keepTime": True,
              "targetBlank": False}
+
+# The keys a node panel aggregates by: the scrape address its legend shows, and what names the node's lines.
+NODE_KEYS = "instance, ip, pod"
+
+
+def by_node(expr: str) -> str:
+    """`expr` (aggregated by NODE_KEYS) with `log_node`, the node named as its log collector names it
+    (collector_config.py): on Kubernetes the pod (the scrape's `pod`), on EC2 the host name EC2 gives an
+    instance by its private IPv4, `ip-10-0-1-23` (its default hostname type), from the `ip` Ray's node agent
+    sets on node metrics (dashboard/modules/reporter/reporter_agent.py, node_tags)."""
+    host = f'label_replace({expr}, "log_node", "ip-$1-$2-$3-$4", "ip", "([0-9]+)[.]([0-9]+)[.]([0-9]+)[.]([0-9]+)")'
+    return f'label_replace({host}, "log_node", "$1", "pod", "(.+)")'
+
 
 # What the dashboard's variables stand for when an expression is evaluated outside Grafana.
 VARIABLE_DEFAULTS = {"$Cluster": ".*", "$SessionName": ".+", "$Instance": ".+", "$__rate_interval": "1m"}
@@ -59,6 +77,7 @@ class Panel:
     options: dict[str, Any] = field(default_factory=dict)
     core: bool = False  # returns data after any Ray workload (checked live)
     logs: bool = False  # links to the lines of the cluster's workers and job drivers (served with logs)
+    node_logs: bool = False  # each series links to its node's lines (served with logs; by_node's queries)
 
 
 PANELS: tuple[Panel, ...] = (
@@ -74,20 +93,21 @@ PANELS: tuple[Panel, ...] = (
           options={"overrides": [{"matcher": {"id": "byRegexp", "options": ".* down"},
                                   "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}}]}]}),
     Panel("CPU utilisation per node", "Share of the node's CPUs in use.",
-          (Query(f"max by (instance) (ray_node_cpu_utilization{{{NODE}}})", "{{instance}}"),),
-          "percent", thresholds=(("green", None), ("orange", 80), ("red", 95)), core=True),
+          (Query(by_node(f"max by ({NODE_KEYS}) (ray_node_cpu_utilization{{{NODE}}})"), "{{instance}}"),),
+          "percent", thresholds=(("green", None), ("orange", 80), ("red", 95)), core=True, node_logs=True),
     Panel("Memory per node", "Memory used and still available on each node.",
-          (Query(f"sum by (instance) (ray_node_mem_used{{{NODE}}})", "used {{instance}}"),
-           Query(f"sum by (instance) (ray_node_mem_available{{{NODE}}})", "available {{instance}}")),
-          "bytes", core=True),
+          (Query(by_node(f"sum by ({NODE_KEYS}) (ray_node_mem_used{{{NODE}}})"), "used {{instance}}"),
+           Query(by_node(f"sum by ({NODE_KEYS}) (ray_node_mem_available{{{NODE}}})"), "available {{instance}}")),
+          "bytes", core=True, node_logs=True),
     Panel("Network per node", "Bytes per second sent and received.",
-          (Query(f"sum by (instance) (ray_node_network_send_speed{{{NODE}}})", "sent {{instance}}"),
-           Query(f"sum by (instance) (ray_node_network_receive_speed{{{NODE}}})", "received {{instance}}")),
-          "Bps"),
+          (Query(by_node(f"sum by ({NODE_KEYS}) (ray_node_network_send_speed{{{NODE}}})"), "sent {{instance}}"),
+           Query(by_node(f"sum by ({NODE_KEYS}) (ray_node_network_receive_speed{{{NODE}}})"),
+                 "received {{instance}}")),
+          "Bps", node_logs=True),
     Panel("Disk I/O per node", "Bytes per second read and written.",
-          (Query(f"sum by (instance) (ray_node_disk_io_read_speed{{{NODE}}})", "read {{instance}}"),
-           Query(f"sum by (instance) (ray_node_disk_io_write_speed{{{NODE}}})", "written {{instance}}")),
-          "Bps"),
+          (Query(by_node(f"sum by ({NODE_KEYS}) (ray_node_disk_io_read_speed{{{NODE}}})"), "read {{instance}}"),
+           Query(by_node(f"sum by ({NODE_KEYS}) (ray_node_disk_io_write_speed{{{NODE}}})"), "written {{instance}}")),
+          "Bps", node_logs=True),
     Panel("Tasks by state", "Tasks not yet finished, by scheduling state.",
           (Query(f'sum by (State) ({TASKS_BY_STATE.name}{{{RAY},State!~"FINISHED|FAILED"}})', "{{State}}"),),
           "none", core=True, logs=True),
@@ -110,14 +130,14 @@ PANELS: tuple[Panel, ...] = (
           "bytes", core=True),
     # GPUs: empty on CPU-only clusters (Ray emits these only where it sees a GPU).
     Panel("GPU utilisation per GPU", "Each GPU's utilisation, as Ray's node agent reads it.",
-          (Query(f"max by (instance, GpuIndex) (ray_node_gpus_utilization{{{NODE}}})",
+          (Query(by_node(f"max by ({NODE_KEYS}, GpuIndex) (ray_node_gpus_utilization{{{NODE}}})"),
                  "{{instance}} GPU {{GpuIndex}}"),),
-          "percent", thresholds=(("red", None), ("orange", 5), ("green", 30))),
+          "percent", thresholds=(("red", None), ("orange", 5), ("green", 30)), node_logs=True),
     Panel("GPU memory used vs total", "GPU memory per node (Ray reports megabytes).",
-          (Query(f"sum by (instance) (ray_node_gram_used{{{NODE}}})", "used {{instance}}"),
-           Query(f"sum by (instance) (ray_node_gram_used{{{NODE}}}) + sum by (instance) "
-                 f"(ray_node_gram_available{{{NODE}}})", "total {{instance}}")),
-          "decmbytes"),
+          (Query(by_node(f"sum by ({NODE_KEYS}) (ray_node_gram_used{{{NODE}}})"), "used {{instance}}"),
+           Query(by_node(f"sum by ({NODE_KEYS}) (ray_node_gram_used{{{NODE}}}) + sum by ({NODE_KEYS}) "
+                         f"(ray_node_gram_available{{{NODE}}})"), "total {{instance}}")),
+          "decmbytes", node_logs=True),
     Panel("GPUs in use vs available", "GPUs Ray's tasks and actors hold, against the cluster's GPUs.",
           (Query(f'sum(ray_resources{{{RAY},Name="GPU",State="USED"}})', "in use"),
            Query(f'sum(ray_resources{{{RAY},Name="GPU"}})', "available")),
@@ -159,6 +179,8 @@ def _panel(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
                    "justifyMode": "auto", "orientation": "auto"}
     if "mappings" in panel.options:
         defaults["mappings"] = panel.options["mappings"]
+    if panel.node_logs:
+        defaults["links"] = [dict(NODE_LOGS)]
     return {
         "id": panel_id, "type": panel.kind, "title": panel.title, "description": panel.description,
         "datasource": DATASOURCE,

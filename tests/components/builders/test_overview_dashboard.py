@@ -9,6 +9,7 @@ import subprocess
 import urllib.parse
 
 import pytest
+import yaml
 
 from components.builders import overview_dashboard
 from components.builders.dashboard_catalogue import load_dashboards
@@ -22,7 +23,7 @@ from support.promql import (
     assert_real_metric_names,
     metric_names,
 )
-from support.tools import node_tool
+from support.tools import node_tool, promtool
 
 SCHEMA_DIR = PROJECT_ROOT / "tests" / "node-tools"
 
@@ -143,3 +144,53 @@ def test_without_logs_the_overview_keeps_no_link_to_a_dashboard_it_does_not_serv
     assert logs_links(overview(False)) == {}
     assert {k: v for k, v in overview(False).items() if k != "panels"} == \
         {k: v for k, v in overview(True).items() if k != "panels"}  # the tag link finds nothing, so it stays
+
+
+NODE_PANELS = {"CPU utilisation per node", "Memory per node", "Network per node", "Disk I/O per node",
+               "GPU utilisation per GPU", "GPU memory used vs total"}
+
+
+def data_links(dashboard: dict) -> dict[str, list[dict]]:
+    return {p["title"]: p["fieldConfig"]["defaults"]["links"] for p in dashboard["panels"]
+            if p["fieldConfig"]["defaults"].get("links")}
+
+
+def test_each_node_series_links_to_that_nodes_logs():
+    links = data_links(overview_dashboard.dashboard())
+    assert set(links) == NODE_PANELS
+    logs = logs_dashboard.dashboard()
+    for (link,) in links.values():
+        url = urllib.parse.urlparse(link["url"])
+        assert url.path == f"/d/{logs['uid']}/ray-logs"
+        query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+        assert query["var-Node"] == ["${__field.labels.log_node}"]
+    for panel in overview_dashboard.PANELS:
+        if panel.title in NODE_PANELS:
+            assert all(q.expr.startswith("label_replace(") and '"log_node"' in q.expr for q in panel.queries)
+    overview = {d.uid: json.loads(d.content) for d in load_dashboards(logs=False)}[overview_dashboard.UID]
+    assert data_links(overview) == {}, "no data link to a logs dashboard that is not served"
+
+
+def test_the_node_panels_name_each_node_as_its_log_collector_does(tmp_path):
+    """Evaluated by the real promtool on a pod's series (Kubernetes: its `pod`, the collector's downward-API
+    name) and an EC2 node's (no pod: EC2's IP-based host name from Ray's `ip`, the collector's HOSTNAME)."""
+    (expr,) = [q.expr for p in overview_dashboard.PANELS if p.title == "CPU utilisation per node" for q in p.queries]
+    expr = expr.replace("$Cluster", ".*").replace("$SessionName", ".+").replace("$Instance", ".+")
+    common = 'ray_io_cluster="c",SessionName="s"'
+    series = [{"series": f'ray_node_cpu_utilization{{{common},instance="10.244.0.7:8080",ip="10.244.0.7",'
+                         f'pod="ray-training-cluster-head-x7k2p"}}', "values": "12x10"},
+              {"series": f'ray_node_cpu_utilization{{{common},instance="10.0.1.23:8080",ip="10.0.1.23"}}',
+               "values": "40x10"}]
+    expected = [
+        {"labels": '{instance="10.244.0.7:8080",ip="10.244.0.7",log_node="ray-training-cluster-head-x7k2p",'
+                   'pod="ray-training-cluster-head-x7k2p"}', "value": 12},
+        {"labels": '{instance="10.0.1.23:8080",ip="10.0.1.23",log_node="ip-10-0-1-23"}', "value": 40}]
+    test_file = tmp_path / "tests.yml"
+    test_file.write_text(yaml.safe_dump({"tests": [{"interval": "30s", "input_series": series, "promql_expr_test": [
+        {"expr": expr, "eval_time": "2m", "exp_samples": expected}]}]}))
+    result = subprocess.run([promtool(), "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    wrong = test_file.read_text().replace("ip-10-0-1-23", "ip-10.0.1.23")
+    test_file.write_text(wrong)
+    failed = subprocess.run([promtool(), "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60)
+    assert failed.returncode != 0, "the check can fail"

@@ -115,6 +115,8 @@ def test_the_teams_server_side_reapply_keeps_our_environment(cluster, patch_stac
     cluster.plane.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=team-ci", "-f", "-",
                           stdin=yaml.safe_dump(team_manifests()["RayCluster"]))
     assert ours_on_the_head(cluster) == set(RAY_HEAD_VARIABLES)
+    name = team_manifests()["RayCluster"]["metadata"]["name"]
+    assert_collector_beside_ray(template_of(read(cluster, "RayCluster", name)), "after the team's re-apply")
 
 
 def test_a_client_side_reapply_drops_it_and_pulumi_up_refresh_restores_it(cluster, patch_stack):
