@@ -194,3 +194,37 @@ def test_the_node_panels_name_each_node_as_its_log_collector_does(tmp_path):
     test_file.write_text(wrong)
     failed = subprocess.run([promtool(), "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60)
     assert failed.returncode != 0, "the check can fail"
+
+
+CLOUD_INIT_HOSTNAME = """
+import json, sys
+from cloudinit import distros, helpers, settings
+from cloudinit.sources import DataSource
+
+class Metadata(DataSource):
+    dsname = "Metadata"
+    def _get_data(self):
+        return True
+
+paths = helpers.Paths({"run_dir": sys.argv[2], "cloud_dir": sys.argv[2]})
+source = Metadata(settings.CFG_BUILTIN, distros.fetch("ubuntu")("ubuntu", {}, paths), paths)
+source.metadata = {"local-hostname": sys.argv[1]}
+print(source.get_hostname().hostname)
+"""
+
+
+def test_an_ec2_instance_by_ip_name_is_host_ip_dashes_as_cloud_init_sets_it(tmp_path):
+    """EC2 names an instance of an IPv4-only subnet after its private IPv4 (EC2 API Reference,
+    PrivateDnsNameOptionsRequest.HostnameType: "For IPv4 only subnets, an instance DNS name must be based on
+    the instance IPv4 address"; EC2 User Guide, "Amazon EC2 instance hostname types": IP name
+    ip-<private IPv4, dots as dashes>.<region>.compute.internal, the IMDS local-hostname), and cloud-init
+    (the Debian package, run here) sets the host name to its first label, which Docker passes the
+    collector as HOSTNAME: the name by_node derives from Ray's `ip`."""
+    python = shutil.which("python3", path="/usr/bin")
+    assert python, "/usr/bin/python3 with Debian's cloud-init (tests/run installs it)"
+    found = subprocess.run([python, "-c", CLOUD_INIT_HOSTNAME, "ip-10-0-1-23.us-west-2.compute.internal",
+                            str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == "ip-10-0-1-23"
+    assert 'log_node", "ip-$1-$2-$3-$4", "ip", "([0-9]+)[.]([0-9]+)[.]([0-9]+)[.]([0-9]+)"' in \
+        overview_dashboard.by_node("x")
