@@ -246,8 +246,9 @@ def _own_monitoring(reader: Reader, monitoring: MonitoringSettings,
 
 
 def _loki_size(reader: Reader, ray: CreatedCluster | PatchedClusters) -> str:
-    """Loki's plan (components/builders/logs/sizing.py) for the created cluster at its most nodes."""
-    nodes = ray.shape.worker_max_replicas + 1 if isinstance(ray, CreatedCluster) else 1
+    """Loki's plan (components/builders/logs/sizing.py) for the nodes that ship: the created cluster at its most
+    nodes, or the patched heads."""
+    nodes = ray.shape.worker_max_replicas + 1 if isinstance(ray, CreatedCluster) else len(ray.targets)
     return f"{loki_disk_gib(nodes, reader.text('logsRetention'))}Gi"
 
 

@@ -204,3 +204,13 @@ def test_the_real_collector_names_each_line_by_its_pods_cluster_label(shipping, 
             ("rayservice-sample-x7k2p", "head")}
     finally:
         processes.stop_all()
+
+
+def test_loki_is_sized_for_the_patched_heads(shipping):
+    """Two heads ship, 3 MB an hour each for 30 days, the volume filled to 80% (components/builders/logs/
+    sizing.py): 6 GiB, where one node would be 3."""
+    result = run_stack("minikube", rayClusters=TARGETS, logs="true", lokiStorage="persistentVolumeClaim",
+                       logsRetention="30d", **PATCH_MODE)
+    assert result.error is None, result.error
+    claim = result.one("kubernetes:core/v1:PersistentVolumeClaim", "loki-data").plain
+    assert claim["spec"]["resources"]["requests"]["storage"] == "6Gi"

@@ -102,6 +102,32 @@ def _name_operators() -> list[dict[str, Any]]:
          "field": "attributes.ray_job_id"},
         {"type": "remove", "id": "file_stem", "if": "attributes.ray_file != nil", "field": "attributes.ray_file"},
     ]
+    return operators + _structured_operators()
+
+
+# Ray's structured logging (LoggingConfig(encoding="JSON"): ray/_common/formatters.py JSONFormatter, one JSON
+# object a line, keys from logging_constants.LogKey) names the job, worker, task and actor of each line, the
+# job even in a pool worker's file (named after the nil job). Those fill what the file's name left unset; the
+# line itself is kept as written, for LogQL's `| json`.
+JSON_KEYS = (("job_id", "ray_job_id"), ("worker_id", "ray_worker_id"), ("task_id", "ray_task_id"),
+             ("actor_id", "ray_actor_id"), ("process", "ray_pid"))
+JSON_LINE = 'attributes.ray_json != nil'
+
+
+def _structured_operators() -> list[dict[str, Any]]:
+    operators: list[dict[str, Any]] = [
+        {"type": "json_parser", "id": "ray_json", "if": 'body matches "^[{].*[}]$"', "parse_from": "body",
+         "parse_to": "attributes.ray_json", "on_error": "send_quiet"}]
+    for key, attribute in JSON_KEYS:
+        operators.append({"type": "copy", "id": f"json_{key}",
+                          "if": f"{JSON_LINE} and attributes.ray_json.{key} != nil and attributes.{attribute} == nil",
+                          "from": f"attributes.ray_json.{key}", "to": f"attributes.{attribute}"})
+    operators += [
+        {"type": "severity_parser", "id": "json_level",
+         "if": f"{JSON_LINE} and attributes.ray_json.levelname != nil", "parse_from": "attributes.ray_json.levelname",
+         "mapping": {"warn": "WARNING", "fatal": "CRITICAL"}, "on_error": "send_quiet"},
+        {"type": "remove", "id": "json_fields", "if": JSON_LINE, "field": "attributes.ray_json"},
+    ]
     return operators
 
 

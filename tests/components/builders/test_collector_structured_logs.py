@@ -1,0 +1,60 @@
+"""Ray's structured (JSON) log lines through the real collector: the job, worker, task and actor each line
+names become the record's attributes, even in a pool worker's file named after the nil job, with its level as
+the record's severity; the line itself arrives as written. Plain lines are left as they were."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from ray._common.formatters import JSONFormatter
+
+from components.builders.logs import collector_config
+from components.builders.logs.collector_config import NODE_ENV, NODE_TYPE_ENV, RAY_TEMP_DIR, CollectorSettings
+from support.live import Processes, wait_until
+from support.log_pipeline import Collector, VictoriaLogs
+from support.loopback import free_port
+
+WORKER_ID = "7f3c0a5e9b1d4c2e8a6f0b3d5e7c9a1b2d4f6e8a0c2b4d6e8f0a1c3e"
+POOL_FILE = f"worker-{WORKER_ID}-ffffffff-4242.out"  # a worker Ray started before any job
+# What Ray's CoreContextFilter adds to a worker's records (ray/_common/filters.py, LogKey's names).
+CONTEXT = {"job_id": "02000000", "worker_id": WORKER_ID, "node_id": "ab" * 28,
+           "task_id": "c2668a65bda616c1ffffffffffffffffffffffff02000000", "task_name": "train_step",
+           "task_func_name": "train.train_step"}
+
+
+def ray_json_line(message: str, level: int) -> str:
+    """A line as Ray's own JSONFormatter writes it."""
+    record = logging.LogRecord("train", level, "/app/train.py", 12, message, None, None)
+    record.__dict__.update(CONTEXT)
+    return JSONFormatter().format(record)
+
+
+def test_a_json_line_names_its_job_worker_task_and_level(tmp_path):
+    processes = Processes()
+    store = VictoriaLogs(processes, tmp_path / "store", free_port())
+    try:
+        store.start()
+        logs = tmp_path / "ray" / "session_2026_12_04_10_00_00_000000_1" / "logs"
+        logs.mkdir(parents=True)
+        lines = [ray_json_line("step 1 done", logging.INFO), ray_json_line("loss is nan", logging.WARNING),
+                 "a plain print from the same worker"]
+        (logs / POOL_FILE).write_text("".join(f"{line}\n" for line in lines))
+        config = collector_config.render(CollectorSettings(store_url=store.otlp_url, cluster="c",
+                                                           storage_dir=str(tmp_path / "state")))
+        collector = Collector(processes, tmp_path / "collector", config, {RAY_TEMP_DIR: str(tmp_path / "ray")},
+                              {NODE_ENV: "n", NODE_TYPE_ENV: "worker"}, telemetry_port=free_port())
+        collector.start()
+        wait_until(lambda: len(store.query("*")) == 3, 60,
+                   f"3 lines in the store (see {tmp_path / 'collector' / 'collector.log'})")
+        records = {r["_msg"]: r for r in store.query("*")}
+        step, nan, plain = (records[line] for line in lines)
+        for record in (step, nan):
+            assert json.loads(record["_msg"])["job_id"] == "02000000", "the line as Ray wrote it"
+            assert (record["ray_job_id"], record["ray_worker_id"], record["ray_task_id"]) == (
+                "02000000", WORKER_ID, CONTEXT["task_id"])
+            assert not [k for k in record if k.startswith("ray_json")], "the parsed map is not sent"
+        assert (step["severity"], nan["severity"]) == ("INFO", "WARNING")
+        assert "ray_job_id" not in plain and plain["ray_worker_id"] == WORKER_ID  # from the file's name
+    finally:
+        processes.stop_all()
