@@ -54,7 +54,9 @@ def test_a_json_line_names_its_job_worker_task_and_level(tmp_path):
             assert (record["ray_job_id"], record["ray_worker_id"], record["ray_task_id"]) == (
                 "02000000", WORKER_ID, CONTEXT["task_id"])
             assert not [k for k in record if k.startswith("ray_json")], "the parsed map is not sent"
-        assert (step["severity"], nan["severity"]) == ("INFO", "WARNING")
+        # OTLP's severity numbers: 9 INFO, 13 WARN (the data model's SeverityNumber); Loki reads them as the level.
+        assert [(r["severity_text"], r["severity_number"]) for r in (step, nan)] == [("INFO", "9"), ("WARNING", "13")]
+        assert plain.get("severity_number", "0") == "0", "a plain line has no level"
         assert "ray_job_id" not in plain and plain["ray_worker_id"] == WORKER_ID  # from the file's name
     finally:
         processes.stop_all()
