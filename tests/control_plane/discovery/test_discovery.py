@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import time
 
+from components.builders import overview_dashboard
 from components.builders.logs.collector_config import NODE_ENV
 from doctor.http import Http
 from doctor.logs import node_names
@@ -69,6 +70,12 @@ def test_prometheus_names_each_ray_pod_as_its_log_collector_names_itself(discove
     seen = node_names(Http(timeout=5), prometheus.url, "kubernetes")
     assert {pods[discovery.head].metadata.name, pods[discovery.worker].metadata.name} <= set(seen), seen
     assert set(seen) <= {p.metadata.name for p in pods.values()}, seen
+    # The overview's node panels name each line as its collector names its node: their data link opens that
+    # pod's lines (components/builders/overview_dashboard.py, by_node).
+    (cpu,) = [q.expr for p in overview_dashboard.PANELS if p.title == "CPU utilisation per node" for q in p.queries]
+    drawn = prometheus.query(cpu.replace("$Cluster", CLUSTER).replace("$SessionName", ".+")
+                             .replace("$Instance", ".+"))
+    assert {line["metric"]["log_node"] for line in drawn} == set(seen), drawn
     # Where only patched heads ship (the stack's logsFrom matchers), only the head is expected.
     only = f'ray_node_type="head",ray_io_cluster=~"{CLUSTER}"'
     heads = node_names(Http(timeout=5), prometheus.url, "kubernetes", only)
