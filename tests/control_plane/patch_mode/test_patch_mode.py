@@ -103,6 +103,26 @@ def assert_collector_beside_ray(template: dict, where: str) -> None:
     assert template["metadata"]["labels"][SHIPPER_LABEL] == "head", where
 
 
+def test_a_second_up_changes_nothing_in_the_cluster(cluster, patch_stack):
+    """The patch reads where each head keeps /tmp/ray as the cluster has it: after the first up that is the
+    stack's own ray-logs volume, declared again, so both bodies are the same and the API server keeps both
+    objects as they were (no new generation, so KubeRay restarts nothing).
+
+    The engine still shows an update of the RayCluster's patch, whose head has an env entry of its own: the
+    Kubernetes provider prunes the live object to the inputs' shape list entry by list entry, by position
+    (pulumi-kubernetes provider/pkg/provider/util.go, pruneSlice, at the pinned commit), while the API server
+    merged the env by name and kept the team's entry first. The RayService's head has none: no update."""
+    before = {kind: read(cluster, kind, doc["metadata"]["name"]) for kind, doc in team_manifests().items()}
+    again = patch_stack.run("up")
+    assert again.error == "", f"{again.error}\n{again.log[-4000:]}"
+    assert [(op, urn.rsplit("::", 1)[-1]) for op, urn, _ in again.steps] == [
+        ("update", "raycluster-research-raycluster-kuberay-head-env")], again.steps
+    for kind, old in before.items():
+        now = read(cluster, kind, old["metadata"]["name"])
+        assert now["metadata"]["generation"] == old["metadata"]["generation"], kind
+        assert now["spec"] == old["spec"], kind
+
+
 def ours_on_the_head(cluster, kind: str = "RayCluster") -> set[str]:
     name = team_manifests()[kind]["metadata"]["name"]
     return set(RAY_HEAD_VARIABLES) & {item["name"] for item in head_of(read(cluster, kind, name)).get("env", [])}
