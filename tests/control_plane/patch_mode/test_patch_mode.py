@@ -191,6 +191,8 @@ def test_the_operators_cluster_for_the_rayservice_carries_the_environment(cluste
     wait_until(made, 120, "a RayCluster of rayservice-sample with the monitoring environment", interval=2)
     ray_cluster = made()[0]
     assert_collector_beside_ray(template_of(ray_cluster), "the RayService's new RayCluster")
+    # KubeRay names it after the RayService with a suffix: the doctor's logsFrom matchers expect that.
+    assert ray_cluster["metadata"]["name"].startswith("rayservice-sample-"), ray_cluster["metadata"]["name"]
     # KubeRay builds the head Pod from it (the API server validates the collector's downward-API env), with
     # our label, which Loki's NetworkPolicy admits.
     selector = f"ray.io/cluster={ray_cluster['metadata']['name']},ray.io/node-type=head,{SHIPPER_LABEL}=head"
