@@ -377,7 +377,8 @@ def worker_user_data(compose_yaml: str, token: WorkerToken | None = None, collec
                      logs_header: WorkerToken | None = None) -> str:
     """`collector_yaml`: the log collector's configuration, when the worker ships Ray's logs; `logs_header`:
     its store's Authorization header, when that wants one."""
-    logs = [_file(COLLECTOR_CONFIG_FILE, collector_yaml)] if collector_yaml is not None else []
+    # Compressed: as text the collector's configuration would take a third of EC2's 16 KB of user data.
+    logs = [_compressed_file(COLLECTOR_CONFIG_FILE, collector_yaml)] if collector_yaml is not None else []
     return _cloud_config([_file(f"{BASE}/compose.yaml", compose_yaml), *logs,
                           *_guard_files(),
                           _file(WORKER_HEALTH_SCRIPT_PATH, WORKER_HEALTH_SCRIPT, "0755"),

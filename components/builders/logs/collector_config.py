@@ -128,7 +128,32 @@ def _structured_operators() -> list[dict[str, Any]]:
          "mapping": {"warn": "WARNING", "fatal": "CRITICAL"}, "on_error": "send_quiet"},
         {"type": "remove", "id": "json_fields", "if": JSON_LINE, "field": "attributes.ray_json"},
     ]
-    return operators
+    return operators + _level_operators()
+
+
+# The level of Ray's own plain lines, by their writer (read from a Ray 2.60 session): its C++ processes
+# (raylet, gcs_server: `[2026-12-04 03:00:51,640 I 29194 29194] (raylet) main.cc:283: ...`, spdlog's short
+# level letter) and its Python ones (dashboard, monitor: ray_constants.LOGGER_FORMAT,
+# `2026-12-04 03:00:50,825<TAB>INFO monitor.py:730 -- ...`). A task's own prints have no level.
+LEVEL_FORMATS = (
+    ("cpp", "^[[][0-9]{4}-", r"^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3} (?P<ray_level>[TDIWEC]) "),
+    ("python", "^[0-9]{4}-[0-9]{2}-[0-9]{2} ",
+     r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}\t(?P<ray_level>DEBUG|INFO|WARNING|ERROR|CRITICAL) "),
+)
+LEVELS = {"trace": ["T"], "debug": ["D", "DEBUG"], "info": ["I", "INFO"], "warn": ["W", "WARNING"],
+          "error": ["E", "ERROR"], "fatal": ["C", "CRITICAL"]}
+
+
+def _level_operators() -> list[dict[str, Any]]:
+    operators: list[dict[str, Any]] = [
+        {"type": "regex_parser", "id": f"level_{writer}", "if": f'body matches "{start}"', "parse_from": "body",
+         "regex": regex, "on_error": "send_quiet"}
+        for writer, start, regex in LEVEL_FORMATS]
+    return operators + [
+        {"type": "severity_parser", "id": "plain_level", "if": "attributes.ray_level != nil",
+         "parse_from": "attributes.ray_level", "mapping": LEVELS, "on_error": "send_quiet"},
+        {"type": "remove", "id": "level_letter", "if": "attributes.ray_level != nil", "field": "attributes.ray_level"},
+    ]
 
 
 def _receiver(settings: CollectorSettings) -> dict[str, Any]:

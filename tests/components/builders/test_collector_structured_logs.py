@@ -1,6 +1,7 @@
 """Ray's structured (JSON) log lines through the real collector: the job, worker, task and actor each line
 names become the record's attributes, even in a pool worker's file named after the nil job, with its level as
-the record's severity; the line itself arrives as written. Plain lines are left as they were."""
+the record's severity; the line itself arrives as written. Ray's own plain lines (its C++ and Python
+processes') carry their level too; a task's prints have none."""
 
 from __future__ import annotations
 
@@ -58,5 +59,41 @@ def test_a_json_line_names_its_job_worker_task_and_level(tmp_path):
         assert [(r["severity_text"], r["severity_number"]) for r in (step, nan)] == [("INFO", "9"), ("WARNING", "13")]
         assert plain.get("severity_number", "0") == "0", "a plain line has no level"
         assert "ray_job_id" not in plain and plain["ray_worker_id"] == WORKER_ID  # from the file's name
+    finally:
+        processes.stop_all()
+
+
+# Lines as a Ray 2.60 session wrote them (raylet.out, gcs_server.out, monitor.log), and levels they may carry.
+RAYLET = "[2026-12-04 03:00:51,640 I 29194 29194] (raylet) main.cc:283: Setting cluster ID to: 14e319e6"
+GCS_WARNING = "[2026-12-04 03:00:50,113 W 29106 29106] (gcs_server) gcs_server.cc:301: a warning"
+GCS_FATAL = "[2026-12-04 03:00:50,113 C 29106 29106] (gcs_server) gcs_server.cc:302: a check failed"
+MONITOR = "2026-12-04 03:00:50,825\tINFO monitor.py:730 -- Starting monitor using ray installation"
+MONITOR_ERROR = "2026-12-04 03:00:50,826\tERROR monitor.py:731 -- an error"
+NOT_A_LEVEL = "[2026-12-04] I am a task's own print"
+
+
+def test_rays_own_plain_lines_carry_their_level(tmp_path):
+    processes = Processes()
+    store = VictoriaLogs(processes, tmp_path / "store", free_port())
+    try:
+        store.start()
+        logs = tmp_path / "ray" / "session_2026_12_04_10_00_00_000000_1" / "logs"
+        logs.mkdir(parents=True)
+        (logs / "raylet.out").write_text(f"{RAYLET}\n")
+        (logs / "gcs_server.out").write_text(f"{GCS_WARNING}\n{GCS_FATAL}\n")
+        (logs / "monitor.log").write_text(f"{MONITOR}\n{MONITOR_ERROR}\n")
+        (logs / POOL_FILE).write_text(f"{NOT_A_LEVEL}\n")
+        config = collector_config.render(CollectorSettings(store_url=store.otlp_url, cluster="c",
+                                                           storage_dir=str(tmp_path / "state")))
+        collector = Collector(processes, tmp_path / "collector", config, {RAY_TEMP_DIR: str(tmp_path / "ray")},
+                              {NODE_ENV: "n", NODE_TYPE_ENV: "head"}, telemetry_port=free_port())
+        collector.start()
+        wait_until(lambda: len(store.query("*")) == 6, 60,
+                   f"6 lines in the store (see {tmp_path / 'collector' / 'collector.log'})")
+        levels = {r["_msg"]: r.get("severity_number", "0") for r in store.query("*")}
+        # OTLP's SeverityNumber: 9 INFO, 13 WARN, 17 ERROR, 21 FATAL; 0 unset.
+        assert levels == {RAYLET: "9", GCS_WARNING: "13", GCS_FATAL: "21", MONITOR: "9", MONITOR_ERROR: "17",
+                          NOT_A_LEVEL: "0"}
+        assert not [r for r in store.query("*") if "ray_level" in r], "the parsed letter is not sent"
     finally:
         processes.stop_all()
