@@ -31,36 +31,44 @@ def ray_json_line(message: str, level: int) -> str:
     return JSONFormatter().format(record)
 
 
-def test_a_json_line_names_its_job_worker_task_and_level(tmp_path):
+def shipped(tmp_path, files: dict[str, list[str]]) -> dict[str, dict]:
+    """Each line of `files` (name -> lines, in a session's logs directory) as the store keeps it, by line, after
+    the real collector with the nodes' configuration read them."""
     processes = Processes()
     store = VictoriaLogs(processes, tmp_path / "store", free_port())
     try:
         store.start()
         logs = tmp_path / "ray" / "session_2026_12_04_10_00_00_000000_1" / "logs"
         logs.mkdir(parents=True)
-        lines = [ray_json_line("step 1 done", logging.INFO), ray_json_line("loss is nan", logging.WARNING),
-                 "a plain print from the same worker"]
-        (logs / POOL_FILE).write_text("".join(f"{line}\n" for line in lines))
+        for name, lines in files.items():
+            (logs / name).write_text("".join(f"{line}\n" for line in lines))
         config = collector_config.render(CollectorSettings(store_url=store.otlp_url, cluster="c",
                                                            storage_dir=str(tmp_path / "state")))
         collector = Collector(processes, tmp_path / "collector", config, {RAY_TEMP_DIR: str(tmp_path / "ray")},
-                              {NODE_ENV: "n", NODE_TYPE_ENV: "worker"}, telemetry_port=free_port())
+                              {NODE_ENV: "n", NODE_TYPE_ENV: "head"}, telemetry_port=free_port())
         collector.start()
-        wait_until(lambda: len(store.query("*")) == 3, 60,
-                   f"3 lines in the store (see {tmp_path / 'collector' / 'collector.log'})")
-        records = {r["_msg"]: r for r in store.query("*")}
-        step, nan, plain = (records[line] for line in lines)
-        for record in (step, nan):
-            assert json.loads(record["_msg"])["job_id"] == "02000000", "the line as Ray wrote it"
-            assert (record["ray_job_id"], record["ray_worker_id"], record["ray_task_id"]) == (
-                "02000000", WORKER_ID, CONTEXT["task_id"])
-            assert not [k for k in record if k.startswith("ray_json")], "the parsed map is not sent"
-        # OTLP's severity numbers: 9 INFO, 13 WARN (the data model's SeverityNumber); Loki reads them as the level.
-        assert [(r["severity_text"], r["severity_number"]) for r in (step, nan)] == [("INFO", "9"), ("WARNING", "13")]
-        assert plain.get("severity_number", "0") == "0", "a plain line has no level"
-        assert "ray_job_id" not in plain and plain["ray_worker_id"] == WORKER_ID  # from the file's name
+        count = sum(map(len, files.values()))
+        wait_until(lambda: len(store.query("*")) == count, 60,
+                   f"{count} lines in the store (see {tmp_path / 'collector' / 'collector.log'})")
+        return {r["_msg"]: r for r in store.query("*")}
     finally:
         processes.stop_all()
+
+
+def test_a_json_line_names_its_job_worker_task_and_level(tmp_path):
+    lines = [ray_json_line("step 1 done", logging.INFO), ray_json_line("loss is nan", logging.WARNING),
+             "a plain print from the same worker"]
+    records = shipped(tmp_path, {POOL_FILE: lines})
+    step, nan, plain = (records[line] for line in lines)
+    for record in (step, nan):
+        assert json.loads(record["_msg"])["job_id"] == "02000000", "the line as Ray wrote it"
+        assert (record["ray_job_id"], record["ray_worker_id"], record["ray_task_id"]) == (
+            "02000000", WORKER_ID, CONTEXT["task_id"])
+        assert not [k for k in record if k.startswith("ray_json")], "the parsed map is not sent"
+    # OTLP's severity numbers: 9 INFO, 13 WARN (the data model's SeverityNumber); Loki reads them as the level.
+    assert [(r["severity_text"], r["severity_number"]) for r in (step, nan)] == [("INFO", "9"), ("WARNING", "13")]
+    assert plain.get("severity_number", "0") == "0", "a plain line has no level"
+    assert "ray_job_id" not in plain and plain["ray_worker_id"] == WORKER_ID  # from the file's name
 
 
 # Lines as a Ray 2.60 session wrote them (raylet.out, gcs_server.out, monitor.log), and levels they may carry.
@@ -73,27 +81,10 @@ NOT_A_LEVEL = "[2026-12-04] I am a task's own print"
 
 
 def test_rays_own_plain_lines_carry_their_level(tmp_path):
-    processes = Processes()
-    store = VictoriaLogs(processes, tmp_path / "store", free_port())
-    try:
-        store.start()
-        logs = tmp_path / "ray" / "session_2026_12_04_10_00_00_000000_1" / "logs"
-        logs.mkdir(parents=True)
-        (logs / "raylet.out").write_text(f"{RAYLET}\n")
-        (logs / "gcs_server.out").write_text(f"{GCS_WARNING}\n{GCS_FATAL}\n")
-        (logs / "monitor.log").write_text(f"{MONITOR}\n{MONITOR_ERROR}\n")
-        (logs / POOL_FILE).write_text(f"{NOT_A_LEVEL}\n")
-        config = collector_config.render(CollectorSettings(store_url=store.otlp_url, cluster="c",
-                                                           storage_dir=str(tmp_path / "state")))
-        collector = Collector(processes, tmp_path / "collector", config, {RAY_TEMP_DIR: str(tmp_path / "ray")},
-                              {NODE_ENV: "n", NODE_TYPE_ENV: "head"}, telemetry_port=free_port())
-        collector.start()
-        wait_until(lambda: len(store.query("*")) == 6, 60,
-                   f"6 lines in the store (see {tmp_path / 'collector' / 'collector.log'})")
-        levels = {r["_msg"]: r.get("severity_number", "0") for r in store.query("*")}
-        # OTLP's SeverityNumber: 9 INFO, 13 WARN, 17 ERROR, 21 FATAL; 0 unset.
-        assert levels == {RAYLET: "9", GCS_WARNING: "13", GCS_FATAL: "21", MONITOR: "9", MONITOR_ERROR: "17",
-                          NOT_A_LEVEL: "0"}
-        assert not [r for r in store.query("*") if "ray_level" in r], "the parsed letter is not sent"
-    finally:
-        processes.stop_all()
+    records = shipped(tmp_path, {"raylet.out": [RAYLET], "gcs_server.out": [GCS_WARNING, GCS_FATAL],
+                                 "monitor.log": [MONITOR, MONITOR_ERROR], POOL_FILE: [NOT_A_LEVEL]})
+    levels = {line: record.get("severity_number", "0") for line, record in records.items()}
+    # OTLP's SeverityNumber: 9 INFO, 13 WARN, 17 ERROR, 21 FATAL; 0 unset.
+    assert levels == {RAYLET: "9", GCS_WARNING: "13", GCS_FATAL: "21", MONITOR: "9", MONITOR_ERROR: "17",
+                      NOT_A_LEVEL: "0"}
+    assert not [r for r in records.values() if "ray_level" in r], "the parsed letter is not sent"
