@@ -103,8 +103,8 @@ def without_logs_links(content: str) -> str:
             panel = {**panel, "links": kept(panel["links"])}
         defaults = panel.get("fieldConfig", {}).get("defaults", {})
         if defaults.get("links"):
-            defaults = {k: v for k, v in defaults.items() if k != "links"} | (
-                {"links": kept(defaults["links"])} if kept(defaults["links"]) else {})
+            links = kept(defaults["links"])
+            defaults = {**{k: v for k, v in defaults.items() if k != "links"}, **({"links": links} if links else {})}
             panel = {**panel, "fieldConfig": {**panel["fieldConfig"], "defaults": defaults}}
         panels.append(panel)
     if panels == dashboard.get("panels", []):
