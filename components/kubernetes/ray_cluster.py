@@ -8,10 +8,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.builders.logs.sidecar import AUTHORIZATION_KEY, CONFIG_NAME, PodLogs
 from components.builders.ray_cluster import TOKEN_KEY, RayClusterShape, ScaledWorkers, ray_cluster_spec
 from components.generated import generated_secret
 from components.kubernetes import common as kc
+from components.kubernetes.log_collector_inputs import collector_inputs
 
 
 @dataclass(frozen=True)
@@ -58,23 +58,8 @@ class RayCluster(pulumi.ComponentResource):
             cluster_opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[secret]))
         logs = None
         if args.log_collector_yaml is not None:
-            # Auto-named, as the token's Secret: a new configuration is a new ConfigMap the pod templates name,
-            # so KubeRay recreates the pods with it rather than leaving them on the old one.
-            collector = k8s.core.v1.ConfigMap(
-                f"{name}-log-collector", data={CONFIG_NAME: args.log_collector_yaml},
-                metadata={"namespace": args.namespace, "labels": kc.labels("ray", args.cluster_name, "logs")},
-                opts=child)
-            needed: list[pulumi.Resource] = [collector]
-            header = None
-            if args.log_store_authorization is not None:
-                # Auto-named: a rotated credential is a new Secret, and the pods are recreated onto it.
-                store = k8s.core.v1.Secret(
-                    f"{name}-log-store", type="Opaque",
-                    string_data={AUTHORIZATION_KEY: pulumi.Output.secret(args.log_store_authorization)},
-                    metadata={"namespace": args.namespace, "labels": kc.labels("ray", args.cluster_name, "logs")},
-                    opts=child)
-                header, needed = store.metadata.name, [collector, store]
-            logs = PodLogs(collector.metadata.name, header)
+            logs, needed = collector_inputs(name, args.namespace, args.cluster_name, args.log_collector_yaml,
+                                            args.log_store_authorization, child)
             cluster_opts = pulumi.ResourceOptions.merge(cluster_opts, pulumi.ResourceOptions(depends_on=needed))
         self.cluster = k8s.apiextensions.CustomResource(
             f"{name}-cluster",

@@ -10,9 +10,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.builders.logs.head_patch import with_head_collector
-from components.builders.logs.sidecar import AUTHORIZATION_KEY, CONFIG_NAME, PodLogs
 from components.builders.ray_head_env import head_template, raycluster_patch_spec, rayservice_patch_spec
 from components.kubernetes import common as kc
+from components.kubernetes.log_collector_inputs import collector_inputs
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,8 @@ class RayClusterPatch(pulumi.ComponentResource):
         template = head_template(args.head_container, args.env)
         patch_opts = child
         if args.logs is not None:
-            pod_logs, needed = self._collector_inputs(name, args, args.logs, child)
+            pod_logs, needed = collector_inputs(name, args.namespace, args.cluster_name, args.logs.collector_yaml,
+                                                args.logs.authorization, child)
             template = with_head_collector(template, args.logs.head_spec, args.head_container, pod_logs)
             patch_opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=needed))
         self.patch = k8s.apiextensions.CustomResourcePatch(
@@ -62,19 +63,3 @@ class RayClusterPatch(pulumi.ComponentResource):
             opts=patch_opts,
         )
         self.register_outputs({})
-
-    @staticmethod
-    def _collector_inputs(name: str, args: RayClusterPatchArgs, logs: HeadLogs, child: pulumi.ResourceOptions
-                          ) -> tuple[PodLogs, list[pulumi.Resource]]:
-        """The collector's ConfigMap and header Secret, in the head's namespace (a pod mounts only its own's)."""
-        labels = kc.labels("ray", args.cluster_name, "logs")
-        # Auto-named, as the created cluster's: a new configuration is a new ConfigMap the template names.
-        collector = k8s.core.v1.ConfigMap(f"{name}-log-collector", data={CONFIG_NAME: logs.collector_yaml},
-                                          metadata={"namespace": args.namespace, "labels": labels}, opts=child)
-        if logs.authorization is None:
-            return PodLogs(collector.metadata.name), [collector]
-        store = k8s.core.v1.Secret(
-            f"{name}-log-store", type="Opaque",
-            string_data={AUTHORIZATION_KEY: pulumi.Output.secret(logs.authorization)},
-            metadata={"namespace": args.namespace, "labels": labels}, opts=child)
-        return PodLogs(collector.metadata.name, store.metadata.name), [collector, store]
