@@ -30,7 +30,6 @@ from components.builders import (
     prometheus_config,
     remote_write,
 )
-from components.builders.dashboard_catalogue import Dashboard
 from components.builders.logs import compose_services as log_services
 from components.builders.logs.compose_services import NodeLogs
 from components.builders.logs.loki_config import LOKI_PORT
@@ -48,7 +47,7 @@ from components.constants import (
 from stacks.aws_deployed import STACK_TAG, Deployed, deployed, stack_id
 from stacks.aws_images import NodeHardware, NodeKind, node_kinds
 from stacks.aws_network import subnets
-from stacks.dashboards import image_ray_version, load_dashboards_for
+from stacks.dashboards import ServedDashboards, image_ray_version, load_dashboards_for
 from stacks.doctor import doctor_expectations
 from stacks.notices import warn_if_viewers_query_a_shared_store
 from stacks.settings import AwsSettings, ConfigError, describe_problem
@@ -167,7 +166,7 @@ def build(settings: AwsSettings) -> None:
     # Grafana serves the dashboards of the Ray the head runs, unless rayVersion says otherwise.
     version, source = ((m.ray_version, "rayVersion") if m.ray_version
                        else (image_ray_version(head_kind.image), "the Ray version of rayImage"))
-    served_version, dashboards = load_dashboards_for(version, source, s.logs.enabled)
+    served = load_dashboards_for(version, source, s.logs.enabled, precomputed=not m.store.agent)
 
     groups = SecurityGroups("security-groups", SecurityGroupsArgs(
         subnet.vpc_id, s.cluster_name, s.network.allowed_cidrs, ray_dashboard=s.network.open_ray_dashboard,
@@ -176,13 +175,13 @@ def build(settings: AwsSettings) -> None:
                if s.data.managed_prometheus else None)
     # Everything a setting changes is an object in the bucket or a SecureString, applied on the head in place.
     monitoring = MonitoringHead("monitoring", MonitoringHeadArgs(
-        s.cluster_name, _head_files(s, head_kind, managed, dashboards), _head_secrets(s),
+        s.cluster_name, _head_files(s, head_kind, managed, served), _head_secrets(s),
         m.grafana_iframe_host, public=bool(s.network.allowed_cidrs),
         parameter_prefix=f"/{stack_id()}/{s.cluster_name}", config_writers=writers,
         ray_token=s.network.ray_token_auth, given=m.given))
     head, workers = _nodes(s, Placement(subnet, placed.worker_ids, volume_size, grants), groups, monitoring, managed,
                            head_kind, worker_kind)
-    _exports(s, head, monitoring, managed, served_version, workers)
+    _exports(s, head, monitoring, managed, served.version, workers)
 
 
 def _head_secrets(s: AwsSettings) -> list[HeadSecret]:
@@ -239,7 +238,7 @@ def _collector_yaml(s: AwsSettings, loki_host: str) -> str | None:
 
 
 def _head_files(s: AwsSettings, head: NodeKind, managed: ManagedPrometheus | None,
-                dashboards: tuple[Dashboard, ...]) -> head_config.HeadFiles:
+                served: ServedDashboards) -> head_config.HeadFiles:
     m, store = s.monitoring, s.monitoring.store
     collector = _collector_yaml(s, "127.0.0.1")
     loki = log_services.loki_yaml(s.logs.retention) if s.logs.deploys_loki else None
@@ -259,12 +258,12 @@ def _head_files(s: AwsSettings, head: NodeKind, managed: ManagedPrometheus | Non
         # Waits for the workspace's endpoint when there is one.
         prometheus_yml=(managed.remote_write_url.apply(lambda url: _prometheus_yml(s, url)) if managed
                         else _prometheus_yml(s)),
-        alert_rules_yml=alert_rules.render(m.alerts),
+        alert_rules_yml=alert_rules.render(m.alerts, served.rules),
         grafana_ini=grafana_ini.grafana_ini(sigv4=bool(managed) or store.query_signs_sigv4,
                                             https=s.network.grafana_tls is not None),
         datasources_yaml=_datasources(s, managed),
         dashboard_providers_yaml=grafana_provisioning.dashboard_provisioning(GRAFANA_DASHBOARDS_DIR),
-        dashboards={d.file_name: d.content for d in dashboards},
+        dashboards={d.file_name: d.content for d in served.dashboards},
         grafana_tls_conf=grafana_tls.nginx_conf() if s.network.grafana_tls else None,
         collector_yaml=collector,
         loki_yaml=loki,

@@ -3,11 +3,15 @@ version that generated them, so Grafana serves the dashboards of the Ray the clu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from components.builders.dashboard_catalogue import (
     Dashboard,
     UnsupportedRayVersion,
     dashboards_version,
     load_dashboards,
+    ray_dashboard_rules_group,
     supported_ray_versions,
 )
 from components.builders.ray_cluster import ray_version_of
@@ -26,11 +30,22 @@ def image_ray_version(image: str) -> str:
     return version
 
 
-def load_dashboards_for(version: str | None, source: str, logs: bool) -> tuple[str, tuple[Dashboard, ...]]:
-    """The release whose dashboards serve Ray `version` (None: the pinned Ray), and the dashboards (those of
-    Ray's logs with `logs`); `source` says where the version came from, for the error."""
+@dataclass(frozen=True)
+class ServedDashboards:
+    version: str  # the release whose dashboards serve the cluster's Ray
+    dashboards: tuple[Dashboard, ...]
+    rules: dict[str, Any] | None  # the rule group Ray's dashboards read; None: they are served as generated
+
+
+def load_dashboards_for(version: str | None, source: str, logs: bool, precomputed: bool) -> ServedDashboards:
+    """The dashboards that serve Ray `version` (None: the pinned Ray), those of Ray's logs with `logs`; with
+    `precomputed` (wherever the stack's rules are evaluated: not in agent mode, where the store's ruler may
+    not load them), Ray's read the recorded series of the rule group returned beside them. `source` says
+    where the version came from, for the error."""
     try:
-        return dashboards_version(version), load_dashboards(version, logs=logs)
+        dashboards = load_dashboards(version, logs=logs, precomputed=precomputed)
+        return ServedDashboards(dashboards_version(version), dashboards,
+                                ray_dashboard_rules_group(version) if precomputed else None)
     except UnsupportedRayVersion as error:
         newest = list(supported_ray_versions().values())[-1]
         raise ConfigError([describe_problem(

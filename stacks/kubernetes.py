@@ -57,7 +57,7 @@ from components.kubernetes.ray_dashboard_service import (
 )
 from components.kubernetes.ray_query_headers import RayQueryHeaders, RayQueryHeadersArgs
 from components.versions import RAY_ARM64_IMAGE
-from stacks.dashboards import image_ray_version, load_dashboards_for
+from stacks.dashboards import ServedDashboards, image_ray_version, load_dashboards_for
 from stacks.doctor import doctor_expectations
 from stacks.kuberay_crds import check_kuberay_crds
 from stacks.kubernetes_claims import fit_claims
@@ -157,7 +157,7 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
         version, source = ray_version_of_targets(s.ray.targets, objects), "the Ray version the cluster runs"
     else:
         version, source = image_ray_version(s.ray.shape.image), "the Ray version of rayImage"
-    served_version, dashboards = load_dashboards_for(version, source, s.logs.enabled)
+    served = load_dashboards_for(version, source, s.logs.enabled, precomputed=not m.store.agent)
 
     created = _created_namespaces(s, access)
     namespaces = list(created.values())
@@ -171,9 +171,9 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
             pulumi.ResourceOptions(depends_on=[own]) if own else None)
 
     if isinstance(s.backend, PrometheusOperatorSettings):
-        monitoring = _prometheus_operator_mode(s, s.backend, dashboards, opts)
+        monitoring = _prometheus_operator_mode(s, s.backend, served, opts)
     else:
-        monitoring = _own_monitoring(s, s.backend, dashboards, opts)
+        monitoring = _own_monitoring(s, s.backend, served, opts)
     # The browser reaches Grafana through the port-forward printed below unless told otherwise:
     # that works on every minikube driver and on any cloud cluster.
     iframe_host = m.grafana_iframe_host or _default_iframe_host(s)
@@ -192,10 +192,10 @@ def build(settings: KubernetesSettings, access: ClusterAccess) -> None:
             RayDashboardServiceArgs(s.dashboard.name, s.dashboard.namespace, s.ray_dashboard_node_port),
             opts,
         )
-    _exports(s, monitoring, iframe_host, head_env, head_restart, served_version)
+    _exports(s, monitoring, iframe_host, head_env, head_restart, served.version)
 
 
-def _own_monitoring(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple[Dashboard, ...],
+def _own_monitoring(s: KubernetesSettings, own: OwnMonitoring, served: ServedDashboards,
                     opts: pulumi.ResourceOptions | None) -> Monitoring:
     m, store = s.monitoring, s.monitoring.store
     if m.alerting.deploys_alertmanager:
@@ -205,12 +205,12 @@ def _own_monitoring(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple
             config=config,
             clients=[{"podSelector": {"matchLabels": kc.selector_labels("prometheus", PROMETHEUS)}}],
         ), opts)
-    prometheus = _prometheus(s, own, opts)
+    prometheus = _prometheus(s, own, served.rules, opts)
     loki = None
     if s.logs.deploys_loki:
         loki = Loki(LOKI, LokiArgs(namespace=s.namespace, loki_yaml=loki_config.render(LokiSettings(s.logs.retention)),
                                    resources=LOKI_RESOURCES, storage=own.loki_storage, clients=loki_clients(s)), opts)
-    grafana = _grafana(s, own, dashboards, prometheus.url, loki.url if loki else None, opts)
+    grafana = _grafana(s, own, served.dashboards, prometheus.url, loki.url if loki else None, opts)
     # In agent mode our Prometheus keeps nothing to query: the heads query the store, with its credentials.
     headers = store.ray_query_headers
     return Monitoring(store.ray_query.url if store.ray_query else prometheus.url, grafana.url,
@@ -219,7 +219,8 @@ def _own_monitoring(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple
                       logs_url=s.logs.otlp_url(loki.url if loki else None) if s.logs.enabled else None)
 
 
-def _prometheus(s: KubernetesSettings, own: OwnMonitoring, opts: pulumi.ResourceOptions | None) -> Prometheus:
+def _prometheus(s: KubernetesSettings, own: OwnMonitoring, dashboard_rules: dict[str, Any] | None,
+                opts: pulumi.ResourceOptions | None) -> Prometheus:
     m, store = s.monitoring, s.monitoring.store
     scrape = prometheus_config.ScrapeSettings(
         m.scrape_interval, (alert_rules.DEPLOYED_PATH,), alertmanager_url(s),
@@ -227,7 +228,7 @@ def _prometheus(s: KubernetesSettings, own: OwnMonitoring, opts: pulumi.Resource
     return Prometheus(PROMETHEUS, PrometheusArgs(
         namespace=s.namespace,
         prometheus_yml=prometheus_config.render(prometheus_config.kubernetes_config(scrape, s.watch_namespaces)),
-        rule_files={} if store.agent else {alert_rules.FILE_NAME: alert_rules.render(m.alerts)},
+        rule_files={} if store.agent else {alert_rules.FILE_NAME: alert_rules.render(m.alerts, dashboard_rules)},
         agent=store.agent,
         remote_write_secrets=store.write_credentials,
         clients=prometheus_clients(s),
@@ -267,14 +268,14 @@ def _grafana(s: KubernetesSettings, own: OwnMonitoring, dashboards: tuple[Dashbo
 
 
 def _prometheus_operator_mode(s: KubernetesSettings, operator: PrometheusOperatorSettings,
-                              dashboards: tuple[Dashboard, ...], opts: pulumi.ResourceOptions | None) -> Monitoring:
+                              served: ServedDashboards, opts: pulumi.ResourceOptions | None) -> Monitoring:
     """The user's Prometheus Operator scrapes and alerts; their Grafana shows the dashboards."""
     PrometheusOperatorResources("prometheus-operator", PrometheusOperatorArgs(
         namespace=s.namespace,
         pod_monitor=pod_monitor_spec(s.watch_namespaces, s.monitoring.scrape_interval),
-        rules=alert_rules.rules(s.monitoring.alerts),
+        rules=alert_rules.rules(s.monitoring.alerts, served.rules),
         selector_labels=operator.pod_monitor_labels,
-        dashboards=dashboards,
+        dashboards=served.dashboards,
         dashboard_labels=operator.dashboard_labels,
         folder=GRAFANA_DASHBOARD_FOLDER,
     ), opts)

@@ -1,7 +1,8 @@
 """Prometheus alert rules for Ray: plain data in, rule file text out (no Pulumi here).
 
 Both stacks load the same file; thresholds and durations come from config. The file's second group holds
-the overview's recording rules (components/builders/recording_rules.py).
+the overview's recording rules (components/builders/recording_rules.py), the third those behind Ray's
+dashboards (components/builders/ray_dashboard_rules.py).
 """
 
 from __future__ import annotations
@@ -43,10 +44,11 @@ def _rule(name: str, expr: str, duration: str, severity: str, summary: str, desc
     }
 
 
-def rules(settings: AlertSettings) -> dict[str, Any]:
-    """The alert group first, then the overview's recording rules."""
+def rules(settings: AlertSettings, ray_dashboards: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The alert group first, then the overview's recording rules, then `ray_dashboards`: the group behind
+    Ray's dashboards as served (components/builders/ray_dashboard_rules.py), where they are served so."""
     alerts = _with_severities(_rules(settings), settings.severity_overrides)
-    return {"groups": [*alerts["groups"], recording_rules.group()]}
+    return {"groups": [*alerts["groups"], recording_rules.group(), *([ray_dashboards] if ray_dashboards else [])]}
 
 
 def _rules(settings: AlertSettings) -> dict[str, Any]:
@@ -109,8 +111,8 @@ def expressions(settings: AlertSettings) -> dict[str, str]:
     return {rule["alert"]: rule["expr"] for rule in rules(settings)["groups"][0]["rules"]}
 
 
-def render(settings: AlertSettings) -> str:
-    return yaml.safe_dump(rules(settings), sort_keys=False, width=1000)
+def render(settings: AlertSettings, ray_dashboards: dict[str, Any] | None = None) -> str:
+    return yaml.safe_dump(rules(settings, ray_dashboards), sort_keys=False, width=1000)
 
 
 ALERT_NAMES = tuple(rule["alert"] for rule in _rules(AlertSettings())["groups"][0]["rules"])

@@ -3,6 +3,7 @@ older versions gzipped by sha256) and the project's own, with the uids the Ray D
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.builders import ray_dashboard_rules
 from components.builders.logs.dashboard import UID as LOGS_UID
 from components.versions import RAY_VERSION
 
@@ -88,6 +90,18 @@ def _ray_dashboards(version: str, root: Path) -> list[tuple[str, str]]:
     return found
 
 
+@functools.cache
+def precomputation(version: str, root: Path = DASHBOARDS_ROOT) -> ray_dashboard_rules.Plan:
+    """The recording rules behind Ray's dashboards of `version` (an exact release), and their queries rewritten."""
+    files = _ray_dashboards(version, root)
+    return ray_dashboard_rules.plan({Path(relative).name: content for relative, content in files})
+
+
+def ray_dashboard_rules_group(ray_version: str | None, root: Path = DASHBOARDS_ROOT) -> dict[str, Any]:
+    """The rule group the dashboards `load_dashboards(ray_version, precomputed=True)` serves read."""
+    return precomputation(dashboards_version(ray_version, root), root).group()
+
+
 def without_logs_links(content: str) -> str:
     """A dashboard of ours without its panels' links (and data links) to the logs dashboard, which is served
     only with logs."""
@@ -113,12 +127,18 @@ def without_logs_links(content: str) -> str:
 
 
 def load_dashboards(ray_version: str | None = None, root: Path = DASHBOARDS_ROOT,
-                    logs: bool = False) -> tuple[Dashboard, ...]:
+                    logs: bool = False, precomputed: bool = False) -> tuple[Dashboard, ...]:
     """Ray's own dashboards for `ray_version` (default: the pinned Ray) and the project's own (with `logs`,
     those of Ray's logs too, whose datasource exists only then), sorted so deploys are stable. Ray's keep
     the same file names across versions, so switching versions changes their content, not the objects that
-    hold them."""
-    files = _ray_dashboards(dashboards_version(ray_version, root), root)
+    hold them. With `precomputed`, Ray's read the series of `ray_dashboard_rules_group(ray_version)` where
+    they can: serve them so only where that group is evaluated."""
+    version = dashboards_version(ray_version, root)
+    files = _ray_dashboards(version, root)
+    if precomputed:
+        plan = precomputation(version, root)
+        files = [(relative, ray_dashboard_rules.rewrite(Path(relative).name, content, plan))
+                 for relative, content in files]
     for directory in (*OWN_DIRS, *([LOGS_DIR] if logs else [])):
         files += [(p.relative_to(root).as_posix(), p.read_text(encoding="utf-8") if logs
                    else without_logs_links(p.read_text(encoding="utf-8")))
