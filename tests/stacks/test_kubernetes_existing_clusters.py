@@ -15,7 +15,7 @@ from components.builders.dashboard_catalogue import load_dashboards
 from stacks.settings import ConfigError
 from support.crds import assert_strictly_valid, merge_list_map, v1_schema
 from support.kubernetes_api import ray_clusters_in
-from support.promql import RULES_FOUND
+from support.promql import DASHBOARD_RULES, RULES_FOUND
 from support.stacks import OPERATOR_MODE as OPERATOR
 from support.stacks import PATCH_MODE, USERS_CLUSTER, Run, run_stack
 from support.tools import promtool
@@ -165,7 +165,7 @@ def test_pod_monitor_and_rule_are_strictly_valid_and_selected(operator_mode):
 
 def test_the_rule_passes_promtool_and_equals_our_rules(operator_mode, tmp_path):
     spec = operator_mode.one(RULE, "prometheus-operator-rules").plain["spec"]
-    assert spec == alert_rules.rules(AlertSettings())
+    assert spec == alert_rules.rules(AlertSettings(), DASHBOARD_RULES)
     path = tmp_path / "rules.yml"
     path.write_text(yaml.safe_dump(spec))
     checked = subprocess.run([promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60)

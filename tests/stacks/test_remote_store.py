@@ -18,7 +18,7 @@ from components.builders.sizing import size
 from components.constants import GRAFANA_DATASOURCE_CREDENTIAL_FILE, GRAFANA_UID, PROMETHEUS_UID
 from stacks.settings import ConfigError
 from support.manifests import KUBERNETES_VERSION, kubernetes_objects, manifest
-from support.promql import RULES_FOUND
+from support.promql import AGENT_RULES_FOUND, RULES_FOUND
 from support.pulumi_internals import hide, is_secret
 from support.stacks import Run, run_stack
 from support.tools import compose_config, compose_tools, promtool
@@ -158,7 +158,7 @@ def test_kubernetes_agent_mode(k8s_agent, tmp_path):
     rules = tmp_path / "ray-rules.yml"
     rules.write_text(k8s_agent.outputs["alertRules"])
     checked = subprocess.run([promtool(), "check", "rules", str(rules)], capture_output=True, text=True, timeout=60)
-    assert checked.returncode == 0 and RULES_FOUND in checked.stdout, checked.stdout + checked.stderr
+    assert checked.returncode == 0 and AGENT_RULES_FOUND in checked.stdout, checked.stdout + checked.stderr
     assert_no_plain_credential(k8s_agent)
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import yaml
 
 from components.builders import alert_rules, recording_rules
+from components.builders.alert_rules import AlertSettings
+from components.builders.dashboard_catalogue import ray_dashboard_rules_group
 from support.tools import promtool
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -36,8 +38,14 @@ PROMQL_WORDS = {"sum", "by", "max", "min", "rate", "increase", "absent", "on", "
 
 # The recording rules' series stand for their expressions: a name they read must be Ray's too.
 RECORDING_RULES = recording_rules.sources()
-# What promtool says of the rules file both stacks deploy: the alerts and the recording rules.
-RULES_FOUND = f"SUCCESS: {len(alert_rules.ALERT_NAMES) + len(recording_rules.RECORDED)} rules found"
+# The group behind Ray's dashboards of the pinned Ray, which both stacks deploy beside the alerts by default.
+DASHBOARD_RULES = ray_dashboard_rules_group(None)
+DEPLOYED_RULES = alert_rules.render(AlertSettings(), DASHBOARD_RULES)  # the rules file both stacks deploy
+# What promtool says of that file: the alerts and every recording rule.
+RECORDED_COUNT = len(recording_rules.RECORDED) + len(DASHBOARD_RULES["rules"])
+RULES_FOUND = f"SUCCESS: {len(alert_rules.ALERT_NAMES) + RECORDED_COUNT} rules found"
+# And of agent mode's `alertRules` output (Ray's dashboards are served as generated there).
+AGENT_RULES_FOUND = f"SUCCESS: {len(alert_rules.ALERT_NAMES) + len(recording_rules.RECORDED)} rules found"
 
 
 def metric_names(expr: str) -> set[str]:

@@ -9,7 +9,13 @@ import yaml
 
 from components.builders import alert_rules
 from components.builders.alert_rules import AlertSettings
-from support.promql import RULES_FOUND, assert_expressions_parse, assert_real_metric_names
+from support.promql import (
+    DASHBOARD_RULES,
+    DEPLOYED_RULES,
+    RULES_FOUND,
+    assert_expressions_parse,
+    assert_real_metric_names,
+)
 from support.tools import promtool
 
 
@@ -117,7 +123,7 @@ def rule_cases(s: AlertSettings) -> list[dict]:
 def test_promtool_rule_unit_tests(tmp_path):
     settings = AlertSettings()
     rules_path = tmp_path / alert_rules.FILE_NAME
-    rules_path.write_text(alert_rules.render(settings))
+    rules_path.write_text(alert_rules.render(settings, DASHBOARD_RULES))
     checked = subprocess.run([promtool(), "check", "rules", str(rules_path)], capture_output=True, text=True,
                              timeout=60)
     assert checked.returncode == 0 and RULES_FOUND in checked.stdout, checked.stdout + checked.stderr
@@ -145,9 +151,9 @@ def test_promtool_rule_unit_tests(tmp_path):
 
 def test_both_stacks_load_the_rules(minikube, aws):
     data = minikube.one("kubernetes:core/v1:ConfigMap", "prometheus-config").plain["data"]
-    assert data[alert_rules.FILE_NAME] == alert_rules.render(AlertSettings())
+    assert data[alert_rules.FILE_NAME] == DEPLOYED_RULES
     assert yaml.safe_load(data["prometheus.yml"])["rule_files"] == ["/etc/prometheus/ray-alerts.yml"]
-    assert aws.config()["/opt/ray-monitoring/prometheus/ray-alerts.yml"] == alert_rules.render(AlertSettings())
+    assert aws.config()["/opt/ray-monitoring/prometheus/ray-alerts.yml"] == DEPLOYED_RULES
 
 
 def test_alert_settings_reach_the_rules():

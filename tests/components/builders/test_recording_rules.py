@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from components.builders import alert_rules, overview_dashboard, recording_rules
+from components.builders import alert_rules, dashboard_catalogue, overview_dashboard, recording_rules
 from components.builders.alert_rules import AlertSettings
 from components.builders.recording_rules import OBJECT_STORE_BY_NODE, TASKS_BY_STATE
 from support.tools import promtool
@@ -102,3 +102,30 @@ def test_the_recording_rules_are_deployed_wherever_the_alerts_are(stack, minikub
         (rule,) = operator.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
         groups = rule.plain["spec"]["groups"]
     assert recording_rules.group() in groups
+    # And those behind Ray's dashboards, for the Ray version whose dashboards it serves.
+    assert dashboard_catalogue.ray_dashboard_rules_group(None) in groups
+
+
+def test_ray_dashboards_read_the_recorded_sums_wherever_the_rules_are_evaluated(minikube, aws):
+    served = minikube.one("kubernetes:core/v1:ConfigMap", "grafana-dashboard-ray-default").plain["data"]
+    assert "ray_dashboards:ray_tasks:sum" in served["ray-default.json"]
+    on_ec2 = aws.config()["/opt/ray-monitoring/dashboards/ray-default.json"]
+    assert "ray_dashboards:ray_tasks:sum" in on_ec2
+
+
+@pytest.mark.parametrize("stack", ["minikube", "aws"])
+def test_in_agent_mode_ray_dashboards_are_served_as_generated(stack):
+    """No rule runs beside an agent, and the store's ruler is the user's: Ray's Metrics tab must not depend on it."""
+    from support.stacks import run_stack
+
+    run = run_stack(stack, prometheusAgent="true", grafanaQueryUrl="https://mimir.example.com/prometheus",
+                    remoteWrite=[{"url": "https://mimir.example.com/api/v1/push"}])
+    assert run.error is None, run.error
+    generated = (dashboard_catalogue.DASHBOARDS_ROOT / "ray" / "default_grafana_dashboard.json").read_text()
+    if stack == "minikube":
+        served = run.one("kubernetes:core/v1:ConfigMap", "grafana-dashboard-ray-default").plain["data"][
+            "ray-default.json"]
+    else:
+        served = run.config()["/opt/ray-monitoring/dashboards/ray-default.json"]
+    assert served == generated
+    assert dashboard_catalogue.ray_dashboard_rules_group(None)["name"] not in run.outputs["alertRules"]
