@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import quote, urlencode
 
+from components.builders.ray_dashboard_rules import GROUP as RAY_DASHBOARD_RULES
 from components.builders.recording_rules import GROUP as OVERVIEW_RULES
 from components.builders.sizing import bytes_of, size
 from doctor.http import Http, HttpError
@@ -36,7 +37,8 @@ class Expectations:
     datasource_name: str | None = None  # Grafana datasource = the head's RAY_PROMETHEUS_NAME
     iframe_host: str | None = None  # the head's RAY_GRAFANA_IFRAME_HOST
     dashboard_uids: tuple[str, ...] = ()  # uids Grafana must serve
-    rule_groups: tuple[str, ...] = ("ray", OVERVIEW_RULES)  # the alerts, and the overview's recording rules
+    # The alerts, the overview's recording rules, and those Ray's dashboards read (wherever rules are evaluated).
+    rule_groups: tuple[str, ...] = ("ray", OVERVIEW_RULES, RAY_DASHBOARD_RULES)
     ray_nodes: int | None = None  # the sizing plan (rayNodes)
     scrape_interval: str = "5s"
     retention_time: str = "15d"
@@ -304,6 +306,12 @@ def _rules(ctx: Context) -> tuple[bool, str]:
         return False, f"rule group(s) {', '.join(missing)} not loaded (loaded: {sorted(loaded) or 'none'})"
     if unhealthy:
         return False, f"rules failing to evaluate: {', '.join(unhealthy)}"
+    # Before its first evaluation a group's recorded series do not exist: the panels reading them are empty.
+    waiting = [g["name"] for g in groups if g["name"] in ctx.exp.rule_groups
+               and g.get("lastEvaluation", "").startswith("0001-")]
+    if waiting:
+        return False, (f"rule group(s) {', '.join(waiting)} not evaluated yet: the panels that read their recorded "
+                       "series stay empty until the first evaluation (one evaluation interval after Prometheus starts)")
     return True, f"{sum(len(g['rules']) for g in groups)} rules in {sorted(loaded)}"
 
 

@@ -124,8 +124,10 @@ class Prometheus:
         if self.process is not None:
             self.processes.stop(self.process)
 
-    def query(self, expr: str) -> list[dict]:
-        reply = http_json(f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+    def query(self, expr: str, at: float | None = None) -> list[dict]:
+        """An instant query, now or `at` (Unix seconds)."""
+        params = {"query": expr, **({"time": f"{at:.3f}"} if at is not None else {})}
+        reply = http_json(f"{self.url}/api/v1/query?" + urllib.parse.urlencode(params))
         assert reply["status"] == "success", f"{expr}: {reply}"
         return reply["data"]["result"]
 

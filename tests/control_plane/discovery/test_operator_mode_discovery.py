@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from components.builders.ray_dashboard_rules import GROUP as RAY_DASHBOARD_RULES
 from support.control_plane import NAMESPACE
 from support.go_tools import PROMETHEUS_RELEASE
 from support.in_cluster import in_cluster_prometheus
@@ -102,3 +103,8 @@ def test_the_operators_rule_file_loads_and_evaluates(operator_prometheus):
     rules = [rule for group in groups() for rule in group["rules"]]
     assert {rule["type"] for rule in rules} == {"alerting", "recording"}
     assert all(rule["health"] == "ok" for rule in rules), [r for r in rules if r["health"] != "ok"][:3]
+    # Ray's dashboards, as the stack hands them to the user's Grafana, read these: the operator's Prometheus
+    # records them from the pods it discovered.
+    assert RAY_DASHBOARD_RULES in {g["name"] for g in groups()}
+    wait_until(lambda: operator_prometheus.query("ray_dashboards:ray_node_cpu_count:sum"), 60,
+               "a recorded sum of the Ray pods' series")
