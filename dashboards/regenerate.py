@@ -39,7 +39,9 @@ GENERATORS = {
 
 
 OWN = {"ray-monitoring/overview.json": "components.builders.overview_dashboard",
-       "logs/ray.json": "components.builders.logs.dashboard"}
+       "logs/ray.json": "components.builders.logs.dashboard",
+       # What Ray's dashboards read once served (recorded sums or as written, and why), per stored version.
+       "ray-precomputed.md": "components.builders.ray_dashboard_report"}
 
 
 def generate_own() -> dict[str, str]:

@@ -84,25 +84,26 @@ def _grouping(text: str | None) -> tuple[str, ...] | None:
     return None if any("$" in x for x in labels) else labels
 
 
-def aggregations(expr: str) -> tuple[list[Aggregation], list[str]]:
-    """The precomputable sums of `expr`, and why each other `sum`/`avg` it has is not one."""
-    found, skipped = [], []
+def aggregations(expr: str) -> tuple[list[Aggregation], list[tuple[str, str]]]:
+    """The precomputable sums of `expr`, and (text, why) for each other `sum`/`avg` of this shape."""
+    found: list[Aggregation] = []
+    skipped: list[tuple[str, str]] = []
     for match in _AGGREGATION.finditer(expr):
         op, before, metric, matcher_text, scalar_ops, after = match.groups()
         if before is not None and after is not None:
-            skipped.append(f"{match.group(0)}: grouped twice")
+            skipped.append((match.group(0), "grouped twice"))
             continue
         by = _grouping(before if before is not None else after)
         if by is None:
-            skipped.append(f"{match.group(0)}: its grouping is a dashboard variable")
+            skipped.append((match.group(0), "its grouping is a dashboard variable"))
             continue
         if re.match(r"\s*(\[|offset\b|@|without\b)", expr[match.end():]):
-            skipped.append(f"{match.group(0)}: a range, offset or `without` follows it")
+            skipped.append((match.group(0), "a range, offset or `without` follows it"))
             continue
         try:
             matchers = _matchers(matcher_text or "")
         except Unparsed:
-            skipped.append(f"{match.group(0)}: matchers not read here")
+            skipped.append((match.group(0), "matchers not read here"))
             continue
         found.append(Aggregation(match.start(), match.end(), op, by, metric, matchers, scalar_ops or ""))
     return found, skipped

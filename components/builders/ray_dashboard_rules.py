@@ -50,7 +50,7 @@ class Target:
     panel_id: int
     original: str
     rewritten: str
-    left: list[str] = field(default_factory=list)  # why a sum in it is read as written
+    left: list[tuple[str, str]] = field(default_factory=list)  # (a sum in it read as written, why)
 
 
 @dataclass
@@ -110,13 +110,13 @@ def _rewritten(a: Aggregation, variable: str | None) -> str:
     return f"({cluster} or {aggregate(a.op, a.by, own + a.scalar_ops)})"
 
 
-def _plan_expr(plan: Plan, expr: str, all_values: dict[str, str | None]) -> tuple[str, list[str]]:
+def _plan_expr(plan: Plan, expr: str, all_values: dict[str, str | None]) -> tuple[str, list[tuple[str, str]]]:
     found, left = aggregations(expr)
     pieces, position = [], 0
     for a in found:
         variable, reason = _node_variable(a, all_values)
         if reason:
-            left.append(f"{expr[a.start:a.end]}: {reason}")
+            left.append((expr[a.start:a.end], reason))
             continue
         by = a.labels() - set(NODE_LABELS)
         plan.labels[(a.metric, "sum")] |= by
