@@ -6,12 +6,14 @@
    into TSDB blocks by the real promtool and opened by Prometheus (the version the stacks ship) with the stack's rules
    (support/backfill.py).
 3. Loads the overview and Ray's default, Data, Train and Serve dashboards as Grafana sends them (support/
-   grafana_queries.py): all sessions, then one session, over each dashboard's default range, 6 requests
-   at a time as a browser does. Per load: requests, total, slowest panel, p50/p95, Prometheus' peak RSS and
-   CPU seconds; and the alert rules' evaluation time.
+   grafana_queries.py), Ray's two ways side by side on the same Prometheus: as the stack serves them (reading
+   the recorded sums of components/builders/ray_dashboard_rules.py where they can) and as Ray's factory
+   generates them (what any other setup serves). All sessions, then one session, over each dashboard's
+   default range, 6 requests at a time as a browser does. Per load: requests, total, slowest panel, p50/p95,
+   Prometheus' peak RSS and CPU seconds; and each rule group's evaluation time and the series it records.
 4. At the largest node count: 5 and 20 open Ray Dashboard Metrics tabs (the default dashboard, last 5
-   minutes, one session, refreshed every 5 s) for 2 minutes: p95 latency and Prometheus' peak memory,
-   against the memory limit the sizing sets.
+   minutes, one session, refreshed every 5 s) for 2 minutes, each way: p95 latency and Prometheus' peak
+   memory, against the memory limit the sizing sets.
 
     venv/bin/python tests/benchmarks/query_cost.py [--nodes 10 100 250 1000] [--viewers 5 20]
                                                    [--viewer-minutes 2] [--hours 1]
@@ -24,6 +26,7 @@ ingestion holds is the sizing model's (tests/benchmarks/sizing.py measures it): 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -43,6 +46,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from components.builders import alert_rules, recording_rules  # noqa: E402
 from components.builders.alert_rules import AlertSettings  # noqa: E402
+from components.builders.dashboard_catalogue import load_dashboards, ray_dashboard_rules_group  # noqa: E402
 from components.builders.ray_head_env import CARDINALITY_ENV, CARDINALITY_LEVELS, RAY_DEFAULT_CARDINALITY  # noqa: E402
 from components.builders.sizing import bytes_of, size  # noqa: E402
 from support.backfill import Backfill, backfill  # noqa: E402
@@ -60,13 +64,20 @@ from support.live import Processes, Prometheus, wait_until  # noqa: E402
 from support.ray_payloads import record, samples, session_name  # noqa: E402
 from support.tools import promtool  # noqa: E402
 
-DASHBOARDS = {  # name -> file, as the docs' table names them
-    "overview": ROOT / "dashboards/ray-monitoring/overview.json",
-    "default": ROOT / "dashboards/ray/default_grafana_dashboard.json",
-    "data": ROOT / "dashboards/ray/data_grafana_dashboard.json",
-    "train": ROOT / "dashboards/ray/train_grafana_dashboard.json",
-    "serve": ROOT / "dashboards/ray/serve_grafana_dashboard.json",
-}
+RAY_DASHBOARDS = ("default", "data", "train", "serve")  # dashboards/ray/<name>_grafana_dashboard.json
+SHIPPED, GENERATED = "as served here", "as Ray generates it"
+
+
+def dashboards() -> dict[tuple[str, str], dict]:
+    """(name, which) -> dashboard JSON: the overview, and Ray's both as served and as generated."""
+    served = {d.slug: json.loads(d.content) for d in load_dashboards(precomputed=True)}
+    found = {("overview", SHIPPED): served["ray-monitoring-overview"]}
+    for name in RAY_DASHBOARDS:
+        found[(name, SHIPPED)] = served[f"ray-{name}"]
+        found[(name, GENERATED)] = load(ROOT / f"dashboards/ray/{name}_grafana_dashboard.json")
+    return found
+
+DASHBOARD_RULES = ray_dashboard_rules_group(None)  # what the stacks deploy for the pinned Ray
 BROWSER_CONNECTIONS = 6  # requests a browser tab has in flight to one host
 METRICS_TAB_RANGE_S = 300  # the Ray Dashboard's Metrics tab: now-5m, refresh 5s (its defaults in Ray 2.60)
 METRICS_TAB_REFRESH_S = 5
@@ -111,6 +122,7 @@ class Watch:
 @dataclass(frozen=True)
 class Load:
     dashboard: str
+    which: str  # as served here, or as Ray generates it
     view: str
     answers: list[Answer]
     wall_s: float
@@ -140,8 +152,7 @@ def load_dashboard(prometheus: Prometheus, batch: list[Request], end: float, ran
 
 def measure_loads(prometheus: Prometheus, end: float, session: str) -> list[Load]:
     loads = []
-    for name, path in DASHBOARDS.items():
-        dashboard = load(path)
+    for (name, which), dashboard in dashboards().items():
         for view, chosen in (("all sessions", {}), ("one session", {"SessionName": session})):
             batch = requests(dashboard, chosen)
             range_s = default_range_seconds(dashboard)
@@ -150,15 +161,15 @@ def measure_loads(prometheus: Prometheus, end: float, session: str) -> list[Load
                 began = time.perf_counter()
                 answers = load_dashboard(prometheus, batch, end, range_s)
                 wall = time.perf_counter() - began
-            loads.append(Load(name, view, answers, wall, watch.peak_rss, watch.cpu_s))
+            loads.append(Load(name, which, view, answers, wall, watch.peak_rss, watch.cpu_s))
     return loads
 
 
-def viewers(prometheus: Prometheus, end: float, session: str, tabs: int,
-            seconds: float) -> tuple[list[float], int, int, float]:
-    """`tabs` Metrics tabs refreshing every 5 s: latencies, Prometheus' RSS before and its peak, and the
-    cores it used on average."""
-    batch = requests(load(DASHBOARDS["default"]), {"SessionName": session}, range_s=METRICS_TAB_RANGE_S)
+def viewers(prometheus: Prometheus, end: float, session: str, tabs: int, seconds: float,
+            which: str) -> tuple[list[float], int, int, float]:
+    """`tabs` Metrics tabs refreshing every 5 s, on the default dashboard `which` way: latencies, Prometheus'
+    RSS before and its peak, and the cores it used on average."""
+    batch = requests(dashboards()[("default", which)], {"SessionName": session}, range_s=METRICS_TAB_RANGE_S)
     latencies: list[float] = []
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
@@ -180,14 +191,30 @@ def viewers(prometheus: Prometheus, end: float, session: str, tabs: int,
     return sorted(latencies), idle, watch.peak_rss, watch.cpu_s / (time.monotonic() - began)
 
 
-def rule_seconds(prometheus: Prometheus) -> float:
-    groups = prometheus.query("prometheus_rule_group_last_duration_seconds")
-    return max(float(g["value"][1]) for g in groups) if groups else float("nan")
+@dataclass(frozen=True)
+class RuleCost:
+    group: str
+    seconds: float  # one evaluation: every rule of the group, one after another, at one instant
+    series: int  # the series it records
+
+
+def rule_costs(prometheus: Prometheus, at: float) -> list[RuleCost]:
+    """Each group's rules evaluated as Prometheus evaluates them, at `at` (a time with data: this Prometheus
+    ingests nothing, so its own evaluations now read nothing); the alerts count their firing series."""
+    costs = []
+    for group in alert_rules.rules(AlertSettings(), DASHBOARD_RULES)["groups"]:
+        seconds, series = 0.0, 0
+        for rule in group["rules"]:
+            began = time.perf_counter()
+            series += len(prometheus.query(rule["expr"], at=at))
+            seconds += time.perf_counter() - began
+        costs.append(RuleCost(group["name"], seconds, series))
+    return costs
 
 
 def _prometheus(processes: Processes, workdir: Path, port: int) -> Prometheus:
     rules = workdir / alert_rules.FILE_NAME
-    rules.write_text(alert_rules.render(AlertSettings()))
+    rules.write_text(alert_rules.render(AlertSettings(), DASHBOARD_RULES))
     config = {"global": {"scrape_interval": "5s", "evaluation_interval": "5s"}, "rule_files": [str(rules)],
               # Its own metrics, for the rule evaluation time.
               "scrape_configs": [{"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}]}
@@ -212,7 +239,7 @@ def start_prometheus(processes: Processes, workdir: Path, data: Path, filled: Ba
     data.rename(workdir / "data")
     _started(prometheus, merged=False)  # promtool reads overlapping blocks as well: merge once, at the end
     recording = workdir / "recording.yml"
-    recording.write_text(yaml.safe_dump({"groups": [recording_rules.group()]}))
+    recording.write_text(yaml.safe_dump({"groups": [recording_rules.group(), DASHBOARD_RULES]}))
     recorded = workdir / "recorded"
     subprocess.run([promtool(), "tsdb", "create-blocks-from", "rules", f"--start={number(filled.start)}",
                     f"--end={number(filled.end + 1)}", f"--url={prometheus.url}", "--eval-interval=5s",
@@ -246,28 +273,27 @@ def print_cardinality(recorded: dict[str, dict[str, str]], node_counts: list[int
         print(f"| {level} | {head:,} | {worker:,} | {counts} | {planned:,} |")
 
 
-def print_loads(rows: list[tuple[int, list[Load], float]]) -> None:
-    print("\n| nodes | dashboard | view | requests | total s | slowest panel (s) | p50 / p95 ms | peak RSS MiB "
-          "| CPU s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+def print_loads(rows: list[tuple[int, list[Load], list[RuleCost]]]) -> None:
+    print("\n| nodes | dashboard | served | view | requests | total s | slowest panel (s) | p50 / p95 ms "
+          "| peak RSS MiB | CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for nodes, loads, _ in rows:
         for x in loads:
-            print(f"| {nodes:,} | {x.dashboard} | {x.view} | {len(x.answers)} | {x.wall_s:.2f} "
+            print(f"| {nodes:,} | {x.dashboard} | {x.which} | {x.view} | {len(x.answers)} | {x.wall_s:.2f} "
                   f"| {x.slowest.request.source} ({x.slowest.seconds:.2f}) "
                   f"| {x.percentile(0.5) * 1000:.0f} / {x.percentile(0.95) * 1000:.0f} "
                   f"| {x.peak_rss / 2**20:.0f} | {x.cpu_s:.2f} |")
-    print("\n| nodes | alert rules' evaluation ms |")
-    print("|---|---|")
-    for nodes, _, rules in rows:
-        print(f"| {nodes:,} | {rules * 1000:.1f} |")
-    small = next((loads for n, loads, _ in rows if n == 100), None)
-    large_nodes, large, _ = rows[-1]
-    if small is not None and large_nodes > 100:
-        print(f"\ngrowth {large_nodes:,} / 100 nodes (total, slowest, peak RSS, CPU):")
-        for a, b in zip(small, large):
-            print(f"  {a.dashboard} ({a.view}): {b.wall_s / a.wall_s:.1f}x, "
-                  f"{b.slowest.seconds / a.slowest.seconds:.1f}x, {b.peak_rss / a.peak_rss:.1f}x, "
-                  f"{b.cpu_s / max(a.cpu_s, 0.01):.1f}x")
+    print("\n| nodes | rule group | one evaluation ms | series it records (alerts: firing) |")
+    print("|---|---|---|---|")
+    for nodes, _, costs in rows:
+        for cost in costs:
+            print(f"| {nodes:,} | {cost.group} | {cost.seconds * 1000:.1f} | {cost.series:,} |")
+    for nodes, loads, _ in rows:
+        pairs = {(x.dashboard, x.view): x for x in loads if x.which == GENERATED}
+        for x in loads:
+            if x.which == SHIPPED and (generated := pairs.get((x.dashboard, x.view))):
+                print(f"{nodes:,} nodes, {x.dashboard} ({x.view}): {generated.wall_s / x.wall_s:.1f}x faster, "
+                      f"{generated.cpu_s / max(x.cpu_s, 0.01):.1f}x less CPU as served here")
 
 
 def main() -> int:
@@ -279,7 +305,7 @@ def main() -> int:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="ray-monitoring-query-cost-"))
-    rows: list[tuple[int, list[Load], float]] = []
+    rows: list[tuple[int, list[Load], list[RuleCost]]] = []
     viewer_rows = []
     try:
         recorded = cardinality()
@@ -296,12 +322,13 @@ def main() -> int:
                 prometheus = start_prometheus(processes, workdir / f"prometheus-{nodes}", workdir / f"blocks-{nodes}",
                                               filled)
                 loads = measure_loads(prometheus, filled.end, session)
-                rows.append((nodes, loads, rule_seconds(prometheus)))
+                rows.append((nodes, loads, rule_costs(prometheus, filled.end)))
                 if nodes == max(args.nodes):
                     for tabs in args.viewers:
-                        print(f"{tabs} viewers for {args.viewer_minutes:g} min ...", flush=True)
-                        viewer_rows.append((nodes, tabs, *viewers(prometheus, filled.end, session, tabs,
-                                                                   args.viewer_minutes * 60)))
+                        for which in (SHIPPED, GENERATED):
+                            print(f"{tabs} viewers for {args.viewer_minutes:g} min, {which} ...", flush=True)
+                            viewer_rows.append((nodes, tabs, which, *viewers(
+                                prometheus, filled.end, session, tabs, args.viewer_minutes * 60, which)))
             finally:
                 processes.stop_all()
                 shutil.rmtree(workdir / f"prometheus-{nodes}", ignore_errors=True)
@@ -310,13 +337,15 @@ def main() -> int:
 
     print_loads(rows)
     if viewer_rows:
-        print("\n| nodes | open Metrics tabs | requests | p50 / p95 ms | Prometheus cores | RSS idle / peak MiB "
-              "| ingestion working set (model) + queries' peak MiB | memory request / limit MiB |")
-        print("|---|---|---|---|---|---|---|---|")
-        for nodes, tabs, latencies, idle, peak, cores in viewer_rows:
+        print("\n| nodes | open Metrics tabs | default dashboard | requests | p50 / p95 ms | Prometheus cores "
+              "| RSS idle / peak MiB | ingestion working set (model) + queries' peak MiB "
+              "| memory request / limit MiB |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for nodes, tabs, which, latencies, idle, peak, cores in viewer_rows:
             model = size(nodes, "5s", "15d")
             p50, p95 = statistics.median(latencies), latencies[int(0.95 * len(latencies))]
-            print(f"| {nodes:,} | {tabs} | {len(latencies):,} | {p50 * 1000:.0f} / {p95 * 1000:.0f} | {cores:.2f} "
+            print(f"| {nodes:,} | {tabs} | {which} | {len(latencies):,} | {p50 * 1000:.0f} / {p95 * 1000:.0f} "
+                  f"| {cores:.2f} "
                   f"| {idle / 2**20:.0f} / {peak / 2**20:.0f} | {model.working_set_mib + (peak - idle) / 2**20:.0f} "
                   f"| {bytes_of(model.memory_request) / 2**20:.0f} / {bytes_of(model.memory_limit) / 2**20:.0f} |")
     print(f"\nPrometheus {PROMETHEUS_RELEASE} on {os.cpu_count()} cores; 5 s samples; Ray's default cardinality level "
