@@ -55,8 +55,24 @@ def by_node(expr: str) -> str:
     return f'label_replace({host}, "log_node", "$1", "pod", "(.+)")'
 
 
+# How many nodes a per-node panel draws: those whose own measure averaged highest over the time range. At
+# 1,000 nodes a panel of every node answered 1,000 lines of 241 points and took 1.9 s under load
+# (docs/sizing.md); ten lines cost what ten lines cost. A cluster of up to ten nodes sees every node, as before;
+# "All" draws every node, and the Node variable picks any node.
+TOP_NODES = ("10", "25", "100")
+ALL_NODES = "100000"  # topk's k at "All": more nodes than one Prometheus serves
+
+
+def top_nodes(expr: str, metric: str) -> str:
+    """`expr`'s lines (by instance) of the $Nodes nodes whose `metric` averaged highest over the dashboard's
+    range: ranked once per query (`@ end()`), so the lines are the same nodes across the whole range."""
+    ranked = f"max by (instance) (avg_over_time({metric}{{{NODE}}}[$__range] @ end()))"
+    return f"{expr} and on (instance) topk($Nodes, {ranked})"
+
+
 # What the dashboard's variables stand for when an expression is evaluated outside Grafana.
-VARIABLE_DEFAULTS = {"$Cluster": ".*", "$SessionName": ".+", "$Instance": ".+", "$__rate_interval": "1m"}
+VARIABLE_DEFAULTS = {"$Cluster": ".*", "$SessionName": ".+", "$Instance": ".+", "$Nodes": TOP_NODES[0],
+                     "$__rate_interval": "1m", "$__range": "1h"}
 
 
 @dataclass(frozen=True)
@@ -93,20 +109,27 @@ PANELS: tuple[Panel, ...] = (
           options={"overrides": [{"matcher": {"id": "byRegexp", "options": ".* down"},
                                   "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}}]}]}),
     Panel("CPU utilisation per node", "Share of the node's CPUs in use.",
-          (Query(by_node(f"max by ({NODE_KEYS}) (ray_node_cpu_utilization{{{NODE}}})"), "{{instance}}"),),
+          (Query(top_nodes(by_node(f"max by ({NODE_KEYS}) (ray_node_cpu_utilization{{{NODE}}})"),
+                           "ray_node_cpu_utilization"), "{{instance}}"),),
           "percent", thresholds=(("green", None), ("orange", 80), ("red", 95)), core=True, node_logs=True),
     Panel("Memory per node", "Memory used and still available on each node.",
-          (Query(by_node(f"sum by ({NODE_KEYS}) (ray_node_mem_used{{{NODE}}})"), "used {{instance}}"),
-           Query(by_node(f"sum by ({NODE_KEYS}) (ray_node_mem_available{{{NODE}}})"), "available {{instance}}")),
+          (Query(top_nodes(by_node(f"sum by ({NODE_KEYS}) (ray_node_mem_used{{{NODE}}})"), "ray_node_mem_used"),
+                 "used {{instance}}"),
+           Query(top_nodes(by_node(f"sum by ({NODE_KEYS}) (ray_node_mem_available{{{NODE}}})"), "ray_node_mem_used"),
+                 "available {{instance}}")),
           "bytes", core=True, node_logs=True),
     Panel("Network per node", "Bytes per second sent and received.",
-          (Query(by_node(f"sum by ({NODE_KEYS}) (ray_node_network_send_speed{{{NODE}}})"), "sent {{instance}}"),
-           Query(by_node(f"sum by ({NODE_KEYS}) (ray_node_network_receive_speed{{{NODE}}})"),
+          (Query(top_nodes(by_node(f"sum by ({NODE_KEYS}) (ray_node_network_send_speed{{{NODE}}})"),
+                           "ray_node_network_send_speed"), "sent {{instance}}"),
+           Query(top_nodes(by_node(f"sum by ({NODE_KEYS}) (ray_node_network_receive_speed{{{NODE}}})"),
+                           "ray_node_network_send_speed"),
                  "received {{instance}}")),
           "Bps", node_logs=True),
     Panel("Disk I/O per node", "Bytes per second read and written.",
-          (Query(by_node(f"sum by ({NODE_KEYS}) (ray_node_disk_io_read_speed{{{NODE}}})"), "read {{instance}}"),
-           Query(by_node(f"sum by ({NODE_KEYS}) (ray_node_disk_io_write_speed{{{NODE}}})"), "written {{instance}}")),
+          (Query(top_nodes(by_node(f"sum by ({NODE_KEYS}) (ray_node_disk_io_read_speed{{{NODE}}})"),
+                           "ray_node_disk_io_read_speed"), "read {{instance}}"),
+           Query(top_nodes(by_node(f"sum by ({NODE_KEYS}) (ray_node_disk_io_write_speed{{{NODE}}})"),
+                           "ray_node_disk_io_read_speed"), "written {{instance}}")),
           "Bps", node_logs=True),
     Panel("Tasks by state", "Tasks not yet finished, by scheduling state.",
           (Query(f'sum by (State) ({TASKS_BY_STATE.name}{{{RAY},State!~"FINISHED|FAILED"}})', "{{State}}"),),
@@ -124,19 +147,22 @@ PANELS: tuple[Panel, ...] = (
           logs=True),
     Panel("Object store used vs capacity", "Shared-memory object store per node: bytes held (in memory or "
           "spilled) against the store's capacity.",
-          (Query(f"sum by (instance) ({OBJECT_STORE_BY_NODE.name}{{{NODE}}})", "used {{instance}}"),
-           Query(f'sum by (instance) (ray_resources{{{NODE},Name="object_store_memory"}})',
-                 "capacity {{instance}}")),
+          (Query(top_nodes(f"sum by (instance) ({OBJECT_STORE_BY_NODE.name}{{{NODE}}})", OBJECT_STORE_BY_NODE.name),
+                 "used {{instance}}"),
+           Query(top_nodes(f'sum by (instance) (ray_resources{{{NODE},Name="object_store_memory"}})',
+                           OBJECT_STORE_BY_NODE.name), "capacity {{instance}}")),
           "bytes", core=True),
     # GPUs: empty on CPU-only clusters (Ray emits these only where it sees a GPU).
     Panel("GPU utilisation per GPU", "Each GPU's utilisation, as Ray's node agent reads it.",
-          (Query(by_node(f"max by ({NODE_KEYS}, GpuIndex) (ray_node_gpus_utilization{{{NODE}}})"),
-                 "{{instance}} GPU {{GpuIndex}}"),),
+          (Query(top_nodes(by_node(f"max by ({NODE_KEYS}, GpuIndex) (ray_node_gpus_utilization{{{NODE}}})"),
+                           "ray_node_gpus_utilization"), "{{instance}} GPU {{GpuIndex}}"),),
           "percent", thresholds=(("red", None), ("orange", 5), ("green", 30)), node_logs=True),
     Panel("GPU memory used vs total", "GPU memory per node (Ray reports megabytes).",
-          (Query(by_node(f"sum by ({NODE_KEYS}) (ray_node_gram_used{{{NODE}}})"), "used {{instance}}"),
-           Query(by_node(f"sum by ({NODE_KEYS}) (ray_node_gram_used{{{NODE}}}) + sum by ({NODE_KEYS}) "
-                         f"(ray_node_gram_available{{{NODE}}})"), "total {{instance}}")),
+          (Query(top_nodes(by_node(f"sum by ({NODE_KEYS}) (ray_node_gram_used{{{NODE}}})"), "ray_node_gram_used"),
+                 "used {{instance}}"),
+           Query(top_nodes(by_node(f"sum by ({NODE_KEYS}) (ray_node_gram_used{{{NODE}}}) + sum by ({NODE_KEYS}) "
+                                   f"(ray_node_gram_available{{{NODE}}})"), "ray_node_gram_used"),
+                 "total {{instance}}")),
           "decmbytes", node_logs=True),
     Panel("GPUs in use vs available", "GPUs Ray's tasks and actors hold, against the cluster's GPUs.",
           (Query(f'sum(ray_resources{{{RAY},Name="GPU",State="USED"}})', "in use"),
@@ -160,6 +186,18 @@ def _variable(name: str, label: str, query: str, all_value: str, description: st
         "query": {"query": query, "refId": f"{name}-query"},
         "includeAll": True, "allValue": all_value, "multi": True, "refresh": 2, "sort": 1,
         "current": {"text": ["All"], "value": ["$__all"]}, "options": [], "hide": 0,
+    }
+
+
+def _nodes_shown() -> dict[str, Any]:
+    """How many nodes the per-node panels draw (top_nodes); Grafana's custom variable, `text : value` pairs."""
+    options = [(f"top {n}", n) for n in TOP_NODES] + [("All", ALL_NODES)]
+    return {
+        "name": "Nodes", "label": "Nodes shown", "type": "custom", "hide": 0, "multi": False, "includeAll": False,
+        "description": "Per-node panels draw the nodes whose own measure averaged highest over the time range.",
+        "query": ", ".join(f"{text} : {value}" for text, value in options),
+        "current": {"text": options[0][0], "value": options[0][1]},
+        "options": [{"text": text, "value": value, "selected": i == 0} for i, (text, value) in enumerate(options)],
     }
 
 
@@ -213,6 +251,7 @@ def dashboard() -> dict[str, Any]:
                   ".+", "Ray session: a new one starts with every `ray start` of the head."),
         _variable("Instance", "Node", f"label_values({metric}{{{RAY}}}, instance)", ".+",
                   "Ray node (scrape address)."),
+        _nodes_shown(),
     ]
     return dashboard_json(UID, TITLE, "What to look at first: node resources, tasks, actors, object store, scrape "
                           "health.", ["ray", "ray-monitoring"], variables, panels, links=[dict(LOGS_LINK)])

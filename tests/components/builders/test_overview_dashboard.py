@@ -56,7 +56,7 @@ def test_overview_is_committed_as_built():
     board = json.loads(committed)
     assert board["uid"] == "rayMonitoringOverview"
     names = [v["name"] for v in board["templating"]["list"]]
-    assert names == ["datasource", "Cluster", "SessionName", "Instance"]
+    assert names == ["datasource", "Cluster", "SessionName", "Instance", "Nodes"]
     assert all(p["datasource"] == {"type": "prometheus", "uid": "${datasource}"} for p in board["panels"])
     assert all(p["fieldConfig"]["defaults"]["unit"] for p in board["panels"])
     titles = {p["title"] for p in board["panels"]}
@@ -171,11 +171,34 @@ def test_each_node_series_links_to_that_nodes_logs():
     assert data_links(overview) == {}, "no data link to a logs dashboard that is not served"
 
 
+def test_per_node_panels_draw_the_nodes_whose_measure_averaged_highest_over_the_range(tmp_path):
+    """Twelve nodes, node i at i % busy, but node 1 jumps to 20 % at the end (above every other, still averaging
+    below node 3). At "top 10" the panel draws nodes 3 to 12 at every point of the range (ranked once, by the
+    average up to its end: Grafana's range end is `end()`, 5m here); at "All", every node."""
+    (expr,) = [q.expr for p in overview_dashboard.PANELS if p.title == "CPU utilisation per node" for q in p.queries]
+    common = 'ray_io_cluster="c",SessionName="s"'
+    series = [{"series": f'ray_node_cpu_utilization{{{common},instance="10.0.0.{i}:8080",ip="10.0.0.{i}"}}',
+               "values": "1x8 20" if i == 1 else f"{i}x10"} for i in range(1, 13)]
+
+    def drawn(nodes: str, at: str) -> list[dict]:
+        return [{"labels": f'{{instance="10.0.0.{i}:8080",ip="10.0.0.{i}",log_node="ip-10-0-0-{i}"}}',
+                 "value": 20 if (i == 1 and at == "5m") else i} for i in (range(3, 13) if nodes == "10"
+                                                                          else range(1, 13))]
+    cases = [{"expr": as_grafana_sends(expr).replace("topk(10,", f"topk({nodes},").replace(
+                  "@ end()", "@ 300"), "eval_time": at, "exp_samples": drawn(nodes, at)}
+             for nodes in ("10", overview_dashboard.ALL_NODES) for at in ("2m", "5m")]
+    test_file = tmp_path / "tests.yml"
+    test_file.write_text(yaml.safe_dump({"tests": [{"interval": "30s", "input_series": series,
+                                                    "promql_expr_test": cases}]}))
+    result = subprocess.run([promtool(), "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_the_node_panels_name_each_node_as_its_log_collector_does(tmp_path):
     """Evaluated by the real promtool on a pod's series (Kubernetes: its `pod`, the collector's downward-API
     name) and an EC2 node's (no pod: EC2's IP-based host name from Ray's `ip`, the collector's HOSTNAME)."""
     (expr,) = [q.expr for p in overview_dashboard.PANELS if p.title == "CPU utilisation per node" for q in p.queries]
-    expr = expr.replace("$Cluster", ".*").replace("$SessionName", ".+").replace("$Instance", ".+")
+    expr = as_grafana_sends(expr)
     common = 'ray_io_cluster="c",SessionName="s"'
     series = [{"series": f'ray_node_cpu_utilization{{{common},instance="10.244.0.7:8080",ip="10.244.0.7",'
                          f'pod="ray-training-cluster-head-x7k2p"}}', "values": "12x10"},

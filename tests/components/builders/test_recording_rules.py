@@ -47,7 +47,8 @@ def _series() -> list[dict[str, str]]:
 
 
 def _sent(expr: str, cluster: str, session: str, instance: str) -> str:
-    return expr.replace("$Cluster", cluster).replace("$SessionName", session).replace("$Instance", instance)
+    return (expr.replace("$Cluster", cluster).replace("$SessionName", session).replace("$Instance", instance)
+            .replace("$Nodes", overview_dashboard.ALL_NODES).replace("$__range", "5m"))
 
 
 def _same_drawing(recorded: str, raw: str) -> list[dict]:
