@@ -97,6 +97,14 @@ def precomputation(version: str, root: Path = DASHBOARDS_ROOT) -> ray_dashboard_
     return ray_dashboard_rules.plan({Path(relative).name: content for relative, content in files})
 
 
+@functools.cache
+def _served_ray_dashboards(version: str, root: Path) -> tuple[tuple[str, str], ...]:
+    """Ray's dashboards of `version` with their queries reading the recorded sums where they can."""
+    plan = precomputation(version, root)
+    return tuple((relative, ray_dashboard_rules.rewrite(Path(relative).name, content, plan))
+                 for relative, content in _ray_dashboards(version, root))
+
+
 def ray_dashboard_rules_group(ray_version: str | None, root: Path = DASHBOARDS_ROOT) -> dict[str, Any]:
     """The rule group the dashboards `load_dashboards(ray_version, precomputed=True)` serves read."""
     return precomputation(dashboards_version(ray_version, root), root).group()
@@ -134,11 +142,7 @@ def load_dashboards(ray_version: str | None = None, root: Path = DASHBOARDS_ROOT
     hold them. With `precomputed`, Ray's read the series of `ray_dashboard_rules_group(ray_version)` where
     they can: serve them so only where that group is evaluated."""
     version = dashboards_version(ray_version, root)
-    files = _ray_dashboards(version, root)
-    if precomputed:
-        plan = precomputation(version, root)
-        files = [(relative, ray_dashboard_rules.rewrite(Path(relative).name, content, plan))
-                 for relative, content in files]
+    files = list(_served_ray_dashboards(version, root) if precomputed else _ray_dashboards(version, root))
     for directory in (*OWN_DIRS, *([LOGS_DIR] if logs else [])):
         files += [(p.relative_to(root).as_posix(), p.read_text(encoding="utf-8") if logs
                    else without_logs_links(p.read_text(encoding="utf-8")))

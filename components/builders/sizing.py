@@ -28,6 +28,12 @@ HEAD_SERIES = 1500
 # it is planned for 16 processes running 5 functions: +1,000. `low` drops the function's Name too.
 WORKER_SERIES_BY_LEVEL = {"legacy": 1500, "recommended": 500, "low": 450}
 NODE_EXPORTER_SERIES = 1200  # per node, where node_exporter runs beside Ray (the aws stack)
+# The recording rules' series (recording_rules.py, ray_dashboard_rules.py). Their sums fold the nodes away, so
+# they grow with the task and actor functions, their states and the sessions, not the nodes: 126 for a replay
+# with one task function at every size (tests/benchmarks/query_cost.py), planned as 500; the overview's object
+# store sum keeps one per node.
+RECORDED_SERIES = 500
+RECORDED_SERIES_PER_NODE = 1
 NODE_EXPORTER_PLANNED_VCPUS = 40
 BASE_MIB = 55
 KIB_PER_SERIES = 5.3
@@ -91,8 +97,8 @@ def size(ray_nodes: int, scrape_interval: str, retention_time: str, node_exporte
     `cardinality_level`: the Ray nodes' RAY_metric_cardinality_level."""
     interval = seconds(scrape_interval)
     worker_series = WORKER_SERIES_BY_LEVEL[cardinality_level]
-    series = HEAD_SERIES + worker_series * max(ray_nodes - 1, 0) + (NODE_EXPORTER_SERIES * ray_nodes
-                                                                     if node_exporter else 0)
+    series = (HEAD_SERIES + worker_series * max(ray_nodes - 1, 0) + RECORDED_SERIES
+              + RECORDED_SERIES_PER_NODE * ray_nodes + (NODE_EXPORTER_SERIES * ray_nodes if node_exporter else 0))
     samples = series / interval
     working_set = (BASE_MIB + KIB_PER_SERIES * series / 1024) * (FAST_SCRAPE_MEMORY if interval < 10 else 1)
     request = _power_of_two_mib(working_set * MEMORY_HEADROOM)

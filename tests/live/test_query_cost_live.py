@@ -14,6 +14,7 @@ from benchmarks.query_cost import (
     viewers,
 )
 
+from components.builders.sizing import RECORDED_SERIES, RECORDED_SERIES_PER_NODE
 from support.backfill import backfill
 from support.grafana_queries import number
 from support.live import Processes
@@ -64,6 +65,9 @@ def test_every_dashboard_loads_and_the_overview_draws_every_node(replayed):
     assert store.series == NODES
     costs = {c.group: c for c in rule_costs(prometheus, filled.end)}
     assert costs["ray-dashboards"].seconds > 0 and costs["ray-dashboards"].series > 0
+    # The sizing model plans for the series the recording rules add.
+    recorded = costs["ray-dashboards"].series + costs["ray-monitoring-overview"].series
+    assert recorded <= RECORDED_SERIES + RECORDED_SERIES_PER_NODE * NODES, recorded
     # Ray's dashboards draw as many lines from the recorded sums (backfilled for the window) as from Ray's own
     # series, panel by panel.
     by_key = {(x.dashboard, x.which, x.view): x for x in loads}

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from components.builders import prometheus_config, remote_write
+from components.builders.dashboard_catalogue import DASHBOARDS_ROOT
 from components.builders.head_layout import BASE
 from components.builders.sizing import size
 from components.constants import GRAFANA_DATASOURCE_CREDENTIAL_FILE, GRAFANA_UID, PROMETHEUS_UID
@@ -415,3 +416,14 @@ def test_ray_takes_its_query_headers_from_its_environment_only():
     reads = code.count("os.environ.get(PROMETHEUS_HEADERS_ENV_VAR")
     # Every other mention is its definition or the error message that names it.
     assert reads == 2 and code.count("PROMETHEUS_HEADERS_ENV_VAR") == reads + 2
+
+
+def test_in_agent_mode_ray_dashboards_are_served_as_generated(k8s_agent, aws_agent):
+    """No rule runs beside an agent, and the store's ruler is the user's: Ray's Metrics tab must not depend on it."""
+    generated = (DASHBOARDS_ROOT / "ray" / "default_grafana_dashboard.json").read_text()
+    served = k8s_agent.one("kubernetes:core/v1:ConfigMap", "grafana-dashboard-ray-default").plain["data"]
+    assert served["ray-default.json"] == generated
+    assert aws_agent.config()[f"{BASE}/dashboards/ray-default.json"] == generated
+    for agent in (k8s_agent, aws_agent):
+        assert [g["name"] for g in yaml.safe_load(agent.outputs["alertRules"])["groups"]] == [
+            "ray", "ray-monitoring-overview"]

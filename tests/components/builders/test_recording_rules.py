@@ -112,21 +112,3 @@ def test_ray_dashboards_read_the_recorded_sums_wherever_the_rules_are_evaluated(
     assert "ray_dashboards:ray_tasks:sum" in served["ray-default.json"]
     on_ec2 = aws.config()["/opt/ray-monitoring/dashboards/ray-default.json"]
     assert "ray_dashboards:ray_tasks:sum" in on_ec2
-
-
-@pytest.mark.parametrize("stack", ["minikube", "aws"])
-def test_in_agent_mode_ray_dashboards_are_served_as_generated(stack):
-    """No rule runs beside an agent, and the store's ruler is the user's: Ray's Metrics tab must not depend on it."""
-    from support.stacks import run_stack
-
-    run = run_stack(stack, prometheusAgent="true", grafanaQueryUrl="https://mimir.example.com/prometheus",
-                    remoteWrite=[{"url": "https://mimir.example.com/api/v1/push"}])
-    assert run.error is None, run.error
-    generated = (dashboard_catalogue.DASHBOARDS_ROOT / "ray" / "default_grafana_dashboard.json").read_text()
-    if stack == "minikube":
-        served = run.one("kubernetes:core/v1:ConfigMap", "grafana-dashboard-ray-default").plain["data"][
-            "ray-default.json"]
-    else:
-        served = run.config()["/opt/ray-monitoring/dashboards/ray-default.json"]
-    assert served == generated
-    assert dashboard_catalogue.ray_dashboard_rules_group(None)["name"] not in run.outputs["alertRules"]

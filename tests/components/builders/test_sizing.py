@@ -14,6 +14,8 @@ import yaml
 from components.builders.sizing import (
     NODE_EXPORTER_PLANNED_VCPUS,
     NODE_EXPORTER_SERIES,
+    RECORDED_SERIES,
+    RECORDED_SERIES_PER_NODE,
     bytes_of,
     seconds,
     size,
@@ -40,7 +42,7 @@ def test_matches_the_measured_model_at_10s():
     assert (five_hundred.memory_request, five_hundred.memory_limit) == ("2Gi", "4Gi")
     assert 20 <= mib(hundred.volume_size) / 1024 <= 30
     assert 100 <= mib(five_hundred.volume_size) / 1024 <= 130
-    assert ten.series == 1500 + 9 * 500
+    assert ten.series == 1500 + 9 * 500 + RECORDED_SERIES + 10 * RECORDED_SERIES_PER_NODE
 
 
 @pytest.mark.parametrize("interval", ["5s", "10s", "30s"])
