@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from components.builders.sizing import NODE_EXPORTER_SERIES
+from components.builders.sizing import NODE_EXPORTER_SERIES, RECORDED_SERIES, RECORDED_SERIES_PER_NODE
 from doctor.__main__ import expectations, render
 from doctor.checks import GRAFANA_CHECKS, PROMETHEUS_CHECKS, RAY_CHECKS, Result
 from support.paths import PROJECT_ROOT
@@ -42,7 +42,8 @@ def test_both_stacks_export_what_the_doctor_reads(minikube, aws):
         expect = expectations(output, stack)
         assert expect.datasource_name == "Prometheus" and expect.ray_nodes == 10
         # The aws head's Prometheus also scrapes node_exporter on each of the 10 planned nodes.
-        assert expect.planned_series == (6_000 if stack == "minikube" else 6_000 + 10 * NODE_EXPORTER_SERIES)
+        ray = 6_000 + RECORDED_SERIES + 10 * RECORDED_SERIES_PER_NODE  # the nodes' series and the recorded sums
+        assert expect.planned_series == (ray if stack == "minikube" else ray + 10 * NODE_EXPORTER_SERIES)
         assert expect.restart_command
         assert expect.dashboard_uids and "rayDefaultDashboard" in expect.dashboard_uids
     services = minikube.doctor["services"]

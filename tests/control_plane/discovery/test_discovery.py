@@ -74,7 +74,7 @@ def test_prometheus_names_each_ray_pod_as_its_log_collector_names_itself(discove
     # pod's lines (components/builders/overview_dashboard.py, by_node).
     (cpu,) = [q.expr for p in overview_dashboard.PANELS if p.title == "CPU utilisation per node" for q in p.queries]
     drawn = prometheus.query(cpu.replace("$Cluster", CLUSTER).replace("$SessionName", ".+")
-                             .replace("$Instance", ".+"))
+                             .replace("$Instance", ".+").replace("$Nodes", "10").replace("$__range", "5m"))
     assert {line["metric"]["log_node"] for line in drawn} == set(seen), drawn
     # Where only patched heads ship (the stack's logsFrom matchers), only the head is expected.
     only = f'ray_node_type="head",ray_io_cluster=~"{CLUSTER}"'
